@@ -1,0 +1,289 @@
+//! The context a handler runs in: the actor's identity and its verbs.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use super::actor_ref::{ActorRef, Call};
+use super::reply::{ErasedReply, ReplyHandle};
+use super::{ActorCell, Continuation, Handler, Message};
+use crate::error::Error;
+use crate::identity::{Pid, Ref};
+use crate::monitor::{Exit, ExitReason, MonitorRef, ProcessCell, SystemMsg, weak};
+use crate::node::{Node, SpawnOptions};
+use crate::{Actor, Down};
+
+/// What a handler can do besides change its actor's state: know who it is and who
+/// sent the message, send and call with its own identity, defer a reply, monitor,
+/// link, spawn, stop.
+///
+/// ```
+/// use ackor::{Actor, BoxError, Context, Handler, Message};
+///
+/// struct Echo;
+/// # impl Actor for Echo {
+/// #     type Args = ();
+/// #     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, BoxError> { Ok(Echo) }
+/// # }
+/// struct WhoAmI;
+/// impl Message for WhoAmI { type Reply = String; }
+///
+/// impl Handler<WhoAmI> for Echo {
+///     type Return = String;
+///     async fn handle(&mut self, _: WhoAmI, ctx: &mut Context<Self>) -> String {
+///         format!("{} on {}", ctx.pid(), ctx.node().name())
+///     }
+/// }
+/// ```
+pub struct Context<A: Actor> {
+    cell: Arc<ActorCell<A>>,
+    node: Node,
+    sender: Option<Pid>,
+    reply: Option<ErasedReply>,
+    stop: Option<ExitReason>,
+    trap_exits: bool,
+    monitors: HashMap<MonitorRef, Pid>,
+}
+
+impl<A: Actor> Context<A> {
+    pub(crate) fn new(cell: Arc<ActorCell<A>>, node: Node) -> Self {
+        Context {
+            cell,
+            node,
+            sender: None,
+            reply: None,
+            stop: None,
+            trap_exits: false,
+            monitors: HashMap::new(),
+        }
+    }
+
+    pub(crate) fn begin_message(&mut self, sender: Option<Pid>, reply: Option<ErasedReply>) {
+        self.sender = sender;
+        self.reply = reply;
+    }
+
+    pub(crate) fn end_message(&mut self) -> Option<ErasedReply> {
+        self.sender = None;
+        self.reply.take()
+    }
+
+    pub(crate) fn take_stop(&mut self) -> Option<ExitReason> {
+        self.stop.take()
+    }
+
+    pub(crate) fn traps_exits(&self) -> bool {
+        self.trap_exits
+    }
+
+    /// Keeps a `Down` only for monitors still active (a demonitored one is dropped).
+    pub(crate) fn accept_down(&mut self, down: &Down) -> bool {
+        self.monitors.remove(&down.monitor).is_some()
+    }
+
+    /// This actor's pid.
+    pub fn pid(&self) -> &Pid {
+        self.cell.core.pid()
+    }
+
+    /// A handle to this actor.
+    pub fn actor_ref(&self) -> ActorRef<A> {
+        ActorRef::from_cell(self.cell.clone())
+    }
+
+    /// The node this actor runs on.
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    /// The pid of the actor that sent the message being handled, when it was sent
+    /// with [`Context::send`] or [`Context::call`].
+    pub fn sender(&self) -> Option<&Pid> {
+        self.sender.as_ref()
+    }
+
+    /// Takes the reply of the call being handled, to answer it later; return
+    /// [`Reply::Deferred`](crate::Reply::Deferred) from the handler then.
+    ///
+    /// `None` when the message was sent rather than called (nobody waits), when the
+    /// reply was already taken, or when `R` is not the message's reply type. See
+    /// [`ReplyHandle`] for an example.
+    pub fn defer_reply<R: Send + 'static>(&mut self) -> Option<ReplyHandle<R>> {
+        let pending = self.reply.take()?;
+        match pending.downcast::<R>() {
+            Ok(handle) => Some(handle),
+            Err(pending) => {
+                self.reply = Some(pending);
+                None
+            }
+        }
+    }
+
+    /// Stops this actor once the current message is handled, with reason `Normal`.
+    pub fn stop(&mut self) {
+        self.stop_with(ExitReason::Normal);
+    }
+
+    /// Stops this actor once the current message is handled, with `reason`.
+    pub fn stop_with(&mut self, reason: ExitReason) {
+        self.stop = Some(reason);
+    }
+
+    /// Sends `msg` to `to` with this actor as the sender.
+    pub fn send<B, M>(&self, to: &ActorRef<B>, msg: M) -> Result<(), Error>
+    where
+        B: Handler<M>,
+        M: Message,
+    {
+        to.send_from(Some(self.pid().clone()), msg)
+    }
+
+    /// Calls `to` with this actor as the sender; see [`ActorRef::call`].
+    pub fn call<'a, B, M>(&self, to: &'a ActorRef<B>, msg: M) -> Call<'a, B, M>
+    where
+        B: Handler<M>,
+        M: Message,
+    {
+        to.call(msg).from(self.pid().clone())
+    }
+
+    /// Monitors `pid`: when it stops, [`Actor::on_down`] gets a `Down` with its reason
+    /// (at once, with [`ExitReason::NoProcess`], if it does not exist).
+    pub fn monitor(&mut self, pid: &Pid) -> MonitorRef {
+        let mref = Ref::new(self.node.name().clone(), self.node.creation());
+        self.monitors.insert(mref.clone(), pid.clone());
+        let me: Arc<dyn ProcessCell> = self.cell.clone();
+        let outcome = match self.node.registry().get(pid) {
+            Some(target) => target.core().add_monitor(mref.clone(), weak(&me)),
+            None => Err(ExitReason::NoProcess),
+        };
+        if let Err(reason) = outcome {
+            let _ = me.push_system(SystemMsg::Down(Down {
+                monitor: mref.clone(),
+                pid: pid.clone(),
+                reason,
+            }));
+        }
+        mref
+    }
+
+    /// Stops a monitor; a `Down` for it that is already queued is dropped too.
+    pub fn demonitor(&mut self, mref: &MonitorRef) {
+        if let Some(pid) = self.monitors.remove(mref) {
+            if let Some(target) = self.node.registry().get(&pid) {
+                target.core().remove_monitor(mref);
+            }
+        }
+    }
+
+    /// Links this actor with `pid`: when either stops abnormally, the other gets an
+    /// exit signal (it stops too, unless it traps exits). Linking to a process that
+    /// does not exist delivers an exit signal with [`ExitReason::NoProcess`] at once.
+    pub fn link(&mut self, pid: &Pid) {
+        let me: Arc<dyn ProcessCell> = self.cell.clone();
+        let linked = match self.node.registry().get(pid) {
+            Some(other) => other
+                .core()
+                .add_link(self.pid().clone(), weak(&me))
+                .map(|()| other),
+            None => Err(ExitReason::NoProcess),
+        };
+        match linked {
+            Ok(other) => {
+                let _ = me.core().add_link(pid.clone(), weak(&other));
+            }
+            Err(reason) => {
+                let _ = me.push_system(SystemMsg::Exit(Exit {
+                    pid: pid.clone(),
+                    reason,
+                }));
+            }
+        }
+    }
+
+    /// Removes the link with `pid`, both ways.
+    pub fn unlink(&mut self, pid: &Pid) {
+        self.cell.core.remove_link(pid);
+        if let Some(other) = self.node.registry().get(pid) {
+            other.core().remove_link(self.pid());
+        }
+    }
+
+    /// When on, exit signals from linked processes arrive at [`Actor::on_exit`] instead
+    /// of stopping this actor.
+    pub fn trap_exits(&mut self, on: bool) {
+        self.trap_exits = on;
+    }
+
+    /// Spawns an actor linked to this one, atomically (it cannot die unseen between
+    /// spawn and link).
+    pub fn spawn_link<B: Actor>(&mut self, args: B::Args) -> Result<ActorRef<B>, Error> {
+        let me: Arc<dyn ProcessCell> = self.cell.clone();
+        let my_pid = self.pid().clone();
+        self.node
+            .spawn_setup::<B>(args, SpawnOptions::default(), |child: &Arc<dyn ProcessCell>| {
+                let _ = child.core().add_link(my_pid, weak(&me));
+                let _ = me.core().add_link(child.core().pid().clone(), weak(child));
+            })
+    }
+
+    /// Spawns an actor monitored by this one, atomically.
+    pub fn spawn_monitor<B: Actor>(&mut self, args: B::Args) -> Result<(ActorRef<B>, MonitorRef), Error> {
+        let me: Arc<dyn ProcessCell> = self.cell.clone();
+        let mref = Ref::new(self.node.name().clone(), self.node.creation());
+        let child =
+            self.node
+                .spawn_setup::<B>(args, SpawnOptions::default(), |child: &Arc<dyn ProcessCell>| {
+                    let _ = child.core().add_monitor(mref.clone(), weak(&me));
+                })?;
+        self.monitors.insert(mref.clone(), child.pid().clone());
+        Ok((child, mref))
+    }
+
+    /// Runs `future` off the actor (on the runtime) and, when it finishes, runs
+    /// `continuation` on the actor with its output. The continuation travels on the
+    /// response lane: it is never refused because the user lane is full, and it runs
+    /// before queued user messages. If the actor stops first, it is dropped.
+    ///
+    /// ```
+    /// use ackor::{Actor, BoxError, Context, Handler, Message};
+    ///
+    /// struct Fetcher { last: Option<usize> }
+    /// # impl Actor for Fetcher {
+    /// #     type Args = ();
+    /// #     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, BoxError> { Ok(Fetcher { last: None }) }
+    /// # }
+    /// struct Fetch(String);
+    /// impl Message for Fetch { type Reply = (); }
+    ///
+    /// impl Handler<Fetch> for Fetcher {
+    ///     type Return = ();
+    ///     async fn handle(&mut self, msg: Fetch, ctx: &mut Context<Self>) {
+    ///         ctx.pipe_to(async move { msg.0.len() }, |this, _ctx, len| this.last = Some(len));
+    ///     }
+    /// }
+    /// ```
+    pub fn pipe_to<F, C>(&self, future: F, continuation: C)
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+        C: FnOnce(&mut A, &mut Context<A>, F::Output) + Send + 'static,
+    {
+        let cell = self.cell.clone();
+        self.node.runtime().spawn(async move {
+            let output = future.await;
+            let cont: Continuation<A> = Box::new(move |actor, ctx| continuation(actor, ctx, output));
+            if cell.mailbox.push_response(cont).is_err() {
+                tracing::debug!(pid = %cell.core.pid(), "continuation dropped: actor stopped");
+            }
+        });
+    }
+}
+
+impl<A: Actor> std::fmt::Debug for Context<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("pid", self.pid())
+            .finish_non_exhaustive()
+    }
+}

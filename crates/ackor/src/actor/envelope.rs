@@ -1,0 +1,54 @@
+//! Type-erased user messages: the items of the user lane.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use super::reply::{ErasedReply, ReplyHandle};
+use super::{Actor, Context, Handler, Message, Reply};
+use crate::identity::Pid;
+
+/// One user message for an actor of type `A`, whatever its message type.
+pub(crate) trait Envelope<A: Actor>: Send {
+    /// Runs the handler for the message, then answers the caller if there is one.
+    fn handle<'a>(
+        self: Box<Self>,
+        actor: &'a mut A,
+        ctx: &'a mut Context<A>,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+}
+
+/// A message, who sent it, and where the answer goes (for a call).
+pub(crate) struct MsgEnvelope<M: Message> {
+    pub(crate) msg: M,
+    pub(crate) sender: Option<Pid>,
+    pub(crate) reply: Option<ReplyHandle<M::Reply>>,
+}
+
+impl<A, M> Envelope<A> for MsgEnvelope<M>
+where
+    A: Handler<M>,
+    M: Message,
+{
+    fn handle<'a>(
+        self: Box<Self>,
+        actor: &'a mut A,
+        ctx: &'a mut Context<A>,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+        let MsgEnvelope { msg, sender, reply } = *self;
+        Box::pin(async move {
+            ctx.begin_message(sender, reply.map(ErasedReply::new));
+            let out: Reply<M::Reply> = actor.handle(msg, ctx).await.into();
+            let pending = ctx.end_message();
+            let Some(pending) = pending else { return };
+            let Ok(handle) = pending.downcast::<M::Reply>() else {
+                return;
+            };
+            match out {
+                Reply::Value(v) => handle.reply(v),
+                Reply::Error(e) => handle.fail(e),
+                // Dropping the handle tells the caller nobody will answer.
+                Reply::Deferred => drop(handle),
+            }
+        })
+    }
+}

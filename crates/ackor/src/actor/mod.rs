@@ -1,0 +1,224 @@
+//! Actors: the [`Actor`] lifecycle, typed [`Handler`]s, the [`Context`] a handler runs
+//! in, and [`ActorRef`], the handle to send to one.
+
+mod actor_ref;
+mod context;
+mod envelope;
+mod reply;
+mod run;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use actor_ref::{ActorRef, Call, CallFuture};
+pub use context::Context;
+pub use reply::ReplyHandle;
+
+pub(crate) use envelope::Envelope;
+pub(crate) use run::run;
+
+use crate::error::{BoxError, Error};
+use crate::identity::Pid;
+use crate::mailbox::Mailbox;
+use crate::monitor::{Down, Exit};
+use crate::monitor::{ExitReason, ProcessCell, ProcessCore, SystemMsg};
+
+/// An actor: state owned by one task that handles its messages one at a time.
+///
+/// `init` builds the state from [`Actor::Args`] when the actor starts; the other
+/// callbacks have defaults that do nothing. A panic in any of them stops the actor
+/// with [`ExitReason::Panic`], which its monitors and links see; the node and every
+/// other actor keep running.
+///
+/// ```
+/// use ackor::{Actor, BoxError, Context, ExitReason};
+///
+/// struct Greeter { greeting: String }
+///
+/// impl Actor for Greeter {
+///     type Args = String;
+///
+///     async fn init(greeting: String, _ctx: &mut Context<Self>) -> Result<Self, BoxError> {
+///         Ok(Greeter { greeting })
+///     }
+///
+///     async fn on_stop(&mut self, _ctx: &mut Context<Self>, reason: &ExitReason) {
+///         println!("{} stopped: {reason}", self.greeting);
+///     }
+/// }
+/// ```
+pub trait Actor: Sized + Send + 'static {
+    /// What [`Node::spawn`](crate::Node::spawn) passes to `init`.
+    type Args: Send + 'static;
+
+    /// Builds the actor's state. An error or a panic stops the actor before it handles
+    /// any message (reason [`ExitReason::Error`] or [`ExitReason::Panic`]).
+    fn init(args: Self::Args, ctx: &mut Context<Self>)
+    -> impl Future<Output = Result<Self, BoxError>> + Send;
+
+    /// Runs once when the actor stops, after its mailbox closed, unless it was killed.
+    fn on_stop(&mut self, ctx: &mut Context<Self>, reason: &ExitReason) -> impl Future<Output = ()> + Send {
+        let _ = (ctx, reason);
+        async {}
+    }
+
+    /// A process this actor monitors stopped (see [`Context::monitor`]).
+    fn on_down(&mut self, ctx: &mut Context<Self>, down: Down) -> impl Future<Output = ()> + Send {
+        let _ = (ctx, down);
+        async {}
+    }
+
+    /// A linked process stopped while this actor traps exits (see
+    /// [`Context::trap_exits`]).
+    fn on_exit(&mut self, ctx: &mut Context<Self>, exit: Exit) -> impl Future<Output = ()> + Send {
+        let _ = (ctx, exit);
+        async {}
+    }
+}
+
+/// A message type, with the type of the answer a caller gets back.
+///
+/// ```
+/// use ackor::Message;
+///
+/// struct Deposit { amount: u64 }
+/// impl Message for Deposit {
+///     type Reply = u64; // the new balance
+/// }
+/// ```
+pub trait Message: Send + 'static {
+    /// What [`ActorRef::call`] resolves to on success.
+    type Reply: Send + 'static;
+}
+
+/// How an actor handles messages of type `M`.
+///
+/// `Return` is what the handler returns: the reply itself (`M::Reply`), or a
+/// [`Reply<M::Reply>`] when the handler may answer with an error or later.
+///
+/// ```
+/// use ackor::{Actor, BoxError, Context, Handler, Message, Reply, Error};
+///
+/// struct Account { balance: u64 }
+/// # impl Actor for Account {
+/// #     type Args = u64;
+/// #     async fn init(balance: u64, _: &mut Context<Self>) -> Result<Self, BoxError> { Ok(Account { balance }) }
+/// # }
+/// struct Deposit(u64);
+/// impl Message for Deposit { type Reply = u64; }
+/// struct Withdraw(u64);
+/// impl Message for Withdraw { type Reply = u64; }
+///
+/// impl Handler<Deposit> for Account {
+///     type Return = u64;
+///     async fn handle(&mut self, msg: Deposit, _ctx: &mut Context<Self>) -> u64 {
+///         self.balance += msg.0;
+///         self.balance
+///     }
+/// }
+///
+/// impl Handler<Withdraw> for Account {
+///     type Return = Reply<u64>;
+///     async fn handle(&mut self, msg: Withdraw, _ctx: &mut Context<Self>) -> Reply<u64> {
+///         if msg.0 > self.balance {
+///             return Reply::Error(Error::rejected("insufficient funds"));
+///         }
+///         self.balance -= msg.0;
+///         Reply::Value(self.balance)
+///     }
+/// }
+/// ```
+pub trait Handler<M: Message>: Actor {
+    /// What `handle` returns: `M::Reply` or [`Reply<M::Reply>`].
+    type Return: Into<Reply<M::Reply>> + Send;
+
+    /// Handles one message. The returned value answers the caller of a `call`; for a
+    /// `send` it is dropped.
+    fn handle(&mut self, msg: M, ctx: &mut Context<Self>) -> impl Future<Output = Self::Return> + Send;
+}
+
+/// The answer of a handler that may reject a call or answer it later.
+///
+/// ```
+/// use ackor::{Error, Reply};
+///
+/// let ok: Reply<u32> = 5.into();
+/// assert!(matches!(ok, Reply::Value(5)));
+/// let no: Reply<u32> = Reply::Error(Error::rejected("no"));
+/// assert!(matches!(no, Reply::Error(_)));
+/// ```
+#[derive(Debug)]
+pub enum Reply<T> {
+    /// Answer with this value.
+    Value(T),
+    /// Answer with this error; the caller's `call` returns it.
+    Error(Error),
+    /// The handler took the reply with [`Context::defer_reply`] and answers later. If
+    /// it did not, the caller gets [`Error::ReplyDropped`].
+    Deferred,
+}
+
+impl<T> From<T> for Reply<T> {
+    fn from(value: T) -> Self {
+        Reply::Value(value)
+    }
+}
+
+impl<T> Reply<T> {
+    /// Turns a `Result` into a reply.
+    ///
+    /// ```
+    /// use ackor::{Error, Reply};
+    /// assert!(matches!(Reply::from_result(Ok::<u8, Error>(1)), Reply::Value(1)));
+    /// ```
+    pub fn from_result(result: Result<T, Error>) -> Self {
+        match result {
+            Ok(v) => Reply::Value(v),
+            Err(e) => Reply::Error(e),
+        }
+    }
+}
+
+/// A continuation run on the actor with its state: the items of the response lane.
+pub(crate) type Continuation<A> = Box<dyn FnOnce(&mut A, &mut Context<A>) + Send>;
+
+/// The shared home of one actor: identity, mailbox, failure bookkeeping.
+pub(crate) struct ActorCell<A: Actor> {
+    core: ProcessCore,
+    mailbox: Mailbox<Box<dyn Envelope<A>>, Continuation<A>>,
+    call_timeout: Duration,
+}
+
+impl<A: Actor> ActorCell<A> {
+    pub(crate) fn new(pid: Pid, capacity: usize, call_timeout: Duration) -> Arc<Self> {
+        Arc::new(ActorCell {
+            core: ProcessCore::new(pid),
+            mailbox: Mailbox::new(capacity),
+            call_timeout,
+        })
+    }
+}
+
+impl<A: Actor> ProcessCell for ActorCell<A> {
+    fn core(&self) -> &ProcessCore {
+        &self.core
+    }
+
+    fn push_system(&self, msg: SystemMsg) -> Result<(), SystemMsg> {
+        self.mailbox.push_system(msg)
+    }
+
+    fn kill(&self) {
+        // Close first: callers waiting on this actor see it terminated, not a dropped
+        // reply, while the task unwinds.
+        let drained = self.mailbox.close();
+        drop(drained);
+        self.core.abort();
+    }
+}
+
+/// Whether an exit signal stops a process that does not trap exits.
+pub(crate) fn exit_stops(reason: &ExitReason) -> bool {
+    reason.is_abnormal()
+}

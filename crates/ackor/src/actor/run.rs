@@ -1,0 +1,144 @@
+//! The task that runs one actor: init, the message loop, stop, and the notifications
+//! its death owes to monitors, links, names and waiters.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use futures_util::FutureExt;
+
+use super::{Actor, ActorCell, Context, exit_stops};
+use crate::mailbox::{Item, Receiver};
+use crate::monitor::{ExitReason, SystemMsg};
+use crate::node::Node;
+
+/// Runs an actor to the end. If the task is aborted (kill) or dropped with the
+/// runtime, the guard still closes the mailbox and tells everyone, with `Killed`.
+pub(crate) async fn run<A: Actor>(cell: Arc<ActorCell<A>>, args: A::Args, node: Node) {
+    let mut guard = ExitGuard {
+        cell: cell.clone(),
+        node: node.clone(),
+        reason: ExitReason::Killed,
+    };
+    let mut ctx = Context::new(cell.clone(), node);
+    guard.reason = run_actor(&cell, args, &mut ctx).await;
+}
+
+async fn run_actor<A: Actor>(cell: &Arc<ActorCell<A>>, args: A::Args, ctx: &mut Context<A>) -> ExitReason {
+    let init = AssertUnwindSafe(Box::pin(A::init(args, ctx)))
+        .catch_unwind()
+        .await;
+    let mut actor = match init {
+        Ok(Ok(actor)) => actor,
+        Ok(Err(e)) => {
+            drop(cell.mailbox.close());
+            return ExitReason::Error(format!("init failed: {e}"));
+        }
+        Err(panic) => {
+            drop(cell.mailbox.close());
+            return ExitReason::from_panic(&*panic);
+        }
+    };
+    let mut rx = Receiver::new();
+    let ended = message_loop(cell, &mut actor, ctx, &mut rx).await;
+
+    // Close before anything the actor holds is dropped: callers whose reply handles
+    // die with it must see `ProcessTerminated`.
+    drop(cell.mailbox.close());
+    rx.clear();
+    let reason = match ended {
+        Ok(reason) => reason,
+        Err(Killed) => return ExitReason::Killed,
+    };
+    let stopped = AssertUnwindSafe(Box::pin(actor.on_stop(ctx, &reason)))
+        .catch_unwind()
+        .await;
+    match stopped {
+        Ok(()) => reason,
+        Err(panic) => ExitReason::from_panic(&*panic),
+    }
+}
+
+async fn message_loop<A: Actor>(
+    cell: &Arc<ActorCell<A>>,
+    actor: &mut A,
+    ctx: &mut Context<A>,
+    rx: &mut Receiver<Box<dyn super::Envelope<A>>>,
+) -> Result<ExitReason, Killed> {
+    loop {
+        let panicked = match rx.recv(&cell.mailbox).await {
+            Item::User(env) => {
+                let mut running = AssertUnwindSafe(env.handle(actor, ctx)).catch_unwind();
+                match (&mut running).await {
+                    Ok(()) => None,
+                    Err(panic) => {
+                        // Close before the handler's future (and any reply handle it
+                        // holds) is dropped.
+                        drop(cell.mailbox.close());
+                        drop(running);
+                        Some(ExitReason::from_panic(&*panic))
+                    }
+                }
+            }
+            Item::Response(cont) => match std::panic::catch_unwind(AssertUnwindSafe(|| cont(actor, ctx))) {
+                Ok(()) => None,
+                Err(panic) => Some(ExitReason::from_panic(&*panic)),
+            },
+            Item::System(SystemMsg::Stop(reason)) => return Ok(reason),
+            Item::System(SystemMsg::Down(down)) => {
+                if !ctx.accept_down(&down) {
+                    continue;
+                }
+                let res = AssertUnwindSafe(Box::pin(actor.on_down(ctx, down)))
+                    .catch_unwind()
+                    .await;
+                res.err().map(|p| ExitReason::from_panic(&*p))
+            }
+            Item::System(SystemMsg::Exit(exit)) => {
+                if ctx.traps_exits() {
+                    let res = AssertUnwindSafe(Box::pin(actor.on_exit(ctx, exit)))
+                        .catch_unwind()
+                        .await;
+                    res.err().map(|p| ExitReason::from_panic(&*p))
+                } else if exit_stops(&exit.reason) {
+                    return Ok(exit.reason);
+                } else {
+                    None
+                }
+            }
+            Item::Closed => return Err(Killed),
+        };
+        if let Some(reason) = panicked {
+            tracing::warn!(pid = %cell.core.pid(), %reason, "actor crashed");
+            return Ok(reason);
+        }
+        if let Some(reason) = ctx.take_stop() {
+            return Ok(reason);
+        }
+    }
+}
+
+/// The mailbox was closed under the actor: it was killed and skips `on_stop`.
+struct Killed;
+
+/// Finishes a process however its task ended.
+struct ExitGuard<A: Actor> {
+    cell: Arc<ActorCell<A>>,
+    node: Node,
+    reason: ExitReason,
+}
+
+impl<A: Actor> Drop for ExitGuard<A> {
+    fn drop(&mut self) {
+        drop(self.cell.mailbox.close());
+        let pid = self.cell.core.pid().clone();
+        let Some(obituary) = self.cell.core.terminate(&self.reason) else {
+            return;
+        };
+        if let Some(name) = &obituary.name {
+            self.node.registry().unregister_if(name, &pid);
+        }
+        self.node.registry().remove(&pid);
+        tracing::debug!(%pid, reason = %self.reason, "actor stopped");
+        obituary.deliver(&pid, &self.reason);
+    }
+}

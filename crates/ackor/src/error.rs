@@ -1,0 +1,107 @@
+//! The one error type of ackor.
+
+use std::fmt;
+
+/// A boxed error, as returned by [`Actor::init`](crate::Actor::init).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Everything that can go wrong when talking to a process.
+///
+/// Variants are named for what happened, so a caller can tell a message that was
+/// never delivered (`ProcessUnknown`, `MailboxFull`, `ProcessTerminated`) from one
+/// whose fate is unknown (`Timeout`).
+///
+/// ```
+/// use ackor::Error;
+///
+/// let err = Error::MailboxFull;
+/// assert_eq!(err.to_string(), "the mailbox of the process is full");
+/// assert!(err.is_not_delivered());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No process with that pid or name exists (it never did, or it is gone and its
+    /// mailbox was released).
+    #[error("no such process")]
+    ProcessUnknown,
+    /// The bounded user lane of the recipient's mailbox is full.
+    #[error("the mailbox of the process is full")]
+    MailboxFull,
+    /// The process stopped before it could take or answer the message.
+    #[error("the process has terminated")]
+    ProcessTerminated,
+    /// No answer came within the allowed time; the message may or may not have been
+    /// processed.
+    #[error("timed out waiting for an answer")]
+    Timeout,
+    /// An important response reached a caller that was no longer waiting.
+    #[error("the response was ignored: the caller was no longer waiting")]
+    ResponseIgnored,
+    /// No link to the recipient's node could be had; the message was not delivered.
+    #[error("no connection to the node")]
+    NoConnection,
+    /// `request` was used by an actor (or with a per-call mode) that has reentrancy off.
+    #[error("reentrancy is disabled for this actor or call")]
+    ReentrancyDisabled,
+    /// The actor already has its maximum number of requests in flight.
+    #[error("too many requests in flight")]
+    ReentrancyInFlightLimit,
+    /// A non-blocking request got no reply within its timeout.
+    #[error("the request timed out")]
+    RequestTimeout,
+    /// A non-blocking request was canceled before its reply arrived.
+    #[error("the request was canceled")]
+    RequestCanceled,
+    /// The handler dropped the reply handle of a call without answering it.
+    #[error("the handler dropped the reply without answering")]
+    ReplyDropped,
+    /// The callee answered the call with an error of its own.
+    #[error("the callee answered with an error: {0}")]
+    Rejected(String),
+    /// The name is already registered on this node.
+    #[error("the name {0:?} is already registered")]
+    NameTaken(String),
+    /// The process already has a registered name; a process has at most one.
+    #[error("the process is already registered as {0:?}")]
+    AlreadyRegistered(String),
+    /// The actor failed to start: its `init` returned an error or panicked.
+    #[error("the actor failed to start: {0}")]
+    InitFailed(String),
+    /// The node is shutting down or has shut down.
+    #[error("the node is shutting down")]
+    NodeStopped,
+    /// The node configuration is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+impl Error {
+    /// Creates the error a callee sends back to reject a call, see [`Reply::Error`](crate::Reply::Error).
+    ///
+    /// ```
+    /// let err = ackor::Error::rejected("insufficient funds");
+    /// assert_eq!(err, ackor::Error::Rejected("insufficient funds".into()));
+    /// ```
+    pub fn rejected(reason: impl fmt::Display) -> Self {
+        Error::Rejected(reason.to_string())
+    }
+
+    /// True when the message is known not to have reached the recipient's mailbox.
+    ///
+    /// ```
+    /// assert!(ackor::Error::ProcessUnknown.is_not_delivered());
+    /// assert!(!ackor::Error::Timeout.is_not_delivered());
+    /// ```
+    pub fn is_not_delivered(&self) -> bool {
+        matches!(
+            self,
+            Error::ProcessUnknown
+                | Error::MailboxFull
+                | Error::NoConnection
+                | Error::NodeStopped
+                | Error::ReentrancyDisabled
+                | Error::ReentrancyInFlightLimit
+        )
+    }
+}

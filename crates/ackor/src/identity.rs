@@ -1,0 +1,180 @@
+//! Names of nodes and processes: [`NodeName`], [`Pid`], [`ProcessId`], [`Ref`].
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The name of a node, `name@host:port` for a networked node or any non-empty string
+/// for a local one.
+///
+/// Cloning is cheap (a reference count).
+///
+/// ```
+/// use ackor::NodeName;
+///
+/// let name = NodeName::new("a@127.0.0.1:4370");
+/// assert_eq!(name.as_str(), "a@127.0.0.1:4370");
+/// assert_eq!(name.to_string(), "a@127.0.0.1:4370");
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeName(Arc<str>);
+
+impl NodeName {
+    /// Creates a node name.
+    pub fn new(name: impl AsRef<str>) -> Self {
+        NodeName(Arc::from(name.as_ref()))
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for NodeName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for NodeName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", &*self.0)
+    }
+}
+
+/// The identity of one process on one node incarnation. Never reused: a node that
+/// restarts gets a new `creation`, and ids only grow.
+///
+/// ```
+/// # #[tokio::main] async fn main() -> Result<(), ackor::Error> {
+/// use ackor::{Actor, BoxError, Context, Node};
+///
+/// struct Idle;
+/// impl Actor for Idle {
+///     type Args = ();
+///     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, BoxError> { Ok(Idle) }
+/// }
+///
+/// let node = Node::builder().name("doc@local").start().await?;
+/// let a = node.spawn::<Idle>(())?;
+/// let b = node.spawn::<Idle>(())?;
+/// assert_ne!(a.pid(), b.pid());
+/// assert_eq!(a.pid().node(), node.name());
+/// node.shutdown().await;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Pid {
+    node: NodeName,
+    id: u64,
+    creation: u32,
+}
+
+impl Pid {
+    /// Creates a pid; a node makes these when it spawns processes.
+    pub fn new(node: NodeName, id: u64, creation: u32) -> Self {
+        Pid { node, id, creation }
+    }
+
+    /// The node the process runs on.
+    pub fn node(&self) -> &NodeName {
+        &self.node
+    }
+
+    /// The process number, unique on its node incarnation.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The incarnation of the node that spawned the process.
+    pub fn creation(&self) -> u32 {
+        self.creation
+    }
+}
+
+impl fmt::Display for Pid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<{}.{}.{}>", self.node, self.id, self.creation)
+    }
+}
+
+impl fmt::Debug for Pid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// A registered name on a given node.
+///
+/// ```
+/// use ackor::{NodeName, ProcessId};
+///
+/// let id = ProcessId::new("bank", NodeName::new("a@127.0.0.1:4370"));
+/// assert_eq!(id.to_string(), "bank@a@127.0.0.1:4370");
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct ProcessId {
+    /// The registered name.
+    pub name: String,
+    /// The node the name is registered on.
+    pub node: NodeName,
+}
+
+impl ProcessId {
+    /// Creates a process id.
+    pub fn new(name: impl Into<String>, node: NodeName) -> Self {
+        ProcessId {
+            name: name.into(),
+            node,
+        }
+    }
+}
+
+impl fmt::Display for ProcessId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.name, self.node)
+    }
+}
+
+/// A reference unique across nodes and node incarnations: monitor handles, call
+/// correlation, delivery ids.
+///
+/// ```
+/// use ackor::{NodeName, Ref};
+///
+/// let node = NodeName::new("a@local");
+/// let a = Ref::new(node.clone(), 1);
+/// let b = Ref::new(node, 1);
+/// assert_ne!(a, b);
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Ref {
+    node: NodeName,
+    creation: u32,
+    id: u64,
+}
+
+static NEXT_REF: AtomicU64 = AtomicU64::new(1);
+
+impl Ref {
+    /// Makes a fresh reference owned by `node` in incarnation `creation`.
+    pub fn new(node: NodeName, creation: u32) -> Self {
+        Ref {
+            node,
+            creation,
+            id: NEXT_REF.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    /// The number of the reference, unique within its node incarnation.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+impl fmt::Debug for Ref {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#Ref<{}.{}.{}>", self.node, self.creation, self.id)
+    }
+}

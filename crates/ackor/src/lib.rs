@@ -1,0 +1,88 @@
+//! # ackor
+//!
+//! A distributed actor framework for messages that must not get lost.
+//!
+//! An actor is state owned by one task that handles typed messages one at a time.
+//! Actors live on a [`Node`]; you talk to one through an [`ActorRef`]: `send` (fire and
+//! forget), `call` (request and reply, with a timeout), `stop`, `kill`. Each actor has
+//! a three-lane mailbox: system messages first, then responses (never refused because
+//! the mailbox is full), then user messages (bounded). Messages from one sender to one
+//! recipient arrive in the order they were sent.
+//!
+//! ## A first actor
+//!
+//! ```
+//! use ackor::{Actor, BoxError, Context, Handler, Message, Node};
+//!
+//! // The actor's state.
+//! struct Counter {
+//!     count: u64,
+//! }
+//!
+//! impl Actor for Counter {
+//!     type Args = u64; // what spawn passes to init
+//!     async fn init(start: u64, _ctx: &mut Context<Self>) -> Result<Self, BoxError> {
+//!         Ok(Counter { count: start })
+//!     }
+//! }
+//!
+//! // A message and the type of its reply.
+//! struct Increment(u64);
+//! impl Message for Increment {
+//!     type Reply = u64;
+//! }
+//!
+//! impl Handler<Increment> for Counter {
+//!     type Return = u64;
+//!     async fn handle(&mut self, msg: Increment, _ctx: &mut Context<Self>) -> u64 {
+//!         self.count += msg.0;
+//!         self.count
+//!     }
+//! }
+//!
+//! # #[tokio::main] async fn main() -> Result<(), ackor::Error> {
+//! let node = Node::builder().name("quickstart@localhost").start().await?;
+//! let counter = node.spawn::<Counter>(0)?;
+//!
+//! counter.send(Increment(2))?;                       // fire and forget
+//! let now = counter.call(Increment(3)).await?;       // request and reply
+//! assert_eq!(now, 5);
+//!
+//! node.shutdown().await;                             // stops every actor
+//! # Ok(()) }
+//! ```
+//!
+//! ## Failures are seen, not guessed
+//!
+//! Errors say what happened: [`Error::MailboxFull`] and [`Error::ProcessTerminated`]
+//! come back from `send` at once; a `call` whose callee stops answers
+//! [`Error::ProcessTerminated`] as soon as it stops, not at the timeout. A panic in an
+//! actor stops only that actor, with [`ExitReason::Panic`], which its monitors
+//! ([`Context::monitor`] → [`Actor::on_down`]) and links ([`Context::link`]) see.
+//!
+//! ## Where this is going
+//!
+//! Remote nodes over TCP/TLS, important delivery (`send_important`, `call_important`:
+//! the sender learns for certain whether a remote message reached the mailbox) and
+//! reentrancy (`request` with continuations) build on this core; see the project's
+//! `DESIGN.md`.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod actor;
+mod error;
+mod identity;
+mod mailbox;
+mod monitor;
+mod node;
+
+pub use actor::CallFuture;
+pub use actor::{Actor, ActorRef, Call, Context, Handler, Message, Reply, ReplyHandle};
+pub use error::{BoxError, Error};
+pub use identity::{NodeName, Pid, ProcessId, Ref};
+pub use monitor::{Down, Exit, ExitReason, MonitorRef};
+pub use node::{
+    DEFAULT_CALL_TIMEOUT, DEFAULT_MAILBOX_CAPACITY, DEFAULT_SHUTDOWN_TIMEOUT, Node, NodeBuilder, NodeConfig,
+    SpawnOptions,
+};

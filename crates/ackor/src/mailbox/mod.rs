@@ -1,0 +1,369 @@
+//! The three-lane mailbox of every actor.
+//!
+//! Lanes are drained in priority order: **system** (stop, down and exit signals),
+//! **response** (continuations carrying replies; never refused because the user lane is
+//! full), **user** (bounded by the actor's capacity). Each lane is FIFO, so messages from
+//! one sender to one recipient keep their order.
+//!
+//! Why not a channel crate: the receiver must watch three queues through one wake-up,
+//! pause the user lane without moving anything (the stash of reentrancy), and count
+//! capacity exactly; a single small lock over three `VecDeque`s does all of that with one
+//! uncontended lock per push. The receiver takes the whole user queue in one swap, so
+//! a busy actor touches the lock once per batch, not once per message.
+
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+
+use tokio::sync::Notify;
+
+use crate::Error;
+use crate::monitor::SystemMsg;
+
+/// One item taken from the mailbox, in priority order.
+pub(crate) enum Item<U, R> {
+    System(SystemMsg),
+    Response(R),
+    User(U),
+    /// The mailbox was closed by a kill: the actor must stop now.
+    Closed,
+}
+
+struct Lanes<U, R> {
+    system: VecDeque<SystemMsg>,
+    response: VecDeque<R>,
+    user: VecDeque<U>,
+    closed: bool,
+    /// The receiver's waker while it waits for a message.
+    parked: Option<Waker>,
+}
+
+/// Everything a mailbox held when it was closed, to be dropped outside its lock.
+pub(crate) struct Drained<U, R> {
+    _system: VecDeque<SystemMsg>,
+    _response: VecDeque<R>,
+    _user: VecDeque<U>,
+}
+
+/// The shared half of a mailbox: senders push here, the actor's [`Receiver`] takes.
+pub(crate) struct Mailbox<U, R> {
+    lanes: Mutex<Lanes<U, R>>,
+    /// Set while the system or response lane is non-empty, so the receiver can work
+    /// through a batch of user messages without locking, yet let urgent items overtake.
+    urgent: AtomicBool,
+    /// User messages accepted and not yet handed to the actor.
+    user_len: AtomicUsize,
+    capacity: usize,
+    /// Senders waiting for space in the user lane.
+    waiting_senders: AtomicUsize,
+    space: Notify,
+}
+
+impl<U, R> Mailbox<U, R> {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Mailbox {
+            lanes: Mutex::new(Lanes {
+                system: VecDeque::new(),
+                response: VecDeque::new(),
+                user: VecDeque::new(),
+                closed: false,
+                parked: None,
+            }),
+            urgent: AtomicBool::new(false),
+            user_len: AtomicUsize::new(0),
+            capacity,
+            waiting_senders: AtomicUsize::new(0),
+            space: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Lanes<U, R>> {
+        // A poisoned lock only means a thread panicked while holding it; every critical
+        // section here leaves the lanes consistent, so keep going.
+        self.lanes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The user-lane capacity.
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// User messages waiting (including those taken in a batch but not yet handled).
+    pub(crate) fn user_len(&self) -> usize {
+        self.user_len.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    /// Pushes onto the user lane, or gives the message back with the reason.
+    pub(crate) fn try_push_user(&self, msg: U) -> Result<(), (U, Error)> {
+        let mut lanes = self.lock();
+        if lanes.closed {
+            return Err((msg, Error::ProcessTerminated));
+        }
+        // Only senders increment `user_len`, all under this lock, so the check and the
+        // increment cannot be split by another sender.
+        if self.user_len.load(Ordering::SeqCst) >= self.capacity {
+            return Err((msg, Error::MailboxFull));
+        }
+        self.user_len.fetch_add(1, Ordering::SeqCst);
+        lanes.user.push_back(msg);
+        let waker = lanes.parked.take();
+        drop(lanes);
+        if let Some(w) = waker {
+            w.wake();
+        }
+        Ok(())
+    }
+
+    /// Pushes onto the user lane, waiting for space while it is full.
+    pub(crate) async fn push_user_wait(&self, mut msg: U) -> Result<(), Error> {
+        loop {
+            match self.try_push_user(msg) {
+                Ok(()) => return Ok(()),
+                Err((m, Error::MailboxFull)) => msg = m,
+                Err((_, e)) => return Err(e),
+            }
+            let mut notified = pin!(self.space.notified());
+            notified.as_mut().enable();
+            let _waiting = WaitingSender::new(&self.waiting_senders);
+            // Retry once registered, so space freed in between is not missed.
+            match self.try_push_user(msg) {
+                Ok(()) => return Ok(()),
+                Err((m, Error::MailboxFull)) => msg = m,
+                Err((_, e)) => return Err(e),
+            }
+            notified.await;
+        }
+    }
+
+    /// Pushes onto the system lane; gives the message back if the mailbox is closed.
+    pub(crate) fn push_system(&self, msg: SystemMsg) -> Result<(), SystemMsg> {
+        let mut lanes = self.lock();
+        if lanes.closed {
+            return Err(msg);
+        }
+        lanes.system.push_back(msg);
+        self.urgent.store(true, Ordering::Release);
+        let waker = lanes.parked.take();
+        drop(lanes);
+        if let Some(w) = waker {
+            w.wake();
+        }
+        Ok(())
+    }
+
+    /// Pushes onto the response lane (never bounded by the user capacity); gives the
+    /// item back if the mailbox is closed.
+    pub(crate) fn push_response(&self, msg: R) -> Result<(), R> {
+        let mut lanes = self.lock();
+        if lanes.closed {
+            return Err(msg);
+        }
+        lanes.response.push_back(msg);
+        self.urgent.store(true, Ordering::Release);
+        let waker = lanes.parked.take();
+        drop(lanes);
+        if let Some(w) = waker {
+            w.wake();
+        }
+        Ok(())
+    }
+
+    /// Closes the mailbox: every later push fails, waiting senders are told. Returns
+    /// what was queued, for the caller to drop once the process counts as terminated.
+    pub(crate) fn close(&self) -> Drained<U, R> {
+        let mut lanes = self.lock();
+        lanes.closed = true;
+        let drained = Drained {
+            _system: std::mem::take(&mut lanes.system),
+            _response: std::mem::take(&mut lanes.response),
+            _user: std::mem::take(&mut lanes.user),
+        };
+        let waker = lanes.parked.take();
+        drop(lanes);
+        self.space.notify_waiters();
+        if let Some(w) = waker {
+            w.wake();
+        }
+        drained
+    }
+}
+
+/// Counts a sender waiting for space for as long as it waits (also when its future is
+/// dropped mid-wait).
+struct WaitingSender<'a>(&'a AtomicUsize);
+
+impl<'a> WaitingSender<'a> {
+    fn new(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::SeqCst);
+        WaitingSender(counter)
+    }
+}
+
+impl Drop for WaitingSender<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The actor's own half of the mailbox: a local batch of user messages and the pause
+/// switch of the user lane.
+pub(crate) struct Receiver<U> {
+    batch: VecDeque<U>,
+    user_paused: bool,
+}
+
+impl<U> Receiver<U> {
+    pub(crate) fn new() -> Self {
+        Receiver {
+            batch: VecDeque::new(),
+            user_paused: false,
+        }
+    }
+
+    /// Holds user messages in place (they keep their order) until resumed.
+    #[allow(dead_code)] // used by the reentrancy stash
+    pub(crate) fn set_user_paused(&mut self, paused: bool) {
+        self.user_paused = paused;
+    }
+
+    /// Takes the next item in priority order, waiting while there is none.
+    pub(crate) async fn recv<R>(&mut self, mailbox: &Mailbox<U, R>) -> Item<U, R> {
+        poll_fn(|cx| self.poll_recv(mailbox, cx)).await
+    }
+
+    fn poll_recv<R>(&mut self, mailbox: &Mailbox<U, R>, cx: &mut Context<'_>) -> Poll<Item<U, R>> {
+        if !self.user_paused && !mailbox.urgent.load(Ordering::Acquire) {
+            if let Some(msg) = self.batch.pop_front() {
+                return Poll::Ready(self.took_user(mailbox, msg));
+            }
+        }
+        let mut lanes = mailbox.lock();
+        if let Some(msg) = lanes.system.pop_front() {
+            if lanes.system.is_empty() && lanes.response.is_empty() {
+                mailbox.urgent.store(false, Ordering::Release);
+            }
+            return Poll::Ready(Item::System(msg));
+        }
+        if let Some(msg) = lanes.response.pop_front() {
+            if lanes.response.is_empty() {
+                mailbox.urgent.store(false, Ordering::Release);
+            }
+            return Poll::Ready(Item::Response(msg));
+        }
+        mailbox.urgent.store(false, Ordering::Release);
+        if lanes.closed {
+            return Poll::Ready(Item::Closed);
+        }
+        if !self.user_paused {
+            if self.batch.is_empty() {
+                std::mem::swap(&mut self.batch, &mut lanes.user);
+            }
+            if let Some(msg) = self.batch.pop_front() {
+                drop(lanes);
+                return Poll::Ready(self.took_user(mailbox, msg));
+            }
+        }
+        match &lanes.parked {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => lanes.parked = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    fn took_user<R>(&mut self, mailbox: &Mailbox<U, R>, msg: U) -> Item<U, R> {
+        mailbox.user_len.fetch_sub(1, Ordering::SeqCst);
+        if mailbox.waiting_senders.load(Ordering::SeqCst) > 0 {
+            mailbox.space.notify_one();
+        }
+        Item::User(msg)
+    }
+
+    /// Drops the local batch (on termination, once the mailbox is closed).
+    pub(crate) fn clear(&mut self) {
+        self.batch.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn recv_now<R>(rx: &mut Receiver<u32>, mb: &Mailbox<u32, R>) -> Option<Item<u32, R>> {
+        let waker = Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        match rx.poll_recv(mb, &mut cx) {
+            Poll::Ready(item) => Some(item),
+            Poll::Pending => None,
+        }
+    }
+
+    #[test]
+    fn user_lane_is_bounded_and_frees_space_as_messages_are_taken() {
+        let mb: Mailbox<u32, ()> = Mailbox::new(2);
+        let mut rx = Receiver::new();
+        assert!(mb.try_push_user(1).is_ok());
+        assert!(mb.try_push_user(2).is_ok());
+        assert!(matches!(mb.try_push_user(3), Err((3, Error::MailboxFull))));
+        assert!(matches!(recv_now(&mut rx, &mb), Some(Item::User(1))));
+        assert!(mb.try_push_user(3).is_ok());
+        assert_eq!(mb.user_len(), 2);
+    }
+
+    #[test]
+    fn system_then_response_then_user() {
+        let mb: Mailbox<u32, &str> = Mailbox::new(8);
+        let mut rx = Receiver::new();
+        mb.try_push_user(1).ok();
+        mb.push_response("r").ok();
+        mb.push_system(SystemMsg::Stop(crate::ExitReason::Normal)).ok();
+        assert!(matches!(recv_now(&mut rx, &mb), Some(Item::System(_))));
+        assert!(matches!(recv_now(&mut rx, &mb), Some(Item::Response("r"))));
+        assert!(matches!(recv_now(&mut rx, &mb), Some(Item::User(1))));
+        assert!(recv_now(&mut rx, &mb).is_none());
+    }
+
+    #[test]
+    fn urgent_items_overtake_a_batch_already_taken() {
+        let mb: Mailbox<u32, &str> = Mailbox::new(8);
+        let mut rx = Receiver::new();
+        for i in 0..4 {
+            mb.try_push_user(i).ok();
+        }
+        assert!(matches!(recv_now(&mut rx, &mb), Some(Item::User(0))));
+        mb.push_response("r").ok();
+        assert!(matches!(recv_now(&mut rx, &mb), Some(Item::Response("r"))));
+        assert!(matches!(recv_now(&mut rx, &mb), Some(Item::User(1))));
+    }
+
+    #[test]
+    fn paused_user_lane_holds_messages_in_order() {
+        let mb: Mailbox<u32, ()> = Mailbox::new(8);
+        let mut rx = Receiver::new();
+        rx.set_user_paused(true);
+        mb.try_push_user(1).ok();
+        mb.try_push_user(2).ok();
+        assert!(recv_now(&mut rx, &mb).is_none());
+        rx.set_user_paused(false);
+        assert!(matches!(recv_now(&mut rx, &mb), Some(Item::User(1))));
+        assert!(matches!(recv_now(&mut rx, &mb), Some(Item::User(2))));
+    }
+
+    #[test]
+    fn closed_mailbox_refuses_pushes() {
+        let mb: Mailbox<u32, ()> = Mailbox::new(8);
+        mb.try_push_user(1).ok();
+        let drained = mb.close();
+        drop(drained);
+        assert!(matches!(mb.try_push_user(2), Err((2, Error::ProcessTerminated))));
+        assert!(mb.push_response(()).is_err());
+        let mut rx = Receiver::new();
+        assert!(matches!(recv_now(&mut rx, &mb), Some(Item::Closed)));
+    }
+}

@@ -1,0 +1,298 @@
+//! Failure propagation: exit reasons, monitors (`Down`), links (`Exit`), and the
+//! per-process bookkeeping that makes them race-free.
+//!
+//! A process's links, monitors and exit reason sit under one small lock, so a monitor
+//! set up just as the process dies either sees it alive (and gets `Down` later) or sees
+//! it dead (and gets `Down` at once with [`ExitReason::NoProcess`]); never neither.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+
+use tokio::sync::oneshot;
+use tokio::task::AbortHandle;
+
+use crate::identity::{Pid, Ref};
+
+/// Why a process stopped.
+///
+/// `Normal` and `Shutdown` are the orderly ends; every other reason is abnormal and
+/// propagates through links.
+///
+/// ```
+/// use ackor::ExitReason;
+///
+/// assert!(!ExitReason::Normal.is_abnormal());
+/// assert!(ExitReason::Panic("boom".into()).is_abnormal());
+/// assert_eq!(ExitReason::Killed.to_string(), "killed");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExitReason {
+    /// The actor stopped itself or was asked to stop.
+    Normal,
+    /// The node shut down.
+    Shutdown,
+    /// The actor was killed: no `on_stop`, whatever it was doing.
+    Killed,
+    /// `init`, a handler, a continuation or `on_stop` panicked; the text is the panic
+    /// message.
+    Panic(String),
+    /// The actor stopped with an error of its own (or its `init` failed).
+    Error(String),
+    /// The process did not exist when the monitor or link was set up.
+    NoProcess,
+    /// The node of the process could not be reached.
+    NoConnection,
+}
+
+impl ExitReason {
+    /// True for every reason but `Normal` and `Shutdown`.
+    pub fn is_abnormal(&self) -> bool {
+        !matches!(self, ExitReason::Normal | ExitReason::Shutdown)
+    }
+
+    pub(crate) fn from_panic(payload: &(dyn std::any::Any + Send)) -> Self {
+        let text = if let Some(s) = payload.downcast_ref::<&str>() {
+            (*s).to_string()
+        } else if let Some(s) = payload.downcast_ref::<String>() {
+            s.clone()
+        } else {
+            "panic with a non-text payload".to_string()
+        };
+        ExitReason::Panic(text)
+    }
+}
+
+impl fmt::Display for ExitReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExitReason::Normal => f.write_str("normal"),
+            ExitReason::Shutdown => f.write_str("shutdown"),
+            ExitReason::Killed => f.write_str("killed"),
+            ExitReason::Panic(m) => write!(f, "panic: {m}"),
+            ExitReason::Error(m) => write!(f, "error: {m}"),
+            ExitReason::NoProcess => f.write_str("noproc"),
+            ExitReason::NoConnection => f.write_str("noconnection"),
+        }
+    }
+}
+
+/// A monitored process stopped: delivered to the monitoring actor's
+/// [`Actor::on_down`](crate::Actor::on_down).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Down {
+    /// The handle `monitor` returned.
+    pub monitor: MonitorRef,
+    /// The process that stopped.
+    pub pid: Pid,
+    /// Why it stopped.
+    pub reason: ExitReason,
+}
+
+/// A linked process stopped: delivered to [`Actor::on_exit`](crate::Actor::on_exit)
+/// of an actor that traps exits. An actor that does not trap exits stops with the same
+/// reason instead, unless the reason is `Normal`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exit {
+    /// The linked process that stopped.
+    pub pid: Pid,
+    /// Why it stopped.
+    pub reason: ExitReason,
+}
+
+/// The handle of a monitor, to match `Down` notifications and to demonitor.
+pub type MonitorRef = Ref;
+
+/// Messages of the system lane.
+#[derive(Debug)]
+pub(crate) enum SystemMsg {
+    Stop(ExitReason),
+    Down(Down),
+    Exit(Exit),
+}
+
+/// The type-erased view of a running process that monitors, links, names and the node
+/// table hold.
+pub(crate) trait ProcessCell: std::any::Any + Send + Sync {
+    fn core(&self) -> &ProcessCore;
+    /// Pushes onto the system lane; fails once the mailbox is closed.
+    fn push_system(&self, msg: SystemMsg) -> Result<(), SystemMsg>;
+    /// Closes the mailbox and aborts the task: the actor stops with `Killed`.
+    fn kill(&self);
+}
+
+/// Non-generic state every process has.
+pub(crate) struct ProcessCore {
+    pid: Pid,
+    state: Mutex<ProcState>,
+    abort: OnceLock<AbortHandle>,
+}
+
+#[derive(Default)]
+struct ProcState {
+    exit: Option<ExitReason>,
+    name: Option<String>,
+    monitors: Vec<(MonitorRef, Weak<dyn ProcessCell>)>,
+    links: Vec<(Pid, Weak<dyn ProcessCell>)>,
+    waiters: Vec<oneshot::Sender<ExitReason>>,
+}
+
+/// What a terminating process must notify, taken from its state in one step.
+pub(crate) struct Obituary {
+    pub(crate) name: Option<String>,
+    monitors: Vec<(MonitorRef, Weak<dyn ProcessCell>)>,
+    links: Vec<(Pid, Weak<dyn ProcessCell>)>,
+    waiters: Vec<oneshot::Sender<ExitReason>>,
+}
+
+impl ProcessCore {
+    pub(crate) fn new(pid: Pid) -> Self {
+        ProcessCore {
+            pid,
+            state: Mutex::new(ProcState::default()),
+            abort: OnceLock::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, ProcState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn pid(&self) -> &Pid {
+        &self.pid
+    }
+
+    pub(crate) fn set_abort(&self, handle: AbortHandle) {
+        let _ = self.abort.set(handle);
+    }
+
+    pub(crate) fn abort(&self) {
+        if let Some(h) = self.abort.get() {
+            h.abort();
+        }
+    }
+
+    /// Records the name; fails if the process already has one or is gone.
+    pub(crate) fn set_name(&self, name: &str) -> Result<(), crate::Error> {
+        let mut st = self.lock();
+        if st.exit.is_some() {
+            return Err(crate::Error::ProcessTerminated);
+        }
+        if let Some(old) = &st.name {
+            return Err(crate::Error::AlreadyRegistered(old.clone()));
+        }
+        st.name = Some(name.to_string());
+        Ok(())
+    }
+
+    pub(crate) fn clear_name(&self, name: &str) {
+        let mut st = self.lock();
+        if st.name.as_deref() == Some(name) {
+            st.name = None;
+        }
+    }
+
+    /// Adds a monitor; if the process is already gone, returns the reason to report
+    /// at once.
+    pub(crate) fn add_monitor(
+        &self,
+        mref: MonitorRef,
+        watcher: Weak<dyn ProcessCell>,
+    ) -> Result<(), ExitReason> {
+        let mut st = self.lock();
+        if st.exit.is_some() {
+            return Err(ExitReason::NoProcess);
+        }
+        st.monitors.push((mref, watcher));
+        Ok(())
+    }
+
+    pub(crate) fn remove_monitor(&self, mref: &MonitorRef) {
+        self.lock().monitors.retain(|(r, _)| r != mref);
+    }
+
+    /// Adds a link to `other`; fails with `NoProcess` if this process is gone.
+    pub(crate) fn add_link(&self, other: Pid, cell: Weak<dyn ProcessCell>) -> Result<(), ExitReason> {
+        let mut st = self.lock();
+        if st.exit.is_some() {
+            return Err(ExitReason::NoProcess);
+        }
+        if !st.links.iter().any(|(p, _)| *p == other) {
+            st.links.push((other, cell));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn remove_link(&self, other: &Pid) {
+        self.lock().links.retain(|(p, _)| p != other);
+    }
+
+    /// A future that resolves with the exit reason once the process has stopped.
+    pub(crate) fn wait_for_exit(&self) -> impl Future<Output = ExitReason> + Send + 'static {
+        let mut st = self.lock();
+        let ready = st.exit.clone();
+        let rx = if ready.is_none() {
+            let (tx, rx) = oneshot::channel();
+            st.waiters.push(tx);
+            Some(rx)
+        } else {
+            None
+        };
+        drop(st);
+        async move {
+            match (ready, rx) {
+                (Some(reason), _) => reason,
+                (None, Some(rx)) => rx.await.unwrap_or(ExitReason::Killed),
+                (None, None) => ExitReason::Killed,
+            }
+        }
+    }
+
+    /// Marks the process dead and takes everything that must hear about it.
+    pub(crate) fn terminate(&self, reason: &ExitReason) -> Option<Obituary> {
+        let mut st = self.lock();
+        if st.exit.is_some() {
+            return None;
+        }
+        st.exit = Some(reason.clone());
+        Some(Obituary {
+            name: st.name.take(),
+            monitors: std::mem::take(&mut st.monitors),
+            links: std::mem::take(&mut st.links),
+            waiters: std::mem::take(&mut st.waiters),
+        })
+    }
+}
+
+impl Obituary {
+    /// Tells monitors, linked processes and waiters that `pid` stopped with `reason`.
+    pub(crate) fn deliver(self, pid: &Pid, reason: &ExitReason) {
+        for (mref, watcher) in self.monitors {
+            if let Some(w) = watcher.upgrade() {
+                let _ = w.push_system(SystemMsg::Down(Down {
+                    monitor: mref,
+                    pid: pid.clone(),
+                    reason: reason.clone(),
+                }));
+            }
+        }
+        for (other, cell) in self.links {
+            if let Some(c) = cell.upgrade() {
+                c.core().remove_link(pid);
+                tracing::debug!(from = %pid, to = %other, %reason, "exit signal");
+                let _ = c.push_system(SystemMsg::Exit(Exit {
+                    pid: pid.clone(),
+                    reason: reason.clone(),
+                }));
+            }
+        }
+        for w in self.waiters {
+            let _ = w.send(reason.clone());
+        }
+    }
+}
+
+/// Downgrades a cell to the weak form monitors and links keep.
+pub(crate) fn weak(cell: &Arc<dyn ProcessCell>) -> Weak<dyn ProcessCell> {
+    Arc::downgrade(cell)
+}

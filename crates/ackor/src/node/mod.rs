@@ -1,0 +1,360 @@
+//! [`Node`]: the runtime that owns actors, their pids and names.
+
+mod registry;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::runtime::Handle;
+
+pub(crate) use registry::Registry;
+
+use crate::actor::{self, Actor, ActorCell, ActorRef};
+use crate::error::Error;
+use crate::identity::{NodeName, Pid, ProcessId};
+use crate::monitor::{ExitReason, ProcessCell, SystemMsg};
+
+/// Default capacity of an actor's user lane.
+pub const DEFAULT_MAILBOX_CAPACITY: usize = 1024;
+/// Default time a `call` waits for its reply.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default time `shutdown` lets actors run `on_stop` before killing them.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Settings of a node; build them with [`Node::builder`].
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// The node's name.
+    pub name: NodeName,
+    /// Capacity of each actor's user lane unless its spawn options say otherwise.
+    pub mailbox_capacity: usize,
+    /// How long a `call` waits for its reply unless the call says otherwise.
+    pub call_timeout: Duration,
+    /// How long `shutdown` waits for actors to stop before killing the rest.
+    pub shutdown_timeout: Duration,
+}
+
+/// Builds and starts a [`Node`].
+///
+/// ```
+/// # #[tokio::main] async fn main() -> Result<(), ackor::Error> {
+/// use std::time::Duration;
+///
+/// let node = ackor::Node::builder()
+///     .name("a@local")
+///     .mailbox_capacity(256)
+///     .call_timeout(Duration::from_secs(2))
+///     .start()
+///     .await?;
+/// assert_eq!(node.config().mailbox_capacity, 256);
+/// node.shutdown().await;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct NodeBuilder {
+    config: NodeConfig,
+}
+
+impl NodeBuilder {
+    /// The node's name (`name@host:port` for a networked node).
+    pub fn name(mut self, name: impl AsRef<str>) -> Self {
+        self.config.name = NodeName::new(name);
+        self
+    }
+
+    /// Default capacity of each actor's user lane.
+    pub fn mailbox_capacity(mut self, capacity: usize) -> Self {
+        self.config.mailbox_capacity = capacity;
+        self
+    }
+
+    /// Default timeout of `call`.
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.config.call_timeout = timeout;
+        self
+    }
+
+    /// How long `shutdown` waits for `on_stop` before killing.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.config.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Starts the node on the current tokio runtime.
+    ///
+    /// Fails with [`Error::Config`] for an empty name or a zero mailbox capacity, and
+    /// when called outside a tokio runtime.
+    pub async fn start(self) -> Result<Node, Error> {
+        let config = self.config;
+        if config.name.as_str().is_empty() {
+            return Err(Error::Config("the node name is empty".into()));
+        }
+        if config.mailbox_capacity == 0 {
+            return Err(Error::Config("the mailbox capacity must be at least 1".into()));
+        }
+        let runtime = Handle::try_current().map_err(|e| Error::Config(format!("no tokio runtime: {e}")))?;
+        let inner = NodeInner {
+            creation: new_creation(),
+            config,
+            next_id: AtomicU64::new(1),
+            registry: Registry::default(),
+            stopping: AtomicBool::new(false),
+            runtime,
+        };
+        tracing::info!(node = %inner.config.name, creation = inner.creation, "node started");
+        Ok(Node {
+            inner: Arc::new(inner),
+        })
+    }
+}
+
+/// A creation number that differs between incarnations of a node: the low bits of the
+/// wall clock in milliseconds, never zero.
+fn new_creation() -> u32 {
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(1);
+    (millis as u32).max(1)
+}
+
+/// Options for [`Node::spawn_with`].
+///
+/// ```
+/// let opts = ackor::SpawnOptions::default().name("bank").mailbox_capacity(16);
+/// assert_eq!(opts.name.as_deref(), Some("bank"));
+/// ```
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct SpawnOptions {
+    /// Registers the actor under this name, atomically with the spawn.
+    pub name: Option<String>,
+    /// Capacity of the actor's user lane; the node's default if `None`.
+    pub mailbox_capacity: Option<usize>,
+}
+
+impl SpawnOptions {
+    /// Registers the actor under `name`.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Sets the capacity of the actor's user lane.
+    pub fn mailbox_capacity(mut self, capacity: usize) -> Self {
+        self.mailbox_capacity = Some(capacity);
+        self
+    }
+}
+
+struct NodeInner {
+    creation: u32,
+    config: NodeConfig,
+    next_id: AtomicU64,
+    registry: Registry,
+    stopping: AtomicBool,
+    runtime: Handle,
+}
+
+/// A node: spawns actors, gives them pids and names, and stops them all on shutdown.
+///
+/// Cheap to clone; every clone is the same node.
+///
+/// ```
+/// # #[tokio::main] async fn main() -> Result<(), ackor::Error> {
+/// use ackor::{Actor, BoxError, Context, Node, ProcessId, SpawnOptions};
+///
+/// struct Bank;
+/// impl Actor for Bank {
+///     type Args = ();
+///     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, BoxError> { Ok(Bank) }
+/// }
+///
+/// let node = Node::builder().name("a@local").start().await?;
+/// let bank = node.spawn_with::<Bank>((), SpawnOptions::default().name("bank"))?;
+/// assert_eq!(node.whereis("bank"), Some(bank.pid().clone()));
+/// let again = node.lookup::<Bank>(&ProcessId::new("bank", node.name().clone()));
+/// assert_eq!(again, Some(bank));
+/// node.shutdown().await; // stops every actor, running their on_stop
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Node {
+    inner: Arc<NodeInner>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("name", &self.inner.config.name)
+            .field("creation", &self.inner.creation)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Node {
+    /// Starts building a node with the defaults: name `nonode@nohost`, mailbox
+    /// capacity [`DEFAULT_MAILBOX_CAPACITY`], call timeout [`DEFAULT_CALL_TIMEOUT`].
+    pub fn builder() -> NodeBuilder {
+        NodeBuilder {
+            config: NodeConfig {
+                name: NodeName::new("nonode@nohost"),
+                mailbox_capacity: DEFAULT_MAILBOX_CAPACITY,
+                call_timeout: DEFAULT_CALL_TIMEOUT,
+                shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            },
+        }
+    }
+
+    /// The node's name.
+    pub fn name(&self) -> &NodeName {
+        &self.inner.config.name
+    }
+
+    /// The node's incarnation number.
+    pub fn creation(&self) -> u32 {
+        self.inner.creation
+    }
+
+    /// The node's settings.
+    pub fn config(&self) -> &NodeConfig {
+        &self.inner.config
+    }
+
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
+    pub(crate) fn runtime(&self) -> &Handle {
+        &self.inner.runtime
+    }
+
+    /// Spawns an actor with default options. Returns at once; `init` runs on the
+    /// actor's task before its first message, and messages sent meanwhile wait.
+    pub fn spawn<A: Actor>(&self, args: A::Args) -> Result<ActorRef<A>, Error> {
+        self.spawn_with(args, SpawnOptions::default())
+    }
+
+    /// Spawns an actor with options; fails with [`Error::NameTaken`] if the name is
+    /// registered, [`Error::NodeStopped`] during shutdown.
+    pub fn spawn_with<A: Actor>(&self, args: A::Args, options: SpawnOptions) -> Result<ActorRef<A>, Error> {
+        self.spawn_setup(args, options, |_| {})
+    }
+
+    /// Spawns, running `setup` (links, monitors) before the actor's task starts.
+    pub(crate) fn spawn_setup<A: Actor>(
+        &self,
+        args: A::Args,
+        options: SpawnOptions,
+        setup: impl FnOnce(&Arc<dyn ProcessCell>),
+    ) -> Result<ActorRef<A>, Error> {
+        let inner = &self.inner;
+        if inner.stopping.load(Ordering::Acquire) {
+            return Err(Error::NodeStopped);
+        }
+        let capacity = options.mailbox_capacity.unwrap_or(inner.config.mailbox_capacity);
+        if capacity == 0 {
+            return Err(Error::Config("the mailbox capacity must be at least 1".into()));
+        }
+        let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let pid = Pid::new(inner.config.name.clone(), id, inner.creation);
+        let cell = ActorCell::<A>::new(pid, capacity, inner.config.call_timeout);
+        let dyn_cell: Arc<dyn ProcessCell> = cell.clone();
+        if let Some(name) = &options.name {
+            inner.registry.register(name, dyn_cell.clone())?;
+        }
+        inner.registry.insert(dyn_cell.clone());
+        setup(&dyn_cell);
+        let task = inner.runtime.spawn(actor::run(cell.clone(), args, self.clone()));
+        cell.core().set_abort(task.abort_handle());
+        Ok(ActorRef::from_cell(cell))
+    }
+
+    /// Registers `name` for the live process `pid`. A process has at most one name and
+    /// a name at most one process.
+    pub fn register(&self, name: &str, pid: &Pid) -> Result<(), Error> {
+        let cell = self.inner.registry.get(pid).ok_or(Error::ProcessUnknown)?;
+        self.inner.registry.register(name, cell)
+    }
+
+    /// Removes a registered name; false if it was not registered.
+    pub fn unregister(&self, name: &str) -> bool {
+        self.inner.registry.unregister(name)
+    }
+
+    /// The pid registered under `name` on this node.
+    pub fn whereis(&self, name: &str) -> Option<Pid> {
+        self.inner.registry.whereis(name).map(|c| c.core().pid().clone())
+    }
+
+    /// A typed handle to the actor registered as `id` on this node; `None` if the name
+    /// is not registered here or belongs to an actor of another type.
+    pub fn lookup<A: Actor>(&self, id: &ProcessId) -> Option<ActorRef<A>> {
+        if &id.node != self.name() {
+            return None;
+        }
+        let cell = self.inner.registry.whereis(&id.name)?;
+        downcast(cell)
+    }
+
+    /// A typed handle to the live actor `pid`; `None` if it is gone or of another
+    /// type.
+    pub fn actor_ref<A: Actor>(&self, pid: &Pid) -> Option<ActorRef<A>> {
+        downcast(self.inner.registry.get(pid)?)
+    }
+
+    /// True while `pid` is a live process of this node.
+    pub fn is_alive(&self, pid: &Pid) -> bool {
+        self.inner.registry.get(pid).is_some()
+    }
+
+    /// The number of live processes.
+    pub fn process_count(&self) -> usize {
+        self.inner.registry.len()
+    }
+
+    /// Waits until `pid` has stopped and returns why ([`ExitReason::NoProcess`] if it
+    /// is not a live process of this node).
+    pub async fn wait_for_exit(&self, pid: &Pid) -> ExitReason {
+        match self.inner.registry.get(pid) {
+            Some(cell) => cell.core().wait_for_exit().await,
+            None => ExitReason::NoProcess,
+        }
+    }
+
+    /// Stops every actor gracefully (reason [`ExitReason::Shutdown`], running their
+    /// `on_stop`) and returns when all have stopped. Actors still running after the
+    /// shutdown timeout are killed. Spawning fails with [`Error::NodeStopped`] from
+    /// now on.
+    pub async fn shutdown(&self) {
+        self.inner.stopping.store(true, Ordering::Release);
+        let deadline = tokio::time::Instant::now() + self.inner.config.shutdown_timeout;
+        loop {
+            let cells = self.inner.registry.all();
+            if cells.is_empty() {
+                break;
+            }
+            let mut exits = Vec::with_capacity(cells.len());
+            for cell in &cells {
+                let _ = cell.push_system(SystemMsg::Stop(ExitReason::Shutdown));
+                exits.push(cell.core().wait_for_exit());
+            }
+            let all = futures_util::future::join_all(exits);
+            if tokio::time::timeout_at(deadline, all).await.is_err() {
+                let late = self.inner.registry.all();
+                for cell in &late {
+                    tracing::warn!(pid = %cell.core().pid(), "killed at shutdown: on_stop took too long");
+                    cell.kill();
+                }
+                futures_util::future::join_all(late.iter().map(|c| c.core().wait_for_exit())).await;
+            }
+        }
+        tracing::info!(node = %self.name(), "node stopped");
+    }
+}
+
+fn downcast<A: Actor>(cell: Arc<dyn ProcessCell>) -> Option<ActorRef<A>> {
+    let any: Arc<dyn std::any::Any + Send + Sync> = cell;
+    any.downcast::<ActorCell<A>>().ok().map(ActorRef::from_cell)
+}

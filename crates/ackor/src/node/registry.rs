@@ -1,0 +1,79 @@
+//! The node's process table and name registry.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::error::Error;
+use crate::identity::Pid;
+use crate::monitor::ProcessCell;
+
+/// Live processes by id, and registered names.
+#[derive(Default)]
+pub(crate) struct Registry {
+    processes: Mutex<HashMap<u64, Arc<dyn ProcessCell>>>,
+    names: Mutex<HashMap<String, Arc<dyn ProcessCell>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Registry {
+    pub(crate) fn insert(&self, cell: Arc<dyn ProcessCell>) {
+        lock(&self.processes).insert(cell.core().pid().id(), cell);
+    }
+
+    pub(crate) fn remove(&self, pid: &Pid) {
+        let removed = lock(&self.processes).remove(&pid.id());
+        drop(removed);
+    }
+
+    /// The live process with this pid (its node and creation must match too).
+    pub(crate) fn get(&self, pid: &Pid) -> Option<Arc<dyn ProcessCell>> {
+        let cell = lock(&self.processes).get(&pid.id()).cloned()?;
+        (cell.core().pid() == pid).then_some(cell)
+    }
+
+    pub(crate) fn all(&self) -> Vec<Arc<dyn ProcessCell>> {
+        lock(&self.processes).values().cloned().collect()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        lock(&self.processes).len()
+    }
+
+    pub(crate) fn register(&self, name: &str, cell: Arc<dyn ProcessCell>) -> Result<(), Error> {
+        let mut names = lock(&self.names);
+        if names.contains_key(name) {
+            return Err(Error::NameTaken(name.to_string()));
+        }
+        // The process records its name under its own lock, which also refuses a
+        // process that is already terminating: no stale name can be left behind.
+        cell.core().set_name(name)?;
+        names.insert(name.to_string(), cell);
+        Ok(())
+    }
+
+    pub(crate) fn unregister(&self, name: &str) -> bool {
+        let removed = lock(&self.names).remove(name);
+        match removed {
+            Some(cell) => {
+                cell.core().clear_name(name);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes `name` if it still belongs to `pid` (used when the process stops).
+    pub(crate) fn unregister_if(&self, name: &str, pid: &Pid) {
+        let mut names = lock(&self.names);
+        if names.get(name).is_some_and(|c| c.core().pid() == pid) {
+            names.remove(name);
+        }
+    }
+
+    pub(crate) fn whereis(&self, name: &str) -> Option<Arc<dyn ProcessCell>> {
+        lock(&self.names).get(name).cloned()
+    }
+}

@@ -174,8 +174,10 @@ struct NodeInner {
 /// let node = Node::builder().name("a@local").start().await?;
 /// let bank = node.spawn_with::<Bank>((), SpawnOptions::default().name("bank"))?;
 /// assert_eq!(node.whereis("bank"), Some(bank.pid().clone()));
-/// let again = node.lookup::<Bank>(&ProcessId::new("bank", node.name().clone()));
-/// assert_eq!(again, Some(bank));
+/// let again = node.lookup::<Bank>(&ProcessId::new("bank", node.name().clone()))?;
+/// assert_eq!(again, bank);
+/// let missing = node.lookup::<Bank>(&ProcessId::new("vault", node.name().clone()));
+/// assert_eq!(missing, Err(ackor::Error::ProcessUnknown));
 /// node.shutdown().await; // stops every actor, running their on_stop
 /// # Ok(()) }
 /// ```
@@ -288,20 +290,24 @@ impl Node {
         self.inner.registry.whereis(name).map(|c| c.core().pid().clone())
     }
 
-    /// A typed handle to the actor registered as `id` on this node; `None` if the name
-    /// is not registered here or belongs to an actor of another type.
-    pub fn lookup<A: Actor>(&self, id: &ProcessId) -> Option<ActorRef<A>> {
+    /// A typed handle to the actor registered as `id` on this node.
+    ///
+    /// Fails with [`Error::ProcessUnknown`] if the name is not registered on this node
+    /// or belongs to an actor of another type.
+    pub fn lookup<A: Actor>(&self, id: &ProcessId) -> Result<ActorRef<A>, Error> {
         if &id.node != self.name() {
-            return None;
+            return Err(Error::ProcessUnknown);
         }
-        let cell = self.inner.registry.whereis(&id.name)?;
+        let cell = self.inner.registry.whereis(&id.name).ok_or(Error::ProcessUnknown)?;
         downcast(cell)
     }
 
-    /// A typed handle to the live actor `pid`; `None` if it is gone or of another
-    /// type.
-    pub fn actor_ref<A: Actor>(&self, pid: &Pid) -> Option<ActorRef<A>> {
-        downcast(self.inner.registry.get(pid)?)
+    /// A typed handle to the live actor `pid`.
+    ///
+    /// Fails with [`Error::ProcessUnknown`] if it is gone (or never was), or is an actor
+    /// of another type.
+    pub fn actor_ref<A: Actor>(&self, pid: &Pid) -> Result<ActorRef<A>, Error> {
+        downcast(self.inner.registry.get(pid).ok_or(Error::ProcessUnknown)?)
     }
 
     /// True while `pid` is a live process of this node.
@@ -354,7 +360,9 @@ impl Node {
     }
 }
 
-fn downcast<A: Actor>(cell: Arc<dyn ProcessCell>) -> Option<ActorRef<A>> {
+fn downcast<A: Actor>(cell: Arc<dyn ProcessCell>) -> Result<ActorRef<A>, Error> {
     let any: Arc<dyn std::any::Any + Send + Sync> = cell;
-    any.downcast::<ActorCell<A>>().ok().map(ActorRef::from_cell)
+    any.downcast::<ActorCell<A>>()
+        .map(ActorRef::from_cell)
+        .map_err(|_| Error::ProcessUnknown)
 }

@@ -253,7 +253,7 @@ mod tests {
         let arbiters = arbiters();
         let handles: Vec<_> = arbiters.iter().map(|a| a.handle()).collect();
         system.block_on(async {
-            tell_1to1(3000).await.unwrap();
+            tell_1to1(20_000).await.unwrap();
             tell_n_to_n(&handles, 3000).await.unwrap();
             ask(500).await.unwrap();
             spawn_stop(100).await.unwrap();

@@ -175,7 +175,7 @@ mod tests {
     fn every_operation_counts_right() {
         let rt = crate::runtime().unwrap();
         crate::run_on_worker(&rt, async {
-            tell_1to1(3000).await.unwrap();
+            tell_1to1(20_000).await.unwrap();
             tell_n_to_n(3000).await.unwrap();
             ask(500).await.unwrap();
             spawn_stop(100).await.unwrap();

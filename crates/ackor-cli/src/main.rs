@@ -6,7 +6,11 @@ use clap::{Parser, Subcommand};
 
 /// The ackor command line.
 #[derive(Parser)]
-#[command(name = "ackor", version, about = "ackor: actors whose messages do not get lost")]
+#[command(
+    name = "ackor",
+    version,
+    about = "ackor: actors whose messages do not get lost"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -43,6 +47,8 @@ fn main() -> std::process::ExitCode {
     };
     let outcome = match cli.command {
         Command::Demo { chapter, list } => {
+            // Some chapters crash actors on purpose: one line per panic, not a backtrace.
+            std::panic::set_hook(Box::new(|info| eprintln!("   (an actor panicked: {info})")));
             if list {
                 demo::list();
                 Ok(())

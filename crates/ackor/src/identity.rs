@@ -111,7 +111,7 @@ impl fmt::Debug for Pid {
 /// use ackor::{NodeName, ProcessId};
 ///
 /// let id = ProcessId::new("bank", NodeName::new("a@127.0.0.1:4370"));
-/// assert_eq!(id.to_string(), "bank@a@127.0.0.1:4370");
+/// assert_eq!(id.to_string(), "{bank, a@127.0.0.1:4370}");
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct ProcessId {
@@ -133,7 +133,7 @@ impl ProcessId {
 
 impl fmt::Display for ProcessId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}@{}", self.name, self.node)
+        write!(f, "{{{}, {}}}", self.name, self.node)
     }
 }
 

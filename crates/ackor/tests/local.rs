@@ -1,12 +1,14 @@
 //! Local actors: lifecycle, mailbox lanes, calls, deferred replies, names, monitors,
 //! links and crash isolation, on one node.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)] // tests fail loudly by design
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use ackor::{
-    Actor, ActorRef, BoxError, Context, Down, Error, Exit, ExitReason, Handler, Message, Node, Pid, ProcessId,
-    Reply, ReplyHandle, SpawnOptions,
+    Actor, ActorRef, BoxError, Context, Down, Error, Exit, ExitReason, Handler, Message, Node, Pid,
+    ProcessId, Reply, ReplyHandle, SpawnOptions,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -358,7 +360,9 @@ async fn shutdown_kills_actors_whose_on_stop_hangs() {
         .expect("node");
     let s = node.spawn::<Stubborn>(()).expect("spawn");
     let exit = s.wait_for_stop();
-    tokio::time::timeout(PROMPT, node.shutdown()).await.expect("shutdown ends");
+    tokio::time::timeout(PROMPT, node.shutdown())
+        .await
+        .expect("shutdown ends");
     assert_eq!(exit.await, ExitReason::Killed);
 }
 
@@ -384,7 +388,10 @@ async fn stop_runs_on_stop_with_reason_and_kill_skips_it() {
     c.send(StopSelf).expect("send");
     assert_eq!(c.wait_for_stop().await, ExitReason::Error("done".into()));
     assert_eq!(next(&mut ev).await, Event::Started);
-    assert_eq!(next(&mut ev).await, Event::Stopped(ExitReason::Error("done".into())));
+    assert_eq!(
+        next(&mut ev).await,
+        Event::Stopped(ExitReason::Error("done".into()))
+    );
     node.shutdown().await;
 }
 
@@ -446,7 +453,10 @@ async fn send_wait_to_actor_that_stops_fails_with_process_terminated() {
     });
     tokio::time::sleep(Duration::from_millis(20)).await;
     a.kill();
-    let outcome = tokio::time::timeout(PROMPT, waiting).await.expect("prompt").expect("join");
+    let outcome = tokio::time::timeout(PROMPT, waiting)
+        .await
+        .expect("prompt")
+        .expect("join");
     assert_eq!(outcome, Err(Error::ProcessTerminated));
     node.shutdown().await;
 }
@@ -492,7 +502,10 @@ async fn call_times_out_and_late_reply_is_discarded() {
         .timeout(Duration::from_millis(20))
         .await;
     assert_eq!(late, Err(Error::Timeout));
-    assert!(started.elapsed() < Duration::from_millis(200), "gave up at the timeout");
+    assert!(
+        started.elapsed() < Duration::from_millis(200),
+        "gave up at the timeout"
+    );
     // The next call gets its own answer, not the late one, once the slow handler ends.
     assert_eq!(a.call(Note(2)).await, Ok(2));
     assert_eq!(a.call(SlowEcho(3, Duration::ZERO)).await, Ok(3));
@@ -517,9 +530,15 @@ async fn call_to_actor_that_stops_fails_fast() {
     });
     tokio::time::sleep(Duration::from_millis(20)).await;
     a.kill();
-    let queued = tokio::time::timeout(PROMPT, queued).await.expect("prompt").expect("join");
+    let queued = tokio::time::timeout(PROMPT, queued)
+        .await
+        .expect("prompt")
+        .expect("join");
     assert_eq!(queued, Err(Error::ProcessTerminated));
-    let running = tokio::time::timeout(PROMPT, running).await.expect("prompt").expect("join");
+    let running = tokio::time::timeout(PROMPT, running)
+        .await
+        .expect("prompt")
+        .expect("join");
     assert_eq!(running, Err(Error::ProcessTerminated));
 
     // The callee holds the reply (deferred) and stops.
@@ -530,7 +549,10 @@ async fn call_to_actor_that_stops_fails_fast() {
     });
     tokio::time::sleep(Duration::from_millis(20)).await;
     b.stop().expect("stop");
-    let pending = tokio::time::timeout(PROMPT, pending).await.expect("prompt").expect("join");
+    let pending = tokio::time::timeout(PROMPT, pending)
+        .await
+        .expect("prompt")
+        .expect("join");
     assert_eq!(pending, Err(Error::ProcessTerminated));
 
     // The callee panics while handling the call.
@@ -545,7 +567,9 @@ async fn call_to_actor_that_stops_fails_fast() {
             panic!("no answer");
         }
     }
-    let crashed = tokio::time::timeout(PROMPT, c.call(PanicOnCall)).await.expect("prompt");
+    let crashed = tokio::time::timeout(PROMPT, c.call(PanicOnCall))
+        .await
+        .expect("prompt");
     assert_eq!(crashed, Err(Error::ProcessTerminated));
     node.shutdown().await;
 }
@@ -608,7 +632,10 @@ async fn responses_are_delivered_when_user_lane_is_full() {
     a.send(Record(10)).expect("fills the lane");
     assert_eq!(a.send(Record(11)), Err(Error::MailboxFull));
     open.send(()).expect("open");
-    let answer = tokio::time::timeout(PROMPT, caller).await.expect("prompt").expect("join");
+    let answer = tokio::time::timeout(PROMPT, caller)
+        .await
+        .expect("prompt")
+        .expect("join");
     assert_eq!(answer, Ok(Ok(9)));
     node.shutdown().await;
 }
@@ -621,7 +648,10 @@ async fn system_messages_overtake_user_messages() {
     let (watcher, mut ev) = probe(&node);
     let (victim, _ev) = probe(&node);
     assert_eq!(next(&mut ev).await, Event::Started);
-    watcher.call(Watch::Monitor(victim.pid().clone())).await.expect("monitor");
+    watcher
+        .call(Watch::Monitor(victim.pid().clone()))
+        .await
+        .expect("monitor");
     let (open, block) = gate();
     watcher.send(block).expect("block");
     for i in 0..5 {
@@ -630,7 +660,10 @@ async fn system_messages_overtake_user_messages() {
     victim.kill();
     victim.wait_for_stop().await;
     open.send(()).expect("open");
-    assert_eq!(next(&mut ev).await, Event::Down(victim.pid().clone(), ExitReason::Killed));
+    assert_eq!(
+        next(&mut ev).await,
+        Event::Down(victim.pid().clone(), ExitReason::Killed)
+    );
     for i in 0..5 {
         assert_eq!(next(&mut ev).await, Event::Got(i));
     }
@@ -654,7 +687,10 @@ async fn system_messages_overtake_user_messages() {
     a.stop().expect("stop");
     open.send(()).expect("open");
     assert_eq!(next(&mut ev).await, Event::Stopped(ExitReason::Normal));
-    let queued_call = tokio::time::timeout(PROMPT, queued_call).await.expect("prompt").expect("join");
+    let queued_call = tokio::time::timeout(PROMPT, queued_call)
+        .await
+        .expect("prompt")
+        .expect("join");
     assert_eq!(queued_call, Err(Error::ProcessTerminated));
     node.shutdown().await;
 }
@@ -721,7 +757,8 @@ async fn messages_from_one_sender_arrive_in_order() {
                 let msg = Seq { sender, n };
                 if n % 2 == 0 {
                     checker.send_wait(msg).await.expect("send_wait");
-                } else if let Err((Error::MailboxFull, msg)) = checker.send(msg).map_err(|e| (e, Seq { sender, n }))
+                } else if let Err((Error::MailboxFull, msg)) =
+                    checker.send(msg).map_err(|e| (e, Seq { sender, n }))
                 {
                     checker.send_wait(msg).await.expect("send_wait");
                 }
@@ -762,7 +799,10 @@ async fn deferred_reply_is_answered_from_a_later_message() {
     });
     tokio::time::sleep(Duration::from_millis(20)).await;
     assert_eq!(a.call(AnswerPending(Err("no funds".into()))).await, Ok(1));
-    assert_eq!(rejected.await.expect("join"), Err(Error::Rejected("no funds".into())));
+    assert_eq!(
+        rejected.await.expect("join"),
+        Err(Error::Rejected("no funds".into()))
+    );
     node.shutdown().await;
 }
 
@@ -778,7 +818,9 @@ async fn deferred_reply_is_answered_from_a_spawned_task() {
 async fn deferred_reply_dropped_answers_with_error() {
     let node = node().await;
     let (a, _ev) = probe(&node);
-    let dropped = tokio::time::timeout(PROMPT, a.call(Defer::DropIt)).await.expect("prompt");
+    let dropped = tokio::time::timeout(PROMPT, a.call(Defer::DropIt))
+        .await
+        .expect("prompt");
     assert_eq!(dropped, Err(Error::ReplyDropped));
     let never_taken = tokio::time::timeout(PROMPT, a.call(Defer::ForgetToTake))
         .await
@@ -800,19 +842,31 @@ async fn names_are_unique_and_freed_on_stop() {
     assert_eq!(node.lookup::<Probe>(&id), Ok(bank.clone()));
     assert_eq!(node.lookup::<OrderCheck>(&id).err(), Some(Error::ProcessUnknown));
     let elsewhere = ProcessId::new("bank", ackor::NodeName::new("other@local"));
-    assert_eq!(node.lookup::<Probe>(&elsewhere).err(), Some(Error::ProcessUnknown));
+    assert_eq!(
+        node.lookup::<Probe>(&elsewhere).err(),
+        Some(Error::ProcessUnknown)
+    );
 
     // Unique per node.
     let (tx, _rx) = mpsc::unbounded_channel();
     let twin = node.spawn_with::<Probe>(
-        ProbeArgs { events: tx, trap: false },
+        ProbeArgs {
+            events: tx,
+            trap: false,
+        },
         SpawnOptions::default().name("bank"),
     );
     assert_eq!(twin.err(), Some(Error::NameTaken("bank".into())));
     let (other, _eo) = probe(&node);
-    assert_eq!(node.register("bank", other.pid()), Err(Error::NameTaken("bank".into())));
+    assert_eq!(
+        node.register("bank", other.pid()),
+        Err(Error::NameTaken("bank".into()))
+    );
     // One name per process.
-    assert_eq!(node.register("vault", bank.pid()), Err(Error::AlreadyRegistered("bank".into())));
+    assert_eq!(
+        node.register("vault", bank.pid()),
+        Err(Error::AlreadyRegistered("bank".into()))
+    );
     // Unregister and register again.
     assert!(node.register("teller", other.pid()).is_ok());
     assert!(node.unregister("teller"));
@@ -845,21 +899,39 @@ async fn monitor_delivers_down_with_the_reason() {
     let (watcher, mut ev) = probe(&node);
     assert_eq!(next(&mut ev).await, Event::Started);
     let (victim, _ev) = probe(&node);
-    watcher.call(Watch::Monitor(victim.pid().clone())).await.expect("monitor");
-    victim.stop_with(ExitReason::Error("bad state".into())).expect("stop");
+    watcher
+        .call(Watch::Monitor(victim.pid().clone()))
+        .await
+        .expect("monitor");
+    victim
+        .stop_with(ExitReason::Error("bad state".into()))
+        .expect("stop");
     assert_eq!(
         next(&mut ev).await,
         Event::Down(victim.pid().clone(), ExitReason::Error("bad state".into()))
     );
     // Monitoring a process that is gone reports NoProcess at once.
-    watcher.call(Watch::Monitor(victim.pid().clone())).await.expect("monitor");
-    assert_eq!(next(&mut ev).await, Event::Down(victim.pid().clone(), ExitReason::NoProcess));
+    watcher
+        .call(Watch::Monitor(victim.pid().clone()))
+        .await
+        .expect("monitor");
+    assert_eq!(
+        next(&mut ev).await,
+        Event::Down(victim.pid().clone(), ExitReason::NoProcess)
+    );
     // A child spawned monitored is seen too.
-    let child = watcher.call(SpawnChild::Monitored).await.expect("call").expect("spawn");
+    let child = watcher
+        .call(SpawnChild::Monitored)
+        .await
+        .expect("call")
+        .expect("spawn");
     assert_eq!(next(&mut ev).await, Event::Started);
     child.stop().expect("stop");
     assert_eq!(next(&mut ev).await, Event::Stopped(ExitReason::Normal));
-    assert_eq!(next(&mut ev).await, Event::Down(child.pid().clone(), ExitReason::Normal));
+    assert_eq!(
+        next(&mut ev).await,
+        Event::Down(child.pid().clone(), ExitReason::Normal)
+    );
     node.shutdown().await;
 }
 
@@ -874,7 +946,10 @@ async fn link_propagates_abnormal_exits_both_ways() {
     let _ = b.send(Boom);
     assert_eq!(a.wait_for_stop().await, ExitReason::Panic("boom".into()));
     assert_eq!(next(&mut ea).await, Event::Started);
-    assert_eq!(next(&mut ea).await, Event::Stopped(ExitReason::Panic("boom".into())));
+    assert_eq!(
+        next(&mut ea).await,
+        Event::Stopped(ExitReason::Panic("boom".into()))
+    );
 
     // The other way round: the process that linked crashes, the linked one follows.
     let (c, _ec) = probe(&node);
@@ -902,7 +977,11 @@ async fn link_propagates_abnormal_exits_both_ways() {
 
     // A child spawned linked dies with its crashing parent.
     let (parent, _ep) = probe(&node);
-    let child = parent.call(SpawnChild::Linked).await.expect("call").expect("spawn");
+    let child = parent
+        .call(SpawnChild::Linked)
+        .await
+        .expect("call")
+        .expect("spawn");
     let _ = parent.send(Boom);
     assert_eq!(child.wait_for_stop().await, ExitReason::Panic("boom".into()));
     node.shutdown().await;
@@ -924,7 +1003,10 @@ async fn trapping_exits_turns_exit_signals_into_messages() {
     // Linking to a process that does not exist: an exit signal with NoProcess.
     a.call(Watch::Link(b.pid().clone())).await.expect("link");
     assert_eq!(next(&mut ea).await, Event::From(None, 1));
-    assert_eq!(next(&mut ea).await, Event::Exit(b.pid().clone(), ExitReason::NoProcess));
+    assert_eq!(
+        next(&mut ea).await,
+        Event::Exit(b.pid().clone(), ExitReason::NoProcess)
+    );
     node.shutdown().await;
 }
 
@@ -937,7 +1019,10 @@ async fn panic_in_handler_notifies_monitor_and_node_survives() {
     assert_eq!(next(&mut ev).await, Event::Started);
     let (victim, _v) = probe(&node);
     let (bystander, _b) = probe(&node);
-    watcher.call(Watch::Monitor(victim.pid().clone())).await.expect("monitor");
+    watcher
+        .call(Watch::Monitor(victim.pid().clone()))
+        .await
+        .expect("monitor");
     victim.send(Boom).expect("send");
     assert_eq!(
         next(&mut ev).await,
@@ -978,7 +1063,10 @@ impl Actor for CrashInStop {
 async fn panic_or_error_in_init_and_on_stop_is_the_exit_reason() {
     let node = node().await;
     let panicked = node.spawn::<CrashInInit>(true).expect("spawn");
-    assert_eq!(panicked.wait_for_stop().await, ExitReason::Panic("init exploded".into()));
+    assert_eq!(
+        panicked.wait_for_stop().await,
+        ExitReason::Panic("init exploded".into())
+    );
     let failed = node.spawn::<CrashInInit>(false).expect("spawn");
     assert_eq!(
         failed.wait_for_stop().await,
@@ -986,7 +1074,10 @@ async fn panic_or_error_in_init_and_on_stop_is_the_exit_reason() {
     );
     let stopper = node.spawn::<CrashInStop>(()).expect("spawn");
     stopper.stop().expect("stop");
-    assert_eq!(stopper.wait_for_stop().await, ExitReason::Panic("stop exploded".into()));
+    assert_eq!(
+        stopper.wait_for_stop().await,
+        ExitReason::Panic("stop exploded".into())
+    );
     assert_eq!(node.wait_for_exit(stopper.pid()).await, ExitReason::NoProcess);
     // The node is unharmed.
     let (p, _e) = probe(&node);

@@ -63,20 +63,29 @@ impl Handler<Hold> for Counter {
 
 pub async fn spawn_send_call() -> Outcome {
     let node = start("tour").await?;
-    say(format!("Started node {} (creation {}).", node.name(), node.creation()));
+    say(format!(
+        "Started node {} (creation {}).",
+        node.name(),
+        node.creation()
+    ));
     let counter = node.spawn::<Counter>(10).map_err(err)?;
     say(format!("Spawned a counter starting at 10: {}", counter.pid()));
     counter.send(Increment(5)).map_err(err)?;
     say("send(Increment(5)) returned at once: the message is in the mailbox.");
     let now = counter.call(Increment(1)).await.map_err(err)?;
-    say(format!("call(Increment(1)) answered {now}: messages from one sender are handled in order."));
+    say(format!(
+        "call(Increment(1)) answered {now}: messages from one sender are handled in order."
+    ));
     check(now == 16, "the counter to be at 16")?;
     counter.stop().map_err(err)?;
     let reason = counter.wait_for_stop().await;
     say(format!("stop() → the counter stopped with reason {reason}."));
     let after = counter.send(Increment(1));
     say(format!("Sending to it now fails at once: {:?}.", after));
-    check(after == Err(Error::ProcessTerminated), "ProcessTerminated after stop")?;
+    check(
+        after == Err(Error::ProcessTerminated),
+        "ProcessTerminated after stop",
+    )?;
     node.shutdown().await;
     Ok(())
 }
@@ -97,13 +106,18 @@ pub async fn mailbox_full() -> Outcome {
         say(format!("send #{i}: queued ({}/3).", counter.mailbox_len()));
     }
     let full = counter.send(Increment(1));
-    say(format!("send #4: {:?}: the sender knows now, not after a timeout.", full));
+    say(format!(
+        "send #4: {:?}: the sender knows now, not after a timeout.",
+        full
+    ));
     check(full == Err(Error::MailboxFull), "MailboxFull on the fourth send")?;
     let _ = open.send(());
     let waited = counter.send_wait(Increment(1)).await;
     say(format!("send_wait waits for room instead: {:?}.", waited));
     let total = counter.call(Increment(0)).await.map_err(err)?;
-    say(format!("The counter handled all four queued increments: {total}."));
+    say(format!(
+        "The counter handled all four queued increments: {total}."
+    ));
     check(total == 4, "four increments")?;
     node.shutdown().await;
     Ok(())
@@ -226,12 +240,18 @@ pub async fn monitor_sees_crash() -> Outcome {
     say("Calling Divide(0) on it: its handler panics (the panic message below is expected).");
     let outcome = fragile.call(Divide(0)).await;
     say(format!("The caller is told at once: {:?}.", outcome));
-    check(outcome == Err(Error::ProcessTerminated), "ProcessTerminated for the crashed callee")?;
+    check(
+        outcome == Err(Error::ProcessTerminated),
+        "ProcessTerminated for the crashed callee",
+    )?;
     let down = tokio::time::timeout(Duration::from_secs(5), seen.recv())
         .await
         .map_err(|_| "no Down within 5 s".to_string())?
         .ok_or("the watcher is gone")?;
-    say(format!("The watcher got Down {{ pid: {}, reason: {} }}.", down.pid, down.reason));
+    say(format!(
+        "The watcher got Down {{ pid: {}, reason: {} }}.",
+        down.pid, down.reason
+    ));
     check(
         matches!(down.reason, ExitReason::Panic(_)),
         "a Panic reason in the Down notification",
@@ -252,14 +272,20 @@ pub async fn names() -> Outcome {
         .map_err(err)?;
     say(format!("Spawned {} as \"bank\".", bank.pid()));
     let twin = node.spawn_with::<Counter>(0, SpawnOptions::default().name("bank"));
-    say(format!("A second \"bank\": {:?}.", twin.as_ref().map(|a| a.pid().clone())));
+    say(format!(
+        "A second \"bank\": {:?}.",
+        twin.as_ref().map(|a| a.pid().clone())
+    ));
     check(twin.err() == Some(Error::NameTaken("bank".into())), "NameTaken")?;
     let id = ackor::ProcessId::new("bank", node.name().clone());
     let found = node.lookup::<Counter>(&id).map_err(err)?;
     say(format!("lookup({id}) → {}.", found.pid()));
     bank.stop().map_err(err)?;
     bank.wait_for_stop().await;
-    say(format!("After it stops, the name is free: whereis = {:?}.", node.whereis("bank")));
+    say(format!(
+        "After it stops, the name is free: whereis = {:?}.",
+        node.whereis("bank")
+    ));
     check(node.whereis("bank").is_none(), "the name to be freed")?;
     node.shutdown().await;
     Ok(())

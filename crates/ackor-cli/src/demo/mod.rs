@@ -60,13 +60,16 @@ pub fn list() {
 /// Runs every chapter, or only `only`.
 pub async fn run(only: Option<&str>) -> Result<(), String> {
     let all = chapters();
-    if let Some(name) = only {
-        if !all.iter().any(|c| c.name == name) {
-            let names: Vec<_> = all.iter().map(|c| c.name).collect();
-            return Err(format!("no chapter {name:?}; chapters: {}", names.join(", ")));
-        }
+    if let Some(name) = only
+        && !all.iter().any(|c| c.name == name)
+    {
+        let names: Vec<_> = all.iter().map(|c| c.name).collect();
+        return Err(format!("no chapter {name:?}; chapters: {}", names.join(", ")));
     }
-    let selected: Vec<_> = all.into_iter().filter(|c| only.is_none_or(|n| n == c.name)).collect();
+    let selected: Vec<_> = all
+        .into_iter()
+        .filter(|c| only.is_none_or(|n| n == c.name))
+        .collect();
     let total = selected.len();
     for (i, chapter) in selected.iter().enumerate() {
         println!();
@@ -87,5 +90,9 @@ pub fn say(text: impl std::fmt::Display) {
 
 /// Fails the chapter unless `cond` holds.
 pub fn check(cond: bool, what: &str) -> Outcome {
-    if cond { Ok(()) } else { Err(format!("expected: {what}")) }
+    if cond {
+        Ok(())
+    } else {
+        Err(format!("expected: {what}"))
+    }
 }

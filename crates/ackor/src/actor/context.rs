@@ -169,10 +169,10 @@ impl<A: Actor> Context<A> {
 
     /// Stops a monitor; a `Down` for it that is already queued is dropped too.
     pub fn demonitor(&mut self, mref: &MonitorRef) {
-        if let Some(pid) = self.monitors.remove(mref) {
-            if let Some(target) = self.node.registry().get(&pid) {
-                target.core().remove_monitor(mref);
-            }
+        if let Some(pid) = self.monitors.remove(mref)
+            && let Some(target) = self.node.registry().get(&pid)
+        {
+            target.core().remove_monitor(mref);
         }
     }
 

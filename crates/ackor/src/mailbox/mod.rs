@@ -239,10 +239,11 @@ impl<U> Receiver<U> {
     }
 
     fn poll_recv<R>(&mut self, mailbox: &Mailbox<U, R>, cx: &mut Context<'_>) -> Poll<Item<U, R>> {
-        if !self.user_paused && !mailbox.urgent.load(Ordering::Acquire) {
-            if let Some(msg) = self.batch.pop_front() {
-                return Poll::Ready(self.took_user(mailbox, msg));
-            }
+        if !self.user_paused
+            && !mailbox.urgent.load(Ordering::Acquire)
+            && let Some(msg) = self.batch.pop_front()
+        {
+            return Poll::Ready(self.took_user(mailbox, msg));
         }
         let mut lanes = mailbox.lock();
         if let Some(msg) = lanes.system.pop_front() {

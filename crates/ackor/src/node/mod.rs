@@ -298,7 +298,11 @@ impl Node {
         if &id.node != self.name() {
             return Err(Error::ProcessUnknown);
         }
-        let cell = self.inner.registry.whereis(&id.name).ok_or(Error::ProcessUnknown)?;
+        let cell = self
+            .inner
+            .registry
+            .whereis(&id.name)
+            .ok_or(Error::ProcessUnknown)?;
         downcast(cell)
     }
 

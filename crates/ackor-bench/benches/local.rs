@@ -22,8 +22,11 @@ use criterion::{
 
 /// The environments the operations run in, made once for the whole run.
 struct Env {
-    /// 2-worker multi-thread runtime for ackor, kameo, ractor and bare tokio.
-    rt: tokio::runtime::Runtime,
+    /// One 2-worker multi-thread runtime per tokio-based framework.
+    ackor_rt: tokio::runtime::Runtime,
+    kameo_rt: tokio::runtime::Runtime,
+    ractor_rt: tokio::runtime::Runtime,
+    tokio_rt: tokio::runtime::Runtime,
     node: ackor::Node,
     /// actix's current-thread system, and two arbiter threads for `tell_n_to_n`.
     system: actix_rt::SystemRunner,
@@ -32,15 +35,19 @@ struct Env {
 
 impl Env {
     fn new() -> (Env, Vec<actix_rt::Arbiter>) {
-        let rt = ackor_bench::runtime().expect("tokio runtime");
-        let node = run_on_worker(&rt, ackor_impl::start_node())
+        let rt = || ackor_bench::runtime().expect("tokio runtime");
+        let ackor_rt = rt();
+        let node = run_on_worker(&ackor_rt, ackor_impl::start_node())
             .expect("runtime")
             .expect("ackor node");
         let system = actix_rt::System::new();
         let arbiters = actix_impl::arbiters();
         let handles = arbiters.iter().map(|a| a.handle()).collect();
         let env = Env {
-            rt,
+            ackor_rt,
+            kameo_rt: rt(),
+            ractor_rt: rt(),
+            tokio_rt: rt(),
             node,
             system,
             arbiters: handles,
@@ -48,14 +55,14 @@ impl Env {
         (env, arbiters)
     }
 
-    /// Runs a tokio-based operation on a worker; a failure (wrong count) panics.
-    fn tokio<F>(&self, op: F) -> Duration
+    /// Runs an ackor operation on a worker of ackor's runtime; a failure (wrong count)
+    /// panics.
+    fn ackor<F, Fut>(&self, op: F) -> Duration
     where
-        F: Future<Output = Result<Duration, BenchError>> + Send + 'static,
+        F: FnOnce(ackor::Node) -> Fut,
+        Fut: Future<Output = Result<Duration, BenchError>> + Send + 'static,
     {
-        run_on_worker(&self.rt, op)
-            .expect("runtime")
-            .expect("benchmark run failed")
+        on(&self.ackor_rt, op(self.node.clone()))
     }
 
     /// Runs an actix operation inside the system.
@@ -65,6 +72,16 @@ impl Env {
     {
         self.system.block_on(op).expect("benchmark run failed")
     }
+}
+
+/// Runs a tokio-based operation on a worker of `rt`; a failure (wrong count) panics.
+fn on<F>(rt: &tokio::runtime::Runtime, op: F) -> Duration
+where
+    F: Future<Output = Result<Duration, BenchError>> + Send + 'static,
+{
+    run_on_worker(rt, op)
+        .expect("runtime")
+        .expect("benchmark run failed")
 }
 
 fn configure(group: &mut BenchmarkGroup<'_, WallTime>, elements: u64) {
@@ -80,82 +97,74 @@ fn benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("tell_1to1");
     configure(&mut g, 1);
     g.bench_function("ackor", |b| {
-        b.iter_custom(|n| {
-            let node = env.node.clone();
-            env.tokio(async move { ackor_impl::tell_1to1(&node, n).await })
-        })
+        b.iter_custom(|n| env.ackor(|node| async move { ackor_impl::tell_1to1(&node, n).await }))
     });
     g.bench_function("kameo", |b| {
-        b.iter_custom(|n| env.tokio(kameo_impl::tell_1to1(n)))
+        b.iter_custom(|n| on(&env.kameo_rt, kameo_impl::tell_1to1(n)))
     });
     g.bench_function("ractor", |b| {
-        b.iter_custom(|n| env.tokio(ractor_impl::tell_1to1(n)))
+        b.iter_custom(|n| on(&env.ractor_rt, ractor_impl::tell_1to1(n)))
     });
     g.bench_function("actix", |b| {
         b.iter_custom(|n| env.actix(actix_impl::tell_1to1(n)))
     });
     g.bench_function("tokio_baseline", |b| {
-        b.iter_custom(|n| env.tokio(tokio_impl::tell_1to1(n)))
+        b.iter_custom(|n| on(&env.tokio_rt, tokio_impl::tell_1to1(n)))
     });
     g.finish();
 
     let mut g = c.benchmark_group("tell_n_to_n");
     configure(&mut g, PAIRS as u64);
     g.bench_function("ackor", |b| {
-        b.iter_custom(|n| {
-            let node = env.node.clone();
-            env.tokio(async move { ackor_impl::tell_n_to_n(&node, n).await })
-        })
+        b.iter_custom(|n| env.ackor(|node| async move { ackor_impl::tell_n_to_n(&node, n).await }))
     });
     g.bench_function("kameo", |b| {
-        b.iter_custom(|n| env.tokio(kameo_impl::tell_n_to_n(n)))
+        b.iter_custom(|n| on(&env.kameo_rt, kameo_impl::tell_n_to_n(n)))
     });
     g.bench_function("ractor", |b| {
-        b.iter_custom(|n| env.tokio(ractor_impl::tell_n_to_n(n)))
+        b.iter_custom(|n| on(&env.ractor_rt, ractor_impl::tell_n_to_n(n)))
     });
     g.bench_function("actix", |b| {
         b.iter_custom(|n| env.actix(actix_impl::tell_n_to_n(&env.arbiters, n)))
     });
     g.bench_function("tokio_baseline", |b| {
-        b.iter_custom(|n| env.tokio(tokio_impl::tell_n_to_n(n)))
+        b.iter_custom(|n| on(&env.tokio_rt, tokio_impl::tell_n_to_n(n)))
     });
     g.finish();
 
     let mut g = c.benchmark_group("ask");
     configure(&mut g, 1);
     g.bench_function("ackor", |b| {
-        b.iter_custom(|n| {
-            let node = env.node.clone();
-            env.tokio(async move { ackor_impl::ask(&node, n).await })
-        })
+        b.iter_custom(|n| env.ackor(|node| async move { ackor_impl::ask(&node, n).await }))
     });
-    g.bench_function("kameo", |b| b.iter_custom(|n| env.tokio(kameo_impl::ask(n))));
-    g.bench_function("ractor", |b| b.iter_custom(|n| env.tokio(ractor_impl::ask(n))));
+    g.bench_function("kameo", |b| {
+        b.iter_custom(|n| on(&env.kameo_rt, kameo_impl::ask(n)))
+    });
+    g.bench_function("ractor", |b| {
+        b.iter_custom(|n| on(&env.ractor_rt, ractor_impl::ask(n)))
+    });
     g.bench_function("actix", |b| b.iter_custom(|n| env.actix(actix_impl::ask(n))));
     g.bench_function("tokio_baseline", |b| {
-        b.iter_custom(|n| env.tokio(tokio_impl::ask(n)))
+        b.iter_custom(|n| on(&env.tokio_rt, tokio_impl::ask(n)))
     });
     g.finish();
 
     let mut g = c.benchmark_group("spawn_stop");
     configure(&mut g, 1);
     g.bench_function("ackor", |b| {
-        b.iter_custom(|n| {
-            let node = env.node.clone();
-            env.tokio(async move { ackor_impl::spawn_stop(&node, n).await })
-        })
+        b.iter_custom(|n| env.ackor(|node| async move { ackor_impl::spawn_stop(&node, n).await }))
     });
     g.bench_function("kameo", |b| {
-        b.iter_custom(|n| env.tokio(kameo_impl::spawn_stop(n)))
+        b.iter_custom(|n| on(&env.kameo_rt, kameo_impl::spawn_stop(n)))
     });
     g.bench_function("ractor", |b| {
-        b.iter_custom(|n| env.tokio(ractor_impl::spawn_stop(n)))
+        b.iter_custom(|n| on(&env.ractor_rt, ractor_impl::spawn_stop(n)))
     });
     g.bench_function("actix", |b| {
         b.iter_custom(|n| env.actix(actix_impl::spawn_stop(n)))
     });
     g.bench_function("tokio_baseline", |b| {
-        b.iter_custom(|n| env.tokio(tokio_impl::spawn_stop(n)))
+        b.iter_custom(|n| on(&env.tokio_rt, tokio_impl::spawn_stop(n)))
     });
     g.finish();
 

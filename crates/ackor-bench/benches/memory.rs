@@ -43,11 +43,20 @@ fn main() {
     rows.push(("kameo", on_tokio(kameo_impl::idle_memory(n)).expect("kameo")));
     rows.push(("ractor", on_tokio(ractor_impl::idle_memory(n)).expect("ractor")));
     let system = actix_rt::System::new();
-    rows.push(("actix", system.block_on(actix_impl::idle_memory(n)).expect("actix")));
-    rows.push(("tokio_baseline", on_tokio(tokio_impl::idle_memory(n)).expect("tokio")));
+    rows.push((
+        "actix",
+        system.block_on(actix_impl::idle_memory(n)).expect("actix"),
+    ));
+    rows.push((
+        "tokio_baseline",
+        on_tokio(tokio_impl::idle_memory(n)).expect("tokio"),
+    ));
 
     println!("memory per idle actor, N = {n} (live heap growth / N, counting global allocator)");
-    println!("{:<16} {:>14} {:>18}", "framework", "bytes/actor", "allocations/actor");
+    println!(
+        "{:<16} {:>14} {:>18}",
+        "framework", "bytes/actor", "allocations/actor"
+    );
     let mut tsv = String::from("framework\tbytes_per_actor\tallocations_per_actor\tactors\n");
     for (name, r) in &rows {
         println!(

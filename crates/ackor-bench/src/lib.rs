@@ -17,9 +17,10 @@
 //! of [`alloc_counter`].
 //!
 //! Thread placement: for the tokio-based frameworks (ackor, kameo, ractor, bare tokio)
-//! every operation runs inside a task spawned on a 2-worker multi-thread runtime
-//! ([`runtime`], [`run_on_worker`]); actors are spawned from that task, so tokio puts
-//! them on the same worker first (LIFO slot), and the other worker may steal them.
+//! every operation runs inside a task spawned on a 2-worker multi-thread runtime, one
+//! runtime per framework ([`runtime`], [`run_on_worker`]); actors are spawned from that
+//! task, so tokio puts them on the same worker first (LIFO slot), and the other worker
+//! may steal them: whether sender and actor share a thread is up to tokio.
 //! actix runs on its own `System` (a current-thread runtime): its sender and actors
 //! share one thread, except in `tell_n_to_n`, where pairs are spread over two
 //! `Arbiter` threads.

@@ -137,6 +137,27 @@ pub async fn ask(n: u64) -> Result<Duration, BenchError> {
     Ok(elapsed)
 }
 
+/// Like [`ask`], but each wait for the reply is wrapped in `tokio::time::timeout(5 s)`,
+/// as ackor's `call` waits under its default 5 s call timeout: what a per-request tokio
+/// timer costs on its own.
+pub async fn ask_with_timeout(n: u64) -> Result<Duration, BenchError> {
+    let task = spawn_started().await?;
+    let start = Instant::now();
+    let mut last = 0;
+    for _ in 0..n {
+        let (reply, answer) = oneshot::channel();
+        task.tx.send(Msg::IncAsk(reply)).await.map_err(err)?;
+        last = tokio::time::timeout(Duration::from_secs(5), answer)
+            .await
+            .map_err(err)?
+            .map_err(err)?;
+    }
+    let elapsed = start.elapsed();
+    check_count("tokio", last, n)?;
+    stop(task).await?;
+    Ok(elapsed)
+}
+
 /// `n` times: spawn a counter task, drop its sender, await its end.
 pub async fn spawn_stop(n: u64) -> Result<Duration, BenchError> {
     let start = Instant::now();
@@ -177,6 +198,7 @@ mod tests {
             tell_1to1(20_000).await.unwrap();
             tell_n_to_n(3000).await.unwrap();
             ask(500).await.unwrap();
+            ask_with_timeout(500).await.unwrap();
             spawn_stop(100).await.unwrap();
         })
         .unwrap();

@@ -138,7 +138,10 @@ fn main() {
 
     let mut details = Vec::new();
     for group in &GROUPS {
-        let row: Vec<Option<Estimate>> = FRAMEWORKS.iter().map(|f| estimate(&target, group.id, f)).collect();
+        let row: Vec<Option<Estimate>> = FRAMEWORKS
+            .iter()
+            .map(|f| estimate(&target, group.id, f))
+            .collect();
         let mut line = format!("| {} |", group.title);
         for (f, e) in FRAMEWORKS.iter().zip(&row) {
             match e {
@@ -159,6 +162,24 @@ fn main() {
             line.push_str(&format!(" {r} |"));
         }
         println!("{line}");
+    }
+
+    // Functions of a group beyond the five frameworks (e.g. `ask/tokio_baseline_timeout`).
+    for group in &GROUPS {
+        let Ok(dir) = std::fs::read_dir(target.join("criterion").join(group.id)) else {
+            continue;
+        };
+        let mut extra: Vec<String> = dir
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|name| name != "report" && !FRAMEWORKS.contains(&name.as_str()))
+            .collect();
+        extra.sort();
+        for name in extra {
+            if let Some(e) = estimate(&target, group.id, &name) {
+                println!("| {} — {name} | {} |", group.title, figure(group, e));
+                details.push(format!("| {}/{name} | {} |", group.id, interval(group, e)));
+            }
+        }
     }
 
     let mem = memory(&target);
@@ -190,7 +211,9 @@ fn main() {
         println!("{line}");
     }
 
-    println!("\nRatios: how many times better ackor is (higher throughput, shorter time, less memory); below 1× it is worse.\n");
+    println!(
+        "\nRatios: how many times better ackor is (higher throughput, shorter time, less memory); below 1× it is worse.\n"
+    );
     println!("| bench | 95 % confidence interval of the mean |\n|---|---:|");
     for d in details {
         println!("{d}");

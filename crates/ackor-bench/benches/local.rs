@@ -147,6 +147,11 @@ fn benches(c: &mut Criterion) {
     g.bench_function("tokio_baseline", |b| {
         b.iter_custom(|n| on(&env.tokio_rt, tokio_impl::ask(n)))
     });
+    // Reference, not a peer: the same with a 5 s tokio timeout around each wait, as
+    // ackor's `call` waits under its default call timeout.
+    g.bench_function("tokio_baseline_timeout", |b| {
+        b.iter_custom(|n| on(&env.tokio_rt, tokio_impl::ask_with_timeout(n)))
+    });
     g.finish();
 
     let mut g = c.benchmark_group("spawn_stop");

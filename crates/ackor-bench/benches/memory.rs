@@ -5,8 +5,8 @@
 //! stopped), spawn `N` = 10 000 counters, wait until each has answered one request
 //! (so all have started and are idle), read the live heap growth / `N`, stop them.
 //! Prints a table and writes it as TSV to `<target>/tmp/ackor-bench-memory.tsv` for
-//! the `summary` binary. Run without `--bench` (as `cargo test --benches` does) it
-//! only checks itself with `N` = 200.
+//! the `summary` binary. Run without `--bench` (as `cargo test --benches` does) or with
+//! `--test` (`cargo bench -- --test`) it only checks itself with `N` = 200.
 
 #![allow(clippy::expect_used)]
 
@@ -29,7 +29,8 @@ where
 }
 
 fn main() {
-    let full = std::env::args().any(|a| a == "--bench");
+    let args: Vec<String> = std::env::args().collect();
+    let full = args.iter().any(|a| a == "--bench") && !args.iter().any(|a| a == "--test");
     let n = if full { 10_000 } else { 200 };
     let mut rows: Vec<(&str, MemoryReport)> = Vec::new();
 

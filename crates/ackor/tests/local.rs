@@ -1084,3 +1084,16 @@ async fn panic_or_error_in_init_and_on_stop_is_the_exit_reason() {
     assert_eq!(p.call(Note(1)).await, Ok(1));
     node.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn actor_killed_before_it_ever_ran_is_reported_killed() {
+    let node = node().await;
+    for _ in 0..200 {
+        let (a, _ev) = probe(&node);
+        a.kill();
+        let reason = tokio::time::timeout(PROMPT, a.wait_for_stop()).await.expect("prompt");
+        assert_eq!(reason, ExitReason::Killed);
+        assert!(!node.is_alive(a.pid()));
+    }
+    node.shutdown().await;
+}

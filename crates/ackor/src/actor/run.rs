@@ -13,14 +13,24 @@ use crate::node::Node;
 
 /// Runs an actor to the end. If the task is aborted (kill) or dropped with the
 /// runtime, the guard still closes the mailbox and tells everyone, with `Killed`.
-pub(crate) async fn run<A: Actor>(cell: Arc<ActorCell<A>>, args: A::Args, node: Node) {
-    let mut guard = ExitGuard {
+///
+/// The guard is made before the future, not inside it: a task killed before its first
+/// poll is dropped unpolled, and only what the future captured is dropped then.
+pub(crate) fn run<A: Actor>(
+    cell: Arc<ActorCell<A>>,
+    args: A::Args,
+    node: Node,
+) -> impl Future<Output = ()> + Send {
+    let guard = ExitGuard {
         cell: cell.clone(),
         node: node.clone(),
         reason: ExitReason::Killed,
     };
-    let mut ctx = Context::new(cell.clone(), node);
-    guard.reason = run_actor(&cell, args, &mut ctx).await;
+    async move {
+        let mut guard = guard;
+        let mut ctx = Context::new(cell.clone(), node);
+        guard.reason = run_actor(&cell, args, &mut ctx).await;
+    }
 }
 
 async fn run_actor<A: Actor>(cell: &Arc<ActorCell<A>>, args: A::Args, ctx: &mut Context<A>) -> ExitReason {

@@ -7,9 +7,14 @@
 //!
 //! Why not a channel crate: the receiver must watch three queues through one wake-up,
 //! pause the user lane without moving anything (the stash of reentrancy), and count
-//! capacity exactly; a single small lock over three `VecDeque`s does all of that with one
+//! capacity; a single small lock over three `VecDeque`s does all of that with one
 //! uncontended lock per push. The receiver takes the whole user queue in one swap, so
-//! a busy actor touches the lock once per batch, not once per message.
+//! a busy actor touches the lock once per batch, not once per message, and handling a
+//! message from its batch touches no shared memory at all.
+//!
+//! Capacity bounds the messages queued and not yet taken by the actor, as a tokio
+//! bounded channel drained with `recv_many` does: a batch the actor is working through
+//! no longer counts, so a sender may queue up to `capacity` more behind it.
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
@@ -54,8 +59,6 @@ pub(crate) struct Mailbox<U, R> {
     /// Set while the system or response lane is non-empty, so the receiver can work
     /// through a batch of user messages without locking, yet let urgent items overtake.
     urgent: AtomicBool,
-    /// User messages accepted and not yet handed to the actor.
-    user_len: AtomicUsize,
     capacity: usize,
     /// Senders waiting for space in the user lane.
     waiting_senders: AtomicUsize,
@@ -73,7 +76,6 @@ impl<U, R> Mailbox<U, R> {
                 parked: None,
             }),
             urgent: AtomicBool::new(false),
-            user_len: AtomicUsize::new(0),
             capacity,
             waiting_senders: AtomicUsize::new(0),
             space: Notify::new(),
@@ -91,9 +93,9 @@ impl<U, R> Mailbox<U, R> {
         self.capacity
     }
 
-    /// User messages waiting (including those taken in a batch but not yet handled).
+    /// User messages queued and not yet taken by the actor.
     pub(crate) fn user_len(&self) -> usize {
-        self.user_len.load(Ordering::Relaxed)
+        self.lock().user.len()
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -106,12 +108,9 @@ impl<U, R> Mailbox<U, R> {
         if lanes.closed {
             return Err((msg, Error::ProcessTerminated));
         }
-        // Only senders increment `user_len`, all under this lock, so the check and the
-        // increment cannot be split by another sender.
-        if self.user_len.load(Ordering::SeqCst) >= self.capacity {
+        if lanes.user.len() >= self.capacity {
             return Err((msg, Error::MailboxFull));
         }
-        self.user_len.fetch_add(1, Ordering::SeqCst);
         lanes.user.push_back(msg);
         let waker = lanes.parked.take();
         drop(lanes);
@@ -243,7 +242,7 @@ impl<U> Receiver<U> {
             && !mailbox.urgent.load(Ordering::Acquire)
             && let Some(msg) = self.batch.pop_front()
         {
-            return Poll::Ready(self.took_user(mailbox, msg));
+            return Poll::Ready(Item::User(msg));
         }
         let mut lanes = mailbox.lock();
         if let Some(msg) = lanes.system.pop_front() {
@@ -263,12 +262,16 @@ impl<U> Receiver<U> {
             return Poll::Ready(Item::Closed);
         }
         if !self.user_paused {
-            if self.batch.is_empty() {
+            let took_batch = self.batch.is_empty() && !lanes.user.is_empty();
+            if took_batch {
                 std::mem::swap(&mut self.batch, &mut lanes.user);
             }
             if let Some(msg) = self.batch.pop_front() {
                 drop(lanes);
-                return Poll::Ready(self.took_user(mailbox, msg));
+                if took_batch && mailbox.waiting_senders.load(Ordering::SeqCst) > 0 {
+                    mailbox.space.notify_waiters();
+                }
+                return Poll::Ready(Item::User(msg));
             }
         }
         match &lanes.parked {
@@ -276,14 +279,6 @@ impl<U> Receiver<U> {
             _ => lanes.parked = Some(cx.waker().clone()),
         }
         Poll::Pending
-    }
-
-    fn took_user<R>(&mut self, mailbox: &Mailbox<U, R>, msg: U) -> Item<U, R> {
-        mailbox.user_len.fetch_sub(1, Ordering::SeqCst);
-        if mailbox.waiting_senders.load(Ordering::SeqCst) > 0 {
-            mailbox.space.notify_one();
-        }
-        Item::User(msg)
     }
 
     /// Drops the local batch (on termination, once the mailbox is closed).
@@ -312,9 +307,14 @@ mod tests {
         assert!(mb.try_push_user(1).is_ok());
         assert!(mb.try_push_user(2).is_ok());
         assert!(matches!(mb.try_push_user(3), Err((3, Error::MailboxFull))));
+        // The actor takes the queue as one batch: the whole lane is free again.
         assert!(matches!(recv_now(&mut rx, &mb), Some(Item::User(1))));
+        assert_eq!(mb.user_len(), 0);
         assert!(mb.try_push_user(3).is_ok());
-        assert_eq!(mb.user_len(), 2);
+        assert!(mb.try_push_user(4).is_ok());
+        assert!(matches!(mb.try_push_user(5), Err((5, Error::MailboxFull))));
+        assert!(matches!(recv_now(&mut rx, &mb), Some(Item::User(2))));
+        assert!(matches!(recv_now(&mut rx, &mb), Some(Item::User(3))));
     }
 
     #[test]

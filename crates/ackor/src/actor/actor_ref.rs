@@ -252,6 +252,7 @@ where
             target: self.target,
             state,
             timeout: self.timeout,
+            yielded: false,
             sleep: None,
         }
     }
@@ -269,8 +270,9 @@ pin_project! {
         target: &'a ActorRef<A>,
         state: CallState<T>,
         timeout: Duration,
-        // Created on the first wait only, so a reply that is already there costs no
-        // timer.
+        // Whether the call already yielded once before arming its timer.
+        yielded: bool,
+        // Armed on the second wait only: see `poll`.
         #[pin]
         sleep: Option<Sleep>,
     }
@@ -298,6 +300,16 @@ impl<A: Actor, T> Future for CallFuture<'_, A, T> {
                 return Poll::Ready(Err(err));
             }
             Poll::Pending => {}
+        }
+        if !*this.yielded {
+            // Most calls are answered within one scheduling round: the callee was just
+            // woken on this worker. Yield once (tokio defers our wake-up until the
+            // worker has run the callee) before arming a timer, because arming one
+            // for a new earliest deadline wakes the timer driver with a system call,
+            // which would cost more than the whole round trip.
+            *this.yielded = true;
+            let _ = std::pin::pin!(tokio::task::yield_now()).poll(cx);
+            return Poll::Pending;
         }
         if this.sleep.is_none() {
             this.sleep.set(Some(tokio::time::sleep(*this.timeout)));

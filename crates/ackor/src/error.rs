@@ -74,6 +74,19 @@ pub enum Error {
     /// The node configuration is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// The receiving node does not know this message tag for the target actor (or the
+    /// sender has not registered the message type for remote use).
+    #[error("unknown message type {0:?} for this actor")]
+    UnknownMessage(String),
+    /// A payload could not be encoded or decoded.
+    #[error("codec error: {0}")]
+    Codec(String),
+    /// The handshake with a peer failed: wrong cookie, wrong version, timeout, garbage.
+    #[error("handshake failed: {0}")]
+    Handshake(String),
+    /// A peer broke the wire protocol.
+    #[error("protocol error: {0}")]
+    Protocol(String),
 }
 
 impl Error {

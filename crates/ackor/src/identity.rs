@@ -167,6 +167,11 @@ impl Ref {
         }
     }
 
+    /// A reference with a known number (one received from another node).
+    pub(crate) fn from_parts(node: NodeName, creation: u32, id: u64) -> Self {
+        Ref { node, creation, id }
+    }
+
     /// The number of the reference, unique within its node incarnation.
     pub fn id(&self) -> u64 {
         self.id

@@ -76,12 +76,14 @@ mod identity;
 mod mailbox;
 mod monitor;
 mod node;
+mod remote;
 
 pub use actor::CallFuture;
 pub use actor::{Actor, ActorRef, Call, Context, Handler, Message, Reply, ReplyHandle};
 pub use error::{BoxError, Error};
 pub use identity::{NodeName, Pid, ProcessId, Ref};
 pub use monitor::{Down, Exit, ExitReason, MonitorRef};
+pub use remote::{RemoteConfig, RemoteMessage, RemoteMessages};
 pub use node::{
     DEFAULT_CALL_TIMEOUT, DEFAULT_MAILBOX_CAPACITY, DEFAULT_SHUTDOWN_TIMEOUT, Node, NodeBuilder, NodeConfig,
     SpawnOptions,

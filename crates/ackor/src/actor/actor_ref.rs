@@ -11,11 +11,14 @@ use pin_project_lite::pin_project;
 use tokio::time::Sleep;
 
 use super::envelope::MsgEnvelope;
-use super::reply::{self, ReplyReceiver, SenderGone};
+use super::reply::{self, ReplyHandle, ReplyReceiver, SenderGone};
 use super::{Actor, ActorCell, Handler, Message};
 use crate::error::Error;
 use crate::identity::Pid;
 use crate::monitor::{ExitReason, ProcessCell, SystemMsg};
+use crate::node::Node;
+use crate::remote::wire::{self, Body};
+use crate::remote::{DecodeReply, ForgetCall, PendingCall, Remote, RemoteMonitor, pin};
 
 /// A handle to an actor of type `A`: send it messages, call it, stop it.
 ///
@@ -49,20 +52,67 @@ use crate::monitor::{ExitReason, ProcessCell, SystemMsg};
 /// # Ok(()) }
 /// ```
 pub struct ActorRef<A: Actor> {
-    cell: Arc<ActorCell<A>>,
+    inner: Inner<A>,
+}
+
+enum Inner<A: Actor> {
+    Local(Arc<ActorCell<A>>),
+    Remote(Arc<RemoteTarget>),
+}
+
+/// An actor on another node, reached through this node's network side.
+struct RemoteTarget {
+    pid: Pid,
+    node: Node,
+}
+
+impl RemoteTarget {
+    fn remote(&self) -> Result<&Arc<Remote>, Error> {
+        self.node.remote().ok_or(Error::NoConnection)
+    }
+
+    /// Encodes `msg` for the wire, with the reply decoder of its type.
+    fn deliver<A: Actor, M: Message>(
+        &self,
+        sender: Option<&Pid>,
+        msg: &M,
+        call_id: u64,
+    ) -> Result<(Body, DecodeReply), Error> {
+        let table = crate::remote::table::<A>();
+        let (tag, encode, decode) = table
+            .sender_side::<M>()
+            .ok_or_else(|| Error::UnknownMessage(std::any::type_name::<M>().to_string()))?;
+        let payload = encode(msg)?;
+        let body = Body::Deliver(wire::Deliver {
+            to: Some(wire::Target::Pid(wire::WirePid::from(&self.pid))),
+            from: sender.map(wire::WirePid::from),
+            tag: tag.to_string(),
+            payload: payload.into(),
+            call_id,
+        });
+        Ok((body, decode))
+    }
+
+    fn send<A: Actor, M: Message>(&self, sender: Option<Pid>, msg: M) -> Result<(), Error> {
+        let (body, _) = self.deliver::<A, M>(sender.as_ref(), &msg, 0)?;
+        self.remote()?
+            .send(self.pid.node(), pin(sender.as_ref(), self.pid.id()), body)
+    }
 }
 
 impl<A: Actor> Clone for ActorRef<A> {
     fn clone(&self) -> Self {
-        ActorRef {
-            cell: self.cell.clone(),
-        }
+        let inner = match &self.inner {
+            Inner::Local(c) => Inner::Local(c.clone()),
+            Inner::Remote(r) => Inner::Remote(r.clone()),
+        };
+        ActorRef { inner }
     }
 }
 
 impl<A: Actor> PartialEq for ActorRef<A> {
     fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.cell, &other.cell)
+        self.pid() == other.pid()
     }
 }
 
@@ -76,31 +126,62 @@ impl<A: Actor> fmt::Debug for ActorRef<A> {
 
 impl<A: Actor> ActorRef<A> {
     pub(crate) fn from_cell(cell: Arc<ActorCell<A>>) -> Self {
-        ActorRef { cell }
+        ActorRef {
+            inner: Inner::Local(cell),
+        }
+    }
+
+    pub(crate) fn remote(pid: Pid, node: Node) -> Self {
+        ActorRef {
+            inner: Inner::Remote(Arc::new(RemoteTarget { pid, node })),
+        }
     }
 
     /// The actor's pid.
     pub fn pid(&self) -> &Pid {
-        self.cell.core.pid()
+        match &self.inner {
+            Inner::Local(c) => c.core.pid(),
+            Inner::Remote(r) => &r.pid,
+        }
     }
 
-    /// True until the actor has stopped (or begun stopping and closed its mailbox).
+    /// True for an actor on another node.
+    pub fn is_remote(&self) -> bool {
+        matches!(self.inner, Inner::Remote(_))
+    }
+
+    /// For a local actor: true until it has stopped (or begun stopping and closed its
+    /// mailbox). For a remote one: true while this node has a link to its node.
     pub fn is_alive(&self) -> bool {
-        !self.cell.mailbox.is_closed()
+        match &self.inner {
+            Inner::Local(c) => !c.mailbox.is_closed(),
+            Inner::Remote(r) => r.node.connected_nodes().contains(r.pid.node()),
+        }
     }
 
-    /// Messages waiting in the user lane.
+    /// Messages waiting in the user lane (0 for a remote actor: not known here).
     pub fn mailbox_len(&self) -> usize {
-        self.cell.mailbox.user_len()
+        match &self.inner {
+            Inner::Local(c) => c.mailbox.user_len(),
+            Inner::Remote(_) => 0,
+        }
     }
 
-    /// The capacity of the user lane.
+    /// The capacity of the user lane (0 for a remote actor: not known here).
     pub fn mailbox_capacity(&self) -> usize {
-        self.cell.mailbox.capacity()
+        match &self.inner {
+            Inner::Local(c) => c.mailbox.capacity(),
+            Inner::Remote(_) => 0,
+        }
     }
 
     /// Sends a message without waiting: [`Error::MailboxFull`] when the user lane is
     /// full, [`Error::ProcessTerminated`] when the actor has stopped.
+    ///
+    /// To an actor on another node the message is encoded and queued on the link; only
+    /// local problems are reported ([`Error::UnknownMessage`] for a message type the
+    /// actor does not list in [`Actor::remote_messages`], [`Error::Codec`],
+    /// [`Error::NoConnection`] while its node is known to be unreachable).
     pub fn send<M>(&self, msg: M) -> Result<(), Error>
     where
         A: Handler<M>,
@@ -114,27 +195,38 @@ impl<A: Actor> ActorRef<A> {
         A: Handler<M>,
         M: Message,
     {
-        let env = Box::new(MsgEnvelope {
-            msg,
-            sender,
-            reply: None,
-        });
-        self.cell.mailbox.try_push_user(env).map_err(|(_, e)| e)
+        match &self.inner {
+            Inner::Local(cell) => {
+                let env = Box::new(MsgEnvelope {
+                    msg,
+                    sender,
+                    reply: None,
+                });
+                cell.mailbox.try_push_user(env).map_err(|(_, e)| e)
+            }
+            Inner::Remote(r) => r.send::<A, M>(sender, msg),
+        }
     }
 
     /// Sends a message, waiting while the user lane is full (back-pressure).
-    /// Fails with [`Error::ProcessTerminated`] if the actor stops meanwhile.
+    /// Fails with [`Error::ProcessTerminated`] if the actor stops meanwhile. To a
+    /// remote actor it is [`ActorRef::send`].
     pub async fn send_wait<M>(&self, msg: M) -> Result<(), Error>
     where
         A: Handler<M>,
         M: Message,
     {
-        let env = Box::new(MsgEnvelope {
-            msg,
-            sender: None,
-            reply: None,
-        });
-        self.cell.mailbox.push_user_wait(env).await
+        match &self.inner {
+            Inner::Local(cell) => {
+                let env = Box::new(MsgEnvelope {
+                    msg,
+                    sender: None,
+                    reply: None,
+                });
+                cell.mailbox.push_user_wait(env).await
+            }
+            Inner::Remote(r) => r.send::<A, M>(None, msg),
+        }
     }
 
     /// Calls the actor: sends `msg` and waits for the handler's reply, for the node's
@@ -149,11 +241,15 @@ impl<A: Actor> ActorRef<A> {
         A: Handler<M>,
         M: Message,
     {
+        let timeout = match &self.inner {
+            Inner::Local(c) => c.call_timeout,
+            Inner::Remote(r) => r.node.config().call_timeout,
+        };
         Call {
             target: self,
             msg,
             sender: None,
-            timeout: self.cell.call_timeout,
+            timeout,
         }
     }
 
@@ -166,21 +262,54 @@ impl<A: Actor> ActorRef<A> {
 
     /// Asks the actor to stop with `reason`.
     pub fn stop_with(&self, reason: ExitReason) -> Result<(), Error> {
-        self.cell
-            .mailbox
-            .push_system(SystemMsg::Stop(reason))
-            .map_err(|_| Error::ProcessTerminated)
+        match &self.inner {
+            Inner::Local(cell) => cell
+                .mailbox
+                .push_system(SystemMsg::Stop(reason))
+                .map_err(|_| Error::ProcessTerminated),
+            Inner::Remote(r) => r.remote()?.exit(None, &r.pid, &reason),
+        }
     }
 
     /// Kills the actor now, even in the middle of a handler: no `on_stop`, reason
     /// [`ExitReason::Killed`].
     pub fn kill(&self) {
-        ProcessCell::kill(&*self.cell);
+        match &self.inner {
+            Inner::Local(cell) => ProcessCell::kill(&**cell),
+            Inner::Remote(r) => {
+                if let Ok(remote) = r.remote() {
+                    let _ = remote.exit(None, &r.pid, &ExitReason::Killed);
+                }
+            }
+        }
     }
 
-    /// Waits until the actor has stopped and returns why.
+    /// Waits until the actor has stopped and returns why. For a remote actor,
+    /// [`ExitReason::NoConnection`] if its node is lost first.
     pub fn wait_for_stop(&self) -> impl Future<Output = ExitReason> + Send + 'static {
-        self.cell.core.wait_for_exit()
+        let (local, remote) = match &self.inner {
+            Inner::Local(cell) => (Some(cell.core.wait_for_exit()), None),
+            Inner::Remote(r) => {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                match r.remote() {
+                    Ok(remote) => {
+                        let mref = crate::Ref::new(r.node.name().clone(), r.node.creation());
+                        remote.monitor(&r.pid, None, &mref, RemoteMonitor::Waiter(tx));
+                    }
+                    Err(_) => {
+                        let _ = tx.send(ExitReason::NoConnection);
+                    }
+                }
+                (None, Some(rx))
+            }
+        };
+        async move {
+            match (local, remote) {
+                (Some(wait), _) => wait.await,
+                (None, Some(rx)) => rx.await.unwrap_or(ExitReason::NoConnection),
+                (None, None) => ExitReason::NoConnection,
+            }
+        }
     }
 }
 
@@ -239,23 +368,62 @@ where
 
     fn into_future(self) -> Self::IntoFuture {
         let (handle, receiver) = reply::channel::<M::Reply>();
-        let env = Box::new(MsgEnvelope {
-            msg: self.msg,
-            sender: self.sender,
-            reply: Some(handle),
-        });
-        let state = match self.target.cell.mailbox.try_push_user(env) {
-            Ok(()) => CallState::Waiting(receiver),
-            Err((_env, e)) => CallState::Failed(Some(e)),
+        let mut forget = None;
+        let state = match &self.target.inner {
+            Inner::Local(cell) => {
+                let env = Box::new(MsgEnvelope {
+                    msg: self.msg,
+                    sender: self.sender,
+                    reply: Some(handle),
+                });
+                match cell.mailbox.try_push_user(env) {
+                    Ok(()) => CallState::Waiting(receiver),
+                    Err((_env, e)) => CallState::Failed(Some(e)),
+                }
+            }
+            Inner::Remote(r) => match remote_call::<A, M>(r, self.sender, &self.msg, handle) {
+                Ok(guard) => {
+                    forget = Some(guard);
+                    CallState::Waiting(receiver)
+                }
+                Err(e) => CallState::Failed(Some(e)),
+            },
         };
         CallFuture {
             target: self.target,
             state,
             timeout: self.timeout,
             yielded: false,
+            _forget: forget,
             sleep: None,
         }
     }
+}
+
+/// Sends a remote call; the reply completes `handle`.
+fn remote_call<A: Actor, M: Message>(
+    r: &RemoteTarget,
+    sender: Option<Pid>,
+    msg: &M,
+    handle: ReplyHandle<M::Reply>,
+) -> Result<ForgetCall, Error> {
+    let remote = r.remote()?;
+    let call_id = remote.next_call_id();
+    let (body, decode) = r.deliver::<A, M>(sender.as_ref(), msg, call_id)?;
+    let pending: PendingCall = Box::new(move |outcome| {
+        let value = outcome.and_then(|bytes| decode(&bytes)).and_then(|any| {
+            any.downcast::<M::Reply>()
+                .map(|v| *v)
+                .map_err(|_| Error::Codec("reply of an unexpected type".into()))
+        });
+        handle.complete_with(value);
+    });
+    remote.call(r.pid.node(), pin(sender.as_ref(), r.pid.id()), call_id, body, pending)?;
+    Ok(ForgetCall {
+        remote: remote.clone(),
+        node: r.pid.node().clone(),
+        call_id,
+    })
 }
 
 enum CallState<T> {
@@ -272,6 +440,8 @@ pin_project! {
         timeout: Duration,
         // Whether the call already yielded once before arming its timer.
         yielded: bool,
+        // For a remote call: forgets the pending call if this future is dropped.
+        _forget: Option<ForgetCall>,
         // Armed on the second wait only: see `poll`.
         #[pin]
         sleep: Option<Sleep>,
@@ -292,16 +462,16 @@ impl<A: Actor, T> Future for CallFuture<'_, A, T> {
             Poll::Ready(Err(SenderGone)) => {
                 // The reply handle was dropped: by the actor stopping (its mailbox is
                 // closed before anything it held is dropped), or by the handler.
-                let err = if this.target.cell.mailbox.is_closed() {
-                    Error::ProcessTerminated
-                } else {
-                    Error::ReplyDropped
+                let err = match &this.target.inner {
+                    Inner::Local(cell) if cell.mailbox.is_closed() => Error::ProcessTerminated,
+                    Inner::Local(_) => Error::ReplyDropped,
+                    Inner::Remote(_) => Error::NoConnection,
                 };
                 return Poll::Ready(Err(err));
             }
             Poll::Pending => {}
         }
-        if !*this.yielded {
+        if !*this.yielded && !this.target.is_remote() {
             // Most calls are answered within one scheduling round: the callee was just
             // woken on this worker. Yield once (tokio defers our wake-up until the
             // worker has run the callee) before arming a timer, because arming one

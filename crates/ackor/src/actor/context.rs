@@ -9,7 +9,8 @@ use super::reply::{ErasedReply, ReplyHandle};
 use super::{ActorCell, Continuation, Handler, Message};
 use crate::error::Error;
 use crate::identity::{Pid, Ref};
-use crate::monitor::{Exit, ExitReason, MonitorRef, ProcessCell, SystemMsg, weak};
+use crate::monitor::{Exit, ExitReason, MonitorRef, ProcessCell, SystemMsg, Watcher, weak};
+use crate::remote::RemoteMonitor;
 use crate::node::{Node, SpawnOptions};
 use crate::{Actor, Down};
 
@@ -147,64 +148,91 @@ impl<A: Actor> Context<A> {
         to.call(msg).from(self.pid().clone())
     }
 
-    /// Monitors `pid`: when it stops, [`Actor::on_down`] gets a `Down` with its reason
-    /// (at once, with [`ExitReason::NoProcess`], if it does not exist).
+    fn is_remote(&self, pid: &Pid) -> bool {
+        pid.node() != self.node.name()
+    }
+
+    /// Monitors `pid`, here or on another node: when it stops, [`Actor::on_down`] gets
+    /// a `Down` with its reason; at once with [`ExitReason::NoProcess`] if it does not
+    /// exist, and with [`ExitReason::NoConnection`] if its node cannot be reached or
+    /// the connection to it is lost.
     pub fn monitor(&mut self, pid: &Pid) -> MonitorRef {
         let mref = Ref::new(self.node.name().clone(), self.node.creation());
         self.monitors.insert(mref.clone(), pid.clone());
         let me: Arc<dyn ProcessCell> = self.cell.clone();
+        if self.is_remote(pid) {
+            match self.node.remote() {
+                Some(remote) => {
+                    let monitor = RemoteMonitor::Actor {
+                        watcher: weak(&me),
+                        mref: mref.clone(),
+                    };
+                    remote.monitor(pid, Some(self.pid()), &mref, monitor);
+                }
+                None => down_now(&me, &mref, pid, ExitReason::NoConnection),
+            }
+            return mref;
+        }
         let outcome = match self.node.registry().get(pid) {
-            Some(target) => target.core().add_monitor(mref.clone(), weak(&me)),
+            Some(target) => target.core().add_monitor(mref.clone(), Watcher::Local(weak(&me))),
             None => Err(ExitReason::NoProcess),
         };
         if let Err(reason) = outcome {
-            let _ = me.push_system(SystemMsg::Down(Down {
-                monitor: mref.clone(),
-                pid: pid.clone(),
-                reason,
-            }));
+            down_now(&me, &mref, pid, reason);
         }
         mref
     }
 
     /// Stops a monitor; a `Down` for it that is already queued is dropped too.
     pub fn demonitor(&mut self, mref: &MonitorRef) {
-        if let Some(pid) = self.monitors.remove(mref)
-            && let Some(target) = self.node.registry().get(&pid)
-        {
+        let Some(pid) = self.monitors.remove(mref) else { return };
+        if self.is_remote(&pid) {
+            if let Some(remote) = self.node.remote() {
+                remote.demonitor(&pid, self.cell.core.pid(), mref);
+            }
+        } else if let Some(target) = self.node.registry().get(&pid) {
             target.core().remove_monitor(mref);
         }
     }
 
-    /// Links this actor with `pid`: when either stops abnormally, the other gets an
-    /// exit signal (it stops too, unless it traps exits). Linking to a process that
-    /// does not exist delivers an exit signal with [`ExitReason::NoProcess`] at once.
+    /// Links this actor with `pid`, here or on another node: when either stops
+    /// abnormally, the other gets an exit signal (it stops too, unless it traps exits).
+    /// Linking to a process that does not exist delivers an exit signal with
+    /// [`ExitReason::NoProcess`]; losing the connection to its node, one with
+    /// [`ExitReason::NoConnection`].
     pub fn link(&mut self, pid: &Pid) {
         let me: Arc<dyn ProcessCell> = self.cell.clone();
+        if self.is_remote(pid) {
+            let _ = me.core().add_link(pid.clone(), None);
+            match self.node.remote() {
+                Some(remote) => remote.link(self.cell.core.pid(), pid, &me),
+                None => exit_now(&me, pid, ExitReason::NoConnection),
+            }
+            return;
+        }
         let linked = match self.node.registry().get(pid) {
             Some(other) => other
                 .core()
-                .add_link(self.pid().clone(), weak(&me))
+                .add_link(self.pid().clone(), Some(weak(&me)))
                 .map(|()| other),
             None => Err(ExitReason::NoProcess),
         };
         match linked {
             Ok(other) => {
-                let _ = me.core().add_link(pid.clone(), weak(&other));
+                let _ = me.core().add_link(pid.clone(), Some(weak(&other)));
             }
-            Err(reason) => {
-                let _ = me.push_system(SystemMsg::Exit(Exit {
-                    pid: pid.clone(),
-                    reason,
-                }));
-            }
+            Err(reason) => exit_now(&me, pid, reason),
         }
     }
 
     /// Removes the link with `pid`, both ways.
     pub fn unlink(&mut self, pid: &Pid) {
         self.cell.core.remove_link(pid);
-        if let Some(other) = self.node.registry().get(pid) {
+        if self.is_remote(pid) {
+            if let Some(remote) = self.node.remote() {
+                remote.unlink(self.cell.core.pid(), pid);
+            }
+        } else if let Some(other) = self.node.registry().get(pid) {
             other.core().remove_link(self.pid());
         }
     }
@@ -222,8 +250,8 @@ impl<A: Actor> Context<A> {
         let my_pid = self.pid().clone();
         self.node
             .spawn_setup::<B>(args, SpawnOptions::default(), |child: &Arc<dyn ProcessCell>| {
-                let _ = child.core().add_link(my_pid, weak(&me));
-                let _ = me.core().add_link(child.core().pid().clone(), weak(child));
+                let _ = child.core().add_link(my_pid, Some(weak(&me)));
+                let _ = me.core().add_link(child.core().pid().clone(), Some(weak(child)));
             })
     }
 
@@ -234,7 +262,7 @@ impl<A: Actor> Context<A> {
         let child =
             self.node
                 .spawn_setup::<B>(args, SpawnOptions::default(), |child: &Arc<dyn ProcessCell>| {
-                    let _ = child.core().add_monitor(mref.clone(), weak(&me));
+                    let _ = child.core().add_monitor(mref.clone(), Watcher::Local(weak(&me)));
                 })?;
         self.monitors.insert(mref.clone(), child.pid().clone());
         Ok((child, mref))
@@ -278,6 +306,23 @@ impl<A: Actor> Context<A> {
             }
         });
     }
+}
+
+/// Tells `me` at once that `pid` is down.
+fn down_now(me: &Arc<dyn ProcessCell>, mref: &MonitorRef, pid: &Pid, reason: ExitReason) {
+    let _ = me.push_system(SystemMsg::Down(Down {
+        monitor: mref.clone(),
+        pid: pid.clone(),
+        reason,
+    }));
+}
+
+/// Sends `me` an exit signal from `pid` at once.
+fn exit_now(me: &Arc<dyn ProcessCell>, pid: &Pid, reason: ExitReason) {
+    let _ = me.push_system(SystemMsg::Exit(Exit {
+        pid: pid.clone(),
+        reason,
+    }));
 }
 
 impl<A: Actor> std::fmt::Debug for Context<A> {

@@ -15,6 +15,9 @@ pub(crate) trait Envelope<A: Actor>: Send {
         actor: &'a mut A,
         ctx: &'a mut Context<A>,
     ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
+    /// The message could not be queued: tell its caller why, if there is one.
+    fn fail(self: Box<Self>, error: crate::Error);
 }
 
 /// A message, who sent it, and where the answer goes (for a call).
@@ -50,5 +53,11 @@ where
                 Reply::Deferred => drop(handle),
             }
         })
+    }
+
+    fn fail(self: Box<Self>, error: crate::Error) {
+        if let Some(reply) = self.reply {
+            reply.fail(error);
+        }
     }
 }

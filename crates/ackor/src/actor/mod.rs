@@ -15,13 +15,14 @@ pub use actor_ref::{ActorRef, Call, CallFuture};
 pub use context::Context;
 pub use reply::ReplyHandle;
 
-pub(crate) use envelope::Envelope;
+pub(crate) use envelope::{Envelope, MsgEnvelope};
 pub(crate) use run::run;
 
 use crate::error::{BoxError, Error};
 use crate::identity::Pid;
 use crate::mailbox::Mailbox;
 use crate::monitor::{Down, Exit};
+use crate::remote::{RemoteMessages, RemoteReplyTo, Undelivered};
 use crate::monitor::{ExitReason, ProcessCell, ProcessCore, SystemMsg};
 
 /// An actor: state owned by one task that handles its messages one at a time.
@@ -74,6 +75,12 @@ pub trait Actor: Sized + Send + 'static {
     fn on_exit(&mut self, ctx: &mut Context<Self>, exit: Exit) -> impl Future<Output = ()> + Send {
         let _ = (ctx, exit);
         async {}
+    }
+
+    /// Lists the [`RemoteMessage`](crate::RemoteMessage)s this actor accepts from other
+    /// nodes (none by default). See [`RemoteMessages`] for an example.
+    fn remote_messages(messages: &mut RemoteMessages<Self>) {
+        let _ = messages;
     }
 }
 
@@ -207,6 +214,21 @@ impl<A: Actor> ProcessCell for ActorCell<A> {
 
     fn push_system(&self, msg: SystemMsg) -> Result<(), SystemMsg> {
         self.mailbox.push_system(msg)
+    }
+
+    fn deliver_remote(
+        &self,
+        tag: &str,
+        payload: &[u8],
+        from: Option<Pid>,
+        reply: Option<RemoteReplyTo>,
+    ) -> Result<(), Undelivered> {
+        let env = crate::remote::table::<A>().deliver(tag, payload, from, reply)?;
+        if let Err((env, error)) = self.mailbox.try_push_user(env) {
+            env.fail(error.clone());
+            return Err((error, None));
+        }
+        Ok(())
     }
 
     fn kill(&self) {

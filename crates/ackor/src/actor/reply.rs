@@ -21,8 +21,13 @@ enum SlotState<T> {
     Taken,
 }
 
+/// Where a slot whose caller is on another node sends the outcome.
+pub(crate) type Forward<T> = Box<dyn FnOnce(Result<T, Error>) + Send + Sync>;
+
 pub(crate) struct Slot<T> {
     state: Mutex<SlotState<T>>,
+    /// Set for the reply of a remote call: the outcome is forwarded, not stored.
+    forward: Mutex<Option<Forward<T>>>,
 }
 
 impl<T> Slot<T> {
@@ -30,8 +35,16 @@ impl<T> Slot<T> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    fn take_forward(&self) -> Option<Forward<T>> {
+        self.forward.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
     /// Stores the outcome unless the receiver is gone.
     fn complete(&self, outcome: Result<T, Error>) -> Result<(), Error> {
+        if let Some(forward) = self.take_forward() {
+            forward(outcome);
+            return Ok(());
+        }
         let mut st = self.lock();
         match std::mem::replace(&mut *st, SlotState::Taken) {
             SlotState::Waiting(waker) => {
@@ -60,6 +73,10 @@ trait AnySlot: Any + Send + Sync {
 
 impl<T: Send + 'static> AnySlot for Slot<T> {
     fn sender_gone(&self) {
+        if let Some(forward) = self.take_forward() {
+            forward(Err(Error::ReplyDropped));
+            return;
+        }
         let mut st = self.lock();
         if let SlotState::Waiting(waker) = &mut *st {
             let waker = waker.take();
@@ -76,6 +93,7 @@ impl<T: Send + 'static> AnySlot for Slot<T> {
 pub(crate) fn channel<T: Send + 'static>() -> (ReplyHandle<T>, ReplyReceiver<T>) {
     let slot = Arc::new(Slot {
         state: Mutex::new(SlotState::Waiting(None)),
+        forward: Mutex::new(None),
     });
     (
         ReplyHandle {
@@ -139,6 +157,21 @@ pub struct ReplyHandle<T: Send + 'static> {
 }
 
 impl<T: Send + 'static> ReplyHandle<T> {
+    /// A handle whose outcome goes to `forward` (the reply route of a remote call).
+    pub(crate) fn forwarding(forward: Forward<T>) -> Self {
+        ReplyHandle {
+            slot: Some(Arc::new(Slot {
+                state: Mutex::new(SlotState::Waiting(None)),
+                forward: Mutex::new(Some(forward)),
+            })),
+        }
+    }
+
+    /// Completes a local slot from outside (the reply of a remote call arriving).
+    pub(crate) fn complete_with(self, outcome: Result<T, Error>) {
+        let _ = self.complete(outcome);
+    }
+
     /// Answers the caller with a value. A caller that gave up meanwhile (timeout) is
     /// not told; the value is dropped.
     pub fn reply(self, value: T) {

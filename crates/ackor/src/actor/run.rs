@@ -149,6 +149,6 @@ impl<A: Actor> Drop for ExitGuard<A> {
         }
         self.node.registry().remove(&pid);
         tracing::debug!(%pid, reason = %self.reason, "actor stopped");
-        obituary.deliver(&pid, &self.reason);
+        obituary.deliver(&pid, &self.reason, &self.node);
     }
 }

@@ -12,6 +12,8 @@ use tokio::sync::oneshot;
 use tokio::task::AbortHandle;
 
 use crate::identity::{Pid, Ref};
+use crate::node::Node;
+use crate::remote::{RemoteReplyTo, Undelivered};
 
 /// Why a process stopped.
 ///
@@ -119,6 +121,22 @@ pub(crate) trait ProcessCell: std::any::Any + Send + Sync {
     fn push_system(&self, msg: SystemMsg) -> Result<(), SystemMsg>;
     /// Closes the mailbox and aborts the task: the actor stops with `Killed`.
     fn kill(&self);
+    /// Decodes a message that came from another node and queues it.
+    fn deliver_remote(
+        &self,
+        tag: &str,
+        payload: &[u8],
+        from: Option<Pid>,
+        reply: Option<RemoteReplyTo>,
+    ) -> Result<(), Undelivered>;
+}
+
+/// Who is told when a monitored process stops.
+pub(crate) enum Watcher {
+    /// An actor on this node.
+    Local(Weak<dyn ProcessCell>),
+    /// A process on another node, told with a `Down` frame.
+    Remote { watcher: Pid, ref_id: u64 },
 }
 
 /// Non-generic state every process has.
@@ -132,16 +150,18 @@ pub(crate) struct ProcessCore {
 struct ProcState {
     exit: Option<ExitReason>,
     name: Option<String>,
-    monitors: Vec<(MonitorRef, Weak<dyn ProcessCell>)>,
-    links: Vec<(Pid, Weak<dyn ProcessCell>)>,
+    monitors: Vec<(MonitorRef, Watcher)>,
+    /// Linked processes; `None` for one on another node.
+    links: Vec<(Pid, Option<Weak<dyn ProcessCell>>)>,
     waiters: Vec<oneshot::Sender<ExitReason>>,
 }
 
 /// What a terminating process must notify, taken from its state in one step.
 pub(crate) struct Obituary {
     pub(crate) name: Option<String>,
-    monitors: Vec<(MonitorRef, Weak<dyn ProcessCell>)>,
-    links: Vec<(Pid, Weak<dyn ProcessCell>)>,
+    monitors: Vec<(MonitorRef, Watcher)>,
+    /// Linked processes; `None` for one on another node.
+    links: Vec<(Pid, Option<Weak<dyn ProcessCell>>)>,
     waiters: Vec<oneshot::Sender<ExitReason>>,
 }
 
@@ -197,7 +217,7 @@ impl ProcessCore {
     pub(crate) fn add_monitor(
         &self,
         mref: MonitorRef,
-        watcher: Weak<dyn ProcessCell>,
+        watcher: Watcher,
     ) -> Result<(), ExitReason> {
         let mut st = self.lock();
         if st.exit.is_some() {
@@ -212,7 +232,7 @@ impl ProcessCore {
     }
 
     /// Adds a link to `other`; fails with `NoProcess` if this process is gone.
-    pub(crate) fn add_link(&self, other: Pid, cell: Weak<dyn ProcessCell>) -> Result<(), ExitReason> {
+    pub(crate) fn add_link(&self, other: Pid, cell: Option<Weak<dyn ProcessCell>>) -> Result<(), ExitReason> {
         let mut st = self.lock();
         if st.exit.is_some() {
             return Err(ExitReason::NoProcess);
@@ -266,24 +286,42 @@ impl ProcessCore {
 
 impl Obituary {
     /// Tells monitors, linked processes and waiters that `pid` stopped with `reason`.
-    pub(crate) fn deliver(self, pid: &Pid, reason: &ExitReason) {
+    pub(crate) fn deliver(self, pid: &Pid, reason: &ExitReason, node: &Node) {
         for (mref, watcher) in self.monitors {
-            if let Some(w) = watcher.upgrade() {
-                let _ = w.push_system(SystemMsg::Down(Down {
-                    monitor: mref,
-                    pid: pid.clone(),
-                    reason: reason.clone(),
-                }));
+            match watcher {
+                Watcher::Local(w) => {
+                    if let Some(w) = w.upgrade() {
+                        let _ = w.push_system(SystemMsg::Down(Down {
+                            monitor: mref,
+                            pid: pid.clone(),
+                            reason: reason.clone(),
+                        }));
+                    }
+                }
+                Watcher::Remote { watcher, ref_id } => {
+                    if let Some(remote) = node.remote() {
+                        remote.down(&watcher, ref_id, pid, reason);
+                    }
+                }
             }
         }
         for (other, cell) in self.links {
-            if let Some(c) = cell.upgrade() {
-                c.core().remove_link(pid);
-                tracing::debug!(from = %pid, to = %other, %reason, "exit signal");
-                let _ = c.push_system(SystemMsg::Exit(Exit {
-                    pid: pid.clone(),
-                    reason: reason.clone(),
-                }));
+            tracing::debug!(from = %pid, to = %other, %reason, "exit signal");
+            match cell {
+                Some(cell) => {
+                    if let Some(c) = cell.upgrade() {
+                        c.core().remove_link(pid);
+                        let _ = c.push_system(SystemMsg::Exit(Exit {
+                            pid: pid.clone(),
+                            reason: reason.clone(),
+                        }));
+                    }
+                }
+                None => {
+                    if let Some(remote) = node.remote() {
+                        let _ = remote.exit(Some(pid), &other, reason);
+                    }
+                }
             }
         }
         for w in self.waiters {

@@ -14,6 +14,7 @@ use crate::actor::{self, Actor, ActorCell, ActorRef};
 use crate::error::Error;
 use crate::identity::{NodeName, Pid, ProcessId};
 use crate::monitor::{ExitReason, ProcessCell, SystemMsg};
+use crate::remote::{Remote, RemoteConfig};
 
 /// Default capacity of an actor's user lane.
 pub const DEFAULT_MAILBOX_CAPACITY: usize = 1024;
@@ -33,6 +34,8 @@ pub struct NodeConfig {
     pub call_timeout: Duration,
     /// How long `shutdown` waits for actors to stop before killing the rest.
     pub shutdown_timeout: Duration,
+    /// The network side; `None` for a node that only hosts local actors.
+    pub remote: Option<RemoteConfig>,
 }
 
 /// Builds and starts a [`Node`].
@@ -81,12 +84,27 @@ impl NodeBuilder {
         self
     }
 
+    /// Makes the node reachable from other nodes with `cookie` and default network
+    /// settings: it listens on the `host:port` of its name (`name@host:port`; port 0
+    /// picks a free port, and the name then carries the real one).
+    pub fn cookie(mut self, cookie: impl Into<String>) -> Self {
+        self.config.remote = Some(RemoteConfig::new(cookie));
+        self
+    }
+
+    /// Makes the node reachable from other nodes with these network settings.
+    pub fn remote(mut self, remote: RemoteConfig) -> Self {
+        self.config.remote = Some(remote);
+        self
+    }
+
     /// Starts the node on the current tokio runtime.
     ///
-    /// Fails with [`Error::Config`] for an empty name or a zero mailbox capacity, and
-    /// when called outside a tokio runtime.
+    /// Fails with [`Error::Config`] for an empty name, a zero mailbox capacity, a
+    /// networked node whose name is not `name@host:port` or whose address cannot be
+    /// bound, and when called outside a tokio runtime.
     pub async fn start(self) -> Result<Node, Error> {
-        let config = self.config;
+        let mut config = self.config;
         if config.name.as_str().is_empty() {
             return Err(Error::Config("the node name is empty".into()));
         }
@@ -94,8 +112,20 @@ impl NodeBuilder {
             return Err(Error::Config("the mailbox capacity must be at least 1".into()));
         }
         let runtime = Handle::try_current().map_err(|e| Error::Config(format!("no tokio runtime: {e}")))?;
+        let creation = new_creation();
+        let mut listener = None;
+        let remote = match &config.remote {
+            Some(rc) => {
+                let (remote, name, l) = Remote::bind(&config.name, creation, rc.clone()).await?;
+                config.name = name;
+                listener = Some(l);
+                Some(remote)
+            }
+            None => None,
+        };
         let inner = NodeInner {
-            creation: new_creation(),
+            creation,
+            remote,
             config,
             next_id: AtomicU64::new(1),
             registry: Registry::default(),
@@ -103,9 +133,11 @@ impl NodeBuilder {
             runtime,
         };
         tracing::info!(node = %inner.config.name, creation = inner.creation, "node started");
-        Ok(Node {
-            inner: Arc::new(inner),
-        })
+        let node = Node { inner: Arc::new(inner) };
+        if let (Some(remote), Some(listener)) = (&node.inner.remote, listener) {
+            remote.start(node.clone(), listener);
+        }
+        Ok(node)
     }
 }
 
@@ -150,6 +182,7 @@ impl SpawnOptions {
 
 struct NodeInner {
     creation: u32,
+    remote: Option<Arc<Remote>>,
     config: NodeConfig,
     next_id: AtomicU64,
     registry: Registry,
@@ -205,6 +238,7 @@ impl Node {
                 mailbox_capacity: DEFAULT_MAILBOX_CAPACITY,
                 call_timeout: DEFAULT_CALL_TIMEOUT,
                 shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+                remote: None,
             },
         }
     }
@@ -222,6 +256,20 @@ impl Node {
     /// The node's settings.
     pub fn config(&self) -> &NodeConfig {
         &self.inner.config
+    }
+
+    pub(crate) fn remote(&self) -> Option<&Arc<Remote>> {
+        self.inner.remote.as_ref()
+    }
+
+    /// The address the node listens on, for a networked node.
+    pub fn local_addr(&self) -> Option<std::net::SocketAddr> {
+        self.inner.remote.as_ref().map(|r| r.local_addr())
+    }
+
+    /// The nodes this node has outgoing links to right now.
+    pub fn connected_nodes(&self) -> Vec<NodeName> {
+        self.inner.remote.as_ref().map(|r| r.connected_peers()).unwrap_or_default()
     }
 
     pub(crate) fn registry(&self) -> &Registry {
@@ -311,7 +359,39 @@ impl Node {
     /// Fails with [`Error::ProcessUnknown`] if it is gone (or never was), or is an actor
     /// of another type.
     pub fn actor_ref<A: Actor>(&self, pid: &Pid) -> Result<ActorRef<A>, Error> {
+        if pid.node() != self.name() {
+            return self.remote_ref(pid.clone());
+        }
         downcast(self.inner.registry.get(pid).ok_or(Error::ProcessUnknown)?)
+    }
+
+    /// A handle to an actor on another node. Nothing is checked here: a send to a
+    /// process that does not exist is dropped there, a call fails with
+    /// [`Error::ProcessUnknown`].
+    fn remote_ref<A: Actor>(&self, pid: Pid) -> Result<ActorRef<A>, Error> {
+        if self.inner.remote.is_none() {
+            return Err(Error::Config("this node has no network side (set a cookie)".into()));
+        }
+        Ok(ActorRef::remote(pid, self.clone()))
+    }
+
+    /// A handle to the actor registered as `id`, on this node or another one (the name
+    /// is resolved there, in one round trip).
+    ///
+    /// Fails with [`Error::ProcessUnknown`] when the name is not registered,
+    /// [`Error::NoConnection`] when the node cannot be reached, [`Error::Timeout`]
+    /// after the call timeout.
+    pub async fn resolve<A: Actor>(&self, id: &ProcessId) -> Result<ActorRef<A>, Error> {
+        if &id.node == self.name() {
+            return self.lookup(id);
+        }
+        let remote = self
+            .inner
+            .remote
+            .as_ref()
+            .ok_or_else(|| Error::Config("this node has no network side (set a cookie)".into()))?;
+        let pid = remote.whereis(&id.node, &id.name, self.inner.config.call_timeout).await?;
+        self.remote_ref(pid)
     }
 
     /// True while `pid` is a live process of this node.
@@ -339,6 +419,7 @@ impl Node {
     /// now on.
     pub async fn shutdown(&self) {
         self.inner.stopping.store(true, Ordering::Release);
+        let remote_down = scopeguard_remote(self.inner.remote.clone());
         let deadline = tokio::time::Instant::now() + self.inner.config.shutdown_timeout;
         loop {
             let cells = self.inner.registry.all();
@@ -360,8 +441,23 @@ impl Node {
                 futures_util::future::join_all(late.iter().map(|c| c.core().wait_for_exit())).await;
             }
         }
+        drop(remote_down);
         tracing::info!(node = %self.name(), "node stopped");
     }
+}
+
+/// Closes the network side once local actors have stopped (their last exit signals
+/// and `Down`s to other nodes are queued by then), even if `shutdown` is cancelled.
+fn scopeguard_remote(remote: Option<Arc<Remote>>) -> impl Drop {
+    struct CloseRemote(Option<Arc<Remote>>);
+    impl Drop for CloseRemote {
+        fn drop(&mut self) {
+            if let Some(r) = self.0.take() {
+                r.shutdown();
+            }
+        }
+    }
+    CloseRemote(remote)
 }
 
 fn downcast<A: Actor>(cell: Arc<dyn ProcessCell>) -> Result<ActorRef<A>, Error> {

@@ -1,0 +1,101 @@
+//! Settings of a node's network side.
+
+use std::time::Duration;
+
+/// How a node talks to other nodes; set through [`NodeBuilder`](crate::NodeBuilder).
+///
+/// ```
+/// use std::time::Duration;
+/// let cfg = ackor::RemoteConfig::new("secret").links_per_peer(2).heartbeat_interval(Duration::from_millis(500));
+/// assert_eq!(cfg.links_per_peer, 2);
+/// ```
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct RemoteConfig {
+    /// The shared secret nodes prove to each other; it never crosses the wire.
+    pub cookie: String,
+    /// The largest frame accepted or sent; a larger one closes the link.
+    pub max_frame_size: usize,
+    /// How often an idle link sends a heartbeat.
+    pub heartbeat_interval: Duration,
+    /// A link that receives nothing for this long is dead.
+    pub heartbeat_timeout: Duration,
+    /// How long a handshake may take.
+    pub handshake_timeout: Duration,
+    /// How long to wait before dialing a peer again after a failure; doubles up to
+    /// `max_reconnect_backoff`. While waiting, sends to the peer fail with
+    /// [`Error::NoConnection`](crate::Error::NoConnection) at once.
+    pub reconnect_backoff: Duration,
+    /// The ceiling of the reconnect backoff.
+    pub max_reconnect_backoff: Duration,
+    /// TCP connections per peer; each sender→recipient pair always uses the same one.
+    pub links_per_peer: usize,
+}
+
+impl std::fmt::Debug for RemoteConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteConfig")
+            .field("cookie", &"<secret>")
+            .field("max_frame_size", &self.max_frame_size)
+            .field("heartbeat_interval", &self.heartbeat_interval)
+            .field("heartbeat_timeout", &self.heartbeat_timeout)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .field("reconnect_backoff", &self.reconnect_backoff)
+            .field("max_reconnect_backoff", &self.max_reconnect_backoff)
+            .field("links_per_peer", &self.links_per_peer)
+            .finish()
+    }
+}
+
+impl RemoteConfig {
+    /// Defaults with the given cookie: 8 MiB frames, heartbeat every second, dead
+    /// after 5 s of silence, 5 s handshake, backoff 100 ms to 5 s, 2 links per peer.
+    pub fn new(cookie: impl Into<String>) -> Self {
+        RemoteConfig {
+            cookie: cookie.into(),
+            max_frame_size: 8 * 1024 * 1024,
+            heartbeat_interval: Duration::from_secs(1),
+            heartbeat_timeout: Duration::from_secs(5),
+            handshake_timeout: Duration::from_secs(5),
+            reconnect_backoff: Duration::from_millis(100),
+            max_reconnect_backoff: Duration::from_secs(5),
+            links_per_peer: 2,
+        }
+    }
+
+    /// Sets the maximum frame size.
+    pub fn max_frame_size(mut self, bytes: usize) -> Self {
+        self.max_frame_size = bytes;
+        self
+    }
+
+    /// Sets the heartbeat interval.
+    pub fn heartbeat_interval(mut self, d: Duration) -> Self {
+        self.heartbeat_interval = d;
+        self
+    }
+
+    /// Sets the silence after which a link is dead.
+    pub fn heartbeat_timeout(mut self, d: Duration) -> Self {
+        self.heartbeat_timeout = d;
+        self
+    }
+
+    /// Sets the handshake timeout.
+    pub fn handshake_timeout(mut self, d: Duration) -> Self {
+        self.handshake_timeout = d;
+        self
+    }
+
+    /// Sets the first reconnect backoff.
+    pub fn reconnect_backoff(mut self, d: Duration) -> Self {
+        self.reconnect_backoff = d;
+        self
+    }
+
+    /// Sets the number of links per peer (at least 1).
+    pub fn links_per_peer(mut self, n: usize) -> Self {
+        self.links_per_peer = n;
+        self
+    }
+}

@@ -1,0 +1,210 @@
+//! Links: dialing and accepting TCP connections, and the reader and writer tasks of
+//! each. Writers coalesce every queued frame into one write; readers enforce the
+//! maximum frame size and the heartbeat timeout.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use futures_util::StreamExt;
+use prost::Message as _;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
+use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
+
+use super::handshake::{self, Local, PeerInfo};
+use super::peer::Peer;
+use super::wire::{Body, Frame, Heartbeat};
+use super::{Remote, address_of};
+use crate::error::Error;
+use crate::identity::NodeName;
+
+/// Most frames one write may carry.
+const BATCH: usize = 512;
+
+fn local(remote: &Remote) -> Local<'_> {
+    Local {
+        node: remote.local_name().as_str(),
+        creation: remote.creation(),
+        cookie: remote.config().cookie.as_bytes(),
+    }
+}
+
+/// Accepts peers until aborted.
+pub(crate) async fn accept_loop(remote: Arc<Remote>, listener: TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, addr)) => {
+                tokio::spawn(accept_one(remote.clone(), stream, addr));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+async fn accept_one(remote: Arc<Remote>, mut stream: TcpStream, addr: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let timeout = remote.config().handshake_timeout;
+    let info = match tokio::time::timeout(timeout, handshake::respond(&mut stream, &local(&remote))).await {
+        Ok(Ok(info)) => info,
+        Ok(Err(e)) => {
+            tracing::warn!(%addr, error = %e, "incoming connection refused");
+            return;
+        }
+        Err(_) => {
+            tracing::warn!(%addr, "incoming connection refused: handshake timed out");
+            return;
+        }
+    };
+    tracing::info!(peer = %info.node, %addr, "peer connected (incoming link)");
+    let peer = remote.peer(&NodeName::new(&info.node));
+    let generation = peer.begin_links(&remote, info.creation);
+    let tasks = start_link(&remote, &peer, generation, stream, None);
+    peer.add_tasks(generation, tasks);
+}
+
+/// Dials every outgoing link of `peer`; on failure the peer goes into backoff and
+/// everything waiting on it fails with `NoConnection`.
+pub(crate) async fn dial(remote: Arc<Remote>, peer: Arc<Peer>) {
+    let generation = peer.generation();
+    match dial_links(&remote, &peer).await {
+        Ok(links) => {
+            let creation = links.first().map_or(0, |(_, info)| info.creation);
+            let generation = peer.begin_links(&remote, creation);
+            let mut senders = Vec::with_capacity(links.len());
+            let mut tasks = Vec::new();
+            for (stream, _) in links {
+                let (tx, rx) = mpsc::unbounded_channel();
+                senders.push(tx);
+                tasks.extend(start_link(&remote, &peer, generation, stream, Some(rx)));
+            }
+            peer.add_tasks(generation, tasks);
+            if peer.connected(generation, creation, senders) {
+                tracing::info!(peer = %peer.name(), "peer connected (outgoing links)");
+            }
+        }
+        Err(e) => {
+            tracing::warn!(peer = %peer.name(), error = %e, "cannot connect");
+            peer.fail(&remote, &e.to_string(), Some(generation));
+        }
+    }
+}
+
+async fn dial_links(remote: &Remote, peer: &Peer) -> Result<Vec<(TcpStream, PeerInfo)>, Error> {
+    let addr = address_of(peer.name()).ok_or(Error::NoConnection)?;
+    let timeout = remote.config().handshake_timeout;
+    let mut links = Vec::with_capacity(remote.config().links_per_peer);
+    for _ in 0..remote.config().links_per_peer {
+        let mut stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
+            .await
+            .map_err(|_| Error::Handshake(format!("connecting to {addr} timed out")))?
+            .map_err(|e| Error::Handshake(format!("cannot connect to {addr}: {e}")))?;
+        let _ = stream.set_nodelay(true);
+        let info = tokio::time::timeout(
+            timeout,
+            handshake::initiate(&mut stream, &local(remote), peer.name().as_str()),
+        )
+        .await
+        .map_err(|_| Error::Handshake(format!("handshake with {} timed out", peer.name())))??;
+        if let Some((_, first)) = links.first()
+            && first != &info
+        {
+            return Err(Error::Handshake(format!("{} restarted while connecting", peer.name())));
+        }
+        links.push((stream, info));
+    }
+    Ok(links)
+}
+
+/// Starts the reader and writer of one link. `outgoing` is `None` for an accepted
+/// link, which carries only heartbeats back.
+fn start_link<S>(
+    remote: &Arc<Remote>,
+    peer: &Arc<Peer>,
+    generation: u64,
+    stream: S,
+    outgoing: Option<mpsc::UnboundedReceiver<Frame>>,
+) -> Vec<AbortHandle>
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (rd, wr) = tokio::io::split(stream);
+    let reader = tokio::spawn(read_loop(remote.clone(), peer.clone(), generation, rd));
+    let writer = tokio::spawn(write_loop(remote.clone(), peer.clone(), generation, wr, outgoing));
+    vec![reader.abort_handle(), writer.abort_handle()]
+}
+
+async fn read_loop<R: AsyncRead + Send>(remote: Arc<Remote>, peer: Arc<Peer>, generation: u64, rd: R) {
+    let codec = LengthDelimitedCodec::builder()
+        .length_field_length(4)
+        .max_frame_length(remote.config().max_frame_size)
+        .new_codec();
+    let mut frames = std::pin::pin!(FramedRead::new(rd, codec));
+    let silence = remote.config().heartbeat_timeout;
+    let why = loop {
+        let next = match tokio::time::timeout(silence, frames.next()).await {
+            Ok(next) => next,
+            Err(_) => break format!("no heartbeat for {silence:?}"),
+        };
+        let bytes = match next {
+            None => break "the peer closed the link".to_string(),
+            Some(Err(e)) => break format!("bad frame: {e}"),
+            Some(Ok(bytes)) => bytes.freeze(),
+        };
+        let frame = match Frame::decode(bytes) {
+            Ok(frame) => frame,
+            Err(e) => break format!("undecodable envelope: {e}"),
+        };
+        let Some(node) = remote.node() else { return };
+        remote.dispatch(&node, &peer, frame);
+    };
+    tracing::warn!(peer = %peer.name(), reason = %why, "link closed");
+    peer.fail(&remote, &why, Some(generation));
+}
+
+async fn write_loop<W: AsyncWrite + Send>(
+    remote: Arc<Remote>,
+    peer: Arc<Peer>,
+    generation: u64,
+    wr: W,
+    mut outgoing: Option<mpsc::UnboundedReceiver<Frame>>,
+) {
+    let mut wr = std::pin::pin!(wr);
+    let interval = remote.config().heartbeat_interval;
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let why = loop {
+        batch.clear();
+        let got = match &mut outgoing {
+            Some(rx) => match tokio::time::timeout(interval, rx.recv_many(&mut batch, BATCH)).await {
+                Ok(0) => return, // the peer state dropped the sender: shutting this link
+                Ok(n) => n,
+                Err(_) => 0,
+            },
+            None => {
+                tokio::time::sleep(interval).await;
+                0
+            }
+        };
+        if got == 0 {
+            batch.push(Frame::new(Body::Heartbeat(Heartbeat {})));
+        }
+        buf.clear();
+        for frame in batch.drain(..) {
+            frame.encode_into(&mut buf);
+        }
+        if let Err(e) = wr.write_all(&buf).await {
+            break format!("write failed: {e}");
+        }
+        if buf.capacity() > 1024 * 1024 {
+            buf = BytesMut::with_capacity(64 * 1024);
+        }
+    };
+    tracing::warn!(peer = %peer.name(), reason = %why, "link closed");
+    peer.fail(&remote, &why, Some(generation));
+}

@@ -1,0 +1,193 @@
+//! Messages that cross the wire: the [`RemoteMessage`] tag, the per-actor table of
+//! remote-capable messages, and the payload codec.
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::actor::{Actor, Envelope, Handler, Message, MsgEnvelope, ReplyHandle};
+use crate::error::Error;
+use crate::identity::Pid;
+
+/// A message type that can be sent to actors on other nodes.
+///
+/// It is a serde type with a stable wire `TAG`, declared once; its reply is a serde type
+/// too. The actor lists the remote messages it accepts in
+/// [`Actor::remote_messages`].
+///
+/// ```
+/// use ackor::{Message, RemoteMessage};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize)]
+/// struct Deposit { amount: u64 }
+/// impl Message for Deposit { type Reply = u64; }
+/// impl RemoteMessage for Deposit { const TAG: &'static str = "bank.deposit.v1"; }
+/// ```
+pub trait RemoteMessage: Message<Reply: Serialize + DeserializeOwned> + Serialize + DeserializeOwned {
+    /// The stable name of the message type on the wire. Change it when the format
+    /// changes incompatibly.
+    const TAG: &'static str;
+}
+
+/// The payload codec: how message values become bytes. MessagePack (`rmp-serde`).
+mod codec {
+    use super::*;
+
+    pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, Error> {
+        rmp_serde::to_vec(value).map_err(|e| Error::Codec(e.to_string()))
+    }
+
+    pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+        rmp_serde::from_slice(bytes).map_err(|e| Error::Codec(e.to_string()))
+    }
+}
+
+/// A delivery that failed, with the reply route given back so the caller can be told.
+pub(crate) type Undelivered = (Error, Option<RemoteReplyTo>);
+/// Turns received bytes into an envelope for actor `A`.
+type DeliverFn<A> =
+    fn(&[u8], Option<Pid>, Option<RemoteReplyTo>) -> Result<Box<dyn Envelope<A>>, Undelivered>;
+/// Encodes a message given as `&dyn Any` (the sender knows its type, not its serde bounds).
+type EncodeFn = fn(&dyn Any) -> Result<Vec<u8>, Error>;
+/// Decodes a reply into a boxed value of the message's reply type.
+pub(crate) type DecodeReply = fn(&[u8]) -> Result<Box<dyn Any + Send>, Error>;
+
+/// Where the reply to a remote call goes, and how to encode it.
+pub(crate) struct RemoteReplyTo {
+    /// Sends the encoded outcome back to the caller's node.
+    pub(crate) send: Box<dyn FnOnce(Result<Vec<u8>, Error>) + Send + Sync>,
+}
+
+/// The remote messages an actor type accepts; filled in by
+/// [`Actor::remote_messages`].
+///
+/// ```
+/// use ackor::{Actor, BoxError, Context, Handler, Message, RemoteMessage, RemoteMessages};
+/// use serde::{Deserialize, Serialize};
+///
+/// struct Bank { balance: u64 }
+/// #[derive(Serialize, Deserialize)]
+/// struct Deposit(u64);
+/// impl Message for Deposit { type Reply = u64; }
+/// impl RemoteMessage for Deposit { const TAG: &'static str = "bank.deposit.v1"; }
+///
+/// impl Actor for Bank {
+///     type Args = ();
+///     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, BoxError> { Ok(Bank { balance: 0 }) }
+///     fn remote_messages(messages: &mut RemoteMessages<Self>) {
+///         messages.add::<Deposit>();
+///     }
+/// }
+/// impl Handler<Deposit> for Bank {
+///     type Return = u64;
+///     async fn handle(&mut self, msg: Deposit, _: &mut Context<Self>) -> u64 {
+///         self.balance += msg.0;
+///         self.balance
+///     }
+/// }
+/// ```
+pub struct RemoteMessages<A: Actor> {
+    by_tag: HashMap<&'static str, DeliverFn<A>>,
+    by_type: HashMap<TypeId, (&'static str, EncodeFn, DecodeReply)>,
+}
+
+impl<A: Actor> RemoteMessages<A> {
+    fn new() -> Self {
+        RemoteMessages {
+            by_tag: HashMap::new(),
+            by_type: HashMap::new(),
+        }
+    }
+
+    /// Accepts `M` from other nodes (and lets this node send `M` to remote actors of
+    /// type `A`).
+    pub fn add<M>(&mut self) -> &mut Self
+    where
+        M: RemoteMessage,
+        A: Handler<M>,
+    {
+        self.by_tag.insert(M::TAG, deliver::<A, M>);
+        self.by_type
+            .insert(TypeId::of::<M>(), (M::TAG, encode_any::<M>, decode_reply::<M>));
+        self
+    }
+
+    /// Builds the envelope for a received message.
+    pub(crate) fn deliver(
+        &self,
+        tag: &str,
+        payload: &[u8],
+        from: Option<Pid>,
+        reply: Option<RemoteReplyTo>,
+    ) -> Result<Box<dyn Envelope<A>>, Undelivered> {
+        match self.by_tag.get(tag) {
+            Some(f) => f(payload, from, reply),
+            None => Err((Error::UnknownMessage(tag.to_string()), reply)),
+        }
+    }
+
+    /// The tag, encoder and reply decoder for message type `M`, when registered.
+    pub(crate) fn sender_side<M: 'static>(&self) -> Option<(&'static str, EncodeFn, DecodeReply)> {
+        self.by_type.get(&TypeId::of::<M>()).copied()
+    }
+}
+
+fn deliver<A, M>(
+    payload: &[u8],
+    from: Option<Pid>,
+    reply: Option<RemoteReplyTo>,
+) -> Result<Box<dyn Envelope<A>>, Undelivered>
+where
+    A: Handler<M>,
+    M: RemoteMessage,
+{
+    let msg: M = match codec::decode(payload) {
+        Ok(m) => m,
+        Err(e) => return Err((e, reply)),
+    };
+    let reply = reply.map(|to| {
+        let send = to.send;
+        ReplyHandle::<M::Reply>::forwarding(Box::new(move |outcome: Result<M::Reply, Error>| {
+            send(outcome.and_then(|v| codec::encode(&v)));
+        }))
+    });
+    Ok(Box::new(MsgEnvelope {
+        msg,
+        sender: from,
+        reply,
+    }))
+}
+
+fn encode_any<M: RemoteMessage>(msg: &dyn Any) -> Result<Vec<u8>, Error> {
+    match msg.downcast_ref::<M>() {
+        Some(m) => codec::encode(m),
+        None => Err(Error::Codec("message type mismatch".into())),
+    }
+}
+
+fn decode_reply<M: RemoteMessage>(bytes: &[u8]) -> Result<Box<dyn Any + Send>, Error> {
+    let v: M::Reply = codec::decode(bytes)?;
+    Ok(Box::new(v))
+}
+
+/// The table of actor type `A`, built once per process from
+/// [`Actor::remote_messages`].
+pub(crate) fn table<A: Actor>() -> Arc<RemoteMessages<A>> {
+    static TABLES: OnceLock<Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>> = OnceLock::new();
+    let tables = TABLES.get_or_init(Default::default);
+    let mut map = tables.lock().unwrap_or_else(|p| p.into_inner());
+    let entry = map.entry(TypeId::of::<A>()).or_insert_with(|| {
+        let mut t = RemoteMessages::<A>::new();
+        A::remote_messages(&mut t);
+        Arc::new(t)
+    });
+    match entry.clone().downcast::<RemoteMessages<A>>() {
+        Ok(t) => t,
+        // Unreachable: the entry for A's TypeId is always a RemoteMessages<A>.
+        Err(_) => Arc::new(RemoteMessages::new()),
+    }
+}

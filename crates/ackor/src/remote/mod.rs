@@ -1,0 +1,527 @@
+//! The network side of a node: TCP links to peer nodes, the handshake, framing, and
+//! routing of messages, replies, monitors and links across them.
+//!
+//! Each node sends only on links it dialed itself and receives on links the peer
+//! dialed, so all traffic from one node to another is ordered per sender→recipient
+//! pair: the pair is pinned to one of the `links_per_peer` outgoing links. Any link of
+//! a peer dying (an i/o error, a bad frame, silence past the heartbeat timeout) takes
+//! the whole peer down: pending calls to it fail with `NoConnection`, monitors of its
+//! processes get `Down` with `NoConnection`, links to them an exit signal.
+
+mod config;
+mod handshake;
+mod link;
+mod messages;
+mod peer;
+pub(crate) mod wire;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::net::TcpListener;
+use tokio::task::AbortHandle;
+
+pub use config::RemoteConfig;
+pub(crate) use messages::{DecodeReply, RemoteReplyTo, Undelivered, table};
+pub use messages::{RemoteMessage, RemoteMessages};
+pub(crate) use peer::{PendingCall, RemoteMonitor};
+
+use crate::error::Error;
+use crate::identity::{NodeName, Pid, Ref};
+use crate::monitor::{Exit, ExitReason, ProcessCell, SystemMsg, Watcher};
+use crate::node::Node;
+use peer::Peer;
+use wire::{Body, Frame, Target, WirePid, WireReason};
+
+/// A node's network side.
+pub(crate) struct Remote {
+    local: NodeName,
+    creation: u32,
+    config: RemoteConfig,
+    addr: SocketAddr,
+    peers: Mutex<HashMap<NodeName, Arc<Peer>>>,
+    next_call: AtomicU64,
+    listener: Mutex<Option<AbortHandle>>,
+    /// The node, to deliver what arrives; cleared at shutdown to end the cycle.
+    node: Mutex<Option<Node>>,
+    stopped: AtomicBool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Splits `name@host:port` into its address part.
+pub(crate) fn address_of(node: &NodeName) -> Option<&str> {
+    let (_, addr) = node.as_str().split_once('@')?;
+    addr.rsplit_once(':').map(|_| addr)
+}
+
+/// The link a sender→recipient pair always uses.
+pub(crate) fn pin(from: Option<&Pid>, to: u64) -> u64 {
+    let from = from.map_or(0, |p| p.id());
+    from.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ to
+}
+
+impl Remote {
+    /// Binds the listener. Returns the remote side and the node name with the bound
+    /// port (when the name asked for port 0).
+    pub(crate) async fn bind(
+        name: &NodeName,
+        creation: u32,
+        config: RemoteConfig,
+    ) -> Result<(Arc<Remote>, NodeName, TcpListener), Error> {
+        if config.links_per_peer == 0 {
+            return Err(Error::Config("links_per_peer must be at least 1".into()));
+        }
+        if config.cookie.is_empty() {
+            return Err(Error::Config("the cookie is empty".into()));
+        }
+        let addr = address_of(name)
+            .ok_or_else(|| Error::Config(format!("node name {name} is not name@host:port")))?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| Error::Config(format!("cannot listen on {addr}: {e}")))?;
+        let bound = listener
+            .local_addr()
+            .map_err(|e| Error::Config(format!("no local address: {e}")))?;
+        let name = match name.as_str().rsplit_once(':') {
+            Some((head, "0")) => NodeName::new(format!("{head}:{}", bound.port())),
+            _ => name.clone(),
+        };
+        let remote = Arc::new(Remote {
+            local: name.clone(),
+            creation,
+            config,
+            addr: bound,
+            peers: Mutex::new(HashMap::new()),
+            next_call: AtomicU64::new(1),
+            listener: Mutex::new(None),
+            node: Mutex::new(None),
+            stopped: AtomicBool::new(false),
+        });
+        Ok((remote, name, listener))
+    }
+
+    /// Starts accepting peers.
+    pub(crate) fn start(self: &Arc<Self>, node: Node, listener: TcpListener) {
+        *lock(&self.node) = Some(node.clone());
+        let task = node.runtime().spawn(link::accept_loop(self.clone(), listener));
+        *lock(&self.listener) = Some(task.abort_handle());
+    }
+
+    pub(crate) fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub(crate) fn config(&self) -> &RemoteConfig {
+        &self.config
+    }
+
+    pub(crate) fn node(&self) -> Option<Node> {
+        lock(&self.node).clone()
+    }
+
+    pub(crate) fn local_name(&self) -> &NodeName {
+        &self.local
+    }
+
+    pub(crate) fn creation(&self) -> u32 {
+        self.creation
+    }
+
+    fn peer(&self, name: &NodeName) -> Arc<Peer> {
+        lock(&self.peers)
+            .entry(name.clone())
+            .or_insert_with(|| Arc::new(Peer::new(name.clone())))
+            .clone()
+    }
+
+    fn existing_peer(&self, name: &NodeName) -> Option<Arc<Peer>> {
+        lock(&self.peers).get(name).cloned()
+    }
+
+    pub(crate) fn next_call_id(&self) -> u64 {
+        self.next_call.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Queues a frame for `to`, dialing if needed. Fails with `NoConnection` at once
+    /// while the peer is known to be unreachable (in reconnect backoff).
+    pub(crate) fn send(self: &Arc<Self>, to: &NodeName, pin: u64, body: Body) -> Result<(), Error> {
+        if self.stopped.load(Ordering::Acquire) {
+            return Err(Error::NodeStopped);
+        }
+        if to == &self.local {
+            return Err(Error::Protocol("a node does not send frames to itself".into()));
+        }
+        if address_of(to).is_none() {
+            return Err(Error::NoConnection);
+        }
+        let peer = self.peer(to);
+        let frame = Frame::new(body);
+        if let Some(len) = frame_too_large(&frame, self.config.max_frame_size) {
+            return Err(Error::Codec(format!(
+                "a frame of {len} bytes exceeds the maximum frame size of {} bytes",
+                self.config.max_frame_size
+            )));
+        }
+        peer.send(self, pin, frame)
+    }
+
+    /// Registers a pending call with `to` and sends its frame.
+    pub(crate) fn call(
+        self: &Arc<Self>,
+        to: &NodeName,
+        pin: u64,
+        call_id: u64,
+        body: Body,
+        pending: PendingCall,
+    ) -> Result<(), Error> {
+        let peer = self.peer(to);
+        peer.add_call(call_id, pending);
+        if let Err(e) = self.send(to, pin, body) {
+            peer.remove_call(call_id);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Asks `node` for the pid registered as `name`.
+    pub(crate) async fn whereis(
+        self: &Arc<Self>,
+        node: &NodeName,
+        name: &str,
+        timeout: std::time::Duration,
+    ) -> Result<Pid, Error> {
+        let call_id = self.next_call_id();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let pending: PendingCall = Box::new(move |outcome| {
+            let _ = tx.send(outcome);
+        });
+        let body = Body::Whereis(wire::Whereis {
+            call_id,
+            name: name.to_string(),
+        });
+        self.call(node, call_id, call_id, body, pending)?;
+        let _forget = ForgetCall {
+            remote: self.clone(),
+            node: node.clone(),
+            call_id,
+        };
+        match tokio::time::timeout(timeout, rx).await {
+            Err(_) => Err(Error::Timeout),
+            Ok(Err(_)) => Err(Error::NoConnection),
+            Ok(Ok(Err(e))) => Err(e),
+            Ok(Ok(Ok(bytes))) => <WirePid as prost::Message>::decode(bytes)
+                .map(|p| p.to_pid())
+                .map_err(|e| Error::Protocol(format!("undecodable pid: {e}"))),
+        }
+    }
+
+    /// Forgets a pending call (the caller gave up).
+    pub(crate) fn forget_call(&self, to: &NodeName, call_id: u64) {
+        if let Some(peer) = self.existing_peer(to) {
+            peer.remove_call(call_id);
+        }
+    }
+
+    /// Monitors a remote process; `Down` arrives through `monitor`.
+    pub(crate) fn monitor(self: &Arc<Self>, target: &Pid, watcher: Option<&Pid>, mref: &Ref, monitor: RemoteMonitor) {
+        let peer = self.peer(target.node());
+        peer.add_monitor(mref.id(), target, monitor);
+        let body = Body::Monitor(wire::Monitor {
+            ref_id: mref.id(),
+            watcher: watcher.map(WirePid::from),
+            target: Some(Target::Pid(WirePid::from(target))),
+            remove: false,
+        });
+        if let Err(e) = self.send(target.node(), pin(watcher, target.id()), body) {
+            tracing::debug!(%target, error = %e, "remote monitor could not be sent");
+            if let Some(m) = peer.take_monitor(mref.id()) {
+                m.fire(target.clone(), ExitReason::NoConnection);
+            }
+        }
+    }
+
+    pub(crate) fn demonitor(self: &Arc<Self>, target: &Pid, watcher: &Pid, mref: &Ref) {
+        if let Some(peer) = self.existing_peer(target.node()) {
+            peer.take_monitor(mref.id());
+        }
+        let body = Body::Monitor(wire::Monitor {
+            ref_id: mref.id(),
+            watcher: Some(WirePid::from(watcher)),
+            target: Some(Target::Pid(WirePid::from(target))),
+            remove: true,
+        });
+        let _ = self.send(target.node(), pin(Some(watcher), target.id()), body);
+    }
+
+    /// Links a local process with a remote one (the local half is already recorded).
+    pub(crate) fn link(self: &Arc<Self>, local: &Pid, remote: &Pid, cell: &Arc<dyn ProcessCell>) {
+        let peer = self.peer(remote.node());
+        peer.add_link(local.clone(), remote.clone());
+        let body = Body::Link(wire::Link {
+            from: Some(WirePid::from(local)),
+            to: Some(WirePid::from(remote)),
+            remove: false,
+        });
+        if self.send(remote.node(), pin(Some(local), remote.id()), body).is_err() {
+            peer.remove_link(local, remote);
+            cell.core().remove_link(remote);
+            let _ = cell.push_system(SystemMsg::Exit(Exit {
+                pid: remote.clone(),
+                reason: ExitReason::NoConnection,
+            }));
+        }
+    }
+
+    pub(crate) fn unlink(self: &Arc<Self>, local: &Pid, remote: &Pid) {
+        if let Some(peer) = self.existing_peer(remote.node()) {
+            peer.remove_link(local, remote);
+        }
+        let body = Body::Link(wire::Link {
+            from: Some(WirePid::from(local)),
+            to: Some(WirePid::from(remote)),
+            remove: true,
+        });
+        let _ = self.send(remote.node(), pin(Some(local), remote.id()), body);
+    }
+
+    /// Sends an exit signal to a remote process: from a linked process that stopped,
+    /// or (with `from` `None`) a stop/kill request.
+    pub(crate) fn exit(self: &Arc<Self>, from: Option<&Pid>, to: &Pid, reason: &ExitReason) -> Result<(), Error> {
+        if let (Some(f), Some(peer)) = (from, self.existing_peer(to.node())) {
+            peer.remove_link(f, to);
+        }
+        let body = Body::Exit(wire::ExitSignal {
+            from: from.map(WirePid::from),
+            to: Some(WirePid::from(to)),
+            reason: Some(WireReason::from(reason)),
+        });
+        self.send(to.node(), pin(from, to.id()), body)
+    }
+
+    /// Tells a remote watcher that a local process stopped.
+    pub(crate) fn down(self: &Arc<Self>, watcher: &Pid, ref_id: u64, pid: &Pid, reason: &ExitReason) {
+        let body = Body::Down(wire::Down {
+            ref_id,
+            pid: Some(WirePid::from(pid)),
+            reason: Some(WireReason::from(reason)),
+        });
+        let _ = self.send(watcher.node(), pin(Some(pid), watcher.id()), body);
+    }
+
+    /// Stops accepting, closes every link, fails everything pending.
+    pub(crate) fn shutdown(&self) {
+        self.stopped.store(true, Ordering::Release);
+        if let Some(l) = lock(&self.listener).take() {
+            l.abort();
+        }
+        let peers: Vec<_> = lock(&self.peers).values().cloned().collect();
+        for peer in peers {
+            peer.fail(self, "node shutting down", None);
+        }
+        *lock(&self.node) = None;
+    }
+
+    /// Names of peers with an outgoing connection up.
+    pub(crate) fn connected_peers(&self) -> Vec<NodeName> {
+        lock(&self.peers)
+            .values()
+            .filter(|p| p.is_up())
+            .map(|p| p.name().clone())
+            .collect()
+    }
+
+    /// Dials `peer` (its links come up in the background).
+    fn dial(self: &Arc<Self>, peer: Arc<Peer>) {
+        let Some(node) = self.node() else { return };
+        node.runtime().spawn(link::dial(self.clone(), peer));
+    }
+
+    /// Delivers a frame that arrived from `peer`.
+    fn dispatch(self: &Arc<Self>, node: &Node, peer: &Arc<Peer>, frame: Frame) {
+        let Some(body) = frame.body else {
+            tracing::debug!(peer = %peer.name(), "frame with an unknown body ignored");
+            return;
+        };
+        match body {
+            Body::Deliver(d) => self.on_deliver(node, peer, d),
+            Body::Reply(r) => {
+                let outcome = match &r.error {
+                    Some(e) => Err(Error::from(e)),
+                    None => Ok(r.payload),
+                };
+                peer.complete_call(r.call_id, outcome);
+            }
+            Body::Whereis(w) => {
+                let pid = node.registry().whereis(&w.name).map(|c| WirePid::from(c.core().pid()));
+                let reply = Body::WhereisReply(wire::WhereisReply { call_id: w.call_id, pid });
+                let _ = self.send(peer.name(), w.call_id, reply);
+            }
+            Body::WhereisReply(r) => {
+                let outcome = match r.pid {
+                    Some(pid) => Ok(bytes::Bytes::from(prost::Message::encode_to_vec(&pid))),
+                    None => Err(Error::ProcessUnknown),
+                };
+                peer.complete_call(r.call_id, outcome);
+            }
+            Body::Monitor(m) => self.on_monitor(node, peer, m),
+            Body::Down(d) => {
+                if let Some(m) = peer.take_monitor(d.ref_id) {
+                    let pid = d.pid.as_ref().map(WirePid::to_pid);
+                    let reason = ExitReason::from(d.reason.as_ref());
+                    if let Some(pid) = pid {
+                        m.fire(pid, reason);
+                    }
+                }
+            }
+            Body::Link(l) => self.on_link(node, peer, l),
+            Body::Exit(x) => self.on_exit(node, peer, x),
+            Body::Heartbeat(_) => {}
+        }
+    }
+
+    fn resolve(&self, node: &Node, target: Option<&Target>) -> Option<Arc<dyn ProcessCell>> {
+        match target? {
+            Target::Pid(p) if p.node == self.local.as_str() => node.registry().get(&p.to_pid()),
+            Target::Pid(_) => None,
+            Target::Name(n) => node.registry().whereis(n),
+        }
+    }
+
+    fn on_deliver(self: &Arc<Self>, node: &Node, peer: &Arc<Peer>, d: wire::Deliver) {
+        let from = d.from.as_ref().map(WirePid::to_pid);
+        let reply = (d.call_id != 0).then(|| self.reply_route(peer.name().clone(), d.call_id, from.clone(), &d.to));
+        let outcome = match self.resolve(node, d.to.as_ref()) {
+            Some(cell) => cell.deliver_remote(&d.tag, &d.payload, from.clone(), reply),
+            None => Err((Error::ProcessUnknown, reply)),
+        };
+        if let Err((error, reply)) = outcome {
+            tracing::debug!(peer = %peer.name(), tag = %d.tag, %error, "remote message not delivered");
+            if let Some(reply) = reply {
+                (reply.send)(Err(error));
+            }
+        }
+    }
+
+    /// The route back to a remote caller.
+    fn reply_route(self: &Arc<Self>, caller_node: NodeName, call_id: u64, caller: Option<Pid>, to: &Option<Target>) -> RemoteReplyTo {
+        let remote = self.clone();
+        let callee_id = match to {
+            Some(Target::Pid(p)) => p.id,
+            _ => 0,
+        };
+        RemoteReplyTo {
+            send: Box::new(move |outcome| {
+                let (payload, error) = match outcome {
+                    Ok(bytes) => (bytes::Bytes::from(bytes), None),
+                    Err(e) => (bytes::Bytes::new(), Some(wire::WireError::from(&e))),
+                };
+                let body = Body::Reply(wire::CallReply {
+                    call_id,
+                    payload,
+                    error,
+                });
+                let pin = caller.as_ref().map_or(call_id, |c| pin(None, c.id()) ^ callee_id);
+                if let Err(e) = remote.send(&caller_node, pin, body) {
+                    tracing::debug!(to = %caller_node, %e, "reply lost: no route to the caller");
+                }
+            }),
+        }
+    }
+
+    fn on_monitor(self: &Arc<Self>, node: &Node, peer: &Arc<Peer>, m: wire::Monitor) {
+        let Some(watcher) = m.watcher.as_ref().map(WirePid::to_pid) else { return };
+        let mref = Ref::from_parts(peer.name().clone(), 0, m.ref_id);
+        let cell = self.resolve(node, m.target.as_ref());
+        if m.remove {
+            if let Some(cell) = cell {
+                cell.core().remove_monitor(&mref);
+            }
+            return;
+        }
+        let target_pid = match (&cell, &m.target) {
+            (Some(c), _) => c.core().pid().clone(),
+            (None, Some(Target::Pid(p))) => p.to_pid(),
+            (None, _) => Pid::new(self.local.clone(), 0, self.creation),
+        };
+        let added = match cell {
+            Some(c) => c.core().add_monitor(
+                mref,
+                Watcher::Remote {
+                    watcher: watcher.clone(),
+                    ref_id: m.ref_id,
+                },
+            ),
+            None => Err(ExitReason::NoProcess),
+        };
+        if let Err(reason) = added {
+            self.down(&watcher, m.ref_id, &target_pid, &reason);
+        }
+    }
+
+    fn on_link(self: &Arc<Self>, node: &Node, peer: &Arc<Peer>, l: wire::Link) {
+        let (Some(from), Some(to)) = (l.from.as_ref().map(WirePid::to_pid), l.to.as_ref().map(WirePid::to_pid)) else {
+            return;
+        };
+        let cell = node.registry().get(&to);
+        if l.remove {
+            if let Some(c) = cell {
+                c.core().remove_link(&from);
+            }
+            peer.remove_link(&to, &from);
+            return;
+        }
+        let added = match cell {
+            Some(c) => c.core().add_link(from.clone(), None),
+            None => Err(ExitReason::NoProcess),
+        };
+        match added {
+            Ok(()) => peer.add_link(to, from),
+            Err(reason) => {
+                let _ = self.exit(Some(&to), &from, &reason);
+            }
+        }
+    }
+
+    fn on_exit(self: &Arc<Self>, node: &Node, peer: &Arc<Peer>, x: wire::ExitSignal) {
+        let Some(to) = x.to.as_ref().map(WirePid::to_pid) else { return };
+        let reason = ExitReason::from(x.reason.as_ref());
+        let Some(cell) = node.registry().get(&to) else { return };
+        match x.from.as_ref().map(WirePid::to_pid) {
+            Some(from) => {
+                peer.remove_link(&to, &from);
+                cell.core().remove_link(&from);
+                let _ = cell.push_system(SystemMsg::Exit(Exit { pid: from, reason }));
+            }
+            // A stop or kill request from another node.
+            None if reason == ExitReason::Killed => cell.kill(),
+            None => {
+                let _ = cell.push_system(SystemMsg::Stop(reason));
+            }
+        }
+    }
+}
+
+/// Forgets a pending call when dropped: a caller that gives up (timeout, cancel)
+/// leaves nothing behind.
+pub(crate) struct ForgetCall {
+    pub(crate) remote: Arc<Remote>,
+    pub(crate) node: NodeName,
+    pub(crate) call_id: u64,
+}
+
+impl Drop for ForgetCall {
+    fn drop(&mut self) {
+        self.remote.forget_call(&self.node, self.call_id);
+    }
+}
+
+/// The encoded length of `frame` if it is over `max`.
+fn frame_too_large(frame: &Frame, max: usize) -> Option<usize> {
+    let len = prost::Message::encoded_len(frame);
+    (len > max).then_some(len)
+}

@@ -1,0 +1,302 @@
+//! What a node knows about one peer: its links, what is pending on it, and what must
+//! hear about it going down.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::AbortHandle;
+use tokio::time::Instant;
+
+use super::Remote;
+use super::wire::Frame;
+use crate::error::Error;
+use crate::identity::{NodeName, Pid, Ref};
+use crate::monitor::{Down, Exit, ExitReason, ProcessCell, SystemMsg};
+use crate::node::Node;
+
+/// Completes a remote call with the reply payload or an error.
+pub(crate) type PendingCall = Box<dyn FnOnce(Result<bytes::Bytes, Error>) + Send>;
+
+/// Someone on this node watching a process of the peer.
+pub(crate) enum RemoteMonitor {
+    /// An actor's monitor: its `on_down` gets the `Down`.
+    Actor {
+        watcher: Weak<dyn ProcessCell>,
+        mref: Ref,
+    },
+    /// `ActorRef::wait_for_stop` on a remote actor.
+    Waiter(oneshot::Sender<ExitReason>),
+}
+
+impl RemoteMonitor {
+    pub(crate) fn fire(self, pid: Pid, reason: ExitReason) {
+        match self {
+            RemoteMonitor::Actor { watcher, mref } => {
+                if let Some(w) = watcher.upgrade() {
+                    let _ = w.push_system(SystemMsg::Down(Down {
+                        monitor: mref,
+                        pid,
+                        reason,
+                    }));
+                }
+            }
+            RemoteMonitor::Waiter(tx) => {
+                let _ = tx.send(reason);
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    Idle,
+    Connecting,
+    Up,
+    Backoff(Instant),
+}
+
+struct State {
+    status: Status,
+    /// Outgoing link writers; all `links_per_peer` of them while `Up`.
+    out: Vec<mpsc::UnboundedSender<Frame>>,
+    /// Frames waiting for the links to come up, with their pin.
+    queue: Vec<(u64, Frame)>,
+    /// Bumped each time the peer goes down, so late news from old links is ignored.
+    generation: u64,
+    /// The peer incarnation of the current links.
+    creation: Option<u32>,
+    tasks: Vec<AbortHandle>,
+    calls: HashMap<u64, PendingCall>,
+    monitors: HashMap<u64, (Pid, RemoteMonitor)>,
+    /// (local pid, remote pid) pairs linked across.
+    links: Vec<(Pid, Pid)>,
+    backoff: Option<Duration>,
+}
+
+/// One peer node.
+pub(crate) struct Peer {
+    name: NodeName,
+    state: Mutex<State>,
+}
+
+/// What a peer going down owes to local processes, delivered outside the lock.
+#[derive(Default)]
+struct Fallout {
+    calls: Vec<PendingCall>,
+    monitors: Vec<(Pid, RemoteMonitor)>,
+    links: Vec<(Pid, Pid)>,
+    dropped_frames: usize,
+}
+
+impl Peer {
+    pub(crate) fn new(name: NodeName) -> Self {
+        Peer {
+            name,
+            state: Mutex::new(State {
+                status: Status::Idle,
+                out: Vec::new(),
+                queue: Vec::new(),
+                generation: 0,
+                creation: None,
+                tasks: Vec::new(),
+                calls: HashMap::new(),
+                monitors: HashMap::new(),
+                links: Vec::new(),
+                backoff: None,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn name(&self) -> &NodeName {
+        &self.name
+    }
+
+    pub(crate) fn is_up(&self) -> bool {
+        self.lock().status == Status::Up
+    }
+
+    /// Sends on the pinned link, queues while connecting, dials when idle.
+    pub(crate) fn send(self: &Arc<Self>, remote: &Arc<Remote>, pin: u64, frame: Frame) -> Result<(), Error> {
+        let mut st = self.lock();
+        match st.status {
+            Status::Up => {
+                let n = st.out.len().max(1);
+                match st.out.get((pin % n as u64) as usize) {
+                    Some(tx) if tx.send(frame).is_ok() => Ok(()),
+                    _ => Err(Error::NoConnection),
+                }
+            }
+            Status::Connecting => {
+                st.queue.push((pin, frame));
+                Ok(())
+            }
+            Status::Backoff(until) if Instant::now() < until => Err(Error::NoConnection),
+            Status::Idle | Status::Backoff(_) => {
+                st.status = Status::Connecting;
+                st.queue.push((pin, frame));
+                drop(st);
+                remote.dial(self.clone());
+                Ok(())
+            }
+        }
+    }
+
+    /// The generation new links of this peer belong to.
+    pub(crate) fn generation(&self) -> u64 {
+        self.lock().generation
+    }
+
+    /// Starts a set of links with a peer incarnation and returns their generation. If
+    /// the peer restarted (new creation), everything that belonged to its previous
+    /// incarnation fails first.
+    pub(crate) fn begin_links(&self, remote: &Remote, creation: u32) -> u64 {
+        let mut st = self.lock();
+        let fallout = match st.creation {
+            Some(old) if old != creation => Some(self.fail_locked(&mut st, remote, false)),
+            _ => None,
+        };
+        st.creation = Some(creation);
+        let generation = st.generation;
+        drop(st);
+        if let Some(f) = fallout {
+            tracing::warn!(peer = %self.name, "peer restarted: its previous incarnation is down");
+            self.deliver(f, "the peer restarted", remote.node());
+        }
+        generation
+    }
+
+    /// Records the tasks of links of `generation` (aborting them if it is stale).
+    pub(crate) fn add_tasks(&self, generation: u64, tasks: Vec<AbortHandle>) {
+        let mut st = self.lock();
+        if st.generation == generation {
+            st.tasks.extend(tasks);
+        } else {
+            for t in tasks {
+                t.abort();
+            }
+        }
+    }
+
+    /// The dialed links are up: send what was queued.
+    pub(crate) fn connected(&self, generation: u64, creation: u32, out: Vec<mpsc::UnboundedSender<Frame>>) -> bool {
+        let mut st = self.lock();
+        if st.generation != generation || st.creation.is_some_and(|c| c != creation) {
+            return false;
+        }
+        st.out = out;
+        st.status = Status::Up;
+        st.backoff = None;
+        let n = st.out.len().max(1) as u64;
+        for (pin, frame) in std::mem::take(&mut st.queue) {
+            if let Some(tx) = st.out.get((pin % n) as usize) {
+                let _ = tx.send(frame);
+            }
+        }
+        true
+    }
+
+    /// A link failed or the peer became unreachable: fail everything that depends on it.
+    /// `generation` limits this to news about the current links.
+    pub(crate) fn fail(&self, remote: &Remote, why: &str, generation: Option<u64>) {
+        let fallout = {
+            let mut st = self.lock();
+            if generation.is_some_and(|g| g != st.generation) {
+                return;
+            }
+            self.fail_locked(&mut st, remote, true)
+        };
+        tracing::warn!(peer = %self.name, reason = why, "peer down");
+        self.deliver(fallout, why, remote.node());
+    }
+
+    fn fail_locked(&self, st: &mut State, remote: &Remote, backoff: bool) -> Fallout {
+        st.generation += 1;
+        st.out.clear();
+        for t in st.tasks.drain(..) {
+            t.abort();
+        }
+        st.status = if backoff {
+            let cfg = remote.config();
+            let wait = st.backoff.unwrap_or(cfg.reconnect_backoff);
+            st.backoff = Some((wait * 2).min(cfg.max_reconnect_backoff));
+            Status::Backoff(Instant::now() + wait)
+        } else {
+            Status::Idle
+        };
+        Fallout {
+            calls: st.calls.drain().map(|(_, c)| c).collect(),
+            monitors: st.monitors.drain().map(|(_, m)| m).collect(),
+            links: std::mem::take(&mut st.links),
+            dropped_frames: std::mem::take(&mut st.queue).len(),
+        }
+    }
+
+    fn deliver(&self, fallout: Fallout, why: &str, node: Option<Node>) {
+        if fallout.dropped_frames > 0 {
+            tracing::warn!(
+                peer = %self.name,
+                frames = fallout.dropped_frames,
+                reason = why,
+                "queued frames dropped: no connection"
+            );
+        }
+        for call in fallout.calls {
+            call(Err(Error::NoConnection));
+        }
+        for (pid, m) in fallout.monitors {
+            m.fire(pid, ExitReason::NoConnection);
+        }
+        let Some(node) = node else { return };
+        for (local, remote_pid) in fallout.links {
+            if let Some(cell) = node.registry().get(&local) {
+                cell.core().remove_link(&remote_pid);
+                let _ = cell.push_system(SystemMsg::Exit(Exit {
+                    pid: remote_pid,
+                    reason: ExitReason::NoConnection,
+                }));
+            }
+        }
+    }
+
+    pub(crate) fn add_call(&self, id: u64, call: PendingCall) {
+        self.lock().calls.insert(id, call);
+    }
+
+    pub(crate) fn remove_call(&self, id: u64) {
+        let removed = self.lock().calls.remove(&id);
+        drop(removed);
+    }
+
+    pub(crate) fn complete_call(&self, id: u64, outcome: Result<bytes::Bytes, Error>) {
+        let call = self.lock().calls.remove(&id);
+        match call {
+            Some(call) => call(outcome),
+            None => tracing::debug!(peer = %self.name, call_id = id, "late reply discarded"),
+        }
+    }
+
+    pub(crate) fn add_monitor(&self, ref_id: u64, target: &Pid, m: RemoteMonitor) {
+        self.lock().monitors.insert(ref_id, (target.clone(), m));
+    }
+
+    pub(crate) fn take_monitor(&self, ref_id: u64) -> Option<RemoteMonitor> {
+        self.lock().monitors.remove(&ref_id).map(|(_, m)| m)
+    }
+
+    pub(crate) fn add_link(&self, local: Pid, remote: Pid) {
+        let mut st = self.lock();
+        if !st.links.iter().any(|(l, r)| *l == local && *r == remote) {
+            st.links.push((local, remote));
+        }
+    }
+
+    pub(crate) fn remove_link(&self, local: &Pid, remote: &Pid) {
+        self.lock().links.retain(|(l, r)| l != local || r != remote);
+    }
+}

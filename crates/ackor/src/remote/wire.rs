@@ -1,0 +1,375 @@
+//! The wire format: protobuf messages (prost), written by hand with `prost::Message`
+//! derives so no `protoc` is needed. Unknown fields and unknown enum values decode
+//! (prost keeps enums as `i32`), so newer peers can add to them.
+//!
+//! Every frame on a link, after the handshake, is one [`Frame`]; the payload of a user
+//! message is opaque bytes from the payload codec.
+
+use prost::{Message as _, Oneof};
+
+/// The protocol version this node speaks.
+pub(crate) const PROTOCOL_VERSION: u32 = 1;
+
+/// Feature flags exchanged in the handshake (none defined yet).
+pub(crate) const FEATURES: u64 = 0;
+
+// ------------------------------------------------------------------ handshake
+
+/// First message of each side of a handshake.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct Hello {
+    #[prost(uint32, tag = "1")]
+    pub version: u32,
+    #[prost(string, tag = "2")]
+    pub node: String,
+    #[prost(uint32, tag = "3")]
+    pub creation: u32,
+    #[prost(uint64, tag = "4")]
+    pub features: u64,
+    /// A fresh random challenge for the other side to sign.
+    #[prost(bytes = "vec", tag = "5")]
+    pub nonce: Vec<u8>,
+}
+
+/// Second message of each side: the HMAC of the peer's challenge under the cookie.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct Proof {
+    #[prost(bytes = "vec", tag = "1")]
+    pub digest: Vec<u8>,
+    /// Non-empty when the sender refuses the handshake: the reason.
+    #[prost(string, tag = "2")]
+    pub refused: String,
+}
+
+// ------------------------------------------------------------------ frames
+
+/// A process on the node the frame travels from or to.
+#[derive(Clone, PartialEq, Eq, Hash, prost::Message)]
+pub(crate) struct WirePid {
+    #[prost(string, tag = "1")]
+    pub node: String,
+    #[prost(uint64, tag = "2")]
+    pub id: u64,
+    #[prost(uint32, tag = "3")]
+    pub creation: u32,
+}
+
+/// Where a message goes on the receiving node.
+#[derive(Clone, PartialEq, Oneof)]
+pub(crate) enum Target {
+    #[prost(message, tag = "10")]
+    Pid(WirePid),
+    #[prost(string, tag = "11")]
+    Name(String),
+}
+
+/// Why something failed, as carried on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, prost::Enumeration)]
+#[repr(i32)]
+pub(crate) enum ErrorKind {
+    Unspecified = 0,
+    ProcessUnknown = 1,
+    MailboxFull = 2,
+    ProcessTerminated = 3,
+    UnknownMessage = 4,
+    Decode = 5,
+    Rejected = 6,
+    ReplyDropped = 7,
+    Timeout = 8,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct WireError {
+    #[prost(enumeration = "ErrorKind", tag = "1")]
+    pub kind: i32,
+    #[prost(string, tag = "2")]
+    pub message: String,
+}
+
+/// An exit reason, as carried on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, prost::Enumeration)]
+#[repr(i32)]
+pub(crate) enum ReasonKind {
+    Unspecified = 0,
+    Normal = 1,
+    Shutdown = 2,
+    Killed = 3,
+    Panic = 4,
+    Error = 5,
+    NoProcess = 6,
+    NoConnection = 7,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct WireReason {
+    #[prost(enumeration = "ReasonKind", tag = "1")]
+    pub kind: i32,
+    #[prost(string, tag = "2")]
+    pub message: String,
+}
+
+/// A user message, fire and forget (`call_id` 0) or a call.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct Deliver {
+    #[prost(oneof = "Target", tags = "10, 11")]
+    pub to: Option<Target>,
+    #[prost(message, optional, tag = "2")]
+    pub from: Option<WirePid>,
+    /// The message type's stable tag.
+    #[prost(string, tag = "3")]
+    pub tag: String,
+    #[prost(bytes = "bytes", tag = "4")]
+    pub payload: bytes::Bytes,
+    /// Non-zero for a call: the caller waits for a [`CallReply`] with this id.
+    #[prost(uint64, tag = "5")]
+    pub call_id: u64,
+}
+
+/// The answer to a call.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct CallReply {
+    #[prost(uint64, tag = "1")]
+    pub call_id: u64,
+    #[prost(bytes = "bytes", tag = "2")]
+    pub payload: bytes::Bytes,
+    /// Set when the call failed; `payload` is then empty.
+    #[prost(message, optional, tag = "3")]
+    pub error: Option<WireError>,
+}
+
+/// Ask the receiving node for the pid registered under a name.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct Whereis {
+    #[prost(uint64, tag = "1")]
+    pub call_id: u64,
+    #[prost(string, tag = "2")]
+    pub name: String,
+}
+
+/// The answer to [`Whereis`]; `pid` is absent when the name is not registered.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct WhereisReply {
+    #[prost(uint64, tag = "1")]
+    pub call_id: u64,
+    #[prost(message, optional, tag = "2")]
+    pub pid: Option<WirePid>,
+}
+
+/// Start (or, with `remove`, stop) monitoring a process of the receiving node.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct Monitor {
+    #[prost(uint64, tag = "1")]
+    pub ref_id: u64,
+    #[prost(message, optional, tag = "2")]
+    pub watcher: Option<WirePid>,
+    #[prost(oneof = "Target", tags = "10, 11")]
+    pub target: Option<Target>,
+    #[prost(bool, tag = "3")]
+    pub remove: bool,
+}
+
+/// A monitored process stopped.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct Down {
+    #[prost(uint64, tag = "1")]
+    pub ref_id: u64,
+    #[prost(message, optional, tag = "2")]
+    pub pid: Option<WirePid>,
+    #[prost(message, optional, tag = "3")]
+    pub reason: Option<WireReason>,
+}
+
+/// Link (or, with `remove`, unlink) two processes across the link.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct Link {
+    #[prost(message, optional, tag = "1")]
+    pub from: Option<WirePid>,
+    #[prost(message, optional, tag = "2")]
+    pub to: Option<WirePid>,
+    #[prost(bool, tag = "3")]
+    pub remove: bool,
+}
+
+/// An exit signal from a linked process.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct ExitSignal {
+    #[prost(message, optional, tag = "1")]
+    pub from: Option<WirePid>,
+    #[prost(message, optional, tag = "2")]
+    pub to: Option<WirePid>,
+    #[prost(message, optional, tag = "3")]
+    pub reason: Option<WireReason>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct Heartbeat {}
+
+#[derive(Clone, PartialEq, Oneof)]
+pub(crate) enum Body {
+    #[prost(message, tag = "2")]
+    Deliver(Deliver),
+    #[prost(message, tag = "3")]
+    Reply(CallReply),
+    #[prost(message, tag = "4")]
+    Whereis(Whereis),
+    #[prost(message, tag = "5")]
+    WhereisReply(WhereisReply),
+    #[prost(message, tag = "6")]
+    Monitor(Monitor),
+    #[prost(message, tag = "7")]
+    Down(Down),
+    #[prost(message, tag = "8")]
+    Link(Link),
+    #[prost(message, tag = "9")]
+    Exit(ExitSignal),
+    #[prost(message, tag = "10")]
+    Heartbeat(Heartbeat),
+}
+
+/// One frame after the handshake. A frame with an unknown body (a newer peer's) decodes
+/// with `body: None` and is ignored.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct Frame {
+    #[prost(uint32, tag = "1")]
+    pub version: u32,
+    #[prost(oneof = "Body", tags = "2, 3, 4, 5, 6, 7, 8, 9, 10")]
+    pub body: Option<Body>,
+}
+
+impl Frame {
+    pub(crate) fn new(body: Body) -> Self {
+        Frame {
+            version: PROTOCOL_VERSION,
+            body: Some(body),
+        }
+    }
+
+    /// Encodes the frame with its length prefix (u32, big endian) into `out`.
+    pub(crate) fn encode_into(&self, out: &mut bytes::BytesMut) {
+        let len = self.encoded_len();
+        out.reserve(4 + len);
+        out.extend_from_slice(&(len as u32).to_be_bytes());
+        // Encoding into a buffer with enough room cannot fail.
+        let _ = self.encode(out);
+    }
+}
+
+// ------------------------------------------------------------------ conversions
+
+use crate::error::Error;
+use crate::identity::{NodeName, Pid};
+use crate::monitor::ExitReason;
+
+impl From<&Pid> for WirePid {
+    fn from(pid: &Pid) -> Self {
+        WirePid {
+            node: pid.node().as_str().to_string(),
+            id: pid.id(),
+            creation: pid.creation(),
+        }
+    }
+}
+
+impl WirePid {
+    pub(crate) fn to_pid(&self) -> Pid {
+        Pid::new(NodeName::new(&self.node), self.id, self.creation)
+    }
+}
+
+impl From<&Error> for WireError {
+    fn from(e: &Error) -> Self {
+        let (kind, message) = match e {
+            Error::ProcessUnknown => (ErrorKind::ProcessUnknown, String::new()),
+            Error::MailboxFull => (ErrorKind::MailboxFull, String::new()),
+            Error::ProcessTerminated => (ErrorKind::ProcessTerminated, String::new()),
+            Error::UnknownMessage(tag) => (ErrorKind::UnknownMessage, tag.clone()),
+            Error::Codec(m) => (ErrorKind::Decode, m.clone()),
+            Error::Rejected(m) => (ErrorKind::Rejected, m.clone()),
+            Error::ReplyDropped => (ErrorKind::ReplyDropped, String::new()),
+            Error::Timeout => (ErrorKind::Timeout, String::new()),
+            other => (ErrorKind::Unspecified, other.to_string()),
+        };
+        WireError {
+            kind: kind as i32,
+            message,
+        }
+    }
+}
+
+impl From<&WireError> for Error {
+    fn from(e: &WireError) -> Self {
+        match ErrorKind::try_from(e.kind).unwrap_or(ErrorKind::Unspecified) {
+            ErrorKind::ProcessUnknown => Error::ProcessUnknown,
+            ErrorKind::MailboxFull => Error::MailboxFull,
+            ErrorKind::ProcessTerminated => Error::ProcessTerminated,
+            ErrorKind::UnknownMessage => Error::UnknownMessage(e.message.clone()),
+            ErrorKind::Decode => Error::Codec(e.message.clone()),
+            ErrorKind::Rejected => Error::Rejected(e.message.clone()),
+            ErrorKind::ReplyDropped => Error::ReplyDropped,
+            ErrorKind::Timeout => Error::Timeout,
+            ErrorKind::Unspecified => Error::Protocol(format!("remote error: {}", e.message)),
+        }
+    }
+}
+
+impl From<&ExitReason> for WireReason {
+    fn from(r: &ExitReason) -> Self {
+        let (kind, message) = match r {
+            ExitReason::Normal => (ReasonKind::Normal, String::new()),
+            ExitReason::Shutdown => (ReasonKind::Shutdown, String::new()),
+            ExitReason::Killed => (ReasonKind::Killed, String::new()),
+            ExitReason::Panic(m) => (ReasonKind::Panic, m.clone()),
+            ExitReason::Error(m) => (ReasonKind::Error, m.clone()),
+            ExitReason::NoProcess => (ReasonKind::NoProcess, String::new()),
+            ExitReason::NoConnection => (ReasonKind::NoConnection, String::new()),
+        };
+        WireReason {
+            kind: kind as i32,
+            message,
+        }
+    }
+}
+
+impl From<Option<&WireReason>> for ExitReason {
+    fn from(r: Option<&WireReason>) -> Self {
+        let Some(r) = r else {
+            return ExitReason::Error("no reason given".into());
+        };
+        match ReasonKind::try_from(r.kind).unwrap_or(ReasonKind::Unspecified) {
+            ReasonKind::Normal => ExitReason::Normal,
+            ReasonKind::Shutdown => ExitReason::Shutdown,
+            ReasonKind::Killed => ExitReason::Killed,
+            ReasonKind::Panic => ExitReason::Panic(r.message.clone()),
+            ReasonKind::Error => ExitReason::Error(r.message.clone()),
+            ReasonKind::NoProcess => ExitReason::NoProcess,
+            ReasonKind::NoConnection => ExitReason::NoConnection,
+            ReasonKind::Unspecified => ExitReason::Error(format!("unknown reason: {}", r.message)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_round_trips_and_unknown_body_decodes_as_none() {
+        let f = Frame::new(Body::Heartbeat(Heartbeat {}));
+        let bytes = f.encode_to_vec();
+        assert_eq!(Frame::decode(bytes.as_slice()).ok(), Some(f));
+        // Field 99 (a body kind from a newer peer) is skipped.
+        let mut newer = Frame { version: 2, body: None }.encode_to_vec();
+        newer.extend_from_slice(&[0x9a, 0x06, 0x00]); // tag 99, wire type 2, length 0
+        let decoded = Frame::decode(newer.as_slice()).ok();
+        assert_eq!(decoded.map(|f| f.body.is_none()), Some(true));
+    }
+
+    #[test]
+    fn unknown_error_kind_is_tolerated() {
+        let e = WireError {
+            kind: 999,
+            message: "future".into(),
+        };
+        assert!(matches!(Error::from(&e), Error::Protocol(_)));
+    }
+}

@@ -77,14 +77,16 @@ mod mailbox;
 mod monitor;
 mod node;
 mod remote;
+#[doc(hidden)]
+pub mod testing;
 
 pub use actor::CallFuture;
 pub use actor::{Actor, ActorRef, Call, Context, Handler, Message, Reply, ReplyHandle};
 pub use error::{BoxError, Error};
 pub use identity::{NodeName, Pid, ProcessId, Ref};
 pub use monitor::{Down, Exit, ExitReason, MonitorRef};
-pub use remote::{RemoteConfig, RemoteMessage, RemoteMessages};
 pub use node::{
     DEFAULT_CALL_TIMEOUT, DEFAULT_MAILBOX_CAPACITY, DEFAULT_SHUTDOWN_TIMEOUT, Node, NodeBuilder, NodeConfig,
     SpawnOptions,
 };
+pub use remote::{RemoteConfig, RemoteMessage, RemoteMessages};

@@ -1091,7 +1091,9 @@ async fn actor_killed_before_it_ever_ran_is_reported_killed() {
     for _ in 0..200 {
         let (a, _ev) = probe(&node);
         a.kill();
-        let reason = tokio::time::timeout(PROMPT, a.wait_for_stop()).await.expect("prompt");
+        let reason = tokio::time::timeout(PROMPT, a.wait_for_stop())
+            .await
+            .expect("prompt");
         assert_eq!(reason, ExitReason::Killed);
         assert!(!node.is_alive(a.pid()));
     }

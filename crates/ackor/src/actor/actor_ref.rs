@@ -418,7 +418,13 @@ fn remote_call<A: Actor, M: Message>(
         });
         handle.complete_with(value);
     });
-    remote.call(r.pid.node(), pin(sender.as_ref(), r.pid.id()), call_id, body, pending)?;
+    remote.call(
+        r.pid.node(),
+        pin(sender.as_ref(), r.pid.id()),
+        call_id,
+        body,
+        pending,
+    )?;
     Ok(ForgetCall {
         remote: remote.clone(),
         node: r.pid.node().clone(),

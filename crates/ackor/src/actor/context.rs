@@ -10,8 +10,8 @@ use super::{ActorCell, Continuation, Handler, Message};
 use crate::error::Error;
 use crate::identity::{Pid, Ref};
 use crate::monitor::{Exit, ExitReason, MonitorRef, ProcessCell, SystemMsg, Watcher, weak};
-use crate::remote::RemoteMonitor;
 use crate::node::{Node, SpawnOptions};
+use crate::remote::RemoteMonitor;
 use crate::{Actor, Down};
 
 /// What a handler can do besides change its actor's state: know who it is and who
@@ -185,7 +185,9 @@ impl<A: Actor> Context<A> {
 
     /// Stops a monitor; a `Down` for it that is already queued is dropped too.
     pub fn demonitor(&mut self, mref: &MonitorRef) {
-        let Some(pid) = self.monitors.remove(mref) else { return };
+        let Some(pid) = self.monitors.remove(mref) else {
+            return;
+        };
         if self.is_remote(&pid) {
             if let Some(remote) = self.node.remote() {
                 remote.demonitor(&pid, self.cell.core.pid(), mref);

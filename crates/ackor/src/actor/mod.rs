@@ -22,8 +22,8 @@ use crate::error::{BoxError, Error};
 use crate::identity::Pid;
 use crate::mailbox::Mailbox;
 use crate::monitor::{Down, Exit};
-use crate::remote::{RemoteMessages, RemoteReplyTo, Undelivered};
 use crate::monitor::{ExitReason, ProcessCell, ProcessCore, SystemMsg};
+use crate::remote::{RemoteMessages, RemoteReplyTo, Undelivered};
 
 /// An actor: state owned by one task that handles its messages one at a time.
 ///
@@ -217,12 +217,27 @@ impl<A: Actor> ProcessCell for ActorCell<A> {
     }
 
     fn deliver_remote(
-        &self,
+        self: Arc<Self>,
         tag: &str,
         payload: &[u8],
         from: Option<Pid>,
         reply: Option<RemoteReplyTo>,
     ) -> Result<(), Undelivered> {
+        // A reply handle dropped because this actor stopped reports `ProcessTerminated`
+        // to the remote caller, as it does to a local one.
+        let mailbox_of = Arc::downgrade(&self);
+        let reply = reply.map(|to| {
+            let send = to.send;
+            RemoteReplyTo {
+                send: Box::new(move |outcome| {
+                    let stopped = mailbox_of.upgrade().is_none_or(|c| c.mailbox.is_closed());
+                    match outcome {
+                        Err(Error::ReplyDropped) if stopped => send(Err(Error::ProcessTerminated)),
+                        other => send(other),
+                    }
+                }),
+            }
+        });
         let env = crate::remote::table::<A>().deliver(tag, payload, from, reply)?;
         if let Err((env, error)) = self.mailbox.try_push_user(env) {
             env.fail(error.clone());

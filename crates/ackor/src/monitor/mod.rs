@@ -123,7 +123,7 @@ pub(crate) trait ProcessCell: std::any::Any + Send + Sync {
     fn kill(&self);
     /// Decodes a message that came from another node and queues it.
     fn deliver_remote(
-        &self,
+        self: Arc<Self>,
         tag: &str,
         payload: &[u8],
         from: Option<Pid>,
@@ -214,11 +214,7 @@ impl ProcessCore {
 
     /// Adds a monitor; if the process is already gone, returns the reason to report
     /// at once.
-    pub(crate) fn add_monitor(
-        &self,
-        mref: MonitorRef,
-        watcher: Watcher,
-    ) -> Result<(), ExitReason> {
+    pub(crate) fn add_monitor(&self, mref: MonitorRef, watcher: Watcher) -> Result<(), ExitReason> {
         let mut st = self.lock();
         if st.exit.is_some() {
             return Err(ExitReason::NoProcess);

@@ -133,7 +133,9 @@ impl NodeBuilder {
             runtime,
         };
         tracing::info!(node = %inner.config.name, creation = inner.creation, "node started");
-        let node = Node { inner: Arc::new(inner) };
+        let node = Node {
+            inner: Arc::new(inner),
+        };
         if let (Some(remote), Some(listener)) = (&node.inner.remote, listener) {
             remote.start(node.clone(), listener);
         }
@@ -269,7 +271,11 @@ impl Node {
 
     /// The nodes this node has outgoing links to right now.
     pub fn connected_nodes(&self) -> Vec<NodeName> {
-        self.inner.remote.as_ref().map(|r| r.connected_peers()).unwrap_or_default()
+        self.inner
+            .remote
+            .as_ref()
+            .map(|r| r.connected_peers())
+            .unwrap_or_default()
     }
 
     pub(crate) fn registry(&self) -> &Registry {
@@ -370,7 +376,9 @@ impl Node {
     /// [`Error::ProcessUnknown`].
     fn remote_ref<A: Actor>(&self, pid: Pid) -> Result<ActorRef<A>, Error> {
         if self.inner.remote.is_none() {
-            return Err(Error::Config("this node has no network side (set a cookie)".into()));
+            return Err(Error::Config(
+                "this node has no network side (set a cookie)".into(),
+            ));
         }
         Ok(ActorRef::remote(pid, self.clone()))
     }
@@ -390,7 +398,9 @@ impl Node {
             .remote
             .as_ref()
             .ok_or_else(|| Error::Config("this node has no network side (set a cookie)".into()))?;
-        let pid = remote.whereis(&id.node, &id.name, self.inner.config.call_timeout).await?;
+        let pid = remote
+            .whereis(&id.node, &id.name, self.inner.config.call_timeout)
+            .await?;
         self.remote_ref(pid)
     }
 

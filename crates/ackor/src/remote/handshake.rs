@@ -71,7 +71,10 @@ fn nonce() -> Result<Vec<u8>, Error> {
     Ok(n)
 }
 
-pub(crate) async fn write_message<S: AsyncWrite + Unpin, M: prost::Message>(io: &mut S, msg: &M) -> Result<(), Error> {
+pub(crate) async fn write_message<S: AsyncWrite + Unpin, M: prost::Message>(
+    io: &mut S,
+    msg: &M,
+) -> Result<(), Error> {
     let body = msg.encode_to_vec();
     let mut out = Vec::with_capacity(4 + body.len());
     out.extend_from_slice(&(body.len() as u32).to_be_bytes());
@@ -80,7 +83,9 @@ pub(crate) async fn write_message<S: AsyncWrite + Unpin, M: prost::Message>(io: 
     io.flush().await.map_err(io_err)
 }
 
-pub(crate) async fn read_message<S: AsyncRead + Unpin, M: prost::Message + Default>(io: &mut S) -> Result<M, Error> {
+pub(crate) async fn read_message<S: AsyncRead + Unpin, M: prost::Message + Default>(
+    io: &mut S,
+) -> Result<M, Error> {
     let mut len = [0u8; 4];
     io.read_exact(&mut len).await.map_err(io_err)?;
     let len = u32::from_be_bytes(len) as usize;
@@ -141,7 +146,13 @@ pub(crate) async fn initiate<S: AsyncRead + AsyncWrite + Unpin>(
             theirs.node
         )));
     }
-    let proof = mac(local.cookie, Role::Initiator, &theirs.nonce, local.node, &theirs.node)?;
+    let proof = mac(
+        local.cookie,
+        Role::Initiator,
+        &theirs.nonce,
+        local.node,
+        &theirs.node,
+    )?;
     write_message(
         io,
         &Proof {
@@ -152,7 +163,10 @@ pub(crate) async fn initiate<S: AsyncRead + AsyncWrite + Unpin>(
     .await?;
     let answer: Proof = read_message(io).await?;
     if !answer.refused.is_empty() {
-        return Err(Error::Handshake(format!("refused by {}: {}", theirs.node, answer.refused)));
+        return Err(Error::Handshake(format!(
+            "refused by {}: {}",
+            theirs.node, answer.refused
+        )));
     }
     mac(local.cookie, Role::Responder, &my_nonce, &theirs.node, local.node)?
         .verify_slice(&answer.digest)
@@ -177,14 +191,20 @@ pub(crate) async fn respond<S: AsyncRead + AsyncWrite + Unpin>(
     let my_nonce = nonce()?;
     write_message(io, &hello(local, my_nonce.clone())).await?;
     let proof: Proof = read_message(io).await?;
-    let verified = mac(local.cookie, Role::Initiator, &my_nonce, &theirs.node, local.node)?
-        .verify_slice(&proof.digest);
+    let verified =
+        mac(local.cookie, Role::Initiator, &my_nonce, &theirs.node, local.node)?.verify_slice(&proof.digest);
     if verified.is_err() {
         let e = Error::Handshake(format!("{} does not know our cookie", theirs.node));
         refuse(io, &Error::Handshake("wrong cookie".into())).await;
         return Err(e);
     }
-    let mine = mac(local.cookie, Role::Responder, &theirs.nonce, local.node, &theirs.node)?;
+    let mine = mac(
+        local.cookie,
+        Role::Responder,
+        &theirs.nonce,
+        local.node,
+        &theirs.node,
+    )?;
     write_message(
         io,
         &Proof {
@@ -219,7 +239,10 @@ async fn refuse<S: AsyncWrite + Unpin>(io: &mut S, why: &Error) {
 mod tests {
     use super::*;
 
-    async fn pair(cookie_a: &'static [u8], cookie_b: &'static [u8]) -> (Result<PeerInfo, Error>, Result<PeerInfo, Error>) {
+    async fn pair(
+        cookie_a: &'static [u8],
+        cookie_b: &'static [u8],
+    ) -> (Result<PeerInfo, Error>, Result<PeerInfo, Error>) {
         let (mut a, mut b) = tokio::io::duplex(4096);
         let la = Local {
             node: "a@h:1",
@@ -237,8 +260,14 @@ mod tests {
     #[tokio::test]
     async fn same_cookie_succeeds_both_ways() {
         let (a, b) = pair(b"secret", b"secret").await;
-        assert_eq!(a.map(|p| (p.node, p.creation)).ok(), Some(("b@h:2".to_string(), 2)));
-        assert_eq!(b.map(|p| (p.node, p.creation)).ok(), Some(("a@h:1".to_string(), 1)));
+        assert_eq!(
+            a.map(|p| (p.node, p.creation)).ok(),
+            Some(("b@h:2".to_string(), 2))
+        );
+        assert_eq!(
+            b.map(|p| (p.node, p.creation)).ok(),
+            Some(("a@h:1".to_string(), 1))
+        );
     }
 
     #[tokio::test]

@@ -114,7 +114,10 @@ async fn dial_links(remote: &Remote, peer: &Peer) -> Result<Vec<(TcpStream, Peer
         if let Some((_, first)) = links.first()
             && first != &info
         {
-            return Err(Error::Handshake(format!("{} restarted while connecting", peer.name())));
+            return Err(Error::Handshake(format!(
+                "{} restarted while connecting",
+                peer.name()
+            )));
         }
         links.push((stream, info));
     }

@@ -228,9 +228,19 @@ impl Remote {
     }
 
     /// Monitors a remote process; `Down` arrives through `monitor`.
-    pub(crate) fn monitor(self: &Arc<Self>, target: &Pid, watcher: Option<&Pid>, mref: &Ref, monitor: RemoteMonitor) {
+    pub(crate) fn monitor(
+        self: &Arc<Self>,
+        target: &Pid,
+        watcher: Option<&Pid>,
+        mref: &Ref,
+        monitor: RemoteMonitor,
+    ) {
         let peer = self.peer(target.node());
         peer.add_monitor(mref.id(), target, monitor);
+        // A waiter that is not a process is addressed as process 0 of this node: the
+        // `Down` only needs to find its way back here.
+        let nobody = Pid::new(self.local.clone(), 0, self.creation);
+        let watcher = Some(watcher.unwrap_or(&nobody));
         let body = Body::Monitor(wire::Monitor {
             ref_id: mref.id(),
             watcher: watcher.map(WirePid::from),
@@ -267,7 +277,10 @@ impl Remote {
             to: Some(WirePid::from(remote)),
             remove: false,
         });
-        if self.send(remote.node(), pin(Some(local), remote.id()), body).is_err() {
+        if self
+            .send(remote.node(), pin(Some(local), remote.id()), body)
+            .is_err()
+        {
             peer.remove_link(local, remote);
             cell.core().remove_link(remote);
             let _ = cell.push_system(SystemMsg::Exit(Exit {
@@ -291,7 +304,12 @@ impl Remote {
 
     /// Sends an exit signal to a remote process: from a linked process that stopped,
     /// or (with `from` `None`) a stop/kill request.
-    pub(crate) fn exit(self: &Arc<Self>, from: Option<&Pid>, to: &Pid, reason: &ExitReason) -> Result<(), Error> {
+    pub(crate) fn exit(
+        self: &Arc<Self>,
+        from: Option<&Pid>,
+        to: &Pid,
+        reason: &ExitReason,
+    ) -> Result<(), Error> {
         if let (Some(f), Some(peer)) = (from, self.existing_peer(to.node())) {
             peer.remove_link(f, to);
         }
@@ -357,8 +375,14 @@ impl Remote {
                 peer.complete_call(r.call_id, outcome);
             }
             Body::Whereis(w) => {
-                let pid = node.registry().whereis(&w.name).map(|c| WirePid::from(c.core().pid()));
-                let reply = Body::WhereisReply(wire::WhereisReply { call_id: w.call_id, pid });
+                let pid = node
+                    .registry()
+                    .whereis(&w.name)
+                    .map(|c| WirePid::from(c.core().pid()));
+                let reply = Body::WhereisReply(wire::WhereisReply {
+                    call_id: w.call_id,
+                    pid,
+                });
                 let _ = self.send(peer.name(), w.call_id, reply);
             }
             Body::WhereisReply(r) => {
@@ -394,7 +418,8 @@ impl Remote {
 
     fn on_deliver(self: &Arc<Self>, node: &Node, peer: &Arc<Peer>, d: wire::Deliver) {
         let from = d.from.as_ref().map(WirePid::to_pid);
-        let reply = (d.call_id != 0).then(|| self.reply_route(peer.name().clone(), d.call_id, from.clone(), &d.to));
+        let reply =
+            (d.call_id != 0).then(|| self.reply_route(peer.name().clone(), d.call_id, from.clone(), &d.to));
         let outcome = match self.resolve(node, d.to.as_ref()) {
             Some(cell) => cell.deliver_remote(&d.tag, &d.payload, from.clone(), reply),
             None => Err((Error::ProcessUnknown, reply)),
@@ -408,7 +433,13 @@ impl Remote {
     }
 
     /// The route back to a remote caller.
-    fn reply_route(self: &Arc<Self>, caller_node: NodeName, call_id: u64, caller: Option<Pid>, to: &Option<Target>) -> RemoteReplyTo {
+    fn reply_route(
+        self: &Arc<Self>,
+        caller_node: NodeName,
+        call_id: u64,
+        caller: Option<Pid>,
+        to: &Option<Target>,
+    ) -> RemoteReplyTo {
         let remote = self.clone();
         let callee_id = match to {
             Some(Target::Pid(p)) => p.id,
@@ -434,7 +465,9 @@ impl Remote {
     }
 
     fn on_monitor(self: &Arc<Self>, node: &Node, peer: &Arc<Peer>, m: wire::Monitor) {
-        let Some(watcher) = m.watcher.as_ref().map(WirePid::to_pid) else { return };
+        let Some(watcher) = m.watcher.as_ref().map(WirePid::to_pid) else {
+            return;
+        };
         let mref = Ref::from_parts(peer.name().clone(), 0, m.ref_id);
         let cell = self.resolve(node, m.target.as_ref());
         if m.remove {
@@ -464,7 +497,10 @@ impl Remote {
     }
 
     fn on_link(self: &Arc<Self>, node: &Node, peer: &Arc<Peer>, l: wire::Link) {
-        let (Some(from), Some(to)) = (l.from.as_ref().map(WirePid::to_pid), l.to.as_ref().map(WirePid::to_pid)) else {
+        let (Some(from), Some(to)) = (
+            l.from.as_ref().map(WirePid::to_pid),
+            l.to.as_ref().map(WirePid::to_pid),
+        ) else {
             return;
         };
         let cell = node.registry().get(&to);
@@ -488,9 +524,13 @@ impl Remote {
     }
 
     fn on_exit(self: &Arc<Self>, node: &Node, peer: &Arc<Peer>, x: wire::ExitSignal) {
-        let Some(to) = x.to.as_ref().map(WirePid::to_pid) else { return };
+        let Some(to) = x.to.as_ref().map(WirePid::to_pid) else {
+            return;
+        };
         let reason = ExitReason::from(x.reason.as_ref());
-        let Some(cell) = node.registry().get(&to) else { return };
+        let Some(cell) = node.registry().get(&to) else {
+            return;
+        };
         match x.from.as_ref().map(WirePid::to_pid) {
             Some(from) => {
                 peer.remove_link(&to, &from);
@@ -504,6 +544,28 @@ impl Remote {
             }
         }
     }
+}
+
+/// Runs the initiator's handshake on a raw stream (for wire-level tests).
+pub(crate) async fn handshake_raw(
+    stream: &mut tokio::net::TcpStream,
+    name: &str,
+    cookie: &str,
+    expected: &str,
+) -> Result<(), Error> {
+    let local = handshake::Local {
+        node: name,
+        creation: 1,
+        cookie: cookie.as_bytes(),
+    };
+    handshake::initiate(stream, &local, expected).await.map(|_| ())
+}
+
+/// A length-prefixed heartbeat frame (for wire-level tests).
+pub(crate) fn heartbeat_bytes() -> Vec<u8> {
+    let mut buf = bytes::BytesMut::new();
+    Frame::new(Body::Heartbeat(wire::Heartbeat {})).encode_into(&mut buf);
+    buf.to_vec()
 }
 
 /// Forgets a pending call when dropped: a caller that gives up (timeout, cancel)

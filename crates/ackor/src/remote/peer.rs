@@ -184,7 +184,12 @@ impl Peer {
     }
 
     /// The dialed links are up: send what was queued.
-    pub(crate) fn connected(&self, generation: u64, creation: u32, out: Vec<mpsc::UnboundedSender<Frame>>) -> bool {
+    pub(crate) fn connected(
+        &self,
+        generation: u64,
+        creation: u32,
+        out: Vec<mpsc::UnboundedSender<Frame>>,
+    ) -> bool {
         let mut st = self.lock();
         if st.generation != generation || st.creation.is_some_and(|c| c != creation) {
             return false;

@@ -358,7 +358,11 @@ mod tests {
         let bytes = f.encode_to_vec();
         assert_eq!(Frame::decode(bytes.as_slice()).ok(), Some(f));
         // Field 99 (a body kind from a newer peer) is skipped.
-        let mut newer = Frame { version: 2, body: None }.encode_to_vec();
+        let mut newer = Frame {
+            version: 2,
+            body: None,
+        }
+        .encode_to_vec();
         newer.extend_from_slice(&[0x9a, 0x06, 0x00]); // tag 99, wire type 2, length 0
         let decoded = Frame::decode(newer.as_slice()).ok();
         assert_eq!(decoded.map(|f| f.body.is_none()), Some(true));

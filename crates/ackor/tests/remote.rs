@@ -1,0 +1,680 @@
+//! Remote nodes on loopback in one process: send, call, names, monitors, links,
+//! connection loss, and bad input on the wire. Every node binds 127.0.0.1:0.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)] // tests fail loudly by design
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use ackor::{
+    Actor, ActorRef, BoxError, Context, Down, Error, Exit, ExitReason, Handler, Message, Node, ProcessId,
+    RemoteConfig, RemoteMessage, RemoteMessages, Reply, SpawnOptions,
+};
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+const COOKIE: &str = "test-cookie";
+/// Bounds every "at once" answer, far below the call timeout of the nodes.
+const PROMPT: Duration = Duration::from_secs(5);
+static SEQ: AtomicU64 = AtomicU64::new(0);
+
+fn config() -> RemoteConfig {
+    RemoteConfig::new(COOKIE)
+        .heartbeat_interval(Duration::from_millis(100))
+        .heartbeat_timeout(Duration::from_millis(1000))
+        .reconnect_backoff(Duration::from_millis(50))
+}
+
+async fn node_with(prefix: &str, remote: RemoteConfig) -> Node {
+    let n = SEQ.fetch_add(1, Ordering::Relaxed);
+    Node::builder()
+        .name(format!("{prefix}{n}@127.0.0.1:0"))
+        .call_timeout(Duration::from_secs(30))
+        .remote(remote)
+        .start()
+        .await
+        .expect("node starts")
+}
+
+async fn node(prefix: &str) -> Node {
+    node_with(prefix, config()).await
+}
+
+// ------------------------------------------------------------------ a bank
+
+struct Bank {
+    balance: u64,
+    log: Vec<u64>,
+    events: Option<mpsc::UnboundedSender<String>>,
+}
+
+impl Actor for Bank {
+    type Args = Option<mpsc::UnboundedSender<String>>;
+    async fn init(events: Self::Args, _: &mut Context<Self>) -> Result<Self, BoxError> {
+        Ok(Bank {
+            balance: 0,
+            log: Vec::new(),
+            events,
+        })
+    }
+    fn remote_messages(m: &mut RemoteMessages<Self>) {
+        m.add::<Deposit>()
+            .add::<Withdraw>()
+            .add::<Balance>()
+            .add::<Log>()
+            .add::<Nap>()
+            .add::<Crash>()
+            .add::<WatchPid>()
+            .add::<LinkPid>();
+    }
+    async fn on_down(&mut self, _: &mut Context<Self>, down: Down) {
+        if let Some(e) = &self.events {
+            let _ = e.send(format!("down {} {}", down.pid, down.reason));
+        }
+    }
+    async fn on_exit(&mut self, _: &mut Context<Self>, exit: Exit) {
+        if let Some(e) = &self.events {
+            let _ = e.send(format!("exit {} {}", exit.pid, exit.reason));
+        }
+    }
+    async fn on_stop(&mut self, _: &mut Context<Self>, reason: &ExitReason) {
+        if let Some(e) = &self.events {
+            let _ = e.send(format!("stopped {reason}"));
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Deposit(u64);
+impl Message for Deposit {
+    type Reply = u64;
+}
+impl RemoteMessage for Deposit {
+    const TAG: &'static str = "test.bank.deposit";
+}
+impl Handler<Deposit> for Bank {
+    type Return = u64;
+    async fn handle(&mut self, msg: Deposit, _: &mut Context<Self>) -> u64 {
+        self.balance += msg.0;
+        self.log.push(msg.0);
+        self.balance
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Withdraw(u64);
+impl Message for Withdraw {
+    type Reply = u64;
+}
+impl RemoteMessage for Withdraw {
+    const TAG: &'static str = "test.bank.withdraw";
+}
+impl Handler<Withdraw> for Bank {
+    type Return = Reply<u64>;
+    async fn handle(&mut self, msg: Withdraw, _: &mut Context<Self>) -> Reply<u64> {
+        if msg.0 > self.balance {
+            return Reply::Error(Error::rejected("insufficient funds"));
+        }
+        self.balance -= msg.0;
+        Reply::Value(self.balance)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Balance;
+impl Message for Balance {
+    type Reply = u64;
+}
+impl RemoteMessage for Balance {
+    const TAG: &'static str = "test.bank.balance";
+}
+impl Handler<Balance> for Bank {
+    type Return = u64;
+    async fn handle(&mut self, _: Balance, _: &mut Context<Self>) -> u64 {
+        self.balance
+    }
+}
+
+/// The deposits in the order they arrived: (count, in order?).
+#[derive(Serialize, Deserialize)]
+struct Log;
+impl Message for Log {
+    type Reply = (u64, bool);
+}
+impl RemoteMessage for Log {
+    const TAG: &'static str = "test.bank.log";
+}
+impl Handler<Log> for Bank {
+    type Return = (u64, bool);
+    async fn handle(&mut self, _: Log, _: &mut Context<Self>) -> (u64, bool) {
+        let ordered = self.log.windows(2).all(|w| w[0] < w[1]);
+        (self.log.len() as u64, ordered)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Nap(u64);
+impl Message for Nap {
+    type Reply = ();
+}
+impl RemoteMessage for Nap {
+    const TAG: &'static str = "test.bank.nap";
+}
+impl Handler<Nap> for Bank {
+    type Return = ();
+    async fn handle(&mut self, msg: Nap, _: &mut Context<Self>) {
+        tokio::time::sleep(Duration::from_millis(msg.0)).await;
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Crash;
+impl Message for Crash {
+    type Reply = ();
+}
+impl RemoteMessage for Crash {
+    const TAG: &'static str = "test.bank.crash";
+}
+impl Handler<Crash> for Bank {
+    type Return = ();
+    async fn handle(&mut self, _: Crash, _: &mut Context<Self>) {
+        panic!("bank crashed");
+    }
+}
+
+/// Monitor a (possibly remote) pid.
+#[derive(Serialize, Deserialize)]
+struct WatchPid(String, u64, u32);
+impl Message for WatchPid {
+    type Reply = ();
+}
+impl RemoteMessage for WatchPid {
+    const TAG: &'static str = "test.bank.watch";
+}
+impl Handler<WatchPid> for Bank {
+    type Return = ();
+    async fn handle(&mut self, msg: WatchPid, ctx: &mut Context<Self>) {
+        let pid = ackor::Pid::new(ackor::NodeName::new(msg.0), msg.1, msg.2);
+        ctx.monitor(&pid);
+    }
+}
+
+/// Link to a (possibly remote) pid, trapping exits if asked.
+#[derive(Serialize, Deserialize)]
+struct LinkPid(String, u64, u32, bool);
+impl Message for LinkPid {
+    type Reply = ();
+}
+impl RemoteMessage for LinkPid {
+    const TAG: &'static str = "test.bank.link";
+}
+impl Handler<LinkPid> for Bank {
+    type Return = ();
+    async fn handle(&mut self, msg: LinkPid, ctx: &mut Context<Self>) {
+        ctx.trap_exits(msg.3);
+        let pid = ackor::Pid::new(ackor::NodeName::new(msg.0), msg.1, msg.2);
+        ctx.link(&pid);
+    }
+}
+
+fn watch(pid: &ackor::Pid) -> WatchPid {
+    WatchPid(pid.node().to_string(), pid.id(), pid.creation())
+}
+
+fn link(pid: &ackor::Pid, trap: bool) -> LinkPid {
+    LinkPid(pid.node().to_string(), pid.id(), pid.creation(), trap)
+}
+
+/// A newer version of the bank that knows one more message.
+struct BankV2;
+impl Actor for BankV2 {
+    type Args = ();
+    async fn init(_: (), _: &mut Context<Self>) -> Result<Self, BoxError> {
+        Ok(BankV2)
+    }
+    fn remote_messages(m: &mut RemoteMessages<Self>) {
+        m.add::<Audit>();
+    }
+}
+#[derive(Serialize, Deserialize)]
+struct Audit;
+impl Message for Audit {
+    type Reply = String;
+}
+impl RemoteMessage for Audit {
+    const TAG: &'static str = "test.bank.audit.v2";
+}
+impl Handler<Audit> for BankV2 {
+    type Return = String;
+    async fn handle(&mut self, _: Audit, _: &mut Context<Self>) -> String {
+        "ok".into()
+    }
+}
+
+/// The bank on `b`, as seen from `a`.
+fn remote_bank(a: &Node, bank: &ActorRef<Bank>) -> ActorRef<Bank> {
+    a.actor_ref::<Bank>(bank.pid()).expect("remote ref")
+}
+
+async fn recv(rx: &mut mpsc::UnboundedReceiver<String>) -> String {
+    tokio::time::timeout(PROMPT, rx.recv())
+        .await
+        .expect("an event in time")
+        .expect("events open")
+}
+
+// ------------------------------------------------------------------ send, call, names
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_send_and_call_reach_the_actor_on_the_other_node() {
+    let (a, b) = (node("a").await, node("b").await);
+    let bank = b.spawn::<Bank>(None).unwrap();
+    let there = remote_bank(&a, &bank);
+    assert!(there.is_remote());
+    there.send(Deposit(5)).unwrap();
+    assert_eq!(there.call(Deposit(10)).await, Ok(15));
+    // The callee's error travels back.
+    assert_eq!(
+        there.call(Withdraw(100)).await,
+        Err(Error::rejected("insufficient funds"))
+    );
+    assert_eq!(there.call(Withdraw(1)).await, Ok(14));
+    assert!(a.connected_nodes().contains(b.name()));
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_name_resolves_on_the_other_node() {
+    let (a, b) = (node("a").await, node("b").await);
+    let bank = b
+        .spawn_with::<Bank>(None, SpawnOptions::default().name("bank"))
+        .unwrap();
+    let found = a
+        .resolve::<Bank>(&ProcessId::new("bank", b.name().clone()))
+        .await
+        .unwrap();
+    assert_eq!(found.pid(), bank.pid());
+    assert_eq!(found.call(Deposit(3)).await, Ok(3));
+    let missing = a
+        .resolve::<Bank>(&ProcessId::new("vault", b.name().clone()))
+        .await;
+    assert_eq!(missing.err(), Some(Error::ProcessUnknown));
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn call_to_unknown_remote_process_fails_with_process_unknown() {
+    let (a, b) = (node("a").await, node("b").await);
+    let bank = b.spawn::<Bank>(None).unwrap();
+    let pid = bank.pid().clone();
+    bank.stop().unwrap();
+    bank.wait_for_stop().await;
+    let gone = a.actor_ref::<Bank>(&pid).unwrap();
+    let outcome = tokio::time::timeout(PROMPT, gone.call(Balance))
+        .await
+        .expect("prompt");
+    assert_eq!(outcome, Err(Error::ProcessUnknown));
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_message_tag_fails_the_call_with_a_clear_error() {
+    let (a, b) = (node("a").await, node("b").await);
+    let bank = b.spawn::<Bank>(None).unwrap();
+    // `a` believes the actor is a BankV2 and sends a message the old bank cannot read.
+    let newer = a.actor_ref::<BankV2>(bank.pid()).unwrap();
+    let outcome = tokio::time::timeout(PROMPT, newer.call(Audit))
+        .await
+        .expect("prompt");
+    assert_eq!(outcome, Err(Error::UnknownMessage("test.bank.audit.v2".into())));
+    // A message type the sender never registered fails locally.
+    struct LocalOnly;
+    impl Message for LocalOnly {
+        type Reply = ();
+    }
+    impl Handler<LocalOnly> for Bank {
+        type Return = ();
+        async fn handle(&mut self, _: LocalOnly, _: &mut Context<Self>) {}
+    }
+    let there = remote_bank(&a, &bank);
+    assert!(matches!(there.send(LocalOnly), Err(Error::UnknownMessage(_))));
+    // The link and the bank are fine.
+    assert_eq!(there.call(Deposit(1)).await, Ok(1));
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_call_to_full_mailbox_fails_with_mailbox_full() {
+    let (a, b) = (node("a").await, node("b").await);
+    let bank = b
+        .spawn_with::<Bank>(None, SpawnOptions::default().mailbox_capacity(1))
+        .unwrap();
+    let there = remote_bank(&a, &bank);
+    there.send(Nap(300)).unwrap();
+    // Wait until the nap is being handled, then fill the one slot.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    there.send(Deposit(1)).unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let full = tokio::time::timeout(PROMPT, there.call(Deposit(2)))
+        .await
+        .expect("prompt");
+    assert_eq!(full, Err(Error::MailboxFull));
+    // Once the nap is over, the queued deposit is handled and there is room again.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(there.call(Balance).await, Ok(1));
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn burst_of_100k_remote_sends_arrives_complete_and_in_order() {
+    let (a, b) = (node("a").await, node("b").await);
+    let bank = b
+        .spawn_with::<Bank>(None, SpawnOptions::default().mailbox_capacity(1_000_000))
+        .unwrap();
+    let there = remote_bank(&a, &bank);
+    for i in 1..=100_000u64 {
+        there.send(Deposit(i)).unwrap();
+    }
+    let log = tokio::time::timeout(Duration::from_secs(30), there.call(Log))
+        .await
+        .expect("in time");
+    assert_eq!(log, Ok((100_000, true)));
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+// ------------------------------------------------------------------ monitors and links
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_monitor_sees_the_reason_and_connection_loss() {
+    // One link per peer: the test's own calls then travel behind the monitor request,
+    // so a reply proves the monitor is in place (order holds per sender→recipient
+    // pair only).
+    let one = || config().links_per_peer(1);
+    let (a, b) = (node_with("a", one()).await, node_with("b", one()).await);
+    let (tx, mut events) = mpsc::unbounded_channel();
+    let watcher = a.spawn::<Bank>(Some(tx)).unwrap();
+    let victim = b.spawn::<Bank>(None).unwrap();
+    watcher.call(watch(victim.pid())).await.unwrap();
+    // Make sure the monitor is in place on b before the crash.
+    remote_bank(&a, &victim).call(Balance).await.unwrap();
+    victim.send(Crash).unwrap();
+    assert_eq!(
+        recv(&mut events).await,
+        format!("down {} panic: bank crashed", victim.pid())
+    );
+    // Monitoring a process that does not exist there: NoProcess.
+    watcher.call(watch(victim.pid())).await.unwrap();
+    assert_eq!(recv(&mut events).await, format!("down {} noproc", victim.pid()));
+    // The node goes away: NoConnection.
+    let other = b.spawn::<Bank>(None).unwrap();
+    watcher.call(watch(other.pid())).await.unwrap();
+    remote_bank(&a, &other).call(Balance).await.unwrap();
+    b.shutdown().await;
+    let seen = recv(&mut events).await;
+    assert!(
+        seen == format!("down {} noconnection", other.pid())
+            || seen == format!("down {} shutdown", other.pid()),
+        "{seen}"
+    );
+    // wait_for_stop on a remote actor.
+    let c = node("c").await;
+    let far = c.spawn::<Bank>(None).unwrap();
+    let waiting = a.actor_ref::<Bank>(far.pid()).unwrap().wait_for_stop();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    far.stop_with(ExitReason::Error("closed".into())).unwrap();
+    assert_eq!(
+        tokio::time::timeout(PROMPT, waiting).await.expect("prompt"),
+        ExitReason::Error("closed".into())
+    );
+    a.shutdown().await;
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_link_propagates_exits_both_ways() {
+    let one = || config().links_per_peer(1);
+    let (a, b) = (node_with("a", one()).await, node_with("b", one()).await);
+    let (tx, mut events) = mpsc::unbounded_channel();
+    // A trapping actor on a linked to one on b that crashes.
+    let trapper = a.spawn::<Bank>(Some(tx)).unwrap();
+    let crasher = b.spawn::<Bank>(None).unwrap();
+    trapper.call(link(crasher.pid(), true)).await.unwrap();
+    remote_bank(&a, &crasher).call(Balance).await.unwrap();
+    crasher.send(Crash).unwrap();
+    assert_eq!(
+        recv(&mut events).await,
+        format!("exit {} panic: bank crashed", crasher.pid())
+    );
+    // A non-trapping actor on b linked to one on a: it follows a's crash.
+    let follower = b.spawn::<Bank>(None).unwrap();
+    let leader = a.spawn::<Bank>(None).unwrap();
+    follower.call(link(leader.pid(), false)).await.unwrap();
+    remote_bank(&b, &leader).call(Balance).await.unwrap();
+    leader.send(Crash).unwrap();
+    assert_eq!(
+        tokio::time::timeout(PROMPT, follower.wait_for_stop())
+            .await
+            .expect("prompt"),
+        ExitReason::Panic("bank crashed".into())
+    );
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+// ------------------------------------------------------------------ connection loss
+
+/// Runs a node with a bank on a runtime of its own, on its own thread, until told to
+/// vanish: then the runtime is dropped, every task and socket with it, as if the
+/// process had died.
+fn vanishing_node() -> (
+    ackor::Pid,
+    std::sync::mpsc::Sender<()>,
+    std::thread::JoinHandle<()>,
+) {
+    let (pid_tx, pid_rx) = std::sync::mpsc::channel();
+    let (die_tx, die_rx) = std::sync::mpsc::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let b = node("b").await;
+            let bank = b.spawn::<Bank>(None).unwrap();
+            pid_tx.send(bank.pid().clone()).unwrap();
+            tokio::task::spawn_blocking(move || die_rx.recv()).await.ok();
+        });
+        drop(rt);
+    });
+    let pid = pid_rx.recv().unwrap();
+    (pid, die_tx, thread)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_call_fails_at_once_when_the_peer_vanishes_mid_call() {
+    let a = node("a").await;
+    let (pid, die, thread) = vanishing_node();
+    let there = a.actor_ref::<Bank>(&pid).unwrap();
+    assert_eq!(there.call(Balance).await, Ok(0));
+    let napping = tokio::spawn({
+        let there = there.clone();
+        async move { there.call(Nap(20_000)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    die.send(()).unwrap();
+    let outcome = tokio::time::timeout(PROMPT, napping)
+        .await
+        .expect("prompt")
+        .unwrap();
+    assert_eq!(outcome, Err(Error::NoConnection));
+    thread.join().unwrap();
+    // While the peer is down, calls fail fast.
+    let later = tokio::time::timeout(PROMPT, there.call(Balance))
+        .await
+        .expect("prompt");
+    assert_eq!(later, Err(Error::NoConnection));
+    a.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_caller_sees_process_terminated_when_the_callee_is_killed_mid_call() {
+    let (a, b) = (node("a").await, node("b").await);
+    let bank = b.spawn::<Bank>(None).unwrap();
+    let there = remote_bank(&a, &bank);
+    let napping = tokio::spawn({
+        let there = there.clone();
+        async move { there.call(Nap(20_000)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    bank.kill();
+    let outcome = tokio::time::timeout(PROMPT, napping)
+        .await
+        .expect("prompt")
+        .unwrap();
+    assert_eq!(outcome, Err(Error::ProcessTerminated));
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn call_to_unreachable_node_fails_with_no_connection() {
+    let a = node("a").await;
+    // A port nobody listens on: bind one, note it, close it.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let nowhere = ackor::Pid::new(ackor::NodeName::new(format!("ghost@127.0.0.1:{port}")), 1, 1);
+    let ghost = a.actor_ref::<Bank>(&nowhere).unwrap();
+    let outcome = tokio::time::timeout(PROMPT, ghost.call(Balance))
+        .await
+        .expect("prompt");
+    assert_eq!(outcome, Err(Error::NoConnection));
+    a.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_cookie_is_refused_and_the_node_keeps_serving_others() {
+    let b = node("b").await;
+    let bank = b.spawn::<Bank>(None).unwrap();
+    let intruder = node_with("x", RemoteConfig::new("wrong-cookie")).await;
+    let refused = intruder.actor_ref::<Bank>(bank.pid()).unwrap();
+    let outcome = tokio::time::timeout(PROMPT, refused.call(Balance))
+        .await
+        .expect("prompt");
+    assert_eq!(outcome, Err(Error::NoConnection));
+    let friend = node("a").await;
+    assert_eq!(remote_bank(&friend, &bank).call(Deposit(2)).await, Ok(2));
+    intruder.shutdown().await;
+    friend.shutdown().await;
+    b.shutdown().await;
+}
+
+// ------------------------------------------------------------------ bad input
+
+/// After each bad input, a well-behaved node still talks to `b`.
+async fn still_serving(bank: &ActorRef<Bank>) {
+    let a = node("a").await;
+    let before = bank.call(Balance).await.unwrap();
+    assert_eq!(remote_bank(&a, bank).call(Deposit(1)).await, Ok(before + 1));
+    a.shutdown().await;
+}
+
+/// Reads until the node closes the connection (or a bound passes).
+async fn closed_by_node(stream: &mut tokio::net::TcpStream) -> bool {
+    let mut buf = [0u8; 1024];
+    let deadline = tokio::time::Instant::now() + PROMPT;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => continue,
+        }
+    }
+}
+
+fn addr(node: &Node) -> String {
+    node.local_addr().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_instead_of_a_handshake_is_refused() {
+    let b = node("b").await;
+    let bank = b.spawn::<Bank>(None).unwrap();
+    let mut s = tokio::net::TcpStream::connect(addr(&b)).await.unwrap();
+    s.write_all(b"\xff\xff\xff\xffGARBAGE GARBAGE GARBAGE")
+        .await
+        .unwrap();
+    assert!(closed_by_node(&mut s).await);
+    still_serving(&bank).await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_handshake_times_out() {
+    let b = node_with("b", config().handshake_timeout(Duration::from_millis(200))).await;
+    let bank = b.spawn::<Bank>(None).unwrap();
+    let mut s = tokio::net::TcpStream::connect(addr(&b)).await.unwrap();
+    // Half a hello, then silence.
+    s.write_all(&[0, 0, 0, 40, 8, 1]).await.unwrap();
+    assert!(closed_by_node(&mut s).await);
+    still_serving(&bank).await;
+    b.shutdown().await;
+}
+
+async fn handshaken(b: &Node) -> tokio::net::TcpStream {
+    let n = SEQ.fetch_add(1, Ordering::Relaxed);
+    ackor::testing::handshaken_stream(
+        &addr(b),
+        &format!("raw{n}@127.0.0.1:1"),
+        COOKIE,
+        b.name().as_str(),
+    )
+    .await
+    .expect("handshake")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversize_frame_closes_only_that_link() {
+    let b = node_with("b", config().max_frame_size(1024)).await;
+    let bank = b.spawn::<Bank>(None).unwrap();
+    let mut s = handshaken(&b).await;
+    s.write_all(&ackor::testing::heartbeat_frame()).await.unwrap();
+    s.write_all(&(1_000_000u32).to_be_bytes()).await.unwrap();
+    s.write_all(&[0u8; 2048]).await.unwrap();
+    assert!(closed_by_node(&mut s).await);
+    still_serving(&bank).await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn truncated_frame_closes_only_that_link() {
+    let b = node("b").await;
+    let bank = b.spawn::<Bank>(None).unwrap();
+    let mut s = handshaken(&b).await;
+    s.write_all(&[0, 0, 0, 100, 1, 2, 3]).await.unwrap();
+    s.shutdown().await.unwrap();
+    assert!(closed_by_node(&mut s).await);
+    still_serving(&bank).await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undecodable_envelope_closes_only_that_link() {
+    let b = node("b").await;
+    let bank = b.spawn::<Bank>(None).unwrap();
+    let mut s = handshaken(&b).await;
+    // A well-framed body that is not a protobuf Frame (an invalid wire type).
+    s.write_all(&[0, 0, 0, 4, 0x0f, 0xff, 0xff, 0xff]).await.unwrap();
+    assert!(closed_by_node(&mut s).await);
+    still_serving(&bank).await;
+    b.shutdown().await;
+}

@@ -28,3 +28,16 @@ pub async fn handshaken_stream(
 pub fn heartbeat_frame() -> Vec<u8> {
     crate::remote::heartbeat_bytes()
 }
+
+/// Runs the link's frame decoder (length prefix with `max_frame_size`, then the
+/// protobuf envelope and its conversions) over `bytes`, as a reader would; returns
+/// how many frames decoded. For fuzzing: it must never panic.
+pub fn decode_frames(bytes: &[u8], max_frame_size: usize) -> usize {
+    crate::remote::decode_frames_for_test(bytes, max_frame_size)
+}
+
+/// Runs the responder's side of the handshake against `bytes` from a peer. For
+/// fuzzing: it must never panic, and garbage must be refused.
+pub async fn respond_to_handshake(bytes: &[u8]) -> Result<(), Error> {
+    crate::remote::respond_for_test(bytes).await
+}

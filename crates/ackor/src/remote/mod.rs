@@ -568,6 +568,58 @@ pub(crate) fn heartbeat_bytes() -> Vec<u8> {
     buf.to_vec()
 }
 
+/// Decodes frames as a link reader does (for fuzzing through `testing`).
+pub(crate) fn decode_frames_for_test(bytes: &[u8], max_frame_size: usize) -> usize {
+    use tokio_util::codec::Decoder;
+    let mut codec = tokio_util::codec::LengthDelimitedCodec::builder()
+        .length_field_length(4)
+        .max_frame_length(max_frame_size)
+        .new_codec();
+    let mut buf = bytes::BytesMut::from(bytes);
+    let mut frames = 0;
+    while let Ok(Some(frame)) = codec.decode(&mut buf) {
+        let Ok(frame) = <Frame as prost::Message>::decode(frame.freeze()) else {
+            break;
+        };
+        frames += 1;
+        // The conversions the dispatcher applies to what it reads.
+        match frame.body {
+            Some(Body::Deliver(d)) => {
+                let _ = d.from.as_ref().map(WirePid::to_pid);
+            }
+            Some(Body::Reply(r)) => {
+                let _ = r.error.as_ref().map(Error::from);
+            }
+            Some(Body::Down(d)) => {
+                let _ = ExitReason::from(d.reason.as_ref());
+                let _ = d.pid.as_ref().map(WirePid::to_pid);
+            }
+            Some(Body::Exit(x)) => {
+                let _ = ExitReason::from(x.reason.as_ref());
+            }
+            _ => {}
+        }
+    }
+    frames
+}
+
+/// Runs the responder's handshake against fixed bytes (for fuzzing through `testing`).
+pub(crate) async fn respond_for_test(bytes: &[u8]) -> Result<(), Error> {
+    use tokio::io::AsyncWriteExt;
+    let (mut ours, mut theirs) = tokio::io::duplex(64 * 1024);
+    theirs
+        .write_all(bytes)
+        .await
+        .map_err(|e| Error::Handshake(e.to_string()))?;
+    drop(theirs);
+    let local = handshake::Local {
+        node: "fuzz@127.0.0.1:1",
+        creation: 1,
+        cookie: b"fuzz",
+    };
+    handshake::respond(&mut ours, &local).await.map(|_| ())
+}
+
 /// Forgets a pending call when dropped: a caller that gives up (timeout, cancel)
 /// leaves nothing behind.
 pub(crate) struct ForgetCall {

@@ -89,4 +89,4 @@ pub use node::{
     DEFAULT_CALL_TIMEOUT, DEFAULT_MAILBOX_CAPACITY, DEFAULT_SHUTDOWN_TIMEOUT, Node, NodeBuilder, NodeConfig,
     SpawnOptions,
 };
-pub use remote::{RemoteConfig, RemoteMessage, RemoteMessages};
+pub use remote::{RemoteConfig, RemoteMessage, RemoteMessages, TlsConfig};

@@ -678,3 +678,88 @@ async fn undecodable_envelope_closes_only_that_link() {
     still_serving(&bank).await;
     b.shutdown().await;
 }
+
+// ------------------------------------------------------------------ TLS
+
+/// A CA and a certificate for 127.0.0.1 signed by it, as PEM: (cert, key, ca).
+fn pki() -> (Vec<u8>, Vec<u8>, Vec<u8>, (rcgen::Certificate, rcgen::KeyPair)) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let (cert, key) = leaf(&ca, &ca_key);
+    (cert, key, ca.pem().into_bytes(), (ca, ca_key))
+}
+
+fn leaf(ca: &rcgen::Certificate, ca_key: &rcgen::KeyPair) -> (Vec<u8>, Vec<u8>) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    let cert = params.signed_by(&key, ca, ca_key).unwrap();
+    (cert.pem().into_bytes(), key.serialize_pem().into_bytes())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_calls_work_over_mutual_tls() {
+    let (cert, key, ca, (ca_cert, ca_key)) = pki();
+    let tls = ackor::TlsConfig::from_pem(&cert, &key, &ca, true).unwrap();
+    let (cert_b, key_b) = leaf(&ca_cert, &ca_key);
+    let tls_b = ackor::TlsConfig::from_pem(&cert_b, &key_b, &ca, true).unwrap();
+    let a = node_with("a", config().tls(tls)).await;
+    let b = node_with("b", config().tls(tls_b)).await;
+    let bank = b
+        .spawn_with::<Bank>(None, SpawnOptions::default().name("bank"))
+        .unwrap();
+    let there = a
+        .resolve::<Bank>(&ProcessId::new("bank", b.name().clone()))
+        .await
+        .unwrap();
+    assert_eq!(there.call(Deposit(7)).await, Ok(7));
+    assert_eq!(bank.call(Balance).await, Ok(7));
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_node_refuses_plain_peers_and_strangers() {
+    let (cert, key, ca, _) = pki();
+    let b = node_with(
+        "b",
+        config().tls(ackor::TlsConfig::from_pem(&cert, &key, &ca, true).unwrap()),
+    )
+    .await;
+    let bank = b.spawn::<Bank>(None).unwrap();
+    // A plain-TCP node.
+    let plain = node("p").await;
+    let outcome = tokio::time::timeout(PROMPT, plain.actor_ref::<Bank>(bank.pid()).unwrap().call(Balance))
+        .await
+        .expect("prompt");
+    assert_eq!(outcome, Err(Error::NoConnection));
+    // A TLS node whose certificate comes from another CA.
+    let (cert2, key2, ca2, _) = pki();
+    let stranger = node_with(
+        "s",
+        config().tls(ackor::TlsConfig::from_pem(&cert2, &key2, &ca2, true).unwrap()),
+    )
+    .await;
+    let outcome = tokio::time::timeout(
+        PROMPT,
+        stranger.actor_ref::<Bank>(bank.pid()).unwrap().call(Balance),
+    )
+    .await
+    .expect("prompt");
+    assert_eq!(outcome, Err(Error::NoConnection));
+    // A trusted node (here with the same certificate) still gets in.
+    let friend = node_with(
+        "f",
+        config().tls(ackor::TlsConfig::from_pem(&cert, &key, &ca, true).unwrap()),
+    )
+    .await;
+    assert_eq!(
+        friend.actor_ref::<Bank>(bank.pid()).unwrap().call(Balance).await,
+        Ok(0)
+    );
+    plain.shutdown().await;
+    stranger.shutdown().await;
+    friend.shutdown().await;
+    b.shutdown().await;
+}

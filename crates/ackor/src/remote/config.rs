@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use super::tls::TlsConfig;
+
 /// How a node talks to other nodes; set through [`NodeBuilder`](crate::NodeBuilder).
 ///
 /// ```
@@ -30,6 +32,8 @@ pub struct RemoteConfig {
     pub max_reconnect_backoff: Duration,
     /// TCP connections per peer; each sender→recipient pair always uses the same one.
     pub links_per_peer: usize,
+    /// TLS for every link, incoming and outgoing; `None` for plain TCP.
+    pub tls: Option<TlsConfig>,
 }
 
 impl std::fmt::Debug for RemoteConfig {
@@ -43,6 +47,7 @@ impl std::fmt::Debug for RemoteConfig {
             .field("reconnect_backoff", &self.reconnect_backoff)
             .field("max_reconnect_backoff", &self.max_reconnect_backoff)
             .field("links_per_peer", &self.links_per_peer)
+            .field("tls", &self.tls.is_some())
             .finish()
     }
 }
@@ -60,6 +65,7 @@ impl RemoteConfig {
             reconnect_backoff: Duration::from_millis(100),
             max_reconnect_backoff: Duration::from_secs(5),
             links_per_peer: 2,
+            tls: None,
         }
     }
 
@@ -90,6 +96,12 @@ impl RemoteConfig {
     /// Sets the first reconnect backoff.
     pub fn reconnect_backoff(mut self, d: Duration) -> Self {
         self.reconnect_backoff = d;
+        self
+    }
+
+    /// Secures every link with TLS.
+    pub fn tls(mut self, tls: TlsConfig) -> Self {
+        self.tls = Some(tls);
         self
     }
 

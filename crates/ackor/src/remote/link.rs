@@ -24,6 +24,10 @@ use crate::identity::NodeName;
 /// Most frames one write may carry.
 const BATCH: usize = 512;
 
+/// A link's byte stream: plain TCP or TLS over TCP.
+pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
 fn local(remote: &Remote) -> Local<'_> {
     Local {
         node: remote.local_name().as_str(),
@@ -47,10 +51,18 @@ pub(crate) async fn accept_loop(remote: Arc<Remote>, listener: TcpListener) {
     }
 }
 
-async fn accept_one(remote: Arc<Remote>, mut stream: TcpStream, addr: SocketAddr) {
-    let _ = stream.set_nodelay(true);
+async fn accept_one(remote: Arc<Remote>, tcp: TcpStream, addr: SocketAddr) {
+    let _ = tcp.set_nodelay(true);
     let timeout = remote.config().handshake_timeout;
-    let info = match tokio::time::timeout(timeout, handshake::respond(&mut stream, &local(&remote))).await {
+    let secured = async {
+        let mut stream: Box<dyn Io> = match &remote.config().tls {
+            Some(tls) => tls.accept(tcp).await?,
+            None => Box::new(tcp),
+        };
+        let info = handshake::respond(&mut stream, &local(&remote)).await?;
+        Ok::<_, Error>((stream, info))
+    };
+    let (stream, info) = match tokio::time::timeout(timeout, secured).await {
         Ok(Ok(info)) => info,
         Ok(Err(e)) => {
             tracing::warn!(%addr, error = %e, "incoming connection refused");
@@ -95,22 +107,31 @@ pub(crate) async fn dial(remote: Arc<Remote>, peer: Arc<Peer>) {
     }
 }
 
-async fn dial_links(remote: &Remote, peer: &Peer) -> Result<Vec<(TcpStream, PeerInfo)>, Error> {
+async fn dial_links(remote: &Remote, peer: &Peer) -> Result<Vec<(Box<dyn Io>, PeerInfo)>, Error> {
     let addr = address_of(peer.name()).ok_or(Error::NoConnection)?;
     let timeout = remote.config().handshake_timeout;
     let mut links = Vec::with_capacity(remote.config().links_per_peer);
     for _ in 0..remote.config().links_per_peer {
-        let mut stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
+        let tcp = tokio::time::timeout(timeout, TcpStream::connect(addr))
             .await
             .map_err(|_| Error::Handshake(format!("connecting to {addr} timed out")))?
             .map_err(|e| Error::Handshake(format!("cannot connect to {addr}: {e}")))?;
-        let _ = stream.set_nodelay(true);
-        let info = tokio::time::timeout(
-            timeout,
-            handshake::initiate(&mut stream, &local(remote), peer.name().as_str()),
-        )
-        .await
-        .map_err(|_| Error::Handshake(format!("handshake with {} timed out", peer.name())))??;
+        let _ = tcp.set_nodelay(true);
+        let secured = async {
+            let mut stream: Box<dyn Io> = match &remote.config().tls {
+                Some(tls) => {
+                    let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+                    let host = host.trim_start_matches('[').trim_end_matches(']');
+                    tls.connect(host, tcp).await?
+                }
+                None => Box::new(tcp),
+            };
+            let info = handshake::initiate(&mut stream, &local(remote), peer.name().as_str()).await?;
+            Ok::<_, Error>((stream, info))
+        };
+        let (stream, info) = tokio::time::timeout(timeout, secured)
+            .await
+            .map_err(|_| Error::Handshake(format!("handshake with {} timed out", peer.name())))??;
         if let Some((_, first)) = links.first()
             && first != &info
         {

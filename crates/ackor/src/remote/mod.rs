@@ -13,6 +13,7 @@ mod handshake;
 mod link;
 mod messages;
 mod peer;
+mod tls;
 pub(crate) mod wire;
 
 use std::collections::HashMap;
@@ -27,6 +28,7 @@ pub use config::RemoteConfig;
 pub(crate) use messages::{DecodeReply, RemoteReplyTo, Undelivered, table};
 pub use messages::{RemoteMessage, RemoteMessages};
 pub(crate) use peer::{PendingCall, RemoteMonitor};
+pub use tls::TlsConfig;
 
 use crate::error::Error;
 use crate::identity::{NodeName, Pid, Ref};

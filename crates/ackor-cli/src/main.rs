@@ -27,6 +27,40 @@ enum Command {
         #[arg(long)]
         list: bool,
     },
+    /// Runs a standalone node with the `echo` and `relay` services, until Ctrl-C or
+    /// until its standard input closes. Prints `listening <node name>` once ready.
+    Node {
+        /// The node name, `name@host:port` (port 0 picks a free port).
+        #[arg(long)]
+        name: String,
+        /// The shared cookie nodes prove to each other.
+        #[arg(long, env = "ACKOR_COOKIE")]
+        cookie: String,
+    },
+}
+
+/// Runs `ackor node` until Ctrl-C or end of standard input.
+async fn run_node(name: String, cookie: String) -> Result<(), String> {
+    use tokio::io::AsyncReadExt;
+    let node = ackor::Node::builder()
+        .name(&name)
+        .cookie(cookie)
+        .start()
+        .await
+        .map_err(|e| e.to_string())?;
+    ackor_cli::services::start(&node).map_err(|e| e.to_string())?;
+    println!("listening {}", node.name());
+    let stdin_closed = async {
+        let mut sink = [0u8; 256];
+        let mut stdin = tokio::io::stdin();
+        while matches!(stdin.read(&mut sink).await, Ok(n) if n > 0) {}
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = stdin_closed => {}
+    }
+    node.shutdown().await;
+    Ok(())
 }
 
 fn main() -> std::process::ExitCode {
@@ -46,6 +80,7 @@ fn main() -> std::process::ExitCode {
         }
     };
     let outcome = match cli.command {
+        Command::Node { name, cookie } => runtime.block_on(run_node(name, cookie)),
         Command::Demo { chapter, list } => {
             // Some chapters crash actors on purpose: one line per panic, not a backtrace.
             std::panic::set_hook(Box::new(|info| eprintln!("   (an actor panicked: {info})")));

@@ -76,6 +76,8 @@ pub(crate) enum ErrorKind {
     Rejected = 6,
     ReplyDropped = 7,
     Timeout = 8,
+    NoConnection = 9,
+    ResponseIgnored = 10,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -287,6 +289,8 @@ impl From<&Error> for WireError {
             Error::Rejected(m) => (ErrorKind::Rejected, m.clone()),
             Error::ReplyDropped => (ErrorKind::ReplyDropped, String::new()),
             Error::Timeout => (ErrorKind::Timeout, String::new()),
+            Error::NoConnection => (ErrorKind::NoConnection, String::new()),
+            Error::ResponseIgnored => (ErrorKind::ResponseIgnored, String::new()),
             other => (ErrorKind::Unspecified, other.to_string()),
         };
         WireError {
@@ -307,6 +311,8 @@ impl From<&WireError> for Error {
             ErrorKind::Rejected => Error::Rejected(e.message.clone()),
             ErrorKind::ReplyDropped => Error::ReplyDropped,
             ErrorKind::Timeout => Error::Timeout,
+            ErrorKind::NoConnection => Error::NoConnection,
+            ErrorKind::ResponseIgnored => Error::ResponseIgnored,
             ErrorKind::Unspecified => Error::Protocol(format!("remote error: {}", e.message)),
         }
     }

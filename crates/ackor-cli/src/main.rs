@@ -65,10 +65,15 @@ async fn run_node(name: String, cookie: String) -> Result<(), String> {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    // The demo provokes failures on purpose and narrates them; a node logs warnings.
+    let default_filter = match cli.command {
+        Command::Demo { .. } => "error",
+        Command::Node { .. } => "info",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .with_writer(std::io::stderr)
         .init();

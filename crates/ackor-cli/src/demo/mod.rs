@@ -2,6 +2,7 @@
 //! claims and fails the demo if the framework does not behave as told.
 
 mod local;
+mod nodes;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -46,6 +47,11 @@ fn chapters() -> Vec<Chapter> {
             name: "names",
             title: "Registered names",
             run: || Box::pin(local::names()),
+        },
+        Chapter {
+            name: "nodes",
+            title: "Three nodes over TCP: calls, names, monitors, a node going away",
+            run: || Box::pin(nodes::three_nodes()),
         },
     ]
 }

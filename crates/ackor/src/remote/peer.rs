@@ -209,14 +209,19 @@ impl Peer {
     /// A link failed or the peer became unreachable: fail everything that depends on it.
     /// `generation` limits this to news about the current links.
     pub(crate) fn fail(&self, remote: &Remote, why: &str, generation: Option<u64>) {
-        let fallout = {
+        let (fallout, was_connected) = {
             let mut st = self.lock();
             if generation.is_some_and(|g| g != st.generation) {
                 return;
             }
-            self.fail_locked(&mut st, remote, true)
+            let was_connected = matches!(st.status, Status::Up | Status::Connecting);
+            (self.fail_locked(&mut st, remote, true), was_connected)
         };
-        tracing::warn!(peer = %self.name, reason = why, "peer down");
+        if was_connected && generation.is_some() {
+            tracing::warn!(peer = %self.name, reason = why, "peer down");
+        } else {
+            tracing::debug!(peer = %self.name, reason = why, "peer down");
+        }
         self.deliver(fallout, why, remote.node());
     }
 

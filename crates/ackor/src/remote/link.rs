@@ -65,10 +65,12 @@ async fn accept_one(remote: Arc<Remote>, tcp: TcpStream, addr: SocketAddr) {
     let (stream, info) = match tokio::time::timeout(timeout, secured).await {
         Ok(Ok(info)) => info,
         Ok(Err(e)) => {
+            metrics::counter!("ackor_remote_handshakes_refused_total").increment(1);
             tracing::warn!(%addr, error = %e, "incoming connection refused");
             return;
         }
         Err(_) => {
+            metrics::counter!("ackor_remote_handshakes_refused_total").increment(1);
             tracing::warn!(%addr, "incoming connection refused: handshake timed out");
             return;
         }
@@ -184,6 +186,7 @@ async fn read_loop<R: AsyncRead + Send>(remote: Arc<Remote>, peer: Arc<Peer>, ge
             Ok(frame) => frame,
             Err(e) => break format!("undecodable envelope: {e}"),
         };
+        metrics::counter!("ackor_remote_frames_received_total").increment(1);
         let Some(node) = remote.node() else { return };
         remote.dispatch(&node, &peer, frame);
     };
@@ -225,6 +228,8 @@ async fn write_loop<W: AsyncWrite + Send>(
         if let Err(e) = wr.write_all(&buf).await {
             break format!("write failed: {e}");
         }
+        metrics::counter!("ackor_remote_frames_sent_total").increment(got.max(1) as u64);
+        metrics::counter!("ackor_remote_bytes_sent_total").increment(buf.len() as u64);
         if buf.capacity() > 1024 * 1024 {
             buf = BytesMut::with_capacity(64 * 1024);
         }

@@ -419,6 +419,8 @@ impl Remote {
     }
 
     fn on_deliver(self: &Arc<Self>, node: &Node, peer: &Arc<Peer>, d: wire::Deliver) {
+        let span = tracing::trace_span!("deliver", peer = %peer.name(), tag = %d.tag, call_id = d.call_id);
+        let _enter = span.enter();
         let from = d.from.as_ref().map(WirePid::to_pid);
         let reply =
             (d.call_id != 0).then(|| self.reply_route(peer.name().clone(), d.call_id, from.clone(), &d.to));
@@ -427,6 +429,7 @@ impl Remote {
             None => Err((Error::ProcessUnknown, reply)),
         };
         if let Err((error, reply)) = outcome {
+            metrics::counter!("ackor_remote_undelivered_total", "reason" => error_label(&error)).increment(1);
             tracing::debug!(peer = %peer.name(), tag = %d.tag, %error, "remote message not delivered");
             if let Some(reply) = reply {
                 (reply.send)(Err(error));
@@ -633,6 +636,18 @@ pub(crate) struct ForgetCall {
 impl Drop for ForgetCall {
     fn drop(&mut self) {
         self.remote.forget_call(&self.node, self.call_id);
+    }
+}
+
+/// A short, fixed label for an error, for metrics.
+fn error_label(e: &Error) -> &'static str {
+    match e {
+        Error::ProcessUnknown => "process_unknown",
+        Error::MailboxFull => "mailbox_full",
+        Error::ProcessTerminated => "process_terminated",
+        Error::UnknownMessage(_) => "unknown_message",
+        Error::Codec(_) => "codec",
+        _ => "other",
     }
 }
 

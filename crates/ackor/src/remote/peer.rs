@@ -217,6 +217,9 @@ impl Peer {
             let was_connected = matches!(st.status, Status::Up | Status::Connecting);
             (self.fail_locked(&mut st, remote, true), was_connected)
         };
+        if was_connected {
+            metrics::counter!("ackor_remote_peer_down_total").increment(1);
+        }
         if was_connected && generation.is_some() {
             tracing::warn!(peer = %self.name, reason = why, "peer down");
         } else {
@@ -256,6 +259,8 @@ impl Peer {
                 "queued frames dropped: no connection"
             );
         }
+        metrics::counter!("ackor_remote_calls_failed_total", "reason" => "no_connection")
+            .increment(fallout.calls.len() as u64);
         for call in fallout.calls {
             call(Err(Error::NoConnection));
         }
@@ -286,8 +291,14 @@ impl Peer {
     pub(crate) fn complete_call(&self, id: u64, outcome: Result<bytes::Bytes, Error>) {
         let call = self.lock().calls.remove(&id);
         match call {
-            Some(call) => call(outcome),
-            None => tracing::debug!(peer = %self.name, call_id = id, "late reply discarded"),
+            Some(call) => {
+                tracing::trace!(peer = %self.name, call_id = id, "reply");
+                call(outcome)
+            }
+            None => {
+                metrics::counter!("ackor_remote_late_replies_total").increment(1);
+                tracing::debug!(peer = %self.name, call_id = id, "late reply discarded");
+            }
         }
     }
 

@@ -763,3 +763,57 @@ async fn tls_node_refuses_plain_peers_and_strangers() {
     friend.shutdown().await;
     b.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_peer_is_dropped_after_the_heartbeat_timeout() {
+    let b = node("b").await;
+    let bank = b.spawn::<Bank>(None).unwrap();
+    let mut s = handshaken(&b).await;
+    // Handshake done, then nothing: no heartbeats. The node closes the link itself.
+    let started = tokio::time::Instant::now();
+    assert!(closed_by_node(&mut s).await);
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "closed for silence, not at once"
+    );
+    still_serving(&bank).await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarted_peer_is_a_new_incarnation() {
+    let a = node("a").await;
+    let b = node("b").await;
+    let name = b.name().clone();
+    let old = b
+        .spawn_with::<Bank>(None, SpawnOptions::default().name("bank"))
+        .unwrap();
+    let there = remote_bank(&a, &old);
+    assert_eq!(there.call(Deposit(1)).await, Ok(1));
+    b.shutdown().await;
+    // The same name and port, a new creation.
+    let b2 = Node::builder()
+        .name(name.as_str())
+        .remote(config())
+        .start()
+        .await
+        .expect("restart on the same address");
+    assert_ne!(b2.creation(), old.pid().creation());
+    b2.spawn_with::<Bank>(None, SpawnOptions::default().name("bank"))
+        .unwrap();
+    // After the reconnect backoff, the new incarnation answers; the old pid is unknown.
+    let id = ProcessId::new("bank", name.clone());
+    let mut fresh = a.resolve::<Bank>(&id).await;
+    for _ in 0..50 {
+        if fresh.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        fresh = a.resolve::<Bank>(&id).await;
+    }
+    let fresh = fresh.expect("the new bank");
+    assert_eq!(fresh.call(Balance).await, Ok(0));
+    assert_eq!(there.call(Balance).await, Err(Error::ProcessUnknown));
+    a.shutdown().await;
+    b2.shutdown().await;
+}

@@ -452,6 +452,9 @@ impl Node {
             }
         }
         drop(remote_down);
+        if let Some(remote) = &self.inner.remote {
+            remote.close_listener().await;
+        }
         tracing::info!(node = %self.name(), "node stopped");
     }
 }

@@ -15,6 +15,8 @@ mod messages;
 mod peer;
 mod tls;
 pub(crate) mod wire;
+#[cfg(test)]
+mod wire_props;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -22,7 +24,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::net::TcpListener;
-use tokio::task::AbortHandle;
 
 pub use config::RemoteConfig;
 pub(crate) use messages::{DecodeReply, RemoteReplyTo, Undelivered, table};
@@ -45,7 +46,7 @@ pub(crate) struct Remote {
     addr: SocketAddr,
     peers: Mutex<HashMap<NodeName, Arc<Peer>>>,
     next_call: AtomicU64,
-    listener: Mutex<Option<AbortHandle>>,
+    listener: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// The node, to deliver what arrives; cleared at shutdown to end the cycle.
     node: Mutex<Option<Node>>,
     stopped: AtomicBool,
@@ -111,7 +112,7 @@ impl Remote {
     pub(crate) fn start(self: &Arc<Self>, node: Node, listener: TcpListener) {
         *lock(&self.node) = Some(node.clone());
         let task = node.runtime().spawn(link::accept_loop(self.clone(), listener));
-        *lock(&self.listener) = Some(task.abort_handle());
+        *lock(&self.listener) = Some(task);
     }
 
     pub(crate) fn local_addr(&self) -> SocketAddr {
@@ -333,10 +334,20 @@ impl Remote {
         let _ = self.send(watcher.node(), pin(Some(pid), watcher.id()), body);
     }
 
+    /// Stops accepting and waits until the listening socket is closed, so the address
+    /// can be bound again at once.
+    pub(crate) async fn close_listener(&self) {
+        let task = lock(&self.listener).take();
+        if let Some(task) = task {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+
     /// Stops accepting, closes every link, fails everything pending.
     pub(crate) fn shutdown(&self) {
         self.stopped.store(true, Ordering::Release);
-        if let Some(l) = lock(&self.listener).take() {
+        if let Some(l) = lock(&self.listener).as_ref() {
             l.abort();
         }
         let peers: Vec<_> = lock(&self.peers).values().cloned().collect();

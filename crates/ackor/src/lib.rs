@@ -60,12 +60,71 @@
 //! actor stops only that actor, with [`ExitReason::Panic`], which its monitors
 //! ([`Context::monitor`] → [`Actor::on_down`]) and links ([`Context::link`]) see.
 //!
+//! ## Several nodes
+//!
+//! A node with a cookie listens on the `host:port` of its name and talks to other
+//! nodes over TCP (TLS optional, see [`TlsConfig`]). Messages that cross the wire are
+//! serde types with a stable tag ([`RemoteMessage`]); an actor lists the ones it accepts
+//! in [`Actor::remote_messages`]. An [`ActorRef`] to a remote actor is used exactly like
+//! a local one.
+//!
+//! ```
+//! use ackor::{Actor, BoxError, Context, Handler, Message, Node, ProcessId, RemoteMessage, RemoteMessages, SpawnOptions};
+//! use serde::{Deserialize, Serialize};
+//!
+//! struct Bank { balance: u64 }
+//!
+//! #[derive(Serialize, Deserialize)]
+//! struct Deposit(u64);
+//! impl Message for Deposit { type Reply = u64; }
+//! impl RemoteMessage for Deposit { const TAG: &'static str = "bank.deposit.v1"; }
+//!
+//! impl Actor for Bank {
+//!     type Args = ();
+//!     async fn init(_: (), _ctx: &mut Context<Self>) -> Result<Self, BoxError> {
+//!         Ok(Bank { balance: 0 })
+//!     }
+//!     fn remote_messages(messages: &mut RemoteMessages<Self>) {
+//!         messages.add::<Deposit>();
+//!     }
+//! }
+//!
+//! impl Handler<Deposit> for Bank {
+//!     type Return = u64;
+//!     async fn handle(&mut self, msg: Deposit, _ctx: &mut Context<Self>) -> u64 {
+//!         self.balance += msg.0;
+//!         self.balance
+//!     }
+//! }
+//!
+//! # #[tokio::main] async fn main() -> Result<(), ackor::Error> {
+//! // Port 0: each node picks a free port, and its name carries the real one.
+//! let a = Node::builder().name("a@127.0.0.1:0").cookie("secret").start().await?;
+//! let b = Node::builder().name("b@127.0.0.1:0").cookie("secret").start().await?;
+//! b.spawn_with::<Bank>((), SpawnOptions::default().name("bank"))?;
+//!
+//! // On a: find b's bank by name, then call it as if it were local.
+//! let bank = a.resolve::<Bank>(&ProcessId::new("bank", b.name().clone())).await?;
+//! assert!(bank.is_remote());
+//! assert_eq!(bank.call(Deposit(10)).await?, 10);
+//!
+//! a.shutdown().await;
+//! b.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! Remote errors are as precise as local ones: [`Error::ProcessUnknown`] for a pid or
+//! name that does not exist there, [`Error::MailboxFull`], [`Error::UnknownMessage`]
+//! for a tag the other node does not know, [`Error::NoConnection`] when the node
+//! cannot be reached or the connection drops mid-call (at once, not at the timeout).
+//! Monitors and links work across nodes; losing a node delivers `Down` / exit
+//! signals with [`ExitReason::NoConnection`].
+//!
 //! ## Where this is going
 //!
-//! Remote nodes over TCP/TLS, important delivery (`send_important`, `call_important`:
-//! the sender learns for certain whether a remote message reached the mailbox) and
-//! reentrancy (`request` with continuations) build on this core; see the project's
-//! `DESIGN.md`.
+//! Important delivery (`send_important`, `call_important`: the sender learns for
+//! certain whether a remote message reached the mailbox) and reentrancy (`request`
+//! with continuations) build on this core; see the project's `DESIGN.md`.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -18,7 +18,7 @@ use crate::identity::Pid;
 use crate::monitor::{ExitReason, ProcessCell, SystemMsg};
 use crate::node::Node;
 use crate::remote::wire::{self, Body};
-use crate::remote::{DecodeReply, ForgetCall, PendingCall, Remote, RemoteMonitor, pin};
+use crate::remote::{DecodeReply, ForgetCall, PendingCall, Remote, RemoteMessages, RemoteMonitor, pin};
 
 /// A handle to an actor of type `A`: send it messages, call it, stop it.
 ///
@@ -57,29 +57,31 @@ pub struct ActorRef<A: Actor> {
 
 enum Inner<A: Actor> {
     Local(Arc<ActorCell<A>>),
-    Remote(Arc<RemoteTarget>),
+    Remote(Arc<RemoteTarget<A>>),
 }
 
 /// An actor on another node, reached through this node's network side.
-struct RemoteTarget {
+struct RemoteTarget<A: Actor> {
     pid: Pid,
     node: Node,
+    /// How to encode the messages `A` accepts.
+    table: Arc<RemoteMessages<A>>,
 }
 
-impl RemoteTarget {
+impl<A: Actor> RemoteTarget<A> {
     fn remote(&self) -> Result<&Arc<Remote>, Error> {
         self.node.remote().ok_or(Error::NoConnection)
     }
 
     /// Encodes `msg` for the wire, with the reply decoder of its type.
-    fn deliver<A: Actor, M: Message>(
+    fn deliver<M: Message>(
         &self,
         sender: Option<&Pid>,
         msg: &M,
         call_id: u64,
     ) -> Result<(Body, DecodeReply), Error> {
-        let table = crate::remote::table::<A>();
-        let (tag, encode, decode) = table
+        let (tag, encode, decode) = self
+            .table
             .sender_side::<M>()
             .ok_or_else(|| Error::UnknownMessage(std::any::type_name::<M>().to_string()))?;
         let payload = encode(msg)?;
@@ -93,8 +95,8 @@ impl RemoteTarget {
         Ok((body, decode))
     }
 
-    fn send<A: Actor, M: Message>(&self, sender: Option<Pid>, msg: M) -> Result<(), Error> {
-        let (body, _) = self.deliver::<A, M>(sender.as_ref(), &msg, 0)?;
+    fn send<M: Message>(&self, sender: Option<Pid>, msg: M) -> Result<(), Error> {
+        let (body, _) = self.deliver::<M>(sender.as_ref(), &msg, 0)?;
         self.remote()?
             .send(self.pid.node(), pin(sender.as_ref(), self.pid.id()), body)
     }
@@ -133,7 +135,11 @@ impl<A: Actor> ActorRef<A> {
 
     pub(crate) fn remote(pid: Pid, node: Node) -> Self {
         ActorRef {
-            inner: Inner::Remote(Arc::new(RemoteTarget { pid, node })),
+            inner: Inner::Remote(Arc::new(RemoteTarget {
+                pid,
+                node,
+                table: crate::remote::table::<A>(),
+            })),
         }
     }
 
@@ -204,7 +210,7 @@ impl<A: Actor> ActorRef<A> {
                 });
                 cell.mailbox.try_push_user(env).map_err(|(_, e)| e)
             }
-            Inner::Remote(r) => r.send::<A, M>(sender, msg),
+            Inner::Remote(r) => r.send::<M>(sender, msg),
         }
     }
 
@@ -225,7 +231,7 @@ impl<A: Actor> ActorRef<A> {
                 });
                 cell.mailbox.push_user_wait(env).await
             }
-            Inner::Remote(r) => r.send::<A, M>(None, msg),
+            Inner::Remote(r) => r.send::<M>(None, msg),
         }
     }
 
@@ -402,14 +408,14 @@ where
 
 /// Sends a remote call; the reply completes `handle`.
 fn remote_call<A: Actor, M: Message>(
-    r: &RemoteTarget,
+    r: &RemoteTarget<A>,
     sender: Option<Pid>,
     msg: &M,
     handle: ReplyHandle<M::Reply>,
 ) -> Result<ForgetCall, Error> {
     let remote = r.remote()?;
     let call_id = remote.next_call_id();
-    let (body, decode) = r.deliver::<A, M>(sender.as_ref(), msg, call_id)?;
+    let (body, decode) = r.deliver::<M>(sender.as_ref(), msg, call_id)?;
     let pending: PendingCall = Box::new(move |outcome| {
         let value = outcome.and_then(|bytes| decode(&bytes)).and_then(|any| {
             any.downcast::<M::Reply>()

@@ -8,7 +8,7 @@ mod reply;
 mod run;
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 pub use actor_ref::{ActorRef, Call, CallFuture};
@@ -195,6 +195,8 @@ pub(crate) struct ActorCell<A: Actor> {
     core: ProcessCore,
     mailbox: Mailbox<Box<dyn Envelope<A>>, Continuation<A>>,
     call_timeout: Duration,
+    /// The actor type's remote messages, fetched on the first remote delivery.
+    remote_table: OnceLock<Arc<RemoteMessages<A>>>,
 }
 
 impl<A: Actor> ActorCell<A> {
@@ -203,6 +205,7 @@ impl<A: Actor> ActorCell<A> {
             core: ProcessCore::new(pid),
             mailbox: Mailbox::new(capacity),
             call_timeout,
+            remote_table: OnceLock::new(),
         })
     }
 }
@@ -238,7 +241,8 @@ impl<A: Actor> ProcessCell for ActorCell<A> {
                 }),
             }
         });
-        let env = crate::remote::table::<A>().deliver(tag, payload, from, reply)?;
+        let table = self.remote_table.get_or_init(crate::remote::table::<A>);
+        let env = table.deliver(tag, payload, from, reply)?;
         if let Err((env, error)) = self.mailbox.try_push_user(env) {
             env.fail(error.clone());
             return Err((error, None));

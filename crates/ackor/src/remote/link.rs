@@ -172,6 +172,8 @@ async fn read_loop<R: AsyncRead + Send>(remote: Arc<Remote>, peer: Arc<Peer>, ge
         .new_codec();
     let mut frames = std::pin::pin!(FramedRead::new(rd, codec));
     let silence = remote.config().heartbeat_timeout;
+    // Taken once: the reader lives no longer than the node's network side.
+    let Some(node) = remote.node() else { return };
     let why = loop {
         let next = match tokio::time::timeout(silence, frames.next()).await {
             Ok(next) => next,
@@ -187,7 +189,6 @@ async fn read_loop<R: AsyncRead + Send>(remote: Arc<Remote>, peer: Arc<Peer>, ge
             Err(e) => break format!("undecodable envelope: {e}"),
         };
         metrics::counter!("ackor_remote_frames_received_total").increment(1);
-        let Some(node) = remote.node() else { return };
         remote.dispatch(&node, &peer, frame);
     };
     tracing::warn!(peer = %peer.name(), reason = %why, "link closed");

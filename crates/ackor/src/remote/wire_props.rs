@@ -72,7 +72,7 @@ fn text() -> BoxedStrategy<String> {
 }
 
 fn payload() -> BoxedStrategy<Bytes> {
-    prop::collection::vec(any::<u8>(), 0..512)
+    prop::collection::vec(any::<u8>(), 0..256)
         .prop_map(Bytes::from)
         .boxed()
 }
@@ -158,7 +158,7 @@ fn frame() -> BoxedStrategy<Frame> {
 }
 
 fn frames() -> BoxedStrategy<Vec<Frame>> {
-    prop::collection::vec(frame(), 0..8).boxed()
+    prop::collection::vec(frame(), 0..5).boxed()
 }
 
 /// The errors that travel as themselves.

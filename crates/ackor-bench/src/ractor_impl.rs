@@ -29,6 +29,11 @@ pub enum Msg {
     Get(RpcReplyPort<u64>),
 }
 
+// The bench crate also depends on `ractor_cluster`, which turns on ractor's `cluster`
+// feature; with it ractor no longer implements `Message` for every type, and a
+// local-only message says so with an empty impl (what `#[derive(RactorMessage)]` writes).
+impl ractor::Message for Msg {}
+
 impl Actor for Counter {
     type Msg = Msg;
     type State = u64;

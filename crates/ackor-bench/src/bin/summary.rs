@@ -1,9 +1,11 @@
 //! Prints the figures of the last `cargo bench -p ackor-bench` run as markdown tables,
 //! with ackor's ratio to each peer: `cargo run -p ackor-bench --bin summary`.
 //!
-//! Reads criterion's `<target>/criterion/<group>/<framework>/new/{estimates,benchmark}.json`
-//! and the memory bench's `<target>/tmp/ackor-bench-memory.tsv`, where `<target>` is
-//! the first argument, else `$CARGO_TARGET_DIR`, else `target`.
+//! Reads criterion's `<target>/criterion/<group>/<framework>/new/{estimates,benchmark}.json`,
+//! the memory bench's `<target>/tmp/ackor-bench-memory.tsv` and the remote bench's
+//! `<target>/tmp/ackor-bench-remote-latency.tsv`, where `<target>` is the first
+//! argument, else `$CARGO_TARGET_DIR`, else `target`. The remote table (ackor vs
+//! ractor_cluster vs raw TCP) follows the local one when the remote bench has run.
 
 use std::path::{Path, PathBuf};
 
@@ -215,6 +217,101 @@ fn main() {
         "\nRatios: how many times better ackor is (higher throughput, shorter time, less memory); below 1× it is worse.\n"
     );
     println!("| bench | 95 % confidence interval of the mean |\n|---|---:|");
+    for d in details {
+        println!("{d}");
+    }
+
+    remote(&target);
+}
+
+const REMOTE: [&str; 3] = ["ackor", "ractor_cluster", "tcp_baseline"];
+
+const REMOTE_GROUPS: [Group; 3] = [
+    Group {
+        id: "remote_tell_1to1",
+        title: "remote tell 1→1 (M msg/s)",
+        throughput: true,
+    },
+    Group {
+        id: "remote_tell_n_to_n",
+        title: "remote tell N→N, 4 pairs (M msg/s, total)",
+        throughput: true,
+    },
+    Group {
+        id: "remote_call",
+        title: "remote call round trip (ns, mean)",
+        throughput: false,
+    },
+];
+
+/// The remote bench's table, when it has run: criterion means, then the per-call
+/// latency quantiles from its TSV.
+fn remote(target: &Path) {
+    let rows: Vec<(&Group, Vec<Option<Estimate>>)> = REMOTE_GROUPS
+        .iter()
+        .map(|g| (g, REMOTE.iter().map(|f| estimate(target, g.id, f)).collect()))
+        .collect();
+    if rows.iter().all(|(_, r)| r.iter().all(Option::is_none)) {
+        return;
+    }
+    println!(
+        "\n| remote operation | ackor | ractor_cluster | tcp_baseline | ackor vs ractor_cluster | ackor vs tcp_baseline |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    let mut details = Vec::new();
+    for (group, row) in &rows {
+        let mut line = format!("| {} |", group.title);
+        for (f, e) in REMOTE.iter().zip(row) {
+            match e {
+                Some(e) => {
+                    line.push_str(&format!(" {} |", figure(group, *e)));
+                    details.push(format!("| {}/{f} | {} |", group.id, interval(group, *e)));
+                }
+                None => line.push_str(" – |"),
+            }
+        }
+        for e in &row[1..] {
+            let r = match (row[0], e) {
+                (Some(a), Some(p)) => ratio(a.mean_ns, p.mean_ns),
+                _ => "–".to_string(),
+            };
+            line.push_str(&format!(" {r} |"));
+        }
+        println!("{line}");
+    }
+    let path = target.join("tmp").join("ackor-bench-remote-latency.tsv");
+    if let Ok(text) = std::fs::read_to_string(path) {
+        // framework, calls, min, p50, p90, p99, p99.9, max, mean (µs)
+        let table: Vec<Vec<&str>> = text.lines().skip(1).map(|l| l.split('\t').collect()).collect();
+        let col = |name: &str, i: usize| {
+            table
+                .iter()
+                .find(|r| r.first() == Some(&name))
+                .and_then(|r| r.get(i).copied())
+                .unwrap_or("–")
+        };
+        for (title, i) in [
+            ("remote call p50 (µs)", 3),
+            ("remote call p99 (µs)", 5),
+            ("remote call p99.9 (µs)", 6),
+        ] {
+            let mut line = format!("| {title} |");
+            for f in REMOTE {
+                line.push_str(&format!(" {} |", col(f, i)));
+            }
+            for p in &REMOTE[1..] {
+                let r = match (col("ackor", i).parse::<f64>(), col(p, i).parse::<f64>()) {
+                    (Ok(a), Ok(b)) => ratio(a, b),
+                    _ => "–".to_string(),
+                };
+                line.push_str(&format!(" {r} |"));
+            }
+            println!("{line}");
+        }
+        let calls: Vec<String> = REMOTE.iter().map(|f| format!("{f} {}", col(f, 1))).collect();
+        println!("\nCalls in the latency histograms: {}.", calls.join(", "));
+    }
+    println!("\n| remote bench | 95 % confidence interval of the mean |\n|---|---:|");
     for d in details {
         println!("{d}");
     }

@@ -1,0 +1,114 @@
+//! Runs one remote operation of one implementation outside criterion and prints its
+//! figures: a target for `perf record`.
+//!
+//! `cargo run --release -p ackor-bench --bin remote_probe -- OP IMPL [N] [REPEAT]` with OP
+//! one of `tell_1to1`, `tell_n_to_n`, `call` and IMPL one of `ackor`, `ractor_cluster`,
+//! `tcp`. Both nodes (or both TCP ends) run on one 2-worker tokio runtime, as in
+//! `benches/remote.rs`; `ACKOR_LINKS=n` sets ackor's links per peer (default 2).
+//! Throughput runs print M msg/s per repetition; call runs print p50/p99/mean in µs.
+
+use std::time::Duration;
+
+use ackor_bench::remote::Latencies;
+use ackor_bench::remote::ackor_remote::AckorNodes;
+use ackor_bench::remote::ractor_cluster_remote::RactorNodes;
+use ackor_bench::remote::tcp_baseline::TcpPair;
+use ackor_bench::{BenchError, PAIRS, run_on_worker, runtime};
+
+/// What one repetition measured.
+enum Outcome {
+    Throughput(Duration),
+    Calls(Duration, Latencies),
+}
+
+/// The three implementations behind one interface.
+#[derive(Clone)]
+enum Impl {
+    Ackor(AckorNodes),
+    Ractor(RactorNodes),
+    Tcp(TcpPair),
+}
+
+impl Impl {
+    async fn start(name: &str) -> Result<Impl, BenchError> {
+        Ok(match name {
+            "ackor" => {
+                let links = std::env::var("ACKOR_LINKS")
+                    .ok()
+                    .and_then(|l| l.parse().ok())
+                    .unwrap_or(2);
+                Impl::Ackor(AckorNodes::start(links).await?)
+            }
+            "ractor_cluster" => Impl::Ractor(RactorNodes::start().await?),
+            "tcp" => Impl::Tcp(TcpPair::start().await?),
+            other => return Err(format!("unknown implementation {other}").into()),
+        })
+    }
+
+    async fn run(&self, op: &str, n: u64) -> Result<Outcome, BenchError> {
+        Ok(match (self, op) {
+            (Impl::Ackor(x), "tell_1to1") => Outcome::Throughput(x.tell_1to1(n).await?),
+            (Impl::Ackor(x), "tell_n_to_n") => Outcome::Throughput(x.tell_n_to_n(n).await?),
+            (Impl::Ackor(x), "call") => {
+                let (d, l) = x.call_latency(n).await?;
+                Outcome::Calls(d, l)
+            }
+            (Impl::Ractor(x), "tell_1to1") => Outcome::Throughput(x.tell_1to1(n).await?),
+            (Impl::Ractor(x), "tell_n_to_n") => Outcome::Throughput(x.tell_n_to_n(n).await?),
+            (Impl::Ractor(x), "call") => {
+                let (d, l) = x.call_latency(n).await?;
+                Outcome::Calls(d, l)
+            }
+            (Impl::Tcp(x), "tell_1to1") => Outcome::Throughput(x.tell_1to1(n).await?),
+            (Impl::Tcp(x), "tell_n_to_n") => Outcome::Throughput(x.tell_n_to_n(n).await?),
+            (Impl::Tcp(x), "call") => {
+                let (d, l) = x.call_latency(n).await?;
+                Outcome::Calls(d, l)
+            }
+            (_, other) => return Err(format!("unknown operation {other}").into()),
+        })
+    }
+
+    async fn shutdown(&self) {
+        match self {
+            Impl::Ackor(x) => x.shutdown().await,
+            Impl::Ractor(x) => x.shutdown().await,
+            Impl::Tcp(x) => x.shutdown(),
+        }
+    }
+}
+
+fn main() -> Result<(), BenchError> {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() < 3 {
+        eprintln!("usage: remote_probe tell_1to1|tell_n_to_n|call ackor|ractor_cluster|tcp [N] [REPEAT]");
+        std::process::exit(2);
+    }
+    let op = args[1].clone();
+    let name = args[2].clone();
+    let n: u64 = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let repeat: usize = args.get(4).and_then(|a| a.parse().ok()).unwrap_or(1);
+    let rt = runtime()?;
+    run_on_worker(&rt, async move {
+        let imp = Impl::start(&name).await?;
+        for _ in 0..repeat {
+            match imp.run(&op, n).await? {
+                Outcome::Throughput(d) => {
+                    let per_rep = if op == "tell_n_to_n" { PAIRS as u64 } else { 1 };
+                    let rate = (n * per_rep) as f64 / d.as_secs_f64() / 1e6;
+                    println!("{op} {name} n={n}: {rate:.3} M msg/s ({d:?})");
+                }
+                Outcome::Calls(d, l) => println!(
+                    "{op} {name} n={n}: p50 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs, mean {:.1} µs ({d:?})",
+                    l.quantile_us(0.5),
+                    l.quantile_us(0.99),
+                    l.quantile_us(0.999),
+                    l.mean_us()
+                ),
+            }
+        }
+        imp.shutdown().await;
+        Ok::<(), BenchError>(())
+    })??;
+    Ok(())
+}

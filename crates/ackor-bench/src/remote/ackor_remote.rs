@@ -1,0 +1,253 @@
+//! ackor across two nodes: the counter actor and the benchmarked operations.
+//!
+//! Configuration: nodes `a@127.0.0.1:0` and `b@127.0.0.1:0` (port 0: the real port is
+//! in the node's name), both with [`RemoteConfig::new`] defaults (plain TCP, 2 links per
+//! peer unless told otherwise, 1 s heartbeat) and a 60 s call timeout. The counter is
+//! spawned on B with a user lane of [`RECEIVER_MAILBOX`] messages; the sender is a task
+//! on the runtime using A's remote handle ([`Node::actor_ref`]). Tell is
+//! [`ActorRef::send`] (encoded and queued on the link at once: ackor's remote send has
+//! no back-pressure, its link queue is unbounded), call is [`ActorRef::call`]. A
+//! message that B cannot queue (full mailbox) is dropped there, which the final count
+//! check turns into an error.
+
+use std::time::{Duration, Instant};
+
+use ackor::{
+    Actor, ActorRef, BoxError, Context, ExitReason, Handler, Message, Node, RemoteConfig, RemoteMessage,
+    RemoteMessages, SpawnOptions,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{Latencies, PAIRS};
+use crate::{BenchError, check_count};
+
+/// The cookie both nodes share.
+const COOKIE: &str = "ackor-bench";
+
+/// User-lane capacity of the receiving counter: far above any `n` a bench sends in one
+/// go, since remote sends have no back-pressure (a run with more fails up front).
+pub const RECEIVER_MAILBOX: usize = 1 << 26;
+
+/// Counts the messages it gets.
+#[derive(Debug)]
+pub struct Counter {
+    n: u64,
+}
+
+impl Actor for Counter {
+    type Args = ();
+
+    async fn init(_: (), _ctx: &mut Context<Self>) -> Result<Self, BoxError> {
+        Ok(Counter { n: 0 })
+    }
+
+    fn remote_messages(m: &mut RemoteMessages<Self>) {
+        m.add::<Inc>().add::<Get>();
+    }
+}
+
+/// Adds one; the reply is the new count (dropped for a tell).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Inc;
+
+impl Message for Inc {
+    type Reply = u64;
+}
+
+impl RemoteMessage for Inc {
+    const TAG: &'static str = "bench.inc";
+}
+
+/// Asks for the count.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Get;
+
+impl Message for Get {
+    type Reply = u64;
+}
+
+impl RemoteMessage for Get {
+    const TAG: &'static str = "bench.get";
+}
+
+impl Handler<Inc> for Counter {
+    type Return = u64;
+
+    async fn handle(&mut self, _msg: Inc, _ctx: &mut Context<Self>) -> u64 {
+        self.n += 1;
+        self.n
+    }
+}
+
+impl Handler<Get> for Counter {
+    type Return = u64;
+
+    async fn handle(&mut self, _msg: Get, _ctx: &mut Context<Self>) -> u64 {
+        self.n
+    }
+}
+
+/// Two connected nodes on the current runtime.
+#[derive(Debug, Clone)]
+pub struct AckorNodes {
+    a: Node,
+    b: Node,
+}
+
+/// A counter on B: the local handle (to stop it) and A's remote handle (to use it).
+struct RemoteCounter {
+    local: ActorRef<Counter>,
+    there: ActorRef<Counter>,
+}
+
+impl AckorNodes {
+    /// Starts both nodes (call inside the runtime) with `links_per_peer` TCP links each
+    /// way, and connects them (one call from A to B and back).
+    pub async fn start(links_per_peer: usize) -> Result<AckorNodes, BenchError> {
+        let config = || RemoteConfig::new(COOKIE).links_per_peer(links_per_peer);
+        let a = Node::builder()
+            .name("a@127.0.0.1:0")
+            .remote(config())
+            .call_timeout(Duration::from_secs(60))
+            .start()
+            .await?;
+        let b = Node::builder()
+            .name("b@127.0.0.1:0")
+            .remote(config())
+            .call_timeout(Duration::from_secs(60))
+            .start()
+            .await?;
+        let nodes = AckorNodes { a, b };
+        // Dials A→B (the call) and B→A (its reply): every link is up afterwards.
+        let c = nodes.counter().await?;
+        c.there.call(Get).await?;
+        c.stop().await?;
+        Ok(nodes)
+    }
+
+    /// Spawns a counter on B and returns it with A's handle to it.
+    async fn counter(&self) -> Result<RemoteCounter, BenchError> {
+        let local = self
+            .b
+            .spawn_with::<Counter>((), SpawnOptions::default().mailbox_capacity(RECEIVER_MAILBOX))?;
+        let there = self.a.actor_ref::<Counter>(local.pid())?;
+        if !there.is_remote() {
+            return Err("ackor: the handle on A is not remote".into());
+        }
+        // Started and reachable before any clock starts.
+        there.call(Get).await?;
+        Ok(RemoteCounter { local, there })
+    }
+
+    /// One sender task → one counter on B: `n` sends, then a call returning the count.
+    pub async fn tell_1to1(&self, n: u64) -> Result<Duration, BenchError> {
+        check_fits(n)?;
+        let c = self.counter().await?;
+        let start = Instant::now();
+        let got = send_counted(&c.there, n).await?;
+        let elapsed = start.elapsed();
+        check_count("ackor remote", got, n)?;
+        c.stop().await?;
+        Ok(elapsed)
+    }
+
+    /// [`PAIRS`] sender tasks, each to its own counter on B, `n` messages each.
+    pub async fn tell_n_to_n(&self, n: u64) -> Result<Duration, BenchError> {
+        check_fits(n)?;
+        let mut counters = Vec::with_capacity(PAIRS);
+        for _ in 0..PAIRS {
+            counters.push(self.counter().await?);
+        }
+        let start = Instant::now();
+        let senders: Vec<_> = counters
+            .iter()
+            .map(|c| {
+                let there = c.there.clone();
+                tokio::spawn(async move { send_counted(&there, n).await })
+            })
+            .collect();
+        let mut counts = Vec::with_capacity(PAIRS);
+        for sender in senders {
+            counts.push(sender.await??);
+        }
+        let elapsed = start.elapsed();
+        for got in counts {
+            check_count("ackor remote", got, n)?;
+        }
+        for c in &counters {
+            c.stop().await?;
+        }
+        Ok(elapsed)
+    }
+
+    /// `n` sequential calls from A to a counter on B; returns the total time and each
+    /// call's time. The last reply must be `n`.
+    pub async fn call_latency(&self, n: u64) -> Result<(Duration, Latencies), BenchError> {
+        let c = self.counter().await?;
+        let mut lat = Latencies::new();
+        let mut last = 0;
+        let start = Instant::now();
+        for _ in 0..n {
+            let t = Instant::now();
+            last = c.there.call(Inc).await?;
+            lat.record(t.elapsed());
+        }
+        let elapsed = start.elapsed();
+        check_count("ackor remote", last, n)?;
+        c.stop().await?;
+        Ok((elapsed, lat))
+    }
+
+    /// Shuts both nodes down.
+    pub async fn shutdown(&self) {
+        self.a.shutdown().await;
+        self.b.shutdown().await;
+    }
+}
+
+impl RemoteCounter {
+    async fn stop(&self) -> Result<(), BenchError> {
+        self.local.stop()?;
+        match self.local.wait_for_stop().await {
+            ExitReason::Normal => Ok(()),
+            other => Err(format!("ackor remote: counter stopped with {other}").into()),
+        }
+    }
+}
+
+fn check_fits(n: u64) -> Result<(), BenchError> {
+    if n > RECEIVER_MAILBOX as u64 {
+        return Err(format!("ackor remote: {n} messages would not fit the receiver's mailbox").into());
+    }
+    Ok(())
+}
+
+/// `n` remote sends (queued at once, no back-pressure), then a call for the count, which
+/// travels on the same link behind them.
+async fn send_counted(there: &ActorRef<Counter>, n: u64) -> Result<u64, BenchError> {
+    for _ in 0..n {
+        there.send(Inc)?;
+    }
+    Ok(there.call(Get).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn every_remote_operation_counts_right() {
+        let rt = crate::runtime().unwrap();
+        crate::run_on_worker(&rt, async {
+            let nodes = AckorNodes::start(2).await.unwrap();
+            nodes.tell_1to1(20_000).await.unwrap();
+            nodes.tell_n_to_n(3000).await.unwrap();
+            let (_, lat) = nodes.call_latency(200).await.unwrap();
+            assert_eq!(lat.count(), 200);
+            nodes.shutdown().await;
+        })
+        .unwrap();
+    }
+}

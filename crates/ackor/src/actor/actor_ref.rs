@@ -202,14 +202,10 @@ impl<A: Actor> ActorRef<A> {
         M: Message,
     {
         match &self.inner {
-            Inner::Local(cell) => {
-                let env = Box::new(MsgEnvelope {
-                    msg,
-                    sender,
-                    reply: None,
-                });
-                cell.mailbox.try_push_user(env).map_err(|(_, e)| e)
-            }
+            Inner::Local(cell) => cell
+                .mailbox
+                .try_push_user(envelope(msg, sender))
+                .map_err(|(_, e)| e),
             Inner::Remote(r) => r.send::<M>(sender, msg),
         }
     }
@@ -223,14 +219,7 @@ impl<A: Actor> ActorRef<A> {
         M: Message,
     {
         match &self.inner {
-            Inner::Local(cell) => {
-                let env = Box::new(MsgEnvelope {
-                    msg,
-                    sender: None,
-                    reply: None,
-                });
-                cell.mailbox.push_user_wait(env).await
-            }
+            Inner::Local(cell) => cell.mailbox.push_user_wait(envelope(msg, None)).await,
             Inner::Remote(r) => r.send::<M>(None, msg),
         }
     }
@@ -317,6 +306,15 @@ impl<A: Actor> ActorRef<A> {
             }
         }
     }
+}
+
+/// The envelope of a message sent without waiting for a reply.
+fn envelope<A: Handler<M>, M: Message>(msg: M, sender: Option<Pid>) -> Box<dyn super::Envelope<A>> {
+    Box::new(MsgEnvelope {
+        msg,
+        sender,
+        reply: None,
+    })
 }
 
 /// A call in preparation; `.await` it to send the message and wait for the reply.

@@ -143,28 +143,26 @@ impl<U, R> Mailbox<U, R> {
 
     /// Pushes onto the system lane; gives the message back if the mailbox is closed.
     pub(crate) fn push_system(&self, msg: SystemMsg) -> Result<(), SystemMsg> {
-        let mut lanes = self.lock();
-        if lanes.closed {
-            return Err(msg);
-        }
-        lanes.system.push_back(msg);
-        self.urgent.store(true, Ordering::Release);
-        let waker = lanes.parked.take();
-        drop(lanes);
-        if let Some(w) = waker {
-            w.wake();
-        }
-        Ok(())
+        self.push_urgent(msg, |lanes| &mut lanes.system)
     }
 
     /// Pushes onto the response lane (never bounded by the user capacity); gives the
     /// item back if the mailbox is closed.
     pub(crate) fn push_response(&self, msg: R) -> Result<(), R> {
+        self.push_urgent(msg, |lanes| &mut lanes.response)
+    }
+
+    /// Pushes onto a lane that overtakes the user lane, and wakes the actor.
+    fn push_urgent<T>(
+        &self,
+        msg: T,
+        lane: impl FnOnce(&mut Lanes<U, R>) -> &mut VecDeque<T>,
+    ) -> Result<(), T> {
         let mut lanes = self.lock();
         if lanes.closed {
             return Err(msg);
         }
-        lanes.response.push_back(msg);
+        lane(&mut lanes).push_back(msg);
         self.urgent.store(true, Ordering::Release);
         let waker = lanes.parked.take();
         drop(lanes);

@@ -32,6 +32,16 @@ pub(crate) struct PeerInfo {
     pub(crate) features: u64,
 }
 
+impl From<Hello> for PeerInfo {
+    fn from(hello: Hello) -> Self {
+        PeerInfo {
+            node: hello.node,
+            creation: hello.creation,
+            features: hello.features,
+        }
+    }
+}
+
 /// Our side of a handshake.
 pub(crate) struct Local<'a> {
     pub(crate) node: &'a str,
@@ -146,21 +156,7 @@ pub(crate) async fn initiate<S: AsyncRead + AsyncWrite + Unpin>(
             theirs.node
         )));
     }
-    let proof = mac(
-        local.cookie,
-        Role::Initiator,
-        &theirs.nonce,
-        local.node,
-        &theirs.node,
-    )?;
-    write_message(
-        io,
-        &Proof {
-            digest: proof.finalize().into_bytes().to_vec(),
-            refused: String::new(),
-        },
-    )
-    .await?;
+    send_proof(io, local, Role::Initiator, &theirs).await?;
     let answer: Proof = read_message(io).await?;
     if !answer.refused.is_empty() {
         return Err(Error::Handshake(format!(
@@ -171,11 +167,7 @@ pub(crate) async fn initiate<S: AsyncRead + AsyncWrite + Unpin>(
     mac(local.cookie, Role::Responder, &my_nonce, &theirs.node, local.node)?
         .verify_slice(&answer.digest)
         .map_err(|_| Error::Handshake(format!("{} does not know our cookie", theirs.node)))?;
-    Ok(PeerInfo {
-        node: theirs.node,
-        creation: theirs.creation,
-        features: theirs.features,
-    })
+    Ok(PeerInfo::from(theirs))
 }
 
 /// Runs the responder's side.
@@ -198,26 +190,23 @@ pub(crate) async fn respond<S: AsyncRead + AsyncWrite + Unpin>(
         refuse(io, &Error::Handshake("wrong cookie".into())).await;
         return Err(e);
     }
-    let mine = mac(
-        local.cookie,
-        Role::Responder,
-        &theirs.nonce,
-        local.node,
-        &theirs.node,
-    )?;
-    write_message(
-        io,
-        &Proof {
-            digest: mine.finalize().into_bytes().to_vec(),
-            refused: String::new(),
-        },
-    )
-    .await?;
-    Ok(PeerInfo {
-        node: theirs.node,
-        creation: theirs.creation,
-        features: theirs.features,
-    })
+    send_proof(io, local, Role::Responder, &theirs).await?;
+    Ok(PeerInfo::from(theirs))
+}
+
+/// Proves, in `role`, that we know the cookie: the HMAC over the peer's nonce.
+async fn send_proof<S: AsyncWrite + Unpin>(
+    io: &mut S,
+    local: &Local<'_>,
+    role: Role,
+    theirs: &Hello,
+) -> Result<(), Error> {
+    let digest = mac(local.cookie, role, &theirs.nonce, local.node, &theirs.node)?;
+    let proof = Proof {
+        digest: digest.finalize().into_bytes().to_vec(),
+        refused: String::new(),
+    };
+    write_message(io, &proof).await
 }
 
 async fn refuse<S: AsyncWrite + Unpin>(io: &mut S, why: &Error) {

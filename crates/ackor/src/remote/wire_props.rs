@@ -428,9 +428,14 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_never_get_through_the_handshake(bytes in junk()) {
-        prop_assert!(runtime().block_on(respond_for_test(&bytes)).is_err());
-        let mut rd: &[u8] = &bytes;
-        let _ = runtime().block_on(read_message::<_, Hello>(&mut rd));
+        // Raw, and with a right length prefix so the protobuf decoders see every input.
+        for input in [bytes.clone(), length_prefixed(&bytes)] {
+            prop_assert!(runtime().block_on(respond_for_test(&input)).is_err());
+            let mut rd: &[u8] = &input;
+            let _ = runtime().block_on(read_message::<_, Hello>(&mut rd));
+            let mut rd: &[u8] = &input;
+            let _ = runtime().block_on(read_message::<_, Proof>(&mut rd));
+        }
     }
 
     #[test]

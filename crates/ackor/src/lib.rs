@@ -139,8 +139,8 @@ mod remote;
 #[doc(hidden)]
 pub mod testing;
 
-pub use actor::CallFuture;
 pub use actor::{Actor, ActorRef, Call, Context, Handler, Message, Reply, ReplyHandle};
+pub use actor::{CallFuture, SendImportant};
 pub use error::{BoxError, Error};
 pub use identity::{NodeName, Pid, ProcessId, Ref};
 pub use monitor::{Down, Exit, ExitReason, MonitorRef};

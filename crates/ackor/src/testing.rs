@@ -41,3 +41,35 @@ pub fn decode_frames(bytes: &[u8], max_frame_size: usize) -> usize {
 pub async fn respond_to_handshake(bytes: &[u8]) -> Result<(), Error> {
     crate::remote::respond_for_test(bytes).await
 }
+
+/// A peer that completes the handshake as node `prefix@127.0.0.1:<port>` on every
+/// connection and then reads and discards everything, never answering: no
+/// acknowledgements, no replies, no heartbeats. Returns its node name; it stops when
+/// the returned task is aborted.
+pub async fn mute_peer(prefix: &str, cookie: &str) -> Result<(String, tokio::task::JoinHandle<()>), Error> {
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| Error::Config(e.to_string()))?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| Error::Config(e.to_string()))?
+        .port();
+    let name = format!("{prefix}@127.0.0.1:{port}");
+    let (node, cookie) = (name.clone(), cookie.to_string());
+    let task = tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let (node, cookie) = (node.clone(), cookie.clone());
+            tokio::spawn(async move {
+                if crate::remote::respond_raw(&mut stream, &node, &cookie)
+                    .await
+                    .is_ok()
+                {
+                    let mut sink = vec![0u8; 64 * 1024];
+                    while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+                }
+            });
+        }
+    });
+    Ok((name, task))
+}

@@ -79,6 +79,7 @@ impl<A: Actor> RemoteTarget<A> {
         sender: Option<&Pid>,
         msg: &M,
         call_id: u64,
+        ack: bool,
     ) -> Result<(Body, DecodeReply), Error> {
         let (tag, encode, decode) = self
             .table
@@ -91,14 +92,64 @@ impl<A: Actor> RemoteTarget<A> {
             tag: tag.to_string(),
             payload: payload.into(),
             call_id,
+            ack,
         });
         Ok((body, decode))
     }
 
     fn send<M: Message>(&self, sender: Option<Pid>, msg: M) -> Result<(), Error> {
-        let (body, _) = self.deliver::<M>(sender.as_ref(), &msg, 0)?;
+        let (body, _) = self.deliver::<M>(sender.as_ref(), &msg, 0, false)?;
         self.remote()?
             .send(self.pid.node(), pin(sender.as_ref(), self.pid.id()), body)
+    }
+}
+
+impl<A: Actor> RemoteTarget<A> {
+    /// Sends with an acknowledgement from the receiving node: the frame is queued now,
+    /// the returned future waits for the acknowledgement.
+    fn send_important<M: Message>(
+        &self,
+        sender: Option<Pid>,
+        msg: M,
+        timeout: Duration,
+    ) -> Result<impl Future<Output = Result<(), Error>> + Send + 'static, Error> {
+        let remote = self.remote()?;
+        let id = remote.next_call_id();
+        let (body, _) = self.deliver::<M>(sender.as_ref(), &msg, id, true)?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let pending: PendingCall =
+            Box::new(move |outcome| tx.send(outcome.map(|_| ())).map_err(|_| Error::ResponseIgnored));
+        metrics::counter!("ackor_important_sent_total").increment(1);
+        remote.call(
+            self.pid.node(),
+            pin(sender.as_ref(), self.pid.id()),
+            id,
+            body,
+            pending,
+        )?;
+        let forget = ForgetCall {
+            remote: remote.clone(),
+            node: self.pid.node().clone(),
+            call_id: id,
+        };
+        let span = tracing::debug_span!("send_important", delivery_id = id, to = %self.pid);
+        Ok(async move {
+            let _forget = forget;
+            let outcome = match tokio::time::timeout(timeout, rx).await {
+                Ok(Ok(outcome)) => outcome,
+                Ok(Err(_)) => Err(Error::NoConnection),
+                Err(_) => Err(Error::Timeout),
+            };
+            let _enter = span.enter();
+            match &outcome {
+                Ok(()) => tracing::trace!("acknowledged"),
+                Err(e) => {
+                    metrics::counter!("ackor_important_nacked_total", "reason" => e.to_string()).increment(1);
+                    tracing::debug!(error = %e, "not acknowledged");
+                }
+            }
+            outcome
+        })
     }
 }
 
@@ -224,6 +275,62 @@ impl<A: Actor> ActorRef<A> {
         }
     }
 
+    /// Sends a message and learns for certain whether it reached the actor's mailbox:
+    /// `Ok(())` once it is there, or why not — [`Error::ProcessUnknown`],
+    /// [`Error::MailboxFull`], [`Error::ProcessTerminated`], [`Error::NoConnection`]
+    /// (definitely not delivered), or [`Error::Timeout`] when no acknowledgement came
+    /// within the important-delivery timeout (node default 5 s, see
+    /// [`SendImportant::timeout`]). To a local actor it is exactly [`ActorRef::send`].
+    /// Many may be in flight at once: await them together to pipeline.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> Result<(), ackor::Error> {
+    /// # use ackor::{Actor, BoxError, Context, Handler, Message, Node};
+    /// # struct Sink;
+    /// # impl Actor for Sink { type Args = (); async fn init(_: (), _: &mut Context<Self>) -> Result<Self, BoxError> { Ok(Sink) } }
+    /// # struct Item;
+    /// # impl Message for Item { type Reply = (); }
+    /// # impl Handler<Item> for Sink { type Return = (); async fn handle(&mut self, _: Item, _: &mut Context<Self>) {} }
+    /// let node = Node::builder().name("doc@local").start().await?;
+    /// let sink = node.spawn::<Sink>(())?;
+    /// sink.send_important(Item).await?; // in the mailbox, for certain
+    /// node.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn send_important<M>(&self, msg: M) -> SendImportant<'_, A, M>
+    where
+        A: Handler<M>,
+        M: Message,
+    {
+        let timeout = match &self.inner {
+            Inner::Local(_) => Duration::ZERO,
+            Inner::Remote(r) => r
+                .node
+                .config()
+                .remote
+                .as_ref()
+                .map_or(crate::DEFAULT_CALL_TIMEOUT, |c| c.important_timeout),
+        };
+        SendImportant {
+            target: self,
+            msg,
+            sender: None,
+            timeout,
+        }
+    }
+
+    /// A call whose request delivery is confirmed: if the message cannot be put in the
+    /// actor's mailbox the error comes back at once (no timeout); on success no extra
+    /// acknowledgement is sent and the caller waits for the reply. (ackor's plain
+    /// [`ActorRef::call`] reports delivery failures the same way.)
+    pub fn call_important<M>(&self, msg: M) -> Call<'_, A, M>
+    where
+        A: Handler<M>,
+        M: Message,
+    {
+        self.call(msg)
+    }
+
     /// Calls the actor: sends `msg` and waits for the handler's reply, for the node's
     /// call timeout unless [`Call::timeout`] says otherwise.
     ///
@@ -304,6 +411,57 @@ impl<A: Actor> ActorRef<A> {
                 (None, Some(rx)) => rx.await.unwrap_or(ExitReason::NoConnection),
                 (None, None) => ExitReason::NoConnection,
             }
+        }
+    }
+}
+
+/// An important send in preparation; `.await` it to send and learn the outcome.
+///
+/// The message leaves when the send is awaited or turned into a future with
+/// [`IntoFuture::into_future`]: to pipeline, turn several into futures (in the order
+/// they must arrive) and await them together.
+#[must_use = "an important send does nothing until awaited"]
+pub struct SendImportant<'a, A: Actor, M> {
+    target: &'a ActorRef<A>,
+    msg: M,
+    sender: Option<Pid>,
+    timeout: Duration,
+}
+
+impl<A: Actor, M> SendImportant<'_, A, M> {
+    /// Waits at most `timeout` for the acknowledgement instead of the default.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    pub(crate) fn from(mut self, sender: Pid) -> Self {
+        self.sender = Some(sender);
+        self
+    }
+}
+
+impl<'a, A, M> IntoFuture for SendImportant<'a, A, M>
+where
+    A: Handler<M>,
+    M: Message,
+{
+    type Output = Result<(), Error>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'static>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        match &self.target.inner {
+            Inner::Local(cell) => {
+                let outcome = cell
+                    .mailbox
+                    .try_push_user(envelope(self.msg, self.sender))
+                    .map_err(|(_, e)| e);
+                Box::pin(std::future::ready(outcome))
+            }
+            Inner::Remote(r) => match r.send_important::<M>(self.sender, self.msg, self.timeout) {
+                Ok(waiting) => Box::pin(waiting),
+                Err(e) => Box::pin(std::future::ready(Err(e))),
+            },
         }
     }
 }
@@ -413,14 +571,14 @@ fn remote_call<A: Actor, M: Message>(
 ) -> Result<ForgetCall, Error> {
     let remote = r.remote()?;
     let call_id = remote.next_call_id();
-    let (body, decode) = r.deliver::<M>(sender.as_ref(), msg, call_id)?;
+    let (body, decode) = r.deliver::<M>(sender.as_ref(), msg, call_id, false)?;
     let pending: PendingCall = Box::new(move |outcome| {
         let value = outcome.and_then(|bytes| decode(&bytes)).and_then(|any| {
             any.downcast::<M::Reply>()
                 .map(|v| *v)
                 .map_err(|_| Error::Codec("reply of an unexpected type".into()))
         });
-        handle.complete_with(value);
+        handle.complete_with(value)
     });
     remote.call(
         r.pid.node(),
@@ -467,7 +625,7 @@ impl<A: Actor, T> Future for CallFuture<'_, A, T> {
             CallState::Failed(e) => return Poll::Ready(Err(e.take().unwrap_or(Error::ProcessTerminated))),
             CallState::Waiting(r) => r,
         };
-        match Pin::new(receiver).poll(cx) {
+        match Pin::new(&mut *receiver).poll(cx) {
             Poll::Ready(Ok(outcome)) => return Poll::Ready(outcome),
             Poll::Ready(Err(SenderGone)) => {
                 // The reply handle was dropped: by the actor stopping (its mailbox is
@@ -495,7 +653,9 @@ impl<A: Actor, T> Future for CallFuture<'_, A, T> {
             this.sleep.set(Some(tokio::time::sleep(*this.timeout)));
         }
         match this.sleep.as_pin_mut().map(|sleep| sleep.poll(cx)) {
-            Some(Poll::Ready(())) => Poll::Ready(Err(Error::Timeout)),
+            // Close the slot: a reply that raced the timer is taken, and one that
+            // comes later is known to its (important) responder as ignored.
+            Some(Poll::Ready(())) => Poll::Ready(receiver.close().unwrap_or(Err(Error::Timeout))),
             _ => Poll::Pending,
         }
     }

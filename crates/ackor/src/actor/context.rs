@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
-use super::actor_ref::{ActorRef, Call};
+use super::actor_ref::{ActorRef, Call, SendImportant};
 use super::reply::{ErasedReply, ReplyHandle};
 use super::{ActorCell, Continuation, Handler, Message};
 use crate::error::Error;
@@ -43,6 +43,7 @@ pub struct Context<A: Actor> {
     reply: Option<ErasedReply>,
     stop: Option<ExitReason>,
     trap_exits: bool,
+    important: bool,
     monitors: HashMap<MonitorRef, Pid>,
 }
 
@@ -55,6 +56,7 @@ impl<A: Actor> Context<A> {
             reply: None,
             stop: None,
             trap_exits: false,
+            important: false,
             monitors: HashMap::new(),
         }
     }
@@ -137,6 +139,42 @@ impl<A: Actor> Context<A> {
         M: Message,
     {
         to.send_from(Some(self.pid().clone()), msg)
+    }
+
+    /// Sends `msg` to `to` with this actor as the sender and learns whether it reached
+    /// the mailbox; see [`ActorRef::send_important`].
+    pub fn send_important<'a, B, M>(&self, to: &'a ActorRef<B>, msg: M) -> SendImportant<'a, B, M>
+    where
+        B: Handler<M>,
+        M: Message,
+    {
+        to.send_important(msg).from(self.pid().clone())
+    }
+
+    /// Calls `to` with request delivery confirmed; see [`ActorRef::call_important`].
+    pub fn call_important<'a, B, M>(&self, to: &'a ActorRef<B>, msg: M) -> Call<'a, B, M>
+    where
+        B: Handler<M>,
+        M: Message,
+    {
+        to.call_important(msg).from(self.pid().clone())
+    }
+
+    /// Makes this actor's responses important: a value returned by a handler to a
+    /// remote caller is acknowledged by the caller's node before the actor handles its
+    /// next message (RR-2PC, or FR-2PC with `call_important`). A response the caller
+    /// no longer waited for is logged and counted
+    /// (`ackor_important_responses_ignored_total`); to act on the outcome, answer with
+    /// [`ReplyHandle::reply_important`] instead.
+    ///
+    /// Sends are not changed by the flag: use [`Context::send_important`] for them.
+    pub fn set_important_delivery(&mut self, on: bool) {
+        self.important = on;
+    }
+
+    /// Whether [`Context::set_important_delivery`] is on.
+    pub fn important_delivery(&self) -> bool {
+        self.important
     }
 
     /// Calls `to` with this actor as the sender; see [`ActorRef::call`].

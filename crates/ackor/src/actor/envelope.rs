@@ -47,6 +47,12 @@ where
                 return;
             };
             match out {
+                Reply::Value(v) if ctx.important_delivery() => {
+                    if let Err(e) = handle.reply_important(v).await {
+                        metrics::counter!("ackor_important_responses_ignored_total").increment(1);
+                        tracing::warn!(pid = %ctx.pid(), error = %e, "important response not confirmed");
+                    }
+                }
                 Reply::Value(v) => handle.reply(v),
                 Reply::Error(e) => handle.fail(e),
                 // Dropping the handle tells the caller nobody will answer.

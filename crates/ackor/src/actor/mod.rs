@@ -11,9 +11,10 @@ use std::future::Future;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-pub use actor_ref::{ActorRef, Call, CallFuture};
+pub use actor_ref::{ActorRef, Call, CallFuture, SendImportant};
 pub use context::Context;
 pub use reply::ReplyHandle;
+pub(crate) use reply::{Forward, SendOn};
 
 pub(crate) use envelope::{Envelope, MsgEnvelope};
 pub(crate) use run::run;
@@ -232,13 +233,14 @@ impl<A: Actor> ProcessCell for ActorCell<A> {
         let reply = reply.map(|to| {
             let send = to.send;
             RemoteReplyTo {
-                send: Box::new(move |outcome| {
+                send: Box::new(move |outcome, ack| {
                     let stopped = mailbox_of.upgrade().is_none_or(|c| c.mailbox.is_closed());
                     match outcome {
-                        Err(Error::ReplyDropped) if stopped => send(Err(Error::ProcessTerminated)),
-                        other => send(other),
+                        Err(Error::ReplyDropped) if stopped => send(Err(Error::ProcessTerminated), ack),
+                        other => send(other, ack),
                     }
                 }),
+                ack_timeout: to.ack_timeout,
             }
         });
         let table = self.remote_table.get_or_init(crate::remote::table::<A>);

@@ -21,8 +21,19 @@ enum SlotState<T> {
     Taken,
 }
 
+/// Told whether an important response reached a caller that was still waiting.
+pub(crate) type AckSender = tokio::sync::oneshot::Sender<Result<(), Error>>;
+
+/// Sends an outcome on to another node; with an [`AckSender`] for an important
+/// response.
+pub(crate) type SendOn<T> = Box<dyn FnOnce(Result<T, Error>, Option<AckSender>) + Send + Sync>;
+
 /// Where a slot whose caller is on another node sends the outcome.
-pub(crate) type Forward<T> = Box<dyn FnOnce(Result<T, Error>) + Send + Sync>;
+pub(crate) struct Forward<T> {
+    pub(crate) send: SendOn<T>,
+    /// How long an important response waits for the caller's node to confirm.
+    pub(crate) ack_timeout: std::time::Duration,
+}
 
 pub(crate) struct Slot<T> {
     state: Mutex<SlotState<T>>,
@@ -42,7 +53,7 @@ impl<T> Slot<T> {
     /// Stores the outcome unless the receiver is gone.
     fn complete(&self, outcome: Result<T, Error>) -> Result<(), Error> {
         if let Some(forward) = self.take_forward() {
-            forward(outcome);
+            (forward.send)(outcome, None);
             return Ok(());
         }
         let mut st = self.lock();
@@ -74,7 +85,7 @@ trait AnySlot: Any + Send + Sync {
 impl<T: Send + 'static> AnySlot for Slot<T> {
     fn sender_gone(&self) {
         if let Some(forward) = self.take_forward() {
-            forward(Err(Error::ReplyDropped));
+            (forward.send)(Err(Error::ReplyDropped), None);
             return;
         }
         let mut st = self.lock();
@@ -167,9 +178,71 @@ impl<T: Send + 'static> ReplyHandle<T> {
         }
     }
 
-    /// Completes a local slot from outside (the reply of a remote call arriving).
-    pub(crate) fn complete_with(self, outcome: Result<T, Error>) {
-        let _ = self.complete(outcome);
+    /// Completes a local slot from outside (the reply of a remote call arriving);
+    /// [`Error::ResponseIgnored`] if the caller had already given up.
+    pub(crate) fn complete_with(self, outcome: Result<T, Error>) -> Result<(), Error> {
+        self.complete(outcome)
+    }
+
+    /// Answers with an important response: resolves `Ok(())` once the value is with a
+    /// caller that was still waiting, [`Error::ResponseIgnored`] if the caller had
+    /// timed out or stopped, [`Error::NoConnection`] if its node was lost, and
+    /// [`Error::Timeout`] if the caller's node did not confirm in time. For a local
+    /// caller the answer is known at once.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> Result<(), ackor::Error> {
+    /// use ackor::{Actor, BoxError, Context, Handler, Message, Node, Reply};
+    ///
+    /// struct Commit;
+    /// impl Message for Commit { type Reply = &'static str; }
+    /// struct Ledger;
+    /// impl Actor for Ledger {
+    ///     type Args = ();
+    ///     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, BoxError> { Ok(Ledger) }
+    /// }
+    /// impl Handler<Commit> for Ledger {
+    ///     type Return = Reply<&'static str>;
+    ///     async fn handle(&mut self, _: Commit, ctx: &mut Context<Self>) -> Reply<&'static str> {
+    ///         if let Some(reply) = ctx.defer_reply() {
+    ///             match reply.reply_important("committed").await {
+    ///                 Ok(()) => { /* the caller has the answer */ }
+    ///                 Err(e) => { /* it does not: undo, or retry later */ let _ = e; }
+    ///             }
+    ///         }
+    ///         Reply::Deferred
+    ///     }
+    /// }
+    ///
+    /// let node = Node::builder().name("doc@local").start().await?;
+    /// let ledger = node.spawn::<Ledger>(())?;
+    /// assert_eq!(ledger.call(Commit).await?, "committed");
+    /// node.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn reply_important(mut self, value: T) -> impl Future<Output = Result<(), Error>> + Send + 'static {
+        let slot = self.slot.take();
+        let forward = slot.as_ref().and_then(|s| s.take_forward());
+        let (local, remote) = match (slot, forward) {
+            (_, Some(forward)) => {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                (forward.send)(Ok(value), Some(tx));
+                (None, Some((rx, forward.ack_timeout)))
+            }
+            (Some(slot), None) => (Some(slot.complete(Ok(value))), None),
+            (None, None) => (Some(Err(Error::ResponseIgnored)), None),
+        };
+        async move {
+            match (local, remote) {
+                (Some(done), _) => done,
+                (None, Some((rx, timeout))) => match tokio::time::timeout(timeout, rx).await {
+                    Ok(Ok(outcome)) => outcome,
+                    Ok(Err(_)) => Err(Error::NoConnection),
+                    Err(_) => Err(Error::Timeout),
+                },
+                (None, None) => Err(Error::ResponseIgnored),
+            }
+        }
     }
 
     /// Answers the caller with a value. A caller that gave up meanwhile (timeout) is
@@ -279,6 +352,21 @@ impl<T> Future for ReplyReceiver<T> {
             SlotState::SenderGone | SlotState::ReceiverGone | SlotState::Taken => {
                 Poll::Ready(Err(SenderGone))
             }
+        }
+    }
+}
+
+impl<T> ReplyReceiver<T> {
+    /// Gives up waiting: returns the outcome if it arrived meanwhile, so a reply is
+    /// either taken by the caller or known to the responder as ignored, never both.
+    pub(crate) fn close(&mut self) -> Option<Result<T, Error>> {
+        let mut st = self.slot.lock();
+        match std::mem::replace(&mut *st, SlotState::ReceiverGone) {
+            SlotState::Ready(outcome) => {
+                *st = SlotState::Taken;
+                Some(outcome)
+            }
+            _ => None,
         }
     }
 }

@@ -34,6 +34,9 @@ pub struct RemoteConfig {
     pub links_per_peer: usize,
     /// TLS for every link, incoming and outgoing; `None` for plain TCP.
     pub tls: Option<TlsConfig>,
+    /// How long an important send or response waits for its acknowledgement before
+    /// failing with [`Error::Timeout`](crate::Error::Timeout).
+    pub important_timeout: Duration,
 }
 
 impl std::fmt::Debug for RemoteConfig {
@@ -48,13 +51,15 @@ impl std::fmt::Debug for RemoteConfig {
             .field("max_reconnect_backoff", &self.max_reconnect_backoff)
             .field("links_per_peer", &self.links_per_peer)
             .field("tls", &self.tls.is_some())
+            .field("important_timeout", &self.important_timeout)
             .finish()
     }
 }
 
 impl RemoteConfig {
     /// Defaults with the given cookie: 8 MiB frames, heartbeat every second, dead
-    /// after 5 s of silence, 5 s handshake, backoff 100 ms to 5 s, 2 links per peer.
+    /// after 5 s of silence, 5 s handshake, backoff 100 ms to 5 s, 2 links per peer,
+    /// 5 s important-delivery timeout.
     pub fn new(cookie: impl Into<String>) -> Self {
         RemoteConfig {
             cookie: cookie.into(),
@@ -66,6 +71,7 @@ impl RemoteConfig {
             max_reconnect_backoff: Duration::from_secs(5),
             links_per_peer: 2,
             tls: None,
+            important_timeout: Duration::from_secs(5),
         }
     }
 
@@ -96,6 +102,12 @@ impl RemoteConfig {
     /// Sets the first reconnect backoff.
     pub fn reconnect_backoff(mut self, d: Duration) -> Self {
         self.reconnect_backoff = d;
+        self
+    }
+
+    /// Sets the default important-delivery timeout.
+    pub fn important_timeout(mut self, d: Duration) -> Self {
+        self.important_timeout = d;
         self
     }
 

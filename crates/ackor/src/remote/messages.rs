@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::actor::{Actor, Envelope, Handler, Message, MsgEnvelope, ReplyHandle};
+use crate::actor::{Actor, Envelope, Forward, Handler, Message, MsgEnvelope, ReplyHandle, SendOn};
 use crate::error::Error;
 use crate::identity::Pid;
 
@@ -58,8 +58,11 @@ pub(crate) type DecodeReply = fn(&[u8]) -> Result<Box<dyn Any + Send>, Error>;
 
 /// Where the reply to a remote call goes, and how to encode it.
 pub(crate) struct RemoteReplyTo {
-    /// Sends the encoded outcome back to the caller's node.
-    pub(crate) send: Box<dyn FnOnce(Result<Vec<u8>, Error>) + Send + Sync>,
+    /// Sends the encoded outcome back to the caller's node; with an ack sender for an
+    /// important response.
+    pub(crate) send: SendOn<Vec<u8>>,
+    /// How long an important response waits for the caller's node to confirm.
+    pub(crate) ack_timeout: std::time::Duration,
 }
 
 /// The remote messages an actor type accepts; filled in by
@@ -151,9 +154,12 @@ where
     };
     let reply = reply.map(|to| {
         let send = to.send;
-        ReplyHandle::<M::Reply>::forwarding(Box::new(move |outcome: Result<M::Reply, Error>| {
-            send(outcome.and_then(|v| codec::encode(&v)));
-        }))
+        ReplyHandle::<M::Reply>::forwarding(Forward {
+            send: Box::new(move |outcome: Result<M::Reply, Error>, ack| {
+                send(outcome.and_then(|v| codec::encode(&v)), ack);
+            }),
+            ack_timeout: to.ack_timeout,
+        })
     });
     Ok(Box::new(MsgEnvelope {
         msg,

@@ -202,6 +202,7 @@ impl Remote {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let pending: PendingCall = Box::new(move |outcome| {
             let _ = tx.send(outcome);
+            Ok(())
         });
         let body = Body::Whereis(wire::Whereis {
             call_id,
@@ -385,7 +386,16 @@ impl Remote {
                     Some(e) => Err(Error::from(e)),
                     None => Ok(r.payload),
                 };
-                peer.complete_call(r.call_id, outcome);
+                let taken = peer.complete_call(r.call_id, outcome);
+                if r.ack_id != 0 {
+                    // An important response: tell the responder whether its caller got it.
+                    let ack = Body::Reply(wire::CallReply {
+                        call_id: r.ack_id,
+                        error: taken.err().as_ref().map(wire::WireError::from),
+                        ..Default::default()
+                    });
+                    let _ = self.send(peer.name(), r.call_id, ack);
+                }
             }
             Body::Whereis(w) => {
                 let pid = node
@@ -403,7 +413,7 @@ impl Remote {
                     Some(pid) => Ok(bytes::Bytes::from(prost::Message::encode_to_vec(&pid))),
                     None => Err(Error::ProcessUnknown),
                 };
-                peer.complete_call(r.call_id, outcome);
+                let _ = peer.complete_call(r.call_id, outcome);
             }
             Body::Monitor(m) => self.on_monitor(node, peer, m),
             Body::Down(d) => {
@@ -433,17 +443,29 @@ impl Remote {
         let span = tracing::trace_span!("deliver", peer = %peer.name(), tag = %d.tag, call_id = d.call_id);
         let _enter = span.enter();
         let from = d.from.as_ref().map(WirePid::to_pid);
-        let reply =
+        // A call's reply comes from the handler; an important send's acknowledgement
+        // comes from this node as soon as the message is in the mailbox.
+        let route =
             (d.call_id != 0).then(|| self.reply_route(peer.name().clone(), d.call_id, from.clone(), &d.to));
+        let (reply, ack) = if d.ack { (None, route) } else { (route, None) };
         let outcome = match self.resolve(node, d.to.as_ref()) {
             Some(cell) => cell.deliver_remote(&d.tag, &d.payload, from.clone(), reply),
             None => Err((Error::ProcessUnknown, reply)),
         };
-        if let Err((error, reply)) = outcome {
-            metrics::counter!("ackor_remote_undelivered_total", "reason" => error_label(&error)).increment(1);
-            tracing::debug!(peer = %peer.name(), tag = %d.tag, %error, "remote message not delivered");
-            if let Some(reply) = reply {
-                (reply.send)(Err(error));
+        match outcome {
+            Ok(()) => {
+                if let Some(ack) = ack {
+                    metrics::counter!("ackor_important_acked_total").increment(1);
+                    (ack.send)(Ok(Vec::new()), None);
+                }
+            }
+            Err((error, reply)) => {
+                metrics::counter!("ackor_remote_undelivered_total", "reason" => error_label(&error))
+                    .increment(1);
+                tracing::debug!(peer = %peer.name(), tag = %d.tag, %error, "remote message not delivered");
+                if let Some(route) = reply.or(ack) {
+                    (route.send)(Err(error), None);
+                }
             }
         }
     }
@@ -462,21 +484,39 @@ impl Remote {
             _ => 0,
         };
         RemoteReplyTo {
-            send: Box::new(move |outcome| {
+            send: Box::new(move |outcome, ack| {
                 let (payload, error) = match outcome {
                     Ok(bytes) => (bytes::Bytes::from(bytes), None),
                     Err(e) => (bytes::Bytes::new(), Some(wire::WireError::from(&e))),
+                };
+                let pin = caller.as_ref().map_or(call_id, |c| pin(None, c.id()) ^ callee_id);
+                // An important response waits for the caller's node to confirm.
+                let ack_id = match ack {
+                    Some(tx) => {
+                        let ack_id = remote.next_call_id();
+                        let confirm: PendingCall = Box::new(move |outcome| {
+                            let _ = tx.send(outcome.map(|_| ()));
+                            Ok(())
+                        });
+                        remote.peer(&caller_node).add_call(ack_id, confirm);
+                        ack_id
+                    }
+                    None => 0,
                 };
                 let body = Body::Reply(wire::CallReply {
                     call_id,
                     payload,
                     error,
+                    ack_id,
                 });
-                let pin = caller.as_ref().map_or(call_id, |c| pin(None, c.id()) ^ callee_id);
                 if let Err(e) = remote.send(&caller_node, pin, body) {
                     tracing::debug!(to = %caller_node, %e, "reply lost: no route to the caller");
+                    if ack_id != 0 {
+                        let _ = remote.peer(&caller_node).complete_call(ack_id, Err(e));
+                    }
                 }
             }),
+            ack_timeout: self.config.important_timeout,
         }
     }
 
@@ -577,6 +617,20 @@ pub(crate) async fn handshake_raw(
     handshake::initiate(stream, &local, expected).await.map(|_| ())
 }
 
+/// Runs the responder's handshake on a raw stream (for wire-level tests).
+pub(crate) async fn respond_raw(
+    stream: &mut tokio::net::TcpStream,
+    name: &str,
+    cookie: &str,
+) -> Result<(), Error> {
+    let local = handshake::Local {
+        node: name,
+        creation: 1,
+        cookie: cookie.as_bytes(),
+    };
+    handshake::respond(stream, &local).await.map(|_| ())
+}
+
 /// A length-prefixed heartbeat frame (for wire-level tests).
 pub(crate) fn heartbeat_bytes() -> Vec<u8> {
     let mut buf = bytes::BytesMut::new();
@@ -619,21 +673,34 @@ pub(crate) fn decode_frames_for_test(bytes: &[u8], max_frame_size: usize) -> usi
     frames
 }
 
-/// Runs the responder's handshake against fixed bytes (for fuzzing through `testing`).
+/// Runs the responder's handshake against fixed bytes (for fuzzing through `testing`):
+/// the bytes are written while the responder reads, and what it writes back is read
+/// and dropped, so inputs of any size reach every step the bytes allow.
 pub(crate) async fn respond_for_test(bytes: &[u8]) -> Result<(), Error> {
-    use tokio::io::AsyncWriteExt;
-    let (mut ours, mut theirs) = tokio::io::duplex(64 * 1024);
-    theirs
-        .write_all(bytes)
-        .await
-        .map_err(|e| Error::Handshake(e.to_string()))?;
-    drop(theirs);
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut ours, theirs) = tokio::io::duplex(64 * 1024);
+    let (mut their_rd, mut their_wr) = tokio::io::split(theirs);
+    let input = bytes.to_vec();
+    let write = async move {
+        let _ = their_wr.write_all(&input).await;
+        let _ = their_wr.shutdown().await;
+    };
+    let drain = async move {
+        let mut sink = vec![0u8; 4096];
+        while matches!(their_rd.read(&mut sink).await, Ok(n) if n > 0) {}
+    };
     let local = handshake::Local {
         node: "fuzz@127.0.0.1:1",
         creation: 1,
         cookie: b"fuzz",
     };
-    handshake::respond(&mut ours, &local).await.map(|_| ())
+    let respond = async move {
+        let outcome = handshake::respond(&mut ours, &local).await.map(|_| ());
+        drop(ours);
+        outcome
+    };
+    let (outcome, (), ()) = tokio::join!(respond, write, drain);
+    outcome
 }
 
 /// Forgets a pending call when dropped: a caller that gives up (timeout, cancel)

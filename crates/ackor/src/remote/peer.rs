@@ -16,8 +16,9 @@ use crate::identity::{NodeName, Pid, Ref};
 use crate::monitor::{Down, Exit, ExitReason, ProcessCell, SystemMsg};
 use crate::node::Node;
 
-/// Completes a remote call with the reply payload or an error.
-pub(crate) type PendingCall = Box<dyn FnOnce(Result<bytes::Bytes, Error>) + Send>;
+/// Completes a remote call with the reply payload or an error; says whether a caller
+/// was still there to take it ([`Error::ResponseIgnored`] if not).
+pub(crate) type PendingCall = Box<dyn FnOnce(Result<bytes::Bytes, Error>) -> Result<(), Error> + Send>;
 
 /// Someone on this node watching a process of the peer.
 pub(crate) enum RemoteMonitor {
@@ -262,7 +263,7 @@ impl Peer {
         metrics::counter!("ackor_remote_calls_failed_total", "reason" => "no_connection")
             .increment(fallout.calls.len() as u64);
         for call in fallout.calls {
-            call(Err(Error::NoConnection));
+            let _ = call(Err(Error::NoConnection));
         }
         for (pid, m) in fallout.monitors {
             m.fire(pid, ExitReason::NoConnection);
@@ -288,18 +289,18 @@ impl Peer {
         drop(removed);
     }
 
-    pub(crate) fn complete_call(&self, id: u64, outcome: Result<bytes::Bytes, Error>) {
+    /// Hands a reply to its waiting caller; [`Error::ResponseIgnored`] if none waits.
+    pub(crate) fn complete_call(&self, id: u64, outcome: Result<bytes::Bytes, Error>) -> Result<(), Error> {
         let call = self.lock().calls.remove(&id);
-        match call {
-            Some(call) => {
-                tracing::trace!(peer = %self.name, call_id = id, "reply");
-                call(outcome)
-            }
-            None => {
-                metrics::counter!("ackor_remote_late_replies_total").increment(1);
-                tracing::debug!(peer = %self.name, call_id = id, "late reply discarded");
-            }
+        let taken = match call {
+            Some(call) => call(outcome),
+            None => Err(Error::ResponseIgnored),
+        };
+        if taken.is_err() {
+            metrics::counter!("ackor_remote_late_replies_total").increment(1);
+            tracing::debug!(peer = %self.name, call_id = id, "late reply discarded");
         }
+        taken
     }
 
     pub(crate) fn add_monitor(&self, ref_id: u64, target: &Pid, m: RemoteMonitor) {

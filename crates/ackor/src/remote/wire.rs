@@ -125,6 +125,11 @@ pub(crate) struct Deliver {
     /// Non-zero for a call: the caller waits for a [`CallReply`] with this id.
     #[prost(uint64, tag = "5")]
     pub call_id: u64,
+    /// An important send: the receiving node answers `call_id` with an empty
+    /// [`CallReply`] once the message is in the mailbox (or with why it is not); the
+    /// handler's reply, if any, is not sent.
+    #[prost(bool, tag = "6")]
+    pub ack: bool,
 }
 
 /// The answer to a call.
@@ -137,6 +142,11 @@ pub(crate) struct CallReply {
     /// Set when the call failed; `payload` is then empty.
     #[prost(message, optional, tag = "3")]
     pub error: Option<WireError>,
+    /// Non-zero for an important response: the caller's node answers with a
+    /// `CallReply` to this id, empty if the caller was still waiting, with
+    /// `ResponseIgnored` if not.
+    #[prost(uint64, tag = "4")]
+    pub ack_id: u64,
 }
 
 /// Ask the receiving node for the pid registered under a name.

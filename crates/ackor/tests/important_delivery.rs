@@ -1,0 +1,490 @@
+//! Important delivery across real nodes on loopback: confirmed sends, calls and
+//! responses, each failure its own precise error.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)] // tests fail loudly by design
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use ackor::{
+    Actor, ActorRef, BoxError, Context, Error, ExitReason, Handler, Message, Node, RemoteConfig,
+    RemoteMessage, RemoteMessages, Reply, ReplyHandle, SpawnOptions,
+};
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+
+const COOKIE: &str = "important";
+/// Far below the nodes' 30 s call timeout: proves an answer came early.
+const PROMPT: Duration = Duration::from_secs(5);
+static SEQ: AtomicU64 = AtomicU64::new(0);
+
+fn config() -> RemoteConfig {
+    RemoteConfig::new(COOKIE)
+        .heartbeat_interval(Duration::from_millis(100))
+        .heartbeat_timeout(Duration::from_secs(2))
+        .reconnect_backoff(Duration::from_millis(50))
+}
+
+async fn node_with(remote: RemoteConfig) -> Node {
+    let n = SEQ.fetch_add(1, Ordering::Relaxed);
+    Node::builder()
+        .name(format!("imp{n}@127.0.0.1:0"))
+        .call_timeout(Duration::from_secs(30))
+        .remote(remote)
+        .start()
+        .await
+        .unwrap()
+}
+
+async fn node() -> Node {
+    node_with(config()).await
+}
+
+/// Records what it receives; can be held busy, and can answer calls importantly.
+struct Store {
+    items: Vec<u64>,
+    held: Option<oneshot::Receiver<()>>,
+    outcome: Option<oneshot::Sender<Result<(), Error>>>,
+}
+
+impl Actor for Store {
+    type Args = ();
+    async fn init(_: (), _: &mut Context<Self>) -> Result<Self, BoxError> {
+        Ok(Store {
+            items: Vec::new(),
+            held: None,
+            outcome: None,
+        })
+    }
+    fn remote_messages(m: &mut RemoteMessages<Self>) {
+        m.add::<Put>().add::<Items>().add::<Slow>().add::<Commit>();
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Put(u64);
+impl Message for Put {
+    type Reply = ();
+}
+impl RemoteMessage for Put {
+    const TAG: &'static str = "imp.put";
+}
+impl Handler<Put> for Store {
+    type Return = ();
+    async fn handle(&mut self, msg: Put, _: &mut Context<Self>) {
+        if let Some(gate) = self.held.take() {
+            let _ = gate.await;
+        }
+        self.items.push(msg.0);
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Items;
+impl Message for Items {
+    type Reply = Vec<u64>;
+}
+impl RemoteMessage for Items {
+    const TAG: &'static str = "imp.items";
+}
+impl Handler<Items> for Store {
+    type Return = Vec<u64>;
+    async fn handle(&mut self, _: Items, _: &mut Context<Self>) -> Vec<u64> {
+        self.items.clone()
+    }
+}
+
+/// Answers after a delay.
+#[derive(Serialize, Deserialize)]
+struct Slow(u64);
+impl Message for Slow {
+    type Reply = u64;
+}
+impl RemoteMessage for Slow {
+    const TAG: &'static str = "imp.slow";
+}
+impl Handler<Slow> for Store {
+    type Return = u64;
+    async fn handle(&mut self, msg: Slow, _: &mut Context<Self>) -> u64 {
+        tokio::time::sleep(Duration::from_millis(msg.0)).await;
+        msg.0
+    }
+}
+
+/// Answers importantly after `delay` ms and reports the outcome of that answer.
+#[derive(Serialize, Deserialize)]
+struct Commit(u64);
+impl Message for Commit {
+    type Reply = String;
+}
+impl RemoteMessage for Commit {
+    const TAG: &'static str = "imp.commit";
+}
+impl Handler<Commit> for Store {
+    type Return = Reply<String>;
+    async fn handle(&mut self, msg: Commit, ctx: &mut Context<Self>) -> Reply<String> {
+        tokio::time::sleep(Duration::from_millis(msg.0)).await;
+        let handle: Option<ReplyHandle<String>> = ctx.defer_reply();
+        if let Some(handle) = handle {
+            let outcome = handle.reply_important("committed".to_string()).await;
+            if let Some(tx) = self.outcome.take() {
+                let _ = tx.send(outcome);
+            }
+        }
+        Reply::Deferred
+    }
+}
+
+/// Local-only control messages.
+struct Hold(oneshot::Receiver<()>);
+impl Message for Hold {
+    type Reply = ();
+}
+impl Handler<Hold> for Store {
+    type Return = ();
+    async fn handle(&mut self, msg: Hold, _: &mut Context<Self>) {
+        self.held = Some(msg.0);
+    }
+}
+struct ReportOutcome(oneshot::Sender<Result<(), Error>>);
+impl Message for ReportOutcome {
+    type Reply = ();
+}
+impl Handler<ReportOutcome> for Store {
+    type Return = ();
+    async fn handle(&mut self, msg: ReportOutcome, _: &mut Context<Self>) {
+        self.outcome = Some(msg.0);
+    }
+}
+
+fn remote(a: &Node, store: &ActorRef<Store>) -> ActorRef<Store> {
+    a.actor_ref::<Store>(store.pid()).unwrap()
+}
+
+async fn prompt<F: std::future::IntoFuture>(f: F) -> F::Output {
+    tokio::time::timeout(PROMPT, f.into_future())
+        .await
+        .expect("an answer well before the timeout")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn success_means_the_message_is_in_the_mailbox() {
+    let (a, b) = (node().await, node().await);
+    let store = b.spawn::<Store>(()).unwrap();
+    let (open, gate) = oneshot::channel();
+    store.call(Hold(gate)).await.unwrap();
+    let there = remote(&a, &store);
+    // The first Put blocks the store; the second is acknowledged while it waits in
+    // the mailbox, unread.
+    there.send(Put(1)).unwrap();
+    // Acknowledged while the store is still blocked in Put(1): it cannot have read
+    // Put(2) yet; it reads it once released.
+    assert_eq!(prompt(there.send_important(Put(2))).await, Ok(()));
+    open.send(()).unwrap();
+    assert_eq!(there.call(Items).await, Ok(vec![1, 2]));
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_important_to_unknown_remote_process_fails_fast() {
+    let (a, b) = (node().await, node().await);
+    let store = b.spawn::<Store>(()).unwrap();
+    let pid = store.pid().clone();
+    store.stop().unwrap();
+    store.wait_for_stop().await;
+    let gone = a.actor_ref::<Store>(&pid).unwrap();
+    assert_eq!(
+        prompt(gone.send_important(Put(1))).await,
+        Err(Error::ProcessUnknown)
+    );
+    assert_eq!(
+        prompt(gone.call_important(Items)).await,
+        Err(Error::ProcessUnknown)
+    );
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_important_to_full_mailbox_fails_with_mailbox_full() {
+    let (a, b) = (node().await, node().await);
+    let store = b
+        .spawn_with::<Store>((), SpawnOptions::default().mailbox_capacity(1))
+        .unwrap();
+    let (open, gate) = oneshot::channel();
+    store.call(Hold(gate)).await.unwrap();
+    let there = remote(&a, &store);
+    assert_eq!(prompt(there.send_important(Put(1))).await, Ok(()));
+    // Put(1) is being handled (held); Put(2) fills the lane; Put(3) does not fit.
+    while store.mailbox_len() > 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(prompt(there.send_important(Put(2))).await, Ok(()));
+    assert_eq!(
+        prompt(there.send_important(Put(3))).await,
+        Err(Error::MailboxFull)
+    );
+    assert_eq!(prompt(there.call_important(Items)).await, Err(Error::MailboxFull));
+    open.send(()).unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(there.call(Items).await, Ok(vec![1, 2]));
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+/// Stops slowly: its mailbox is closed while `on_stop` runs.
+struct Closing;
+impl Actor for Closing {
+    type Args = ();
+    async fn init(_: (), _: &mut Context<Self>) -> Result<Self, BoxError> {
+        Ok(Closing)
+    }
+    async fn on_stop(&mut self, _: &mut Context<Self>, _: &ExitReason) {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+    fn remote_messages(m: &mut RemoteMessages<Self>) {
+        m.add::<Ping>();
+    }
+}
+#[derive(Serialize, Deserialize)]
+struct Ping;
+impl Message for Ping {
+    type Reply = ();
+}
+impl RemoteMessage for Ping {
+    const TAG: &'static str = "imp.ping";
+}
+impl Handler<Ping> for Closing {
+    type Return = ();
+    async fn handle(&mut self, _: Ping, _: &mut Context<Self>) {}
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_important_to_terminating_process_fails_with_process_terminated() {
+    let (a, b) = (node().await, node().await);
+    let closing = b.spawn::<Closing>(()).unwrap();
+    closing.stop().unwrap();
+    while closing.is_alive() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let there = a.actor_ref::<Closing>(closing.pid()).unwrap();
+    assert_eq!(
+        prompt(there.send_important(Ping)).await,
+        Err(Error::ProcessTerminated)
+    );
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_important_to_unreachable_node_fails_with_no_connection() {
+    let a = node().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let pid = ackor::Pid::new(ackor::NodeName::new(format!("ghost@127.0.0.1:{port}")), 1, 1);
+    let ghost = a.actor_ref::<Store>(&pid).unwrap();
+    assert_eq!(
+        prompt(ghost.send_important(Put(1))).await,
+        Err(Error::NoConnection)
+    );
+    a.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_that_never_acknowledges_gives_timeout_at_the_configured_value() {
+    let a = node_with(config().important_timeout(Duration::from_millis(300))).await;
+    let (mute, task) = ackor::testing::mute_peer("mute", COOKIE).await.unwrap();
+    let pid = ackor::Pid::new(ackor::NodeName::new(&mute), 1, 1);
+    let there = a.actor_ref::<Store>(&pid).unwrap();
+    let started = tokio::time::Instant::now();
+    assert_eq!(prompt(there.send_important(Put(1))).await, Err(Error::Timeout));
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(300), "{waited:?}");
+    // A per-send timeout overrides the node's.
+    let started = tokio::time::Instant::now();
+    let quick = there.send_important(Put(2)).timeout(Duration::from_millis(50));
+    assert_eq!(prompt(quick).await, Err(Error::Timeout));
+    assert!(started.elapsed() < Duration::from_millis(300));
+    task.abort();
+    a.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn call_important_returns_the_reply_without_an_extra_round_trip() {
+    let (a, b) = (node().await, node().await);
+    let store = b.spawn::<Store>(()).unwrap();
+    let there = remote(&a, &store);
+    there.send(Put(7)).unwrap();
+    assert_eq!(there.call_important(Items).await, Ok(vec![7]));
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn important_response_is_confirmed_when_the_caller_got_it() {
+    let (a, b) = (node().await, node().await);
+    let store = b.spawn::<Store>(()).unwrap();
+    let (tx, outcome) = oneshot::channel();
+    store.call(ReportOutcome(tx)).await.unwrap();
+    let there = remote(&a, &store);
+    // RR-2PC (plain call) and FR-2PC (important call) alike.
+    assert_eq!(there.call(Commit(0)).await, Ok("committed".to_string()));
+    assert_eq!(prompt(outcome).await.unwrap(), Ok(()));
+    let (tx, outcome) = oneshot::channel();
+    store.call(ReportOutcome(tx)).await.unwrap();
+    assert_eq!(there.call_important(Commit(0)).await, Ok("committed".to_string()));
+    assert_eq!(prompt(outcome).await.unwrap(), Ok(()));
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn important_response_to_a_caller_that_timed_out_is_response_ignored() {
+    let (a, b) = (node().await, node().await);
+    let store = b.spawn::<Store>(()).unwrap();
+    let (tx, outcome) = oneshot::channel();
+    store.call(ReportOutcome(tx)).await.unwrap();
+    let there = remote(&a, &store);
+    let late = there.call(Commit(300)).timeout(Duration::from_millis(50)).await;
+    assert_eq!(late, Err(Error::Timeout));
+    assert_eq!(prompt(outcome).await.unwrap(), Err(Error::ResponseIgnored));
+    // Locally too.
+    let (tx, outcome) = oneshot::channel();
+    store.call(ReportOutcome(tx)).await.unwrap();
+    let late = store.call(Commit(300)).timeout(Duration::from_millis(50)).await;
+    assert_eq!(late, Err(Error::Timeout));
+    assert_eq!(prompt(outcome).await.unwrap(), Err(Error::ResponseIgnored));
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_important_sends_behave_exactly_like_local_sends() {
+    let a = node().await;
+    let store = a
+        .spawn_with::<Store>((), SpawnOptions::default().mailbox_capacity(1))
+        .unwrap();
+    let (open, gate) = oneshot::channel();
+    store.call(Hold(gate)).await.unwrap();
+    assert_eq!(store.send_important(Put(1)).await, Ok(()));
+    while store.mailbox_len() > 0 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(store.send_important(Put(2)).await, Ok(()));
+    assert_eq!(store.send_important(Put(3)).await, Err(Error::MailboxFull));
+    assert_eq!(store.send(Put(3)), Err(Error::MailboxFull));
+    open.send(()).unwrap();
+    a.shutdown().await;
+}
+
+/// Sends `count` messages to `to`, alternating plain and important, then reports.
+struct Sender;
+impl Actor for Sender {
+    type Args = ();
+    async fn init(_: (), _: &mut Context<Self>) -> Result<Self, BoxError> {
+        Ok(Sender)
+    }
+}
+struct Burst {
+    to: ActorRef<Store>,
+    count: u64,
+    mixed: bool,
+}
+impl Message for Burst {
+    type Reply = (u64, Vec<Error>);
+}
+impl Handler<Burst> for Sender {
+    type Return = (u64, Vec<Error>);
+    async fn handle(&mut self, msg: Burst, ctx: &mut Context<Self>) -> (u64, Vec<Error>) {
+        let mut pending = Vec::new();
+        for i in 0..msg.count {
+            if msg.mixed && i % 2 == 0 {
+                ctx.send(&msg.to, Put(i)).unwrap();
+            } else {
+                pending.push(ctx.send_important(&msg.to, Put(i)).into_future());
+            }
+        }
+        // All in flight at once (each left when turned into a future): pipelined.
+        let outcomes = await_all(pending).await;
+        let oks = outcomes.iter().filter(|o| o.is_ok()).count() as u64;
+        let errors = outcomes.into_iter().filter_map(Result::err).collect();
+        (oks, errors)
+    }
+}
+
+async fn await_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut out = Vec::with_capacity(futures.len());
+    let handles: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    for h in handles {
+        out.push(h.await);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_and_important_messages_from_one_sender_arrive_in_send_order() {
+    let (a, b) = (node().await, node().await);
+    let store = b.spawn::<Store>(()).unwrap();
+    let sender = a.spawn::<Sender>(()).unwrap();
+    let (oks, errors) = sender
+        .call(Burst {
+            to: remote(&a, &store),
+            count: 2_000,
+            mixed: true,
+        })
+        .await
+        .unwrap();
+    assert_eq!((oks, errors), (1_000, vec![]));
+    let items = remote(&a, &store).call(Items).await.unwrap();
+    assert_eq!(items, (0..2_000).collect::<Vec<_>>());
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_four_senders_get_exactly_64000_oks_and_no_false_errors() {
+    let (a, b) = (node().await, node().await);
+    let mut pairs = Vec::new();
+    for _ in 0..64 {
+        let store = b
+            .spawn_with::<Store>((), SpawnOptions::default().mailbox_capacity(2_000))
+            .unwrap();
+        let sender = a.spawn::<Sender>(()).unwrap();
+        pairs.push((sender, remote(&a, &store), store));
+    }
+    let mut runs = Vec::new();
+    for (sender, there, _) in &pairs {
+        let (sender, there) = (sender.clone(), there.clone());
+        runs.push(tokio::spawn(async move {
+            sender
+                .call(Burst {
+                    to: there,
+                    count: 1_000,
+                    mixed: false,
+                })
+                .await
+        }));
+    }
+    let mut total_ok = 0;
+    for run in runs {
+        let (oks, errors) = run.await.unwrap().unwrap();
+        assert!(
+            errors.is_empty(),
+            "false errors: {:?}",
+            &errors[..errors.len().min(5)]
+        );
+        total_ok += oks;
+    }
+    assert_eq!(total_ok, 64_000);
+    let mut held = 0;
+    for (_, there, _) in &pairs {
+        held += there.call(Items).await.unwrap().len();
+    }
+    assert_eq!(held, 64_000);
+    a.shutdown().await;
+    b.shutdown().await;
+}

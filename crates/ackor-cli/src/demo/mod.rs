@@ -1,6 +1,7 @@
 //! `ackor demo`: a sequence of named chapters, each a small story that checks what it
 //! claims and fails the demo if the framework does not behave as told.
 
+mod important;
 mod local;
 mod nodes;
 
@@ -52,6 +53,11 @@ fn chapters() -> Vec<Chapter> {
             name: "nodes",
             title: "Three nodes over TCP: calls, names, monitors, a node going away",
             run: || Box::pin(nodes::three_nodes()),
+        },
+        Chapter {
+            name: "important",
+            title: "Important delivery: every error for its real cause",
+            run: || Box::pin(important::every_error_for_its_cause()),
         },
     ]
 }

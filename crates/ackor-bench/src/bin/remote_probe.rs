@@ -4,7 +4,8 @@
 //! `cargo run --release -p ackor-bench --bin remote_probe -- OP IMPL [N] [REPEAT]` with OP
 //! one of `tell_1to1`, `tell_n_to_n`, `call` and IMPL one of `ackor`, `ractor_cluster`,
 //! `tcp`. Both nodes (or both TCP ends) run on one 2-worker tokio runtime, as in
-//! `benches/remote.rs`; `ACKOR_LINKS=n` sets ackor's links per peer (default 2).
+//! `benches/remote.rs`; `ACKOR_LINKS=n` sets ackor's links per peer (default 2),
+//! `ACKOR_RECEIVER_MAILBOX=n` the user-lane capacity of ackor's receiving counter.
 //! Throughput runs print M msg/s per repetition; call runs print p50/p99/mean in µs.
 
 use std::time::Duration;
@@ -33,11 +34,12 @@ impl Impl {
     async fn start(name: &str) -> Result<Impl, BenchError> {
         Ok(match name {
             "ackor" => {
-                let links = std::env::var("ACKOR_LINKS")
-                    .ok()
-                    .and_then(|l| l.parse().ok())
-                    .unwrap_or(2);
-                Impl::Ackor(AckorNodes::start(links).await?)
+                let links = env_usize("ACKOR_LINKS").unwrap_or(2);
+                let nodes = AckorNodes::start(links).await?;
+                Impl::Ackor(match env_usize("ACKOR_RECEIVER_MAILBOX") {
+                    Some(capacity) => nodes.with_receiver_mailbox(capacity),
+                    None => nodes,
+                })
             }
             "ractor_cluster" => Impl::Ractor(RactorNodes::start().await?),
             "tcp" => Impl::Tcp(TcpPair::start().await?),
@@ -76,6 +78,10 @@ impl Impl {
             Impl::Tcp(x) => x.shutdown(),
         }
     }
+}
+
+fn env_usize(name: &str) -> Option<usize> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
 }
 
 fn main() -> Result<(), BenchError> {

@@ -25,7 +25,8 @@ use crate::{BenchError, check_count};
 const COOKIE: &str = "ackor-bench";
 
 /// User-lane capacity of the receiving counter: far above any `n` a bench sends in one
-/// go, since remote sends have no back-pressure (a run with more fails up front).
+/// go, since remote sends have no back-pressure (more would be dropped on B, and the
+/// count check would fail the run).
 pub const RECEIVER_MAILBOX: usize = 1 << 26;
 
 /// Counts the messages it gets.
@@ -92,6 +93,7 @@ impl Handler<Get> for Counter {
 pub struct AckorNodes {
     a: Node,
     b: Node,
+    receiver_mailbox: usize,
 }
 
 /// A counter on B: the local handle (to stop it) and A's remote handle (to use it).
@@ -117,7 +119,11 @@ impl AckorNodes {
             .call_timeout(Duration::from_secs(60))
             .start()
             .await?;
-        let nodes = AckorNodes { a, b };
+        let nodes = AckorNodes {
+            a,
+            b,
+            receiver_mailbox: RECEIVER_MAILBOX,
+        };
         // Dials A→B (the call) and B→A (its reply): every link is up afterwards.
         let c = nodes.counter().await?;
         c.there.call(Get).await?;
@@ -125,11 +131,18 @@ impl AckorNodes {
         Ok(nodes)
     }
 
+    /// Sets the user-lane capacity of the counters spawned from now on (default
+    /// [`RECEIVER_MAILBOX`]); a smaller one shows what happens to remote sends that
+    /// find the mailbox full (they are dropped on B, and the count check fails).
+    pub fn with_receiver_mailbox(mut self, capacity: usize) -> Self {
+        self.receiver_mailbox = capacity;
+        self
+    }
+
     /// Spawns a counter on B and returns it with A's handle to it.
     async fn counter(&self) -> Result<RemoteCounter, BenchError> {
-        let local = self
-            .b
-            .spawn_with::<Counter>((), SpawnOptions::default().mailbox_capacity(RECEIVER_MAILBOX))?;
+        let options = SpawnOptions::default().mailbox_capacity(self.receiver_mailbox);
+        let local = self.b.spawn_with::<Counter>((), options)?;
         let there = self.a.actor_ref::<Counter>(local.pid())?;
         if !there.is_remote() {
             return Err("ackor: the handle on A is not remote".into());
@@ -141,7 +154,6 @@ impl AckorNodes {
 
     /// One sender task → one counter on B: `n` sends, then a call returning the count.
     pub async fn tell_1to1(&self, n: u64) -> Result<Duration, BenchError> {
-        check_fits(n)?;
         let c = self.counter().await?;
         let start = Instant::now();
         let got = send_counted(&c.there, n).await?;
@@ -153,7 +165,6 @@ impl AckorNodes {
 
     /// [`PAIRS`] sender tasks, each to its own counter on B, `n` messages each.
     pub async fn tell_n_to_n(&self, n: u64) -> Result<Duration, BenchError> {
-        check_fits(n)?;
         let mut counters = Vec::with_capacity(PAIRS);
         for _ in 0..PAIRS {
             counters.push(self.counter().await?);
@@ -215,13 +226,6 @@ impl RemoteCounter {
     }
 }
 
-fn check_fits(n: u64) -> Result<(), BenchError> {
-    if n > RECEIVER_MAILBOX as u64 {
-        return Err(format!("ackor remote: {n} messages would not fit the receiver's mailbox").into());
-    }
-    Ok(())
-}
-
 /// `n` remote sends (queued at once, no back-pressure), then a call for the count, which
 /// travels on the same link behind them.
 async fn send_counted(there: &ActorRef<Counter>, n: u64) -> Result<u64, BenchError> {
@@ -246,6 +250,10 @@ mod tests {
             nodes.tell_n_to_n(3000).await.unwrap();
             let (_, lat) = nodes.call_latency(200).await.unwrap();
             assert_eq!(lat.count(), 200);
+            // Sends that find the receiver's mailbox full are lost on B: the run must
+            // fail (count mismatch, or the final call refused with MailboxFull).
+            let small = nodes.clone().with_receiver_mailbox(16);
+            assert!(small.tell_1to1(20_000).await.is_err());
             nodes.shutdown().await;
         })
         .unwrap();

@@ -73,3 +73,12 @@ pub async fn mute_peer(prefix: &str, cookie: &str) -> Result<(String, tokio::tas
     });
     Ok((name, task))
 }
+
+/// Cuts every link between `node` and the node `peer`, as a network fault would: both
+/// sides see the links die; unacknowledged important sends are resent once the links
+/// are back.
+pub fn sever_links(node: &crate::Node, peer: &crate::NodeName) {
+    if let Some(remote) = node.remote() {
+        crate::remote::sever(remote, peer);
+    }
+}

@@ -428,7 +428,11 @@ async fn await_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plain_and_important_messages_from_one_sender_arrive_in_send_order() {
     let (a, b) = (node().await, node().await);
-    let store = b.spawn::<Store>(()).unwrap();
+    // Room for the whole burst: with the default 1024, the later half is (truly)
+    // refused with MailboxFull.
+    let store = b
+        .spawn_with::<Store>((), SpawnOptions::default().mailbox_capacity(4_096))
+        .unwrap();
     let sender = a.spawn::<Sender>(()).unwrap();
     let (oks, errors) = sender
         .call(Burst {
@@ -485,6 +489,38 @@ async fn sixty_four_senders_get_exactly_64000_oks_and_no_false_errors() {
         held += there.call(Items).await.unwrap().len();
     }
     assert_eq!(held, 64_000);
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn link_flap_with_important_messages_in_flight_delivers_each_exactly_once() {
+    let (a, b) = (node().await, node().await);
+    let store = b
+        .spawn_with::<Store>((), SpawnOptions::default().mailbox_capacity(100_000))
+        .unwrap();
+    let there = remote(&a, &store);
+    assert_eq!(there.send_important(Put(0)).await, Ok(()));
+    // Many in flight; the links are cut in the middle of them.
+    let mut pending = Vec::new();
+    for i in 1..5_000u64 {
+        pending.push(there.send_important(Put(i)).into_future());
+        if i == 2_500 {
+            ackor::testing::sever_links(&a, b.name());
+        }
+    }
+    let outcomes = await_all(pending).await;
+    let errors: Vec<_> = outcomes.iter().filter_map(|o| o.clone().err()).collect();
+    assert!(
+        errors.is_empty(),
+        "every sender answered Ok, got {:?}",
+        &errors[..errors.len().min(5)]
+    );
+    // Each exactly once. (Send order across the flap is not asserted: in rare races a
+    // message sent after the flap still overtakes the resent ones; see the issue note.)
+    let mut items = there.call(Items).await.unwrap();
+    items.sort_unstable();
+    assert_eq!(items, (0..5_000).collect::<Vec<_>>());
     a.shutdown().await;
     b.shutdown().await;
 }

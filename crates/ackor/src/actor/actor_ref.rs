@@ -120,7 +120,7 @@ impl<A: Actor> RemoteTarget<A> {
         let pending: PendingCall =
             Box::new(move |outcome| tx.send(outcome.map(|_| ())).map_err(|_| Error::ResponseIgnored));
         metrics::counter!("ackor_important_sent_total").increment(1);
-        remote.call(
+        remote.send_important(
             self.pid.node(),
             pin(sender.as_ref(), self.pid.id()),
             id,

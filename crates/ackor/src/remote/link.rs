@@ -77,9 +77,10 @@ async fn accept_one(remote: Arc<Remote>, tcp: TcpStream, addr: SocketAddr) {
     };
     tracing::info!(peer = %info.node, %addr, "peer connected (incoming link)");
     let peer = remote.peer(&NodeName::new(&info.node));
+    peer.reachable();
     let generation = peer.begin_links(&remote, info.creation);
     let tasks = start_link(&remote, &peer, generation, stream, None);
-    peer.add_tasks(generation, tasks);
+    peer.add_incoming(tasks);
 }
 
 /// Dials every outgoing link of `peer`; on failure the peer goes into backoff and
@@ -104,7 +105,7 @@ pub(crate) async fn dial(remote: Arc<Remote>, peer: Arc<Peer>) {
         }
         Err(e) => {
             tracing::warn!(peer = %peer.name(), error = %e, "cannot connect");
-            peer.fail(&remote, &e.to_string(), Some(generation));
+            peer.fail(&remote, &e.to_string(), Some(generation), false);
         }
     }
 }
@@ -160,12 +161,22 @@ where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let (rd, wr) = tokio::io::split(stream);
-    let reader = tokio::spawn(read_loop(remote.clone(), peer.clone(), generation, rd));
-    let writer = tokio::spawn(write_loop(remote.clone(), peer.clone(), generation, wr, outgoing));
-    vec![reader.abort_handle(), writer.abort_handle()]
+    let dialed = outgoing.is_some();
+    let (remote, peer) = (remote.clone(), peer.clone());
+    // Reader and writer live and die together: when one ends, the other is dropped
+    // and the socket closes.
+    let task = tokio::spawn(async move {
+        let why = tokio::select! {
+            why = read_loop(&remote, &peer, rd) => why,
+            why = write_loop(&remote, wr, outgoing) => why,
+        };
+        link_closed(&remote, &peer, generation, &why, dialed);
+    });
+    vec![task.abort_handle()]
 }
 
-async fn read_loop<R: AsyncRead + Send>(remote: Arc<Remote>, peer: Arc<Peer>, generation: u64, rd: R) {
+/// Reads and dispatches frames until the link fails; returns why.
+async fn read_loop<R: AsyncRead + Send>(remote: &Arc<Remote>, peer: &Arc<Peer>, rd: R) -> String {
     let codec = LengthDelimitedCodec::builder()
         .length_field_length(4)
         .max_frame_length(remote.config().max_frame_size)
@@ -173,44 +184,57 @@ async fn read_loop<R: AsyncRead + Send>(remote: Arc<Remote>, peer: Arc<Peer>, ge
     let mut frames = std::pin::pin!(FramedRead::new(rd, codec));
     let silence = remote.config().heartbeat_timeout;
     // Taken once: the reader lives no longer than the node's network side.
-    let Some(node) = remote.node() else { return };
-    let why = loop {
+    let Some(node) = remote.node() else {
+        return "the node is stopping".to_string();
+    };
+    loop {
         let next = match tokio::time::timeout(silence, frames.next()).await {
             Ok(next) => next,
-            Err(_) => break format!("no heartbeat for {silence:?}"),
+            Err(_) => return format!("no heartbeat for {silence:?}"),
         };
         let bytes = match next {
-            None => break "the peer closed the link".to_string(),
-            Some(Err(e)) => break format!("bad frame: {e}"),
+            None => return "the peer closed the link".to_string(),
+            Some(Err(e)) => return format!("bad frame: {e}"),
             Some(Ok(bytes)) => bytes.freeze(),
         };
         let frame = match Frame::decode(bytes) {
             Ok(frame) => frame,
-            Err(e) => break format!("undecodable envelope: {e}"),
+            Err(e) => return format!("undecodable envelope: {e}"),
         };
         metrics::counter!("ackor_remote_frames_received_total").increment(1);
-        remote.dispatch(&node, &peer, frame);
-    };
-    tracing::warn!(peer = %peer.name(), reason = %why, "link closed");
-    peer.fail(&remote, &why, Some(generation));
+        remote.dispatch(&node, peer, frame);
+    }
 }
 
+/// A link ended. Only the links this node dialed carry its traffic to the peer, so only
+/// their loss takes the peer down here; a link the peer dialed is the peer's to mend
+/// (it notices, redials and resends), and failing on it too would also tear down the
+/// peer's fresh links after a reconnect.
+fn link_closed(remote: &Arc<Remote>, peer: &Arc<Peer>, generation: u64, why: &str, dialed: bool) {
+    if dialed {
+        tracing::warn!(peer = %peer.name(), reason = %why, "link closed");
+        peer.fail(remote, why, Some(generation), true);
+    } else {
+        tracing::debug!(peer = %peer.name(), reason = %why, "incoming link closed");
+    }
+}
+
+/// Writes queued frames in batches, and heartbeats when idle, until the link fails or
+/// its queue is dropped; returns why.
 async fn write_loop<W: AsyncWrite + Send>(
-    remote: Arc<Remote>,
-    peer: Arc<Peer>,
-    generation: u64,
+    remote: &Arc<Remote>,
     wr: W,
     mut outgoing: Option<mpsc::UnboundedReceiver<Frame>>,
-) {
+) -> String {
     let mut wr = std::pin::pin!(wr);
     let interval = remote.config().heartbeat_interval;
     let mut batch = Vec::with_capacity(BATCH);
     let mut buf = BytesMut::with_capacity(64 * 1024);
-    let why = loop {
+    loop {
         batch.clear();
         let got = match &mut outgoing {
             Some(rx) => match tokio::time::timeout(interval, rx.recv_many(&mut batch, BATCH)).await {
-                Ok(0) => return, // the peer state dropped the sender: shutting this link
+                Ok(0) => return "the link was closed by this node".to_string(),
                 Ok(n) => n,
                 Err(_) => 0,
             },
@@ -227,14 +251,12 @@ async fn write_loop<W: AsyncWrite + Send>(
             frame.encode_into(&mut buf);
         }
         if let Err(e) = wr.write_all(&buf).await {
-            break format!("write failed: {e}");
+            return format!("write failed: {e}");
         }
         metrics::counter!("ackor_remote_frames_sent_total").increment(got.max(1) as u64);
         metrics::counter!("ackor_remote_bytes_sent_total").increment(buf.len() as u64);
         if buf.capacity() > 1024 * 1024 {
             buf = BytesMut::with_capacity(64 * 1024);
         }
-    };
-    tracing::warn!(peer = %peer.name(), reason = %why, "link closed");
-    peer.fail(&remote, &why, Some(generation));
+    }
 }

@@ -173,6 +173,26 @@ impl Remote {
         peer.send(self, pin, frame)
     }
 
+    /// Registers an important send with `to`, keeps a copy until it is acknowledged
+    /// (resent after a link flap), and sends it.
+    pub(crate) fn send_important(
+        self: &Arc<Self>,
+        to: &NodeName,
+        pin: u64,
+        id: u64,
+        body: Body,
+        pending: PendingCall,
+    ) -> Result<(), Error> {
+        let peer = self.peer(to);
+        peer.add_call(id, pending);
+        peer.track(id, pin, Frame::new(body.clone()));
+        if let Err(e) = self.send(to, pin, body) {
+            peer.remove_call(id);
+            return Err(e);
+        }
+        Ok(())
+    }
+
     /// Registers a pending call with `to` and sends its frame.
     pub(crate) fn call(
         self: &Arc<Self>,
@@ -346,14 +366,15 @@ impl Remote {
     }
 
     /// Stops accepting, closes every link, fails everything pending.
-    pub(crate) fn shutdown(&self) {
+    pub(crate) fn shutdown(self: &Arc<Self>) {
         self.stopped.store(true, Ordering::Release);
         if let Some(l) = lock(&self.listener).as_ref() {
             l.abort();
         }
         let peers: Vec<_> = lock(&self.peers).values().cloned().collect();
         for peer in peers {
-            peer.fail(self, "node shutting down", None);
+            peer.fail(self, "node shutting down", None, false);
+            peer.close_incoming();
         }
         *lock(&self.node) = None;
     }
@@ -443,6 +464,22 @@ impl Remote {
         let span = tracing::trace_span!("deliver", peer = %peer.name(), tag = %d.tag, call_id = d.call_id);
         let _enter = span.enter();
         let from = d.from.as_ref().map(WirePid::to_pid);
+        if d.ack
+            && let Some(before) = peer.claim(d.call_id)
+        {
+            // A resend after a link flap: deliver once; acknowledge again if the first
+            // copy is done (if it is still being delivered, it answers itself).
+            metrics::counter!("ackor_important_deduplicated_total").increment(1);
+            if let peer::Seen::Done(error) = before {
+                let ack = Body::Reply(wire::CallReply {
+                    call_id: d.call_id,
+                    error,
+                    ..Default::default()
+                });
+                let _ = self.send(peer.name(), pin(None, d.call_id), ack);
+            }
+            return;
+        }
         // A call's reply comes from the handler; an important send's acknowledgement
         // comes from this node as soon as the message is in the mailbox.
         let route =
@@ -456,6 +493,7 @@ impl Remote {
             Ok(()) => {
                 if let Some(ack) = ack {
                     metrics::counter!("ackor_important_acked_total").increment(1);
+                    peer.record(d.call_id, None);
                     (ack.send)(Ok(Vec::new()), None);
                 }
             }
@@ -463,6 +501,9 @@ impl Remote {
                 metrics::counter!("ackor_remote_undelivered_total", "reason" => error_label(&error))
                     .increment(1);
                 tracing::debug!(peer = %peer.name(), tag = %d.tag, %error, "remote message not delivered");
+                if d.ack {
+                    peer.record(d.call_id, Some(wire::WireError::from(&error)));
+                }
                 if let Some(route) = reply.or(ack) {
                     (route.send)(Err(error), None);
                 }
@@ -599,6 +640,13 @@ impl Remote {
                 let _ = cell.push_system(SystemMsg::Stop(reason));
             }
         }
+    }
+}
+
+/// Cuts every link between this node and `peer` as a network fault would (for tests).
+pub(crate) fn sever(remote: &Arc<Remote>, peer: &NodeName) {
+    if let Some(p) = remote.existing_peer(peer) {
+        p.fail(remote, "severed", None, true);
     }
 }
 

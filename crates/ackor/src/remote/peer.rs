@@ -1,7 +1,7 @@
 //! What a node knows about one peer: its links, what is pending on it, and what must
 //! hear about it going down.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
@@ -10,7 +10,7 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use super::Remote;
-use super::wire::Frame;
+use super::wire::{Frame, WireError};
 use crate::error::Error;
 use crate::identity::{NodeName, Pid, Ref};
 use crate::monitor::{Down, Exit, ExitReason, ProcessCell, SystemMsg};
@@ -68,13 +68,37 @@ struct State {
     generation: u64,
     /// The peer incarnation of the current links.
     creation: Option<u32>,
+    /// Tasks of the links this node dialed.
     tasks: Vec<AbortHandle>,
+    /// Tasks of the links the peer dialed: they end by themselves when the peer drops
+    /// them, and are aborted only at shutdown.
+    incoming: Vec<AbortHandle>,
     calls: HashMap<u64, PendingCall>,
     monitors: HashMap<u64, (Pid, RemoteMonitor)>,
     /// (local pid, remote pid) pairs linked across.
     links: Vec<(Pid, Pid)>,
     backoff: Option<Duration>,
+    /// Important sends not yet acknowledged, by delivery id, with their pin: resent
+    /// after a reconnect to the same incarnation.
+    unacked: BTreeMap<u64, (u64, Frame)>,
+    /// Outcomes of important sends this node received from the peer's current
+    /// incarnation, by delivery id: a resent one is acknowledged again, not delivered
+    /// twice. Bounded by [`DEDUP_WINDOW`].
+    seen: BTreeMap<u64, Seen>,
 }
+
+/// Where an important delivery from the peer stands.
+#[derive(Clone)]
+pub(crate) enum Seen {
+    /// Being delivered right now (a repeat raced it on another link): the first copy
+    /// answers.
+    InProgress,
+    /// Delivered, or refused with this error.
+    Done(Option<WireError>),
+}
+
+/// How many received important deliveries a peer's dedup window remembers.
+const DEDUP_WINDOW: usize = 1 << 17;
 
 /// One peer node.
 pub(crate) struct Peer {
@@ -102,10 +126,13 @@ impl Peer {
                 generation: 0,
                 creation: None,
                 tasks: Vec::new(),
+                incoming: Vec::new(),
                 calls: HashMap::new(),
                 monitors: HashMap::new(),
                 links: Vec::new(),
                 backoff: None,
+                unacked: BTreeMap::new(),
+                seen: BTreeMap::new(),
             }),
         }
     }
@@ -159,7 +186,10 @@ impl Peer {
     pub(crate) fn begin_links(&self, remote: &Remote, creation: u32) -> u64 {
         let mut st = self.lock();
         let fallout = match st.creation {
-            Some(old) if old != creation => Some(self.fail_locked(&mut st, remote, false)),
+            Some(old) if old != creation => {
+                st.seen.clear();
+                Some(self.fail_locked(&mut st, remote, false, false))
+            }
             _ => None,
         };
         st.creation = Some(creation);
@@ -170,6 +200,20 @@ impl Peer {
             self.deliver(f, "the peer restarted", remote.node());
         }
         generation
+    }
+
+    /// Records the task of a link the peer dialed.
+    pub(crate) fn add_incoming(&self, tasks: Vec<AbortHandle>) {
+        let mut st = self.lock();
+        st.incoming.retain(|t| !t.is_finished());
+        st.incoming.extend(tasks);
+    }
+
+    /// Aborts every link, also those the peer dialed (shutdown).
+    pub(crate) fn close_incoming(&self) {
+        for t in self.lock().incoming.drain(..) {
+            t.abort();
+        }
     }
 
     /// Records the tasks of links of `generation` (aborting them if it is stale).
@@ -199,7 +243,23 @@ impl Peer {
         st.status = Status::Up;
         st.backoff = None;
         let n = st.out.len().max(1) as u64;
-        for (pin, frame) in std::mem::take(&mut st.queue) {
+        // Important sends that went out on the previous links and were not
+        // acknowledged go first, in their order (they were sent before anything now
+        // queued); the peer's dedup window drops the ones it already has. Those still
+        // in the queue never left and go out in their place.
+        let queued: std::collections::HashSet<u64> =
+            st.queue.iter().filter_map(|(_, f)| f.important_id()).collect();
+        let resend: Vec<_> = st
+            .unacked
+            .iter()
+            .filter(|(id, _)| !queued.contains(id))
+            .map(|(_, sent)| sent.clone())
+            .collect();
+        if !resend.is_empty() {
+            metrics::counter!("ackor_important_resent_total").increment(resend.len() as u64);
+            tracing::info!(peer = %self.name, count = resend.len(), "resending unacknowledged important messages");
+        }
+        for (pin, frame) in resend.into_iter().chain(std::mem::take(&mut st.queue)) {
             if let Some(tx) = st.out.get((pin % n) as usize) {
                 let _ = tx.send(frame);
             }
@@ -208,15 +268,28 @@ impl Peer {
     }
 
     /// A link failed or the peer became unreachable: fail everything that depends on it.
-    /// `generation` limits this to news about the current links.
-    pub(crate) fn fail(&self, remote: &Remote, why: &str, generation: Option<u64>) {
-        let (fallout, was_connected) = {
+    /// `generation` limits this to news about the current links. With `heal`,
+    /// unacknowledged important sends are kept and the peer is dialed again at once:
+    /// if the same incarnation answers, they are resent; otherwise they fail.
+    pub(crate) fn fail(
+        self: &Arc<Self>,
+        remote: &Arc<Remote>,
+        why: &str,
+        generation: Option<u64>,
+        heal: bool,
+    ) {
+        let (fallout, was_connected, redial) = {
             let mut st = self.lock();
             if generation.is_some_and(|g| g != st.generation) {
                 return;
             }
             let was_connected = matches!(st.status, Status::Up | Status::Connecting);
-            (self.fail_locked(&mut st, remote, true), was_connected)
+            let keep = heal && !st.unacked.is_empty();
+            let fallout = self.fail_locked(&mut st, remote, true, keep);
+            if keep {
+                st.status = Status::Connecting;
+            }
+            (fallout, was_connected, keep)
         };
         if was_connected {
             metrics::counter!("ackor_remote_peer_down_total").increment(1);
@@ -227,9 +300,13 @@ impl Peer {
             tracing::debug!(peer = %self.name, reason = why, "peer down");
         }
         self.deliver(fallout, why, remote.node());
+        if redial {
+            tracing::info!(peer = %self.name, "redialing to resend unacknowledged important messages");
+            remote.dial(self.clone());
+        }
     }
 
-    fn fail_locked(&self, st: &mut State, remote: &Remote, backoff: bool) -> Fallout {
+    fn fail_locked(&self, st: &mut State, remote: &Remote, backoff: bool, keep_unacked: bool) -> Fallout {
         st.generation += 1;
         st.out.clear();
         for t in st.tasks.drain(..) {
@@ -243,12 +320,60 @@ impl Peer {
         } else {
             Status::Idle
         };
+        let calls = if keep_unacked {
+            let unacked = &st.unacked;
+            let failing: Vec<u64> = st
+                .calls
+                .keys()
+                .filter(|id| !unacked.contains_key(id))
+                .copied()
+                .collect();
+            failing.iter().filter_map(|id| st.calls.remove(id)).collect()
+        } else {
+            st.unacked.clear();
+            st.calls.drain().map(|(_, c)| c).collect()
+        };
         Fallout {
-            calls: st.calls.drain().map(|(_, c)| c).collect(),
+            calls,
             monitors: st.monitors.drain().map(|(_, m)| m).collect(),
             links: std::mem::take(&mut st.links),
             dropped_frames: std::mem::take(&mut st.queue).len(),
         }
+    }
+
+    /// The peer dialed us: it is reachable, so end any backoff of ours.
+    pub(crate) fn reachable(&self) {
+        let mut st = self.lock();
+        if matches!(st.status, Status::Backoff(_)) {
+            st.status = Status::Idle;
+            st.backoff = None;
+        }
+    }
+
+    /// Keeps a copy of an important send until it is acknowledged.
+    pub(crate) fn track(&self, id: u64, pin: u64, frame: Frame) {
+        self.lock().unacked.insert(id, (pin, frame));
+    }
+
+    /// Claims an important delivery from the peer: `None` if it is new (the caller
+    /// delivers it and then [`Peer::record`]s the outcome), or where an earlier copy
+    /// stands. Check and claim are one step, so copies read on two links at once are
+    /// delivered once.
+    pub(crate) fn claim(&self, id: u64) -> Option<Seen> {
+        let mut st = self.lock();
+        if let Some(seen) = st.seen.get(&id) {
+            return Some(seen.clone());
+        }
+        st.seen.insert(id, Seen::InProgress);
+        while st.seen.len() > DEDUP_WINDOW {
+            st.seen.pop_first();
+        }
+        None
+    }
+
+    /// Records the outcome of an important delivery from the peer.
+    pub(crate) fn record(&self, id: u64, outcome: Option<WireError>) {
+        self.lock().seen.insert(id, Seen::Done(outcome));
     }
 
     fn deliver(&self, fallout: Fallout, why: &str, node: Option<Node>) {
@@ -285,13 +410,20 @@ impl Peer {
     }
 
     pub(crate) fn remove_call(&self, id: u64) {
-        let removed = self.lock().calls.remove(&id);
+        let mut st = self.lock();
+        st.unacked.remove(&id);
+        let removed = st.calls.remove(&id);
+        drop(st);
         drop(removed);
     }
 
     /// Hands a reply to its waiting caller; [`Error::ResponseIgnored`] if none waits.
     pub(crate) fn complete_call(&self, id: u64, outcome: Result<bytes::Bytes, Error>) -> Result<(), Error> {
-        let call = self.lock().calls.remove(&id);
+        let call = {
+            let mut st = self.lock();
+            st.unacked.remove(&id);
+            st.calls.remove(&id)
+        };
         let taken = match call {
             Some(call) => call(outcome),
             None => Err(Error::ResponseIgnored),

@@ -256,6 +256,14 @@ impl Frame {
         }
     }
 
+    /// The delivery id of an important send.
+    pub(crate) fn important_id(&self) -> Option<u64> {
+        match &self.body {
+            Some(Body::Deliver(d)) if d.ack => Some(d.call_id),
+            _ => None,
+        }
+    }
+
     /// Encodes the frame with its length prefix (u32, big endian) into `out`.
     pub(crate) fn encode_into(&self, out: &mut bytes::BytesMut) {
         let len = self.encoded_len();

@@ -108,6 +108,10 @@
 //! assert!(bank.is_remote());
 //! assert_eq!(bank.call(Deposit(10)).await?, 10);
 //!
+//! // Important delivery: Ok only once the deposit is in the bank's mailbox.
+//! bank.send_important(Deposit(5)).await?;
+//! assert_eq!(bank.call_important(Deposit(0)).await?, 15);
+//!
 //! a.shutdown().await;
 //! b.shutdown().await;
 //! # Ok(()) }
@@ -120,11 +124,22 @@
 //! Monitors and links work across nodes; losing a node delivers `Down` / exit
 //! signals with [`ExitReason::NoConnection`].
 //!
+//! ## Important delivery
+//!
+//! [`ActorRef::send_important`] resolves `Ok(())` only when the receiving node has put
+//! the message in the actor's mailbox, and otherwise says why: [`Error::ProcessUnknown`],
+//! [`Error::MailboxFull`], [`Error::ProcessTerminated`], [`Error::NoConnection`]
+//! (definitely not delivered) or [`Error::Timeout`] (no acknowledgement in time).
+//! [`ActorRef::call_important`] confirms the request the same way, and
+//! [`ReplyHandle::reply_important`] tells a responder whether its caller got the answer
+//! ([`Error::ResponseIgnored`] if not): RR-2PC and FR-2PC, the base for 2PC/3PC.
+//! Unacknowledged important sends survive a link flap (resent, deduplicated); a
+//! restarted peer fails them. To a local actor they are plain sends.
+//!
 //! ## Where this is going
 //!
-//! Important delivery (`send_important`, `call_important`: the sender learns for
-//! certain whether a remote message reached the mailbox) and reentrancy (`request`
-//! with continuations) build on this core; see the project's `DESIGN.md`.
+//! Reentrancy (`request` with continuations) builds on this core; see the project's
+//! `DESIGN.md`.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -524,3 +524,90 @@ async fn link_flap_with_important_messages_in_flight_delivers_each_exactly_once(
     a.shutdown().await;
     b.shutdown().await;
 }
+
+/// Records every number it receives into a list shared with the test.
+struct Recorder(std::sync::Arc<std::sync::Mutex<Vec<u64>>>);
+impl Actor for Recorder {
+    type Args = std::sync::Arc<std::sync::Mutex<Vec<u64>>>;
+    async fn init(list: Self::Args, _: &mut Context<Self>) -> Result<Self, BoxError> {
+        Ok(Recorder(list))
+    }
+    fn remote_messages(m: &mut RemoteMessages<Self>) {
+        m.add::<Rec>();
+    }
+}
+#[derive(Serialize, Deserialize)]
+struct Rec(u64);
+impl Message for Rec {
+    type Reply = ();
+}
+impl RemoteMessage for Rec {
+    const TAG: &'static str = "imp.rec";
+}
+impl Handler<Rec> for Recorder {
+    type Return = ();
+    async fn handle(&mut self, msg: Rec, _: &mut Context<Self>) {
+        self.0.lock().unwrap().push(msg.0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_restart_with_important_messages_in_flight_is_never_a_silent_success() {
+    let a = node().await;
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    // b runs on a runtime of its own, so it can die abruptly (the runtime is dropped).
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (die_tx, die_rx) = std::sync::mpsc::channel::<()>();
+    let list = received.clone();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let b = node().await;
+            let rec = b
+                .spawn_with::<Recorder>(list, SpawnOptions::default().mailbox_capacity(100_000))
+                .unwrap();
+            ready_tx.send((b.name().clone(), rec.pid().clone())).unwrap();
+            tokio::task::spawn_blocking(move || die_rx.recv()).await.ok();
+        });
+        drop(rt);
+    });
+    let (b_name, pid) = ready_rx.recv().unwrap();
+    let there = a.actor_ref::<Recorder>(&pid).unwrap();
+    assert_eq!(there.send_important(Rec(0)).await, Ok(()));
+
+    let mut pending = Vec::new();
+    for i in 1..3_000u64 {
+        pending.push(there.send_important(Rec(i)).into_future());
+        if i == 1_500 {
+            die_tx.send(()).unwrap();
+        }
+    }
+    thread.join().unwrap();
+    // The node comes back at the same address: a new incarnation, which must not take
+    // over the old one's messages.
+    let b2 = Node::builder()
+        .name(b_name.as_str())
+        .remote(config())
+        .start()
+        .await
+        .unwrap();
+    let outcomes = await_all(pending).await;
+    let received: std::collections::HashSet<u64> = received.lock().unwrap().iter().copied().collect();
+    for (i, outcome) in (1..3_000u64).zip(&outcomes) {
+        match outcome {
+            Ok(()) => assert!(
+                received.contains(&i),
+                "message {i} acknowledged but never received"
+            ),
+            Err(Error::NoConnection | Error::ProcessUnknown | Error::Timeout) => {}
+            Err(other) => panic!("message {i}: unexpected {other:?}"),
+        }
+    }
+    assert!(outcomes.iter().any(|o| o.is_err()), "the restart cost something");
+    a.shutdown().await;
+    b2.shutdown().await;
+}

@@ -611,3 +611,31 @@ async fn peer_restart_with_important_messages_in_flight_is_never_a_silent_succes
     a.shutdown().await;
     b2.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_window_of_unacknowledged_sends_fails_at_once_with_mailbox_full() {
+    let a = node_with(
+        config()
+            .important_window(4)
+            .important_timeout(Duration::from_millis(500)),
+    )
+    .await;
+    let (mute, task) = ackor::testing::mute_peer("mute", COOKIE).await.unwrap();
+    let pid = ackor::Pid::new(ackor::NodeName::new(&mute), 1, 1);
+    let there = a.actor_ref::<Store>(&pid).unwrap();
+    let in_flight: Vec<_> = (0..4)
+        .map(|i| there.send_important(Put(i)).into_future())
+        .collect();
+    assert_eq!(
+        prompt(there.send_important(Put(4))).await,
+        Err(Error::MailboxFull)
+    );
+    for outcome in await_all(in_flight).await {
+        assert_eq!(outcome, Err(Error::Timeout));
+    }
+    // The window frees as the waits end.
+    let again = there.send_important(Put(5)).timeout(Duration::from_millis(50));
+    assert_eq!(prompt(again).await, Err(Error::Timeout));
+    task.abort();
+    a.shutdown().await;
+}

@@ -280,7 +280,12 @@ impl<A: Actor> ActorRef<A> {
     /// [`Error::MailboxFull`], [`Error::ProcessTerminated`], [`Error::NoConnection`]
     /// (definitely not delivered), or [`Error::Timeout`] when no acknowledgement came
     /// within the important-delivery timeout (node default 5 s, see
-    /// [`SendImportant::timeout`]). To a local actor it is exactly [`ActorRef::send`].
+    /// [`SendImportant::timeout`]). [`Error::MailboxFull`] also comes back at once when
+    /// the per-peer window of unacknowledged important sends
+    /// ([`RemoteConfig::important_window`](crate::RemoteConfig::important_window)) is
+    /// full. To a local actor it is exactly [`ActorRef::send`]. Unacknowledged sends
+    /// survive a link flap: they are resent to the same node incarnation, which delivers
+    /// each once.
     /// Many may be in flight at once: await them together to pipeline.
     ///
     /// ```

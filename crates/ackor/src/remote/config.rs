@@ -37,6 +37,9 @@ pub struct RemoteConfig {
     /// How long an important send or response waits for its acknowledgement before
     /// failing with [`Error::Timeout`](crate::Error::Timeout).
     pub important_timeout: Duration,
+    /// How many important sends to one peer may await their acknowledgement at once;
+    /// one more fails at once with [`Error::MailboxFull`](crate::Error::MailboxFull).
+    pub important_window: usize,
 }
 
 impl std::fmt::Debug for RemoteConfig {
@@ -52,6 +55,7 @@ impl std::fmt::Debug for RemoteConfig {
             .field("links_per_peer", &self.links_per_peer)
             .field("tls", &self.tls.is_some())
             .field("important_timeout", &self.important_timeout)
+            .field("important_window", &self.important_window)
             .finish()
     }
 }
@@ -59,7 +63,7 @@ impl std::fmt::Debug for RemoteConfig {
 impl RemoteConfig {
     /// Defaults with the given cookie: 8 MiB frames, heartbeat every second, dead
     /// after 5 s of silence, 5 s handshake, backoff 100 ms to 5 s, 2 links per peer,
-    /// 5 s important-delivery timeout.
+    /// 5 s important-delivery timeout, 65,536 unacknowledged important sends per peer.
     pub fn new(cookie: impl Into<String>) -> Self {
         RemoteConfig {
             cookie: cookie.into(),
@@ -72,6 +76,7 @@ impl RemoteConfig {
             links_per_peer: 2,
             tls: None,
             important_timeout: Duration::from_secs(5),
+            important_window: 65_536,
         }
     }
 
@@ -108,6 +113,12 @@ impl RemoteConfig {
     /// Sets the default important-delivery timeout.
     pub fn important_timeout(mut self, d: Duration) -> Self {
         self.important_timeout = d;
+        self
+    }
+
+    /// Sets the per-peer window of unacknowledged important sends.
+    pub fn important_window(mut self, n: usize) -> Self {
+        self.important_window = n;
         self
     }
 

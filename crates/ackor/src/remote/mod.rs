@@ -184,8 +184,8 @@ impl Remote {
         pending: PendingCall,
     ) -> Result<(), Error> {
         let peer = self.peer(to);
+        peer.track(id, pin, Frame::new(body.clone()), self.config.important_window)?;
         peer.add_call(id, pending);
-        peer.track(id, pin, Frame::new(body.clone()));
         if let Err(e) = self.send(to, pin, body) {
             peer.remove_call(id);
             return Err(e);

@@ -350,9 +350,16 @@ impl Peer {
         }
     }
 
-    /// Keeps a copy of an important send until it is acknowledged.
-    pub(crate) fn track(&self, id: u64, pin: u64, frame: Frame) {
-        self.lock().unacked.insert(id, (pin, frame));
+    /// Keeps a copy of an important send until it is acknowledged; refuses with
+    /// [`Error::MailboxFull`] when `window` important sends to this peer already await
+    /// their acknowledgement, so memory stays bounded when the peer is slow.
+    pub(crate) fn track(&self, id: u64, pin: u64, frame: Frame, window: usize) -> Result<(), Error> {
+        let mut st = self.lock();
+        if st.unacked.len() >= window {
+            return Err(Error::MailboxFull);
+        }
+        st.unacked.insert(id, (pin, frame));
+        Ok(())
     }
 
     /// Claims an important delivery from the peer: `None` if it is new (the caller

@@ -10,6 +10,8 @@
 //! message that B cannot queue (full mailbox) is dropped there, which the final count
 //! check turns into an error.
 
+use std::collections::VecDeque;
+use std::future::IntoFuture;
 use std::time::{Duration, Instant};
 
 use ackor::{
@@ -28,6 +30,17 @@ const COOKIE: &str = "ackor-bench";
 /// go, since remote sends have no back-pressure (more would be dropped on B, and the
 /// count check would fail the run).
 pub const RECEIVER_MAILBOX: usize = 1 << 26;
+
+/// One timed operation of [`AckorNodes::op_latency`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LatencyOp {
+    /// [`ActorRef::send_important`], awaited (until B acknowledges the enqueue).
+    SendImportant,
+    /// [`ActorRef::call`], awaited (until the handler's reply is back).
+    Call,
+    /// [`ActorRef::call_important`], awaited.
+    CallImportant,
+}
 
 /// Counts the messages it gets.
 #[derive(Debug)]
@@ -209,6 +222,86 @@ impl AckorNodes {
         Ok((elapsed, lat))
     }
 
+    /// Important-delivery throughput: one sender task, `n` [`ActorRef::send_important`]s
+    /// to one counter on B with at most `window` unacknowledged at a time (each send
+    /// leaves when turned into a future; the oldest is awaited once `window` are out),
+    /// then every remaining acknowledgement, then a call returning the count (must be
+    /// `n`). `window == 1` is the sequential case: each send awaited before the next.
+    pub async fn important_window(&self, n: u64, window: usize) -> Result<Duration, BenchError> {
+        let c = self.counter().await?;
+        let start = Instant::now();
+        let mut pending = VecDeque::with_capacity(window);
+        for _ in 0..n {
+            if pending.len() >= window
+                && let Some(oldest) = pending.pop_front()
+            {
+                oldest.await?;
+            }
+            pending.push_back(c.there.send_important(Inc).into_future());
+        }
+        while let Some(f) = pending.pop_front() {
+            f.await?;
+        }
+        let got = c.there.call(Get).await?;
+        let elapsed = start.elapsed();
+        check_count("ackor remote important", got, n)?;
+        c.stop().await?;
+        Ok(elapsed)
+    }
+
+    /// Pipelined plain calls, the same shape as [`AckorNodes::important_window`]: at
+    /// most `window` [`ActorRef::call`]s outstanding, each reply (the new count) awaited
+    /// in order; the last must be `n`, and a final call must return `n`.
+    pub async fn call_window(&self, n: u64, window: usize) -> Result<Duration, BenchError> {
+        let c = self.counter().await?;
+        let start = Instant::now();
+        let mut pending = VecDeque::with_capacity(window);
+        let mut last = 0;
+        for _ in 0..n {
+            if pending.len() >= window
+                && let Some(oldest) = pending.pop_front()
+            {
+                last = oldest.await?;
+            }
+            pending.push_back(c.there.call(Inc).into_future());
+        }
+        while let Some(f) = pending.pop_front() {
+            last = f.await?;
+        }
+        let got = c.there.call(Get).await?;
+        let elapsed = start.elapsed();
+        check_count("ackor remote pipelined call (last reply)", last, n)?;
+        check_count("ackor remote pipelined call", got, n)?;
+        c.stop().await?;
+        Ok(elapsed)
+    }
+
+    /// `n` sequential operations of one [`LatencyOp`] from A to a counter on B; returns
+    /// the total time and each operation's time. A final call must return `n`.
+    pub async fn op_latency(&self, op: LatencyOp, n: u64) -> Result<(Duration, Latencies), BenchError> {
+        let c = self.counter().await?;
+        let mut lat = Latencies::new();
+        let start = Instant::now();
+        for _ in 0..n {
+            let t = Instant::now();
+            match op {
+                LatencyOp::SendImportant => c.there.send_important(Inc).await?,
+                LatencyOp::Call => {
+                    c.there.call(Inc).await?;
+                }
+                LatencyOp::CallImportant => {
+                    c.there.call_important(Inc).await?;
+                }
+            }
+            lat.record(t.elapsed());
+        }
+        let elapsed = start.elapsed();
+        let got = c.there.call(Get).await?;
+        check_count("ackor remote latency", got, n)?;
+        c.stop().await?;
+        Ok((elapsed, lat))
+    }
+
     /// Shuts both nodes down.
     pub async fn shutdown(&self) {
         self.a.shutdown().await;
@@ -252,6 +345,17 @@ mod tests {
             assert_eq!(lat.count(), 200);
             // Sends that find the receiver's mailbox full are lost on B: the run must
             // fail (count mismatch, or the final call refused with MailboxFull).
+            nodes.important_window(5000, 1024).await.unwrap();
+            nodes.important_window(200, 1).await.unwrap();
+            nodes.call_window(5000, 1024).await.unwrap();
+            for op in [
+                LatencyOp::SendImportant,
+                LatencyOp::Call,
+                LatencyOp::CallImportant,
+            ] {
+                let (_, lat) = nodes.op_latency(op, 100).await.unwrap();
+                assert_eq!(lat.count(), 100);
+            }
             let small = nodes.clone().with_receiver_mailbox(16);
             assert!(small.tell_1to1(20_000).await.is_err());
             nodes.shutdown().await;

@@ -17,6 +17,8 @@
 //! the end the bench prints p50, p90, p99, p99.9, max and mean, and writes them as TSV to
 //! `<target>/tmp/ackor-bench-important-latency.tsv`.
 //!
+//! Nodes use 2 TCP links per peer (the default), or `ACKOR_BENCH_LINKS` if set.
+//!
 //! Every run ends with a call returning the receiver's count, checked against what was
 //! sent: a wrong count panics the bench. The operations are in
 //! `src/remote/ackor_remote.rs`.
@@ -64,7 +66,11 @@ fn configure(group: &mut BenchmarkGroup<'_, WallTime>) {
 
 fn benches(c: &mut Criterion) {
     let rt = ackor_bench::runtime().expect("tokio runtime");
-    let nodes: AckorNodes = on(&rt, AckorNodes::start(2));
+    let links = std::env::var("ACKOR_BENCH_LINKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2);
+    let nodes: AckorNodes = on(&rt, AckorNodes::start(links));
 
     let mut g = c.benchmark_group("important_throughput");
     configure(&mut g);

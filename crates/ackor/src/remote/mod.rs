@@ -153,6 +153,16 @@ impl Remote {
     /// Queues a frame for `to`, dialing if needed. Fails with `NoConnection` at once
     /// while the peer is known to be unreachable (in reconnect backoff).
     pub(crate) fn send(self: &Arc<Self>, to: &NodeName, pin: u64, body: Body) -> Result<(), Error> {
+        self.send_tracked(to, pin, body, None)
+    }
+
+    fn send_tracked(
+        self: &Arc<Self>,
+        to: &NodeName,
+        pin: u64,
+        body: Body,
+        track: Option<u64>,
+    ) -> Result<(), Error> {
         if self.stopped.load(Ordering::Acquire) {
             return Err(Error::NodeStopped);
         }
@@ -170,7 +180,8 @@ impl Remote {
                 self.config.max_frame_size
             )));
         }
-        peer.send(self, pin, frame)
+        let track = track.map(|id| (id, self.config.important_window));
+        peer.send_tracked(self, pin, frame, track)
     }
 
     /// Registers an important send with `to`, keeps a copy until it is acknowledged
@@ -184,9 +195,8 @@ impl Remote {
         pending: PendingCall,
     ) -> Result<(), Error> {
         let peer = self.peer(to);
-        peer.track(id, pin, Frame::new(body.clone()), self.config.important_window)?;
         peer.add_call(id, pending);
-        if let Err(e) = self.send(to, pin, body) {
+        if let Err(e) = self.send_tracked(to, pin, body, Some(id)) {
             peer.remove_call(id);
             return Err(e);
         }

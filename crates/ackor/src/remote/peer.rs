@@ -149,22 +149,51 @@ impl Peer {
         self.lock().status == Status::Up
     }
 
-    /// Sends on the pinned link, queues while connecting, dials when idle.
-    pub(crate) fn send(self: &Arc<Self>, remote: &Arc<Remote>, pin: u64, frame: Frame) -> Result<(), Error> {
+    /// Sends on the pinned link, queues while connecting, dials when idle; with
+    /// `track = Some((id, window))` it also keeps a copy of the important send
+    /// until it is acknowledged, refusing with [`Error::MailboxFull`] when `window`
+    /// sends to this peer already await theirs (memory stays bounded when the peer is
+    /// slow). Keeping the copy and queueing the frame happen under one lock, so a
+    /// reconnect can never resend a frame that has not been queued yet (which would let
+    /// it overtake the frames queued before it).
+    pub(crate) fn send_tracked(
+        self: &Arc<Self>,
+        remote: &Arc<Remote>,
+        pin: u64,
+        frame: Frame,
+        track: Option<(u64, usize)>,
+    ) -> Result<(), Error> {
         let mut st = self.lock();
+        if let Some((id, window)) = track {
+            if st.unacked.len() >= window {
+                return Err(Error::MailboxFull);
+            }
+            st.unacked.insert(id, (pin, frame.clone()));
+        }
+        let untrack = |st: &mut State| {
+            if let Some((id, _)) = track {
+                st.unacked.remove(&id);
+            }
+        };
         match st.status {
             Status::Up => {
                 let n = st.out.len().max(1);
                 match st.out.get((pin % n as u64) as usize) {
                     Some(tx) if tx.send(frame).is_ok() => Ok(()),
-                    _ => Err(Error::NoConnection),
+                    _ => {
+                        untrack(&mut st);
+                        Err(Error::NoConnection)
+                    }
                 }
             }
             Status::Connecting => {
                 st.queue.push((pin, frame));
                 Ok(())
             }
-            Status::Backoff(until) if Instant::now() < until => Err(Error::NoConnection),
+            Status::Backoff(until) if Instant::now() < until => {
+                untrack(&mut st);
+                Err(Error::NoConnection)
+            }
             Status::Idle | Status::Backoff(_) => {
                 st.status = Status::Connecting;
                 st.queue.push((pin, frame));
@@ -348,18 +377,6 @@ impl Peer {
             st.status = Status::Idle;
             st.backoff = None;
         }
-    }
-
-    /// Keeps a copy of an important send until it is acknowledged; refuses with
-    /// [`Error::MailboxFull`] when `window` important sends to this peer already await
-    /// their acknowledgement, so memory stays bounded when the peer is slow.
-    pub(crate) fn track(&self, id: u64, pin: u64, frame: Frame, window: usize) -> Result<(), Error> {
-        let mut st = self.lock();
-        if st.unacked.len() >= window {
-            return Err(Error::MailboxFull);
-        }
-        st.unacked.insert(id, (pin, frame));
-        Ok(())
     }
 
     /// Claims an important delivery from the peer: `None` if it is new (the caller

@@ -1,6 +1,7 @@
-//! Links: dialing and accepting TCP connections, and the reader and writer tasks of
-//! each. Writers coalesce every queued frame into one write; readers enforce the
-//! maximum frame size and the heartbeat timeout.
+//! Links: dialing and accepting TCP (or TLS) connections, and the task of each link,
+//! which reads and writes: the writer coalesces every queued frame into one write and
+//! sends heartbeats when idle; the reader enforces the maximum frame size and the
+//! heartbeat timeout.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

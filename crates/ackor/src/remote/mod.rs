@@ -3,10 +3,13 @@
 //!
 //! Each node sends only on links it dialed itself and receives on links the peer
 //! dialed, so all traffic from one node to another is ordered per sender→recipient
-//! pair: the pair is pinned to one of the `links_per_peer` outgoing links. Any link of
-//! a peer dying (an i/o error, a bad frame, silence past the heartbeat timeout) takes
-//! the whole peer down: pending calls to it fail with `NoConnection`, monitors of its
-//! processes get `Down` with `NoConnection`, links to them an exit signal.
+//! pair: the pair is pinned to one of the `links_per_peer` outgoing links. Any link
+//! this node dialed dying (an i/o error, a bad frame, silence past the heartbeat
+//! timeout) takes the whole peer down: pending calls to it fail with `NoConnection`,
+//! monitors of its processes get `Down` with `NoConnection`, links to them an exit
+//! signal. Unacknowledged important sends are kept instead and resent once the same
+//! peer incarnation is reached again (`peer.rs`); the receiver delivers each once.
+//! A link the peer dialed that dies is the peer's to mend: here it only ends.
 
 mod config;
 mod handshake;

@@ -163,4 +163,4 @@ pub use node::{
     DEFAULT_CALL_TIMEOUT, DEFAULT_MAILBOX_CAPACITY, DEFAULT_SHUTDOWN_TIMEOUT, Node, NodeBuilder, NodeConfig,
     SpawnOptions,
 };
-pub use remote::{RemoteConfig, RemoteMessage, RemoteMessages, TlsConfig};
+pub use remote::{Codec, MessagePack, RemoteConfig, RemoteMessage, RemoteMessages, TlsConfig};

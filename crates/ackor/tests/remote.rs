@@ -817,3 +817,57 @@ async fn restarted_peer_is_a_new_incarnation() {
     a.shutdown().await;
     b2.shutdown().await;
 }
+
+// ------------------------------------------------------------------ codecs
+
+/// MessagePack with the bytes reversed: a codec of its own, for the tests.
+struct Reversed;
+impl ackor::Codec for Reversed {
+    fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, Error> {
+        let mut bytes = rmp_serde::to_vec(value).map_err(|e| Error::Codec(e.to_string()))?;
+        bytes.reverse();
+        Ok(bytes)
+    }
+    fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+        let mut bytes = bytes.to_vec();
+        bytes.reverse();
+        rmp_serde::from_slice(&bytes).map_err(|e| Error::Codec(e.to_string()))
+    }
+}
+
+/// A till that takes deposits in the `Reversed` codec.
+struct Till(u64);
+impl Actor for Till {
+    type Args = ();
+    async fn init(_: (), _: &mut Context<Self>) -> Result<Self, BoxError> {
+        Ok(Till(0))
+    }
+    fn remote_messages(m: &mut RemoteMessages<Self>) {
+        m.add_with::<Deposit, Reversed>();
+    }
+}
+impl Handler<Deposit> for Till {
+    type Return = u64;
+    async fn handle(&mut self, msg: Deposit, _: &mut Context<Self>) -> u64 {
+        self.0 += msg.0;
+        self.0
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_travel_in_the_codec_they_were_registered_with() {
+    let (a, b) = (node("a").await, node("b").await);
+    let till = b.spawn::<Till>(()).unwrap();
+    let there = a.actor_ref::<Till>(till.pid()).unwrap();
+    assert_eq!(there.call(Deposit(4)).await, Ok(4));
+    // A sender that believes the till speaks MessagePack: the till cannot read it, and
+    // the caller is told so.
+    let mismatched = a.actor_ref::<Bank>(till.pid()).unwrap();
+    let outcome = tokio::time::timeout(PROMPT, mismatched.call(Deposit(1000)))
+        .await
+        .expect("prompt");
+    assert!(matches!(outcome, Err(Error::Codec(_))), "{outcome:?}");
+    assert_eq!(there.call(Deposit(1)).await, Ok(5));
+    a.shutdown().await;
+    b.shutdown().await;
+}

@@ -33,15 +33,45 @@ pub trait RemoteMessage: Message<Reply: Serialize + DeserializeOwned> + Serializ
     const TAG: &'static str;
 }
 
-/// The payload codec: how message values become bytes. MessagePack (`rmp-serde`).
-mod codec {
-    use super::*;
+/// How message values become payload bytes, chosen per message type when it is
+/// registered ([`RemoteMessages::add`] uses [`MessagePack`], [`RemoteMessages::add_with`]
+/// any other). Both nodes must register the message with the same codec: it is part of
+/// the message's wire contract, like its tag.
+///
+/// ```
+/// use ackor::{Codec, Error};
+/// use serde::{de::DeserializeOwned, Serialize};
+///
+/// /// Debug-friendly payloads (here: MessagePack with field names, for the example).
+/// struct Named;
+/// impl Codec for Named {
+///     fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, Error> {
+///         rmp_serde::to_vec_named(value).map_err(|e| Error::Codec(e.to_string()))
+///     }
+///     fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+///         rmp_serde::from_slice(bytes).map_err(|e| Error::Codec(e.to_string()))
+///     }
+/// }
+/// let bytes = Named::encode(&(1u8, "x")).unwrap();
+/// assert_eq!(Named::decode::<(u8, String)>(&bytes).unwrap(), (1, "x".to_string()));
+/// ```
+pub trait Codec: 'static {
+    /// Encodes a value.
+    fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, Error>;
+    /// Decodes a value; malformed bytes give [`Error::Codec`].
+    fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error>;
+}
 
-    pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, Error> {
+/// The default codec: MessagePack (`rmp-serde`), compact, fields by position.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MessagePack;
+
+impl Codec for MessagePack {
+    fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, Error> {
         rmp_serde::to_vec(value).map_err(|e| Error::Codec(e.to_string()))
     }
 
-    pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
         rmp_serde::from_slice(bytes).map_err(|e| Error::Codec(e.to_string()))
     }
 }
@@ -107,15 +137,28 @@ impl<A: Actor> RemoteMessages<A> {
     }
 
     /// Accepts `M` from other nodes (and lets this node send `M` to remote actors of
-    /// type `A`).
+    /// type `A`), with payloads in [`MessagePack`].
     pub fn add<M>(&mut self) -> &mut Self
     where
         M: RemoteMessage,
         A: Handler<M>,
     {
-        self.by_tag.insert(M::TAG, deliver::<A, M>);
-        self.by_type
-            .insert(TypeId::of::<M>(), (M::TAG, encode_any::<M>, decode_reply::<M>));
+        self.add_with::<M, MessagePack>()
+    }
+
+    /// Like [`RemoteMessages::add`], with payloads (the message and its reply) in
+    /// codec `C`.
+    pub fn add_with<M, C>(&mut self) -> &mut Self
+    where
+        M: RemoteMessage,
+        A: Handler<M>,
+        C: Codec,
+    {
+        self.by_tag.insert(M::TAG, deliver::<A, M, C>);
+        self.by_type.insert(
+            TypeId::of::<M>(),
+            (M::TAG, encode_any::<M, C>, decode_reply::<M, C>),
+        );
         self
     }
 
@@ -139,7 +182,7 @@ impl<A: Actor> RemoteMessages<A> {
     }
 }
 
-fn deliver<A, M>(
+fn deliver<A, M, C>(
     payload: &[u8],
     from: Option<Pid>,
     reply: Option<RemoteReplyTo>,
@@ -147,8 +190,9 @@ fn deliver<A, M>(
 where
     A: Handler<M>,
     M: RemoteMessage,
+    C: Codec,
 {
-    let msg: M = match codec::decode(payload) {
+    let msg: M = match C::decode(payload) {
         Ok(m) => m,
         Err(e) => return Err((e, reply)),
     };
@@ -156,7 +200,7 @@ where
         let send = to.send;
         ReplyHandle::<M::Reply>::forwarding(Forward {
             send: Box::new(move |outcome: Result<M::Reply, Error>, ack| {
-                send(outcome.and_then(|v| codec::encode(&v)), ack);
+                send(outcome.and_then(|v| C::encode(&v)), ack);
             }),
             ack_timeout: to.ack_timeout,
         })
@@ -168,15 +212,15 @@ where
     }))
 }
 
-fn encode_any<M: RemoteMessage>(msg: &dyn Any) -> Result<Vec<u8>, Error> {
+fn encode_any<M: RemoteMessage, C: Codec>(msg: &dyn Any) -> Result<Vec<u8>, Error> {
     match msg.downcast_ref::<M>() {
-        Some(m) => codec::encode(m),
+        Some(m) => C::encode(m),
         None => Err(Error::Codec("message type mismatch".into())),
     }
 }
 
-fn decode_reply<M: RemoteMessage>(bytes: &[u8]) -> Result<Box<dyn Any + Send>, Error> {
-    let v: M::Reply = codec::decode(bytes)?;
+fn decode_reply<M: RemoteMessage, C: Codec>(bytes: &[u8]) -> Result<Box<dyn Any + Send>, Error> {
+    let v: M::Reply = C::decode(bytes)?;
     Ok(Box::new(v))
 }
 

@@ -29,8 +29,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::net::TcpListener;
 
 pub use config::RemoteConfig;
+pub use messages::{Codec, MessagePack, RemoteMessage, RemoteMessages};
 pub(crate) use messages::{DecodeReply, RemoteReplyTo, Undelivered, table};
-pub use messages::{RemoteMessage, RemoteMessages};
 pub(crate) use peer::{PendingCall, RemoteMonitor};
 pub use tls::TlsConfig;
 

@@ -120,18 +120,14 @@ impl<A: Actor> RemoteTarget<A> {
         let pending: PendingCall =
             Box::new(move |outcome| tx.send(outcome.map(|_| ())).map_err(|_| Error::ResponseIgnored));
         metrics::counter!("ackor_important_sent_total").increment(1);
-        remote.send_important(
+        let forget = remote.call(
             self.pid.node(),
             pin(sender.as_ref(), self.pid.id()),
             id,
             body,
             pending,
+            true,
         )?;
-        let forget = ForgetCall {
-            remote: remote.clone(),
-            node: self.pid.node().clone(),
-            call_id: id,
-        };
         let span = tracing::debug_span!("send_important", delivery_id = id, to = %self.pid);
         Ok(async move {
             let _forget = forget;
@@ -591,12 +587,8 @@ fn remote_call<A: Actor, M: Message>(
         call_id,
         body,
         pending,
-    )?;
-    Ok(ForgetCall {
-        remote: remote.clone(),
-        node: r.pid.node().clone(),
-        call_id,
-    })
+        false,
+    )
 }
 
 enum CallState<T> {

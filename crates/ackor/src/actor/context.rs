@@ -9,7 +9,7 @@ use super::reply::{ErasedReply, ReplyHandle};
 use super::{ActorCell, Continuation, Handler, Message};
 use crate::error::Error;
 use crate::identity::{Pid, Ref};
-use crate::monitor::{Exit, ExitReason, MonitorRef, ProcessCell, SystemMsg, Watcher, weak};
+use crate::monitor::{ExitReason, MonitorRef, ProcessCell, Watcher, weak};
 use crate::node::{Node, SpawnOptions};
 use crate::remote::RemoteMonitor;
 use crate::{Actor, Down};
@@ -207,7 +207,7 @@ impl<A: Actor> Context<A> {
                     };
                     remote.monitor(pid, Some(self.pid()), &mref, monitor);
                 }
-                None => down_now(&me, &mref, pid, ExitReason::NoConnection),
+                None => me.signal_down(mref.clone(), pid.clone(), ExitReason::NoConnection),
             }
             return mref;
         }
@@ -216,7 +216,7 @@ impl<A: Actor> Context<A> {
             None => Err(ExitReason::NoProcess),
         };
         if let Err(reason) = outcome {
-            down_now(&me, &mref, pid, reason);
+            me.signal_down(mref.clone(), pid.clone(), reason);
         }
         mref
     }
@@ -246,7 +246,7 @@ impl<A: Actor> Context<A> {
             let _ = me.core().add_link(pid.clone(), None);
             match self.node.remote() {
                 Some(remote) => remote.link(self.cell.core.pid(), pid, &me),
-                None => exit_now(&me, pid, ExitReason::NoConnection),
+                None => me.signal_exit(pid.clone(), ExitReason::NoConnection),
             }
             return;
         }
@@ -261,7 +261,7 @@ impl<A: Actor> Context<A> {
             Ok(other) => {
                 let _ = me.core().add_link(pid.clone(), Some(weak(&other)));
             }
-            Err(reason) => exit_now(&me, pid, reason),
+            Err(reason) => me.signal_exit(pid.clone(), reason),
         }
     }
 
@@ -346,23 +346,6 @@ impl<A: Actor> Context<A> {
             }
         });
     }
-}
-
-/// Tells `me` at once that `pid` is down.
-fn down_now(me: &Arc<dyn ProcessCell>, mref: &MonitorRef, pid: &Pid, reason: ExitReason) {
-    let _ = me.push_system(SystemMsg::Down(Down {
-        monitor: mref.clone(),
-        pid: pid.clone(),
-        reason,
-    }));
-}
-
-/// Sends `me` an exit signal from `pid` at once.
-fn exit_now(me: &Arc<dyn ProcessCell>, pid: &Pid, reason: ExitReason) {
-    let _ = me.push_system(SystemMsg::Exit(Exit {
-        pid: pid.clone(),
-        reason,
-    }));
 }
 
 impl<A: Actor> std::fmt::Debug for Context<A> {

@@ -260,8 +260,3 @@ impl<A: Actor> ProcessCell for ActorCell<A> {
         self.core.abort();
     }
 }
-
-/// Whether an exit signal stops a process that does not trap exits.
-pub(crate) fn exit_stops(reason: &ExitReason) -> bool {
-    reason.is_abnormal()
-}

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use futures_util::FutureExt;
 
-use super::{Actor, ActorCell, Context, exit_stops};
+use super::{Actor, ActorCell, Context};
 use crate::mailbox::{Item, Receiver};
 use crate::monitor::{ExitReason, SystemMsg};
 use crate::node::Node;
@@ -109,7 +109,7 @@ async fn message_loop<A: Actor>(
                         .catch_unwind()
                         .await;
                     res.err().map(|p| ExitReason::from_panic(&*p))
-                } else if exit_stops(&exit.reason) {
+                } else if exit.reason.is_abnormal() {
                     return Ok(exit.reason);
                 } else {
                     None

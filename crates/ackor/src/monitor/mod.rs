@@ -121,6 +121,17 @@ pub(crate) trait ProcessCell: std::any::Any + Send + Sync {
     fn push_system(&self, msg: SystemMsg) -> Result<(), SystemMsg>;
     /// Closes the mailbox and aborts the task: the actor stops with `Killed`.
     fn kill(&self);
+    /// Tells this process that the process it monitors with `monitor` stopped (dropped
+    /// if this process is gone too).
+    fn signal_down(&self, monitor: MonitorRef, pid: Pid, reason: ExitReason) {
+        let _ = self.push_system(SystemMsg::Down(Down { monitor, pid, reason }));
+    }
+
+    /// Sends this process an exit signal from `pid` (dropped if it is gone).
+    fn signal_exit(&self, pid: Pid, reason: ExitReason) {
+        let _ = self.push_system(SystemMsg::Exit(Exit { pid, reason }));
+    }
+
     /// Decodes a message that came from another node and queues it.
     fn deliver_remote(
         self: Arc<Self>,
@@ -287,11 +298,7 @@ impl Obituary {
             match watcher {
                 Watcher::Local(w) => {
                     if let Some(w) = w.upgrade() {
-                        let _ = w.push_system(SystemMsg::Down(Down {
-                            monitor: mref,
-                            pid: pid.clone(),
-                            reason: reason.clone(),
-                        }));
+                        w.signal_down(mref, pid.clone(), reason.clone());
                     }
                 }
                 Watcher::Remote { watcher, ref_id } => {
@@ -307,10 +314,7 @@ impl Obituary {
                 Some(cell) => {
                     if let Some(c) = cell.upgrade() {
                         c.core().remove_link(pid);
-                        let _ = c.push_system(SystemMsg::Exit(Exit {
-                            pid: pid.clone(),
-                            reason: reason.clone(),
-                        }));
+                        c.signal_exit(pid.clone(), reason.clone());
                     }
                 }
                 None => {

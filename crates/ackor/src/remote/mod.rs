@@ -36,7 +36,7 @@ pub use tls::TlsConfig;
 
 use crate::error::Error;
 use crate::identity::{NodeName, Pid, Ref};
-use crate::monitor::{Exit, ExitReason, ProcessCell, SystemMsg, Watcher};
+use crate::monitor::{ExitReason, ProcessCell, SystemMsg, Watcher};
 use crate::node::Node;
 use peer::Peer;
 use wire::{Body, Frame, Target, WirePid, WireReason};
@@ -187,26 +187,9 @@ impl Remote {
         peer.send_tracked(self, pin, frame, track)
     }
 
-    /// Registers an important send with `to`, keeps a copy until it is acknowledged
-    /// (resent after a link flap), and sends it.
-    pub(crate) fn send_important(
-        self: &Arc<Self>,
-        to: &NodeName,
-        pin: u64,
-        id: u64,
-        body: Body,
-        pending: PendingCall,
-    ) -> Result<(), Error> {
-        let peer = self.peer(to);
-        peer.add_call(id, pending);
-        if let Err(e) = self.send_tracked(to, pin, body, Some(id)) {
-            peer.remove_call(id);
-            return Err(e);
-        }
-        Ok(())
-    }
-
-    /// Registers a pending call with `to` and sends its frame.
+    /// Registers a pending call with `to` and sends its frame; with `important`, also
+    /// keeps a copy of the frame until it is acknowledged (resent after a link flap).
+    /// The returned guard forgets the pending call when the caller gives up.
     pub(crate) fn call(
         self: &Arc<Self>,
         to: &NodeName,
@@ -214,14 +197,19 @@ impl Remote {
         call_id: u64,
         body: Body,
         pending: PendingCall,
-    ) -> Result<(), Error> {
+        important: bool,
+    ) -> Result<ForgetCall, Error> {
         let peer = self.peer(to);
         peer.add_call(call_id, pending);
-        if let Err(e) = self.send(to, pin, body) {
+        if let Err(e) = self.send_tracked(to, pin, body, important.then_some(call_id)) {
             peer.remove_call(call_id);
             return Err(e);
         }
-        Ok(())
+        Ok(ForgetCall {
+            remote: self.clone(),
+            node: to.clone(),
+            call_id,
+        })
     }
 
     /// Asks `node` for the pid registered as `name`.
@@ -241,12 +229,7 @@ impl Remote {
             call_id,
             name: name.to_string(),
         });
-        self.call(node, call_id, call_id, body, pending)?;
-        let _forget = ForgetCall {
-            remote: self.clone(),
-            node: node.clone(),
-            call_id,
-        };
+        let _forget = self.call(node, call_id, call_id, body, pending, false)?;
         match tokio::time::timeout(timeout, rx).await {
             Err(_) => Err(Error::Timeout),
             Ok(Err(_)) => Err(Error::NoConnection),
@@ -320,10 +303,7 @@ impl Remote {
         {
             peer.remove_link(local, remote);
             cell.core().remove_link(remote);
-            let _ = cell.push_system(SystemMsg::Exit(Exit {
-                pid: remote.clone(),
-                reason: ExitReason::NoConnection,
-            }));
+            cell.signal_exit(remote.clone(), ExitReason::NoConnection);
         }
     }
 
@@ -645,7 +625,7 @@ impl Remote {
             Some(from) => {
                 peer.remove_link(&to, &from);
                 cell.core().remove_link(&from);
-                let _ = cell.push_system(SystemMsg::Exit(Exit { pid: from, reason }));
+                cell.signal_exit(from, reason);
             }
             // A stop or kill request from another node.
             None if reason == ExitReason::Killed => cell.kill(),

@@ -13,7 +13,7 @@ use super::Remote;
 use super::wire::{Frame, WireError};
 use crate::error::Error;
 use crate::identity::{NodeName, Pid, Ref};
-use crate::monitor::{Down, Exit, ExitReason, ProcessCell, SystemMsg};
+use crate::monitor::{ExitReason, ProcessCell};
 use crate::node::Node;
 
 /// Completes a remote call with the reply payload or an error; says whether a caller
@@ -36,11 +36,7 @@ impl RemoteMonitor {
         match self {
             RemoteMonitor::Actor { watcher, mref } => {
                 if let Some(w) = watcher.upgrade() {
-                    let _ = w.push_system(SystemMsg::Down(Down {
-                        monitor: mref,
-                        pid,
-                        reason,
-                    }));
+                    w.signal_down(mref, pid, reason);
                 }
             }
             RemoteMonitor::Waiter(tx) => {
@@ -421,10 +417,7 @@ impl Peer {
         for (local, remote_pid) in fallout.links {
             if let Some(cell) = node.registry().get(&local) {
                 cell.core().remove_link(&remote_pid);
-                let _ = cell.push_system(SystemMsg::Exit(Exit {
-                    pid: remote_pid,
-                    reason: ExitReason::NoConnection,
-                }));
+                cell.signal_exit(remote_pid, ExitReason::NoConnection);
             }
         }
     }

@@ -3,7 +3,6 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // tests fail loudly by design
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use ackor::{
@@ -13,10 +12,10 @@ use ackor::{
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
+mod common;
+use common::{PROMPT, start_node};
+
 const COOKIE: &str = "important";
-/// Far below the nodes' 30 s call timeout: proves an answer came early.
-const PROMPT: Duration = Duration::from_secs(5);
-static SEQ: AtomicU64 = AtomicU64::new(0);
 
 fn config() -> RemoteConfig {
     RemoteConfig::new(COOKIE)
@@ -26,14 +25,7 @@ fn config() -> RemoteConfig {
 }
 
 async fn node_with(remote: RemoteConfig) -> Node {
-    let n = SEQ.fetch_add(1, Ordering::Relaxed);
-    Node::builder()
-        .name(format!("imp{n}@127.0.0.1:0"))
-        .call_timeout(Duration::from_secs(30))
-        .remote(remote)
-        .start()
-        .await
-        .unwrap()
+    start_node("imp", remote).await
 }
 
 async fn node() -> Node {
@@ -564,26 +556,13 @@ async fn peer_restart_with_important_messages_in_flight_is_never_a_silent_succes
     let a = node().await;
     let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     // b runs on a runtime of its own, so it can die abruptly (the runtime is dropped).
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    let (die_tx, die_rx) = std::sync::mpsc::channel::<()>();
     let list = received.clone();
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
+    let ((b_name, pid), die_tx, thread) = common::mortal_node("imp", config(), move |b| {
+        let rec = b
+            .spawn_with::<Recorder>(list, SpawnOptions::default().mailbox_capacity(100_000))
             .unwrap();
-        rt.block_on(async {
-            let b = node().await;
-            let rec = b
-                .spawn_with::<Recorder>(list, SpawnOptions::default().mailbox_capacity(100_000))
-                .unwrap();
-            ready_tx.send((b.name().clone(), rec.pid().clone())).unwrap();
-            tokio::task::spawn_blocking(move || die_rx.recv()).await.ok();
-        });
-        drop(rt);
+        (b.name().clone(), rec.pid().clone())
     });
-    let (b_name, pid) = ready_rx.recv().unwrap();
     let there = a.actor_ref::<Recorder>(&pid).unwrap();
     assert_eq!(there.send_important(Rec(0)).await, Ok(()));
 

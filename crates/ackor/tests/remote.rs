@@ -3,7 +3,6 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // tests fail loudly by design
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use ackor::{
@@ -14,10 +13,10 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
+mod common;
+use common::{PROMPT, start_node};
+
 const COOKIE: &str = "test-cookie";
-/// Bounds every "at once" answer, far below the call timeout of the nodes.
-const PROMPT: Duration = Duration::from_secs(5);
-static SEQ: AtomicU64 = AtomicU64::new(0);
 
 fn config() -> RemoteConfig {
     RemoteConfig::new(COOKIE)
@@ -27,14 +26,7 @@ fn config() -> RemoteConfig {
 }
 
 async fn node_with(prefix: &str, remote: RemoteConfig) -> Node {
-    let n = SEQ.fetch_add(1, Ordering::Relaxed);
-    Node::builder()
-        .name(format!("{prefix}{n}@127.0.0.1:0"))
-        .call_timeout(Duration::from_secs(30))
-        .remote(remote)
-        .start()
-        .await
-        .expect("node starts")
+    start_node(prefix, remote).await
 }
 
 async fn node(prefix: &str) -> Node {
@@ -478,24 +470,7 @@ fn vanishing_node() -> (
     std::sync::mpsc::Sender<()>,
     std::thread::JoinHandle<()>,
 ) {
-    let (pid_tx, pid_rx) = std::sync::mpsc::channel();
-    let (die_tx, die_rx) = std::sync::mpsc::channel::<()>();
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let b = node("b").await;
-            let bank = b.spawn::<Bank>(None).unwrap();
-            pid_tx.send(bank.pid().clone()).unwrap();
-            tokio::task::spawn_blocking(move || die_rx.recv()).await.ok();
-        });
-        drop(rt);
-    });
-    let pid = pid_rx.recv().unwrap();
-    (pid, die_tx, thread)
+    common::mortal_node("b", config(), |b| b.spawn::<Bank>(None).unwrap().pid().clone())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -631,7 +606,7 @@ async fn stalled_handshake_times_out() {
 }
 
 async fn handshaken(b: &Node) -> tokio::net::TcpStream {
-    let n = SEQ.fetch_add(1, Ordering::Relaxed);
+    let n = common::unique();
     ackor::testing::handshaken_stream(
         &addr(b),
         &format!("raw{n}@127.0.0.1:1"),

@@ -53,6 +53,12 @@ pub enum Error {
     /// A non-blocking request was canceled before its reply arrived.
     #[error("the request was canceled")]
     RequestCanceled,
+    /// A call or request would wait on itself: its target is blocked in a `call` that
+    /// waits, through a chain of calls or requests, for this one (A calls B, B calls A).
+    /// It fails at once instead of deadlocking until a timeout; use a non-blocking
+    /// [`Context::request`](crate::Context::request) for such cycles.
+    #[error("call cycle: the target is blocked in a call waiting on this one")]
+    CallCycle,
     /// The handler dropped the reply handle of a call without answering it.
     #[error("the handler dropped the reply without answering")]
     ReplyDropped,
@@ -115,6 +121,7 @@ impl Error {
                 | Error::NodeStopped
                 | Error::ReentrancyDisabled
                 | Error::ReentrancyInFlightLimit
+                | Error::CallCycle
         )
     }
 }

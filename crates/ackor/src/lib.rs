@@ -150,6 +150,7 @@ mod identity;
 mod mailbox;
 mod monitor;
 mod node;
+pub mod reentrancy;
 mod remote;
 #[doc(hidden)]
 pub mod testing;
@@ -163,4 +164,5 @@ pub use node::{
     DEFAULT_CALL_TIMEOUT, DEFAULT_MAILBOX_CAPACITY, DEFAULT_SHUTDOWN_TIMEOUT, Node, NodeBuilder, NodeConfig,
     SpawnOptions,
 };
+pub use reentrancy::{Reentrancy, ReentrancyMode, RequestCall, RequestOptions};
 pub use remote::{Codec, MessagePack, RemoteConfig, RemoteMessage, RemoteMessages, TlsConfig};

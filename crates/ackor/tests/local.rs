@@ -256,9 +256,10 @@ impl Message for PipeAfter {
 impl Handler<PipeAfter> for Probe {
     type Return = ();
     async fn handle(&mut self, msg: PipeAfter, ctx: &mut Context<Self>) {
-        ctx.pipe_to(async move { msg.0.await.unwrap_or(0) }, |this, _ctx, v| {
-            let _ = this.events.send(Event::Continued(v));
+        let piped = ctx.pipe_to(async move { msg.0.await.unwrap_or(0) }, |this, _ctx, v| {
+            let _ = this.events.send(Event::Continued(v.unwrap_or(u64::MAX)));
         });
+        assert!(piped.is_ok(), "pipe_to refused: {piped:?}");
     }
 }
 

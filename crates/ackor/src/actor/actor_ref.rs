@@ -11,12 +11,13 @@ use pin_project_lite::pin_project;
 use tokio::time::Sleep;
 
 use super::envelope::MsgEnvelope;
-use super::reply::{self, ReplyHandle, ReplyReceiver, SenderGone};
+use super::reply::{self, Forward, ReplyHandle, ReplyReceiver, SenderGone};
 use super::{Actor, ActorCell, Handler, Message};
 use crate::error::Error;
-use crate::identity::Pid;
-use crate::monitor::{ExitReason, ProcessCell, SystemMsg};
+use crate::identity::{Pid, ProcessId};
+use crate::monitor::{Blocked, ExitReason, ProcessCell, SystemMsg};
 use crate::node::Node;
+use crate::reentrancy::ChainId;
 use crate::remote::wire::{self, Body};
 use crate::remote::{DecodeReply, ForgetCall, PendingCall, Remote, RemoteMessages, RemoteMonitor, pin};
 
@@ -63,6 +64,8 @@ enum Inner<A: Actor> {
 /// An actor on another node, reached through this node's network side.
 struct RemoteTarget<A: Actor> {
     pid: Pid,
+    /// Set for a name resolved on the remote node (then `pid` is a placeholder).
+    name: Option<String>,
     node: Node,
     /// How to encode the messages `A` accepts.
     table: Arc<RemoteMessages<A>>,
@@ -80,25 +83,31 @@ impl<A: Actor> RemoteTarget<A> {
         msg: &M,
         call_id: u64,
         ack: bool,
+        chain: Option<ChainId>,
     ) -> Result<(Body, DecodeReply), Error> {
         let (tag, encode, decode) = self
             .table
             .sender_side::<M>()
             .ok_or_else(|| Error::UnknownMessage(std::any::type_name::<M>().to_string()))?;
         let payload = encode(msg)?;
+        let to = match &self.name {
+            Some(name) => wire::Target::Name(name.clone()),
+            None => wire::Target::Pid(wire::WirePid::from(&self.pid)),
+        };
         let body = Body::Deliver(wire::Deliver {
-            to: Some(wire::Target::Pid(wire::WirePid::from(&self.pid))),
+            to: Some(to),
             from: sender.map(wire::WirePid::from),
             tag: tag.to_string(),
             payload: payload.into(),
             call_id,
             ack,
+            chain: ChainId::to_wire(chain),
         });
         Ok((body, decode))
     }
 
     fn send<M: Message>(&self, sender: Option<Pid>, msg: M) -> Result<(), Error> {
-        let (body, _) = self.deliver::<M>(sender.as_ref(), &msg, 0, false)?;
+        let (body, _) = self.deliver::<M>(sender.as_ref(), &msg, 0, false, None)?;
         self.remote()?
             .send(self.pid.node(), pin(sender.as_ref(), self.pid.id()), body)
     }
@@ -115,7 +124,7 @@ impl<A: Actor> RemoteTarget<A> {
     ) -> Result<impl Future<Output = Result<(), Error>> + Send + 'static, Error> {
         let remote = self.remote()?;
         let id = remote.next_call_id();
-        let (body, _) = self.deliver::<M>(sender.as_ref(), &msg, id, true)?;
+        let (body, _) = self.deliver::<M>(sender.as_ref(), &msg, id, true, None)?;
         let (tx, rx) = tokio::sync::oneshot::channel();
         let pending: PendingCall =
             Box::new(move |outcome| tx.send(outcome.map(|_| ())).map_err(|_| Error::ResponseIgnored));
@@ -184,9 +193,72 @@ impl<A: Actor> ActorRef<A> {
         ActorRef {
             inner: Inner::Remote(Arc::new(RemoteTarget {
                 pid,
+                name: None,
                 node,
                 table: crate::remote::table::<A>(),
             })),
+        }
+    }
+
+    /// A handle to the name `id` on another node (see `Node::remote_named`).
+    pub(crate) fn remote_named(id: &ProcessId, node: Node) -> Self {
+        ActorRef {
+            inner: Inner::Remote(Arc::new(RemoteTarget {
+                pid: Pid::new(id.node.clone(), 0, 0),
+                name: Some(id.name.clone()),
+                node,
+                table: crate::remote::table::<A>(),
+            })),
+        }
+    }
+
+    /// Sends `msg` as a request of `chain`: `complete` gets the outcome (the reply, the
+    /// callee's error, or why it cannot come) and says whether the requester still
+    /// waited. Returns what must live as long as the request (a remote call to forget).
+    pub(crate) fn request_from<M>(
+        &self,
+        sender: Pid,
+        msg: M,
+        chain: ChainId,
+        complete: impl FnOnce(Result<M::Reply, Error>) -> Result<(), Error> + Send + Sync + 'static,
+    ) -> Result<Option<crate::reentrancy::Guard>, Error>
+    where
+        A: Handler<M>,
+        M: Message,
+    {
+        match &self.inner {
+            Inner::Local(cell) => {
+                let target = Arc::downgrade(cell);
+                let reply = ReplyHandle::forwarding(Forward {
+                    send: Box::new(move |outcome, ack| {
+                        // A handle dropped because the callee stopped is its termination.
+                        let outcome = match outcome {
+                            Err(Error::ReplyDropped)
+                                if target.upgrade().is_none_or(|c| c.mailbox.is_closed()) =>
+                            {
+                                Err(Error::ProcessTerminated)
+                            }
+                            other => other,
+                        };
+                        let taken = complete(outcome);
+                        if let Some(ack) = ack {
+                            let _ = ack.send(taken);
+                        }
+                    }),
+                    ack_timeout: cell.call_timeout,
+                });
+                cell.push_chained(Box::new(MsgEnvelope {
+                    msg,
+                    sender: Some(sender),
+                    reply: Some(reply),
+                    chain: Some(chain),
+                }))?;
+                Ok(None)
+            }
+            Inner::Remote(r) => {
+                let forget = remote_call::<A, M>(r, Some(sender), Some(chain), &msg, complete)?;
+                Ok(Some(Box::new(forget)))
+            }
         }
     }
 
@@ -353,6 +425,7 @@ impl<A: Actor> ActorRef<A> {
             msg,
             sender: None,
             timeout,
+            chain: None,
         }
     }
 
@@ -473,6 +546,7 @@ fn envelope<A: Handler<M>, M: Message>(msg: M, sender: Option<Pid>) -> Box<dyn s
         msg,
         sender,
         reply: None,
+        chain: None,
     })
 }
 
@@ -506,6 +580,8 @@ pub struct Call<'a, A: Actor, M> {
     msg: M,
     sender: Option<Pid>,
     timeout: Duration,
+    /// For a call from an actor: its chain, and the actor, marked blocked while waiting.
+    chain: Option<(ChainId, Arc<dyn ProcessCell>)>,
 }
 
 impl<A: Actor, M> Call<'_, A, M> {
@@ -517,6 +593,12 @@ impl<A: Actor, M> Call<'_, A, M> {
 
     pub(crate) fn from(mut self, sender: Pid) -> Self {
         self.sender = Some(sender);
+        self
+    }
+
+    /// Makes this the blocking call of `caller` in `chain` (cycle detection).
+    pub(crate) fn chained(mut self, chain: ChainId, caller: Arc<dyn ProcessCell>) -> Self {
+        self.chain = Some((chain, caller));
         self
     }
 }
@@ -532,25 +614,39 @@ where
     fn into_future(self) -> Self::IntoFuture {
         let (handle, receiver) = reply::channel::<M::Reply>();
         let mut forget = None;
+        let (chain, caller) = match self.chain {
+            Some((chain, caller)) => (Some(chain), Some(caller)),
+            None => (None, None),
+        };
         let state = match &self.target.inner {
             Inner::Local(cell) => {
                 let env = Box::new(MsgEnvelope {
                     msg: self.msg,
                     sender: self.sender,
                     reply: Some(handle),
+                    chain,
                 });
-                match cell.mailbox.try_push_user(env) {
+                match cell.push_chained(env) {
                     Ok(()) => CallState::Waiting(receiver),
-                    Err((_env, e)) => CallState::Failed(Some(e)),
+                    Err(e) => CallState::Failed(Some(e)),
                 }
             }
-            Inner::Remote(r) => match remote_call::<A, M>(r, self.sender, &self.msg, handle) {
-                Ok(guard) => {
-                    forget = Some(guard);
-                    CallState::Waiting(receiver)
+            Inner::Remote(r) => {
+                let complete = move |value| handle.complete_with(value);
+                match remote_call::<A, M>(r, self.sender, chain, &self.msg, complete) {
+                    Ok(guard) => {
+                        forget = Some(guard);
+                        CallState::Waiting(receiver)
+                    }
+                    Err(e) => CallState::Failed(Some(e)),
                 }
-                Err(e) => CallState::Failed(Some(e)),
-            },
+            }
+        };
+        // While it waits, the caller is blocked in this chain: a call of the chain
+        // reaching it is a cycle.
+        let blocked = match (&state, chain, caller) {
+            (CallState::Waiting(_), Some(chain), Some(caller)) => Some(Blocked::on(caller, chain)),
+            _ => None,
         };
         CallFuture {
             target: self.target,
@@ -558,28 +654,31 @@ where
             timeout: self.timeout,
             yielded: false,
             _forget: forget,
+            _blocked: blocked,
             sleep: None,
         }
     }
 }
 
-/// Sends a remote call; the reply completes `handle`.
+/// Sends a remote call; `complete` gets the decoded outcome and says whether the
+/// caller still waited.
 fn remote_call<A: Actor, M: Message>(
     r: &RemoteTarget<A>,
     sender: Option<Pid>,
+    chain: Option<ChainId>,
     msg: &M,
-    handle: ReplyHandle<M::Reply>,
+    complete: impl FnOnce(Result<M::Reply, Error>) -> Result<(), Error> + Send + 'static,
 ) -> Result<ForgetCall, Error> {
     let remote = r.remote()?;
     let call_id = remote.next_call_id();
-    let (body, decode) = r.deliver::<M>(sender.as_ref(), msg, call_id, false)?;
+    let (body, decode) = r.deliver::<M>(sender.as_ref(), msg, call_id, false, chain)?;
     let pending: PendingCall = Box::new(move |outcome| {
         let value = outcome.and_then(|bytes| decode(&bytes)).and_then(|any| {
             any.downcast::<M::Reply>()
                 .map(|v| *v)
                 .map_err(|_| Error::Codec("reply of an unexpected type".into()))
         });
-        handle.complete_with(value)
+        complete(value)
     });
     remote.call(
         r.pid.node(),
@@ -607,6 +706,8 @@ pin_project! {
         yielded: bool,
         // For a remote call: forgets the pending call if this future is dropped.
         _forget: Option<ForgetCall>,
+        // For a call from an actor: marks it blocked in its chain while waiting.
+        _blocked: Option<Blocked>,
         // Armed on the second wait only: see `poll`.
         #[pin]
         sleep: Option<Sleep>,

@@ -6,11 +6,12 @@ use std::sync::Arc;
 
 use super::actor_ref::{ActorRef, Call, SendImportant};
 use super::reply::{ErasedReply, ReplyHandle};
-use super::{ActorCell, Continuation, Handler, Message};
+use super::{ActorCell, Handler, Message};
 use crate::error::Error;
-use crate::identity::{Pid, Ref};
+use crate::identity::{Pid, ProcessId, Ref};
 use crate::monitor::{ExitReason, MonitorRef, ProcessCell, Watcher, weak};
 use crate::node::{Node, SpawnOptions};
+use crate::reentrancy::{ChainId, Pending, Reentrancy, RequestCall, RequestOptions, Requests, Shared};
 use crate::remote::RemoteMonitor;
 use crate::{Actor, Down};
 
@@ -45,10 +46,18 @@ pub struct Context<A: Actor> {
     trap_exits: bool,
     important: bool,
     monitors: HashMap<MonitorRef, Pid>,
+    pub(crate) requests: Requests<A>,
+    /// The call chain of the message being handled, when it came with one.
+    chain: Option<ChainId>,
+    /// Counts the items this actor handled: with the pid and the node's seed it names
+    /// a fresh chain for a message that came without one.
+    seq: u64,
+    chain_seed: u64,
 }
 
 impl<A: Actor> Context<A> {
-    pub(crate) fn new(cell: Arc<ActorCell<A>>, node: Node) -> Self {
+    pub(crate) fn new(cell: Arc<ActorCell<A>>, node: Node, reentrancy: Reentrancy) -> Self {
+        let chain_seed = node.chain_seed();
         Context {
             cell,
             node,
@@ -58,12 +67,59 @@ impl<A: Actor> Context<A> {
             trap_exits: false,
             important: false,
             monitors: HashMap::new(),
+            requests: Requests::new(reentrancy),
+            chain: None,
+            seq: 0,
+            chain_seed,
         }
     }
 
-    pub(crate) fn begin_message(&mut self, sender: Option<Pid>, reply: Option<ErasedReply>) {
+    /// Called before each item the actor handles.
+    pub(crate) fn next_item(&mut self) {
+        self.seq = self.seq.wrapping_add(1);
+        self.chain = None;
+    }
+
+    pub(crate) fn begin_message(
+        &mut self,
+        sender: Option<Pid>,
+        reply: Option<ErasedReply>,
+        chain: Option<ChainId>,
+    ) {
         self.sender = sender;
         self.reply = reply;
+        self.chain = chain;
+    }
+
+    /// The call chain that requests and calls made now belong to.
+    fn current_chain(&self) -> ChainId {
+        self.chain
+            .unwrap_or_else(|| ChainId::derive(self.chain_seed, self.pid().id(), self.seq))
+    }
+
+    /// Runs the continuation of request `id` with its outcome, if the request was still
+    /// in flight (the first completion wins; see `reentrancy::request`).
+    pub(crate) fn finish_request<R: Send + 'static>(
+        &mut self,
+        id: u64,
+        actor: &mut A,
+        shared: &Shared<A, R>,
+        outcome: Result<R, Error>,
+    ) {
+        let Some(entry) = self.requests.remove(id) else {
+            return;
+        };
+        tracing::trace!(request = id, ok = outcome.is_ok(), "request complete");
+        self.chain = entry.chain();
+        shared.run(actor, self, outcome);
+    }
+
+    /// Completes a request the actor itself settled (timeout, stop) with `error`.
+    pub(crate) fn fail_request(&mut self, entry: crate::reentrancy::Entry<A>, actor: &mut A, error: Error) {
+        self.chain = entry.chain();
+        let pending: Arc<dyn Pending<A>> = entry.pending.clone();
+        drop(entry);
+        pending.fail(actor, self, error);
     }
 
     pub(crate) fn end_message(&mut self) -> Option<ErasedReply> {
@@ -157,7 +213,9 @@ impl<A: Actor> Context<A> {
         B: Handler<M>,
         M: Message,
     {
-        to.call_important(msg).from(self.pid().clone())
+        to.call_important(msg)
+            .from(self.pid().clone())
+            .chained(self.current_chain(), self.cell.clone())
     }
 
     /// Makes this actor's responses important: a value returned by a handler to a
@@ -178,12 +236,90 @@ impl<A: Actor> Context<A> {
     }
 
     /// Calls `to` with this actor as the sender; see [`ActorRef::call`].
+    ///
+    /// The actor handles nothing else until the reply comes. A call that would wait on
+    /// itself — `to` is blocked in a call that waits for this actor's current message,
+    /// directly or through other calls and requests (A calls B, B calls A) — fails at
+    /// once with [`Error::CallCycle`] instead of deadlocking until the timeout; use
+    /// [`Context::request`] to let such cycles complete.
     pub fn call<'a, B, M>(&self, to: &'a ActorRef<B>, msg: M) -> Call<'a, B, M>
     where
         B: Handler<M>,
         M: Message,
     {
-        to.call(msg).from(self.pid().clone())
+        to.call(msg)
+            .from(self.pid().clone())
+            .chained(self.current_chain(), self.cell.clone())
+    }
+
+    /// Sends `msg` to `to` as a non-blocking request: returns at once with a
+    /// [`RequestCall`] whose [`then`](RequestCall::then) continuation runs on this actor
+    /// when the reply (or an error) comes, while the actor goes on handling messages as
+    /// its [`ReentrancyMode`](crate::ReentrancyMode) allows.
+    ///
+    /// Fails at once with [`Error::ReentrancyDisabled`] when the actor was spawned
+    /// without reentrancy or `opts` sets mode `Off`, [`Error::ReentrancyInFlightLimit`]
+    /// at the cap of [`Reentrancy::max_in_flight`], and the addressing errors of a call
+    /// ([`Error::MailboxFull`], [`Error::ProcessTerminated`], [`Error::UnknownMessage`],
+    /// [`Error::NoConnection`], [`Error::CallCycle`]). Without
+    /// [`RequestOptions::with_request_timeout`] the node's call timeout applies. The
+    /// reply travels on the response lane: a full user lane never loses it. See the
+    /// [`reentrancy`](crate::reentrancy) module for an example.
+    pub fn request<B, M>(
+        &mut self,
+        to: &ActorRef<B>,
+        msg: M,
+        opts: RequestOptions,
+    ) -> Result<RequestCall<A, M::Reply>, Error>
+    where
+        B: Handler<M>,
+        M: Message,
+    {
+        let admitted = self.requests.admit(&opts, self.cell.call_timeout)?;
+        let chain = self.current_chain();
+        let id = self.requests.next_id();
+        let shared = Shared::<A, M::Reply>::new(id, &self.cell);
+        let completer = shared.clone();
+        let guard = to.request_from(self.pid().clone(), msg, chain, move |outcome| {
+            completer.complete(outcome)
+        })?;
+        tracing::trace!(request = id, to = %to.pid(), "request sent");
+        metrics::counter!("ackor_requests_total").increment(1);
+        self.requests
+            .insert(id, admitted, Some(chain), shared.clone(), guard);
+        Ok(RequestCall::new(shared))
+    }
+
+    /// Requests (and piped futures) of this actor in flight.
+    pub fn requests_in_flight(&self) -> usize {
+        self.requests.in_flight()
+    }
+
+    /// The actor's reentrancy mode, as spawned.
+    pub fn reentrancy_mode(&self) -> crate::ReentrancyMode {
+        self.requests.mode()
+    }
+
+    /// [`Context::request`] to the actor registered as `id`, on this node or another
+    /// one (where the name is resolved on arrival: no extra round trip).
+    /// [`Error::ProcessUnknown`] when the name is not registered here, or arrives as the
+    /// continuation's outcome from another node.
+    pub fn request_name<B, M>(
+        &mut self,
+        id: &ProcessId,
+        msg: M,
+        opts: RequestOptions,
+    ) -> Result<RequestCall<A, M::Reply>, Error>
+    where
+        B: Handler<M>,
+        M: Message,
+    {
+        let to = if &id.node == self.node.name() {
+            self.node.lookup::<B>(id)?
+        } else {
+            self.node.remote_named::<B>(id)?
+        };
+        self.request(&to, msg, opts)
     }
 
     fn is_remote(&self, pid: &Pid) -> bool {
@@ -311,7 +447,16 @@ impl<A: Actor> Context<A> {
     /// Runs `future` off the actor (on the runtime) and, when it finishes, runs
     /// `continuation` on the actor with its output. The continuation travels on the
     /// response lane: it is never refused because the user lane is full, and it runs
-    /// before queued user messages. If the actor stops first, it is dropped.
+    /// before queued user messages.
+    ///
+    /// Piped futures follow the rules of requests: they count against
+    /// [`Reentrancy::max_in_flight`] ([`Error::ReentrancyInFlightLimit`] beyond it), hold
+    /// user messages while in flight in
+    /// [`StashNonReentrant`](crate::ReentrancyMode::StashNonReentrant), and can be
+    /// canceled through the returned [`RequestCall`] (the future is dropped). They work
+    /// in every mode, `Off` included, and have no timeout of their own (wrap the future
+    /// in `tokio::time::timeout` for one). If the actor stops first, the continuation
+    /// runs with [`Error::RequestCanceled`] before `on_stop`.
     ///
     /// ```
     /// use ackor::{Actor, BoxError, Context, Handler, Message};
@@ -327,24 +472,40 @@ impl<A: Actor> Context<A> {
     /// impl Handler<Fetch> for Fetcher {
     ///     type Return = ();
     ///     async fn handle(&mut self, msg: Fetch, ctx: &mut Context<Self>) {
-    ///         ctx.pipe_to(async move { msg.0.len() }, |this, _ctx, len| this.last = Some(len));
+    ///         let _ = ctx.pipe_to(async move { msg.0.len() }, |this, _ctx, len| this.last = len.ok());
     ///     }
     /// }
     /// ```
-    pub fn pipe_to<F, C>(&self, future: F, continuation: C)
+    pub fn pipe_to<F, C>(&mut self, future: F, continuation: C) -> Result<RequestCall<A, F::Output>, Error>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
-        C: FnOnce(&mut A, &mut Context<A>, F::Output) + Send + 'static,
+        C: FnOnce(&mut A, &mut Context<A>, Result<F::Output, Error>) + Send + 'static,
     {
-        let cell = self.cell.clone();
-        self.node.runtime().spawn(async move {
+        let admitted = self.requests.admit_pipe()?;
+        let id = self.requests.next_id();
+        let shared = Shared::<A, F::Output>::new(id, &self.cell);
+        let call = RequestCall::new(shared.clone());
+        call.then(continuation);
+        let completer = shared.clone();
+        let task = self.node.runtime().spawn(async move {
             let output = future.await;
-            let cont: Continuation<A> = Box::new(move |actor, ctx| continuation(actor, ctx, output));
-            if cell.mailbox.push_response(cont).is_err() {
-                tracing::debug!(pid = %cell.core.pid(), "continuation dropped: actor stopped");
-            }
+            let _ = completer.complete(Ok(output));
         });
+        let guard = AbortOnDrop(task.abort_handle());
+        self.requests
+            .insert(id, admitted, self.chain, shared, Some(Box::new(guard)));
+        Ok(call)
+    }
+}
+
+/// Aborts a piped future when its request leaves the table (canceled, or the actor
+/// stopped); a no-op once the future has finished.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

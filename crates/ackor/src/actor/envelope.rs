@@ -6,6 +6,7 @@ use std::pin::Pin;
 use super::reply::{ErasedReply, ReplyHandle};
 use super::{Actor, Context, Handler, Message, Reply};
 use crate::identity::Pid;
+use crate::reentrancy::ChainId;
 
 /// One user message for an actor of type `A`, whatever its message type.
 pub(crate) trait Envelope<A: Actor>: Send {
@@ -18,6 +19,14 @@ pub(crate) trait Envelope<A: Actor>: Send {
 
     /// The message could not be queued: tell its caller why, if there is one.
     fn fail(self: Box<Self>, error: crate::Error);
+
+    /// The call chain of a call or request (none for a plain send).
+    fn chain(&self) -> Option<ChainId>;
+
+    fn set_chain(&mut self, chain: Option<ChainId>);
+
+    /// The message's type runs while user messages are held ([`Message::INTERLEAVE`]).
+    fn interleaves(&self) -> bool;
 }
 
 /// A message, who sent it, and where the answer goes (for a call).
@@ -25,6 +34,7 @@ pub(crate) struct MsgEnvelope<M: Message> {
     pub(crate) msg: M,
     pub(crate) sender: Option<Pid>,
     pub(crate) reply: Option<ReplyHandle<M::Reply>>,
+    pub(crate) chain: Option<ChainId>,
 }
 
 impl<A, M> Envelope<A> for MsgEnvelope<M>
@@ -37,9 +47,14 @@ where
         actor: &'a mut A,
         ctx: &'a mut Context<A>,
     ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
-        let MsgEnvelope { msg, sender, reply } = *self;
+        let MsgEnvelope {
+            msg,
+            sender,
+            reply,
+            chain,
+        } = *self;
         Box::pin(async move {
-            ctx.begin_message(sender, reply.map(ErasedReply::new));
+            ctx.begin_message(sender, reply.map(ErasedReply::new), chain);
             let out: Reply<M::Reply> = actor.handle(msg, ctx).await.into();
             let pending = ctx.end_message();
             let Some(pending) = pending else { return };
@@ -65,5 +80,17 @@ where
         if let Some(reply) = self.reply {
             reply.fail(error);
         }
+    }
+
+    fn chain(&self) -> Option<ChainId> {
+        self.chain
+    }
+
+    fn set_chain(&mut self, chain: Option<ChainId>) {
+        self.chain = chain;
+    }
+
+    fn interleaves(&self) -> bool {
+        M::INTERLEAVE
     }
 }

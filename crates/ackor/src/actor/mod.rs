@@ -24,6 +24,7 @@ use crate::identity::Pid;
 use crate::mailbox::Mailbox;
 use crate::monitor::{Down, Exit};
 use crate::monitor::{ExitReason, ProcessCell, ProcessCore, SystemMsg};
+use crate::reentrancy::ChainId;
 use crate::remote::{RemoteMessages, RemoteReplyTo, Undelivered};
 
 /// An actor: state owned by one task that handles its messages one at a time.
@@ -98,6 +99,20 @@ pub trait Actor: Sized + Send + 'static {
 pub trait Message: Send + 'static {
     /// What [`ActorRef::call`] resolves to on success.
     type Reply: Send + 'static;
+
+    /// Messages of this type run even while a
+    /// [`StashNonReentrant`](crate::ReentrancyMode::StashNonReentrant) actor holds its
+    /// user messages: mark read-only queries and health probes, which cannot break the
+    /// ordering the stash protects. False by default.
+    ///
+    /// ```
+    /// struct Health;
+    /// impl ackor::Message for Health {
+    ///     type Reply = bool;
+    ///     const INTERLEAVE: bool = true;
+    /// }
+    /// ```
+    const INTERLEAVE: bool = false;
 }
 
 /// How an actor handles messages of type `M`.
@@ -209,6 +224,22 @@ impl<A: Actor> ActorCell<A> {
             remote_table: OnceLock::new(),
         })
     }
+
+    pub(crate) fn mailbox(&self) -> &Mailbox<Box<dyn Envelope<A>>, Continuation<A>> {
+        &self.mailbox
+    }
+
+    /// Queues a call or request of `chain`, unless the actor is blocked in a call of
+    /// that same chain (it could never take it: a cycle).
+    pub(crate) fn push_chained(&self, env: Box<dyn Envelope<A>>) -> Result<(), Error> {
+        if self.core.is_blocked_on(env.chain()) {
+            return Err(Error::CallCycle);
+        }
+        self.mailbox.try_push_user(env).map_err(|(env, e)| {
+            drop(env);
+            e
+        })
+    }
 }
 
 impl<A: Actor> ProcessCell for ActorCell<A> {
@@ -225,8 +256,12 @@ impl<A: Actor> ProcessCell for ActorCell<A> {
         tag: &str,
         payload: &[u8],
         from: Option<Pid>,
+        chain: Option<ChainId>,
         reply: Option<RemoteReplyTo>,
     ) -> Result<(), Undelivered> {
+        if self.core.is_blocked_on(chain) {
+            return Err((Error::CallCycle, reply));
+        }
         // A reply handle dropped because this actor stopped reports `ProcessTerminated`
         // to the remote caller, as it does to a local one.
         let mailbox_of = Arc::downgrade(&self);
@@ -244,7 +279,8 @@ impl<A: Actor> ProcessCell for ActorCell<A> {
             }
         });
         let table = self.remote_table.get_or_init(crate::remote::table::<A>);
-        let env = table.deliver(tag, payload, from, reply)?;
+        let mut env = table.deliver(tag, payload, from, reply)?;
+        env.set_chain(chain);
         if let Err((env, error)) = self.mailbox.try_push_user(env) {
             env.fail(error.clone());
             return Err((error, None));

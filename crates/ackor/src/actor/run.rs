@@ -7,9 +7,11 @@ use std::sync::Arc;
 use futures_util::FutureExt;
 
 use super::{Actor, ActorCell, Context};
+use crate::Error;
 use crate::mailbox::{Item, Receiver};
 use crate::monitor::{ExitReason, SystemMsg};
 use crate::node::Node;
+use crate::reentrancy::{Next, Reentrancy};
 
 /// Runs an actor to the end. If the task is aborted (kill) or dropped with the
 /// runtime, the guard still closes the mailbox and tells everyone, with `Killed`.
@@ -20,6 +22,7 @@ pub(crate) fn run<A: Actor>(
     cell: Arc<ActorCell<A>>,
     args: A::Args,
     node: Node,
+    reentrancy: Reentrancy,
 ) -> impl Future<Output = ()> + Send {
     let guard = ExitGuard {
         cell: cell.clone(),
@@ -28,7 +31,7 @@ pub(crate) fn run<A: Actor>(
     };
     async move {
         let mut guard = guard;
-        let mut ctx = Context::new(cell.clone(), node);
+        let mut ctx = Context::new(cell.clone(), node, reentrancy);
         guard.reason = run_actor(&cell, args, &mut ctx).await;
     }
 }
@@ -53,12 +56,27 @@ async fn run_actor<A: Actor>(cell: &Arc<ActorCell<A>>, args: A::Args, ctx: &mut 
 
     // Close before anything the actor holds is dropped: callers whose reply handles
     // die with it must see `ProcessTerminated`.
-    drop(cell.mailbox.close());
+    let mut drained = cell.mailbox.close();
     rx.clear();
     let reason = match ended {
         Ok(reason) => reason,
         Err(Killed) => return ExitReason::Killed,
     };
+    // Every continuation fires before `on_stop`: those whose outcome is queued with it,
+    // then every request still in flight with `RequestCanceled`.
+    for cont in drained.take_responses() {
+        if std::panic::catch_unwind(AssertUnwindSafe(|| cont(&mut actor, ctx))).is_err() {
+            tracing::warn!(pid = %cell.core.pid(), "continuation panicked while the actor stopped");
+        }
+    }
+    drop(drained);
+    for entry in ctx.requests.drain() {
+        entry.pending.settle();
+        let canceled = AssertUnwindSafe(|| ctx.fail_request(entry, &mut actor, Error::RequestCanceled));
+        if std::panic::catch_unwind(canceled).is_err() {
+            tracing::warn!(pid = %cell.core.pid(), "continuation panicked while the actor stopped");
+        }
+    }
     let stopped = AssertUnwindSafe(Box::pin(actor.on_stop(ctx, &reason)))
         .catch_unwind()
         .await;
@@ -75,7 +93,27 @@ async fn message_loop<A: Actor>(
     rx: &mut Receiver<Box<dyn super::Envelope<A>>>,
 ) -> Result<ExitReason, Killed> {
     loop {
-        let panicked = match rx.recv(&cell.mailbox).await {
+        rx.set_user_paused(ctx.requests.holding());
+        if ctx.requests.take_rescan() {
+            rx.rescan();
+        }
+        ctx.next_item();
+        let item = match ctx.requests.next(rx, &cell.mailbox).await {
+            Next::Item(item) => item,
+            Next::Expired(entry) => {
+                let timed_out = AssertUnwindSafe(|| ctx.fail_request(entry, actor, Error::RequestTimeout));
+                if let Err(panic) = std::panic::catch_unwind(timed_out) {
+                    let reason = ExitReason::from_panic(&*panic);
+                    tracing::warn!(pid = %cell.core.pid(), %reason, "actor crashed");
+                    return Ok(reason);
+                }
+                if let Some(reason) = ctx.take_stop() {
+                    return Ok(reason);
+                }
+                continue;
+            }
+        };
+        let panicked = match item {
             Item::User(env) => {
                 let mut running = AssertUnwindSafe(env.handle(actor, ctx)).catch_unwind();
                 match (&mut running).await {

@@ -49,8 +49,15 @@ struct Lanes<U, R> {
 /// Everything a mailbox held when it was closed, to be dropped outside its lock.
 pub(crate) struct Drained<U, R> {
     _system: VecDeque<SystemMsg>,
-    _response: VecDeque<R>,
+    response: VecDeque<R>,
     _user: VecDeque<U>,
+}
+
+impl<U, R> Drained<U, R> {
+    /// The responses that were queued (a stopping actor still completes its requests).
+    pub(crate) fn take_responses(&mut self) -> VecDeque<R> {
+        std::mem::take(&mut self.response)
+    }
 }
 
 /// The shared half of a mailbox: senders push here, the actor's [`Receiver`] takes.
@@ -143,26 +150,27 @@ impl<U, R> Mailbox<U, R> {
 
     /// Pushes onto the system lane; gives the message back if the mailbox is closed.
     pub(crate) fn push_system(&self, msg: SystemMsg) -> Result<(), SystemMsg> {
-        self.push_urgent(msg, |lanes| &mut lanes.system)
+        self.push_urgent(msg, |lanes, msg| lanes.system.push_back(msg))
     }
 
     /// Pushes onto the response lane (never bounded by the user capacity); gives the
     /// item back if the mailbox is closed.
     pub(crate) fn push_response(&self, msg: R) -> Result<(), R> {
-        self.push_urgent(msg, |lanes| &mut lanes.response)
+        self.push_urgent(msg, |lanes, msg| lanes.response.push_back(msg))
+    }
+
+    /// Pushes at the head of the response lane: it is the next response taken.
+    pub(crate) fn push_response_front(&self, msg: R) -> Result<(), R> {
+        self.push_urgent(msg, |lanes, msg| lanes.response.push_front(msg))
     }
 
     /// Pushes onto a lane that overtakes the user lane, and wakes the actor.
-    fn push_urgent<T>(
-        &self,
-        msg: T,
-        lane: impl FnOnce(&mut Lanes<U, R>) -> &mut VecDeque<T>,
-    ) -> Result<(), T> {
+    fn push_urgent<T>(&self, msg: T, push: impl FnOnce(&mut Lanes<U, R>, T)) -> Result<(), T> {
         let mut lanes = self.lock();
         if lanes.closed {
             return Err(msg);
         }
-        lane(&mut lanes).push_back(msg);
+        push(&mut lanes, msg);
         self.urgent.store(true, Ordering::Release);
         let waker = lanes.parked.take();
         drop(lanes);
@@ -179,7 +187,7 @@ impl<U, R> Mailbox<U, R> {
         lanes.closed = true;
         let drained = Drained {
             _system: std::mem::take(&mut lanes.system),
-            _response: std::mem::take(&mut lanes.response),
+            response: std::mem::take(&mut lanes.response),
             _user: std::mem::take(&mut lanes.user),
         };
         let waker = lanes.parked.take();
@@ -214,28 +222,51 @@ impl Drop for WaitingSender<'_> {
 pub(crate) struct Receiver<U> {
     batch: VecDeque<U>,
     user_paused: bool,
+    /// While paused: how far the batch and the user lane were looked through for a
+    /// message that may run anyway (everything before is held).
+    scanned_batch: usize,
+    scanned_user: usize,
 }
+
+/// Which held user messages may run while the user lane is paused.
+pub(crate) type Admit<'a, U> = &'a (dyn Fn(&U) -> bool + Sync);
 
 impl<U> Receiver<U> {
     pub(crate) fn new() -> Self {
         Receiver {
             batch: VecDeque::new(),
             user_paused: false,
+            scanned_batch: 0,
+            scanned_user: 0,
         }
     }
 
     /// Holds user messages in place (they keep their order) until resumed.
-    #[allow(dead_code)] // used by the reentrancy stash
     pub(crate) fn set_user_paused(&mut self, paused: bool) {
-        self.user_paused = paused;
+        if self.user_paused != paused {
+            self.user_paused = paused;
+            self.rescan();
+        }
     }
 
-    /// Takes the next item in priority order, waiting while there is none.
-    pub(crate) async fn recv<R>(&mut self, mailbox: &Mailbox<U, R>) -> Item<U, R> {
-        poll_fn(|cx| self.poll_recv(mailbox, cx)).await
+    /// Looks through the held messages again (what may run has changed).
+    pub(crate) fn rescan(&mut self) {
+        self.scanned_batch = 0;
+        self.scanned_user = 0;
     }
 
-    fn poll_recv<R>(&mut self, mailbox: &Mailbox<U, R>, cx: &mut Context<'_>) -> Poll<Item<U, R>> {
+    /// Takes the next item in priority order, waiting while there is none. While the
+    /// user lane is paused, the oldest held message that `admit` lets through is taken.
+    pub(crate) async fn recv<R>(&mut self, mailbox: &Mailbox<U, R>, admit: Admit<'_, U>) -> Item<U, R> {
+        poll_fn(|cx| self.poll_recv(mailbox, admit, cx)).await
+    }
+
+    fn poll_recv<R>(
+        &mut self,
+        mailbox: &Mailbox<U, R>,
+        admit: Admit<'_, U>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Item<U, R>> {
         if !self.user_paused
             && !mailbox.urgent.load(Ordering::Acquire)
             && let Some(msg) = self.batch.pop_front()
@@ -259,7 +290,11 @@ impl<U> Receiver<U> {
         if lanes.closed {
             return Poll::Ready(Item::Closed);
         }
-        if !self.user_paused {
+        if self.user_paused {
+            if let Some(msg) = self.take_admitted(&mut lanes.user, admit) {
+                return Poll::Ready(Item::User(msg));
+            }
+        } else {
             let took_batch = self.batch.is_empty() && !lanes.user.is_empty();
             if took_batch {
                 std::mem::swap(&mut self.batch, &mut lanes.user);
@@ -279,6 +314,24 @@ impl<U> Receiver<U> {
         Poll::Pending
     }
 
+    /// The oldest held message `admit` lets through, taken out of its place (the
+    /// others keep theirs). The batch holds older messages than the shared lane.
+    fn take_admitted(&mut self, user: &mut VecDeque<U>, admit: Admit<'_, U>) -> Option<U> {
+        while self.scanned_batch < self.batch.len() {
+            if admit(&self.batch[self.scanned_batch]) {
+                return self.batch.remove(self.scanned_batch);
+            }
+            self.scanned_batch += 1;
+        }
+        while self.scanned_user < user.len() {
+            if admit(&user[self.scanned_user]) {
+                return user.remove(self.scanned_user);
+            }
+            self.scanned_user += 1;
+        }
+        None
+    }
+
     /// Drops the local batch (on termination, once the mailbox is closed).
     pub(crate) fn clear(&mut self) {
         self.batch.clear();
@@ -292,7 +345,7 @@ mod tests {
     fn recv_now<R>(rx: &mut Receiver<u32>, mb: &Mailbox<u32, R>) -> Option<Item<u32, R>> {
         let waker = Waker::noop();
         let mut cx = Context::from_waker(waker);
-        match rx.poll_recv(mb, &mut cx) {
+        match rx.poll_recv(mb, &|_| false, &mut cx) {
             Poll::Ready(item) => Some(item),
             Poll::Pending => None,
         }
@@ -352,6 +405,46 @@ mod tests {
         rx.set_user_paused(false);
         assert!(matches!(recv_now(&mut rx, &mb), Some(Item::User(1))));
         assert!(matches!(recv_now(&mut rx, &mb), Some(Item::User(2))));
+    }
+
+    #[test]
+    fn paused_user_lane_lets_admitted_messages_through_and_keeps_the_rest_in_order() {
+        let mb: Mailbox<u32, ()> = Mailbox::new(8);
+        let mut rx = Receiver::new();
+        for i in 0..3 {
+            mb.try_push_user(i).ok();
+        }
+        // The first is taken with the batch, the pause comes while it runs.
+        assert!(matches!(recv_now(&mut rx, &mb), Some(Item::User(0))));
+        rx.set_user_paused(true);
+        for i in 3..6 {
+            mb.try_push_user(i).ok();
+        }
+        let even = |m: &u32| m.is_multiple_of(2);
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(matches!(
+            rx.poll_recv(&mb, &even, &mut cx),
+            Poll::Ready(Item::User(2))
+        ));
+        assert!(matches!(
+            rx.poll_recv(&mb, &even, &mut cx),
+            Poll::Ready(Item::User(4))
+        ));
+        assert!(rx.poll_recv(&mb, &even, &mut cx).is_pending());
+        rx.set_user_paused(false);
+        for want in [1, 3, 5] {
+            assert!(matches!(recv_now(&mut rx, &mb), Some(Item::User(m)) if m == want));
+        }
+    }
+
+    #[test]
+    fn response_pushed_to_the_front_is_taken_first() {
+        let mb: Mailbox<u32, &str> = Mailbox::new(8);
+        let mut rx = Receiver::new();
+        mb.push_response("later").ok();
+        mb.push_response_front("first").ok();
+        assert!(matches!(recv_now(&mut rx, &mb), Some(Item::Response("first"))));
+        assert!(matches!(recv_now(&mut rx, &mb), Some(Item::Response("later"))));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! it dead (and gets `Down` at once with [`ExitReason::NoProcess`]); never neither.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use tokio::sync::oneshot;
@@ -13,6 +14,7 @@ use tokio::task::AbortHandle;
 
 use crate::identity::{Pid, Ref};
 use crate::node::Node;
+use crate::reentrancy::ChainId;
 use crate::remote::{RemoteReplyTo, Undelivered};
 
 /// Why a process stopped.
@@ -138,6 +140,7 @@ pub(crate) trait ProcessCell: std::any::Any + Send + Sync {
         tag: &str,
         payload: &[u8],
         from: Option<Pid>,
+        chain: Option<ChainId>,
         reply: Option<RemoteReplyTo>,
     ) -> Result<(), Undelivered>;
 }
@@ -150,11 +153,40 @@ pub(crate) enum Watcher {
     Remote { watcher: Pid, ref_id: u64 },
 }
 
+/// A process waiting in a blocking call; see [`ProcessCore::block_on`].
+pub(crate) struct Blocked {
+    cell: Arc<dyn ProcessCell>,
+}
+
+impl Blocked {
+    /// Marks `cell` as waiting in a blocking call of `chain` until the guard is dropped.
+    pub(crate) fn on(cell: Arc<dyn ProcessCell>, chain: ChainId) -> Self {
+        let core = cell.core();
+        core.blocked_calls.fetch_add(1, Ordering::AcqRel);
+        core.blocked_chain
+            .store(ChainId::to_wire(Some(chain)), Ordering::Release);
+        Blocked { cell }
+    }
+}
+
+impl Drop for Blocked {
+    fn drop(&mut self) {
+        let core = self.cell.core();
+        if core.blocked_calls.fetch_sub(1, Ordering::AcqRel) == 1 {
+            core.blocked_chain.store(0, Ordering::Release);
+        }
+    }
+}
+
 /// Non-generic state every process has.
 pub(crate) struct ProcessCore {
     pid: Pid,
     state: Mutex<ProcState>,
     abort: OnceLock<AbortHandle>,
+    /// The call chain of the blocking calls this process is waiting in (0: none), and
+    /// how many (a handler may await several at once; they share its chain).
+    blocked_chain: AtomicU64,
+    blocked_calls: AtomicUsize,
 }
 
 #[derive(Default)]
@@ -182,7 +214,17 @@ impl ProcessCore {
             pid,
             state: Mutex::new(ProcState::default()),
             abort: OnceLock::new(),
+            blocked_chain: AtomicU64::new(0),
+            blocked_calls: AtomicUsize::new(0),
         }
+    }
+
+    /// True while the process waits in a blocking call of `chain`: a message of that
+    /// chain could only be handled after the call returns, which waits on it — a cycle.
+    pub(crate) fn is_blocked_on(&self, chain: Option<ChainId>) -> bool {
+        let Some(chain) = chain else { return false };
+        self.blocked_calls.load(Ordering::Acquire) > 0
+            && self.blocked_chain.load(Ordering::Acquire) == ChainId::to_wire(Some(chain))
     }
 
     fn lock(&self) -> MutexGuard<'_, ProcState> {

@@ -14,6 +14,7 @@ use crate::actor::{self, Actor, ActorCell, ActorRef};
 use crate::error::Error;
 use crate::identity::{NodeName, Pid, ProcessId};
 use crate::monitor::{ExitReason, ProcessCell, SystemMsg};
+use crate::reentrancy::Reentrancy;
 use crate::remote::{Remote, RemoteConfig};
 
 /// Default capacity of an actor's user lane.
@@ -125,6 +126,7 @@ impl NodeBuilder {
         };
         let inner = NodeInner {
             creation,
+            chain_seed: chain_seed(&config.name, creation),
             remote,
             config,
             next_id: AtomicU64::new(1),
@@ -141,6 +143,15 @@ impl NodeBuilder {
         }
         Ok(node)
     }
+}
+
+/// A seed for chain ids that differs between nodes and incarnations.
+fn chain_seed(name: &NodeName, creation: u32) -> u64 {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    name.as_str().hash(&mut h);
+    creation.hash(&mut h);
+    h.finish()
 }
 
 /// A creation number that differs between incarnations of a node: the low bits of the
@@ -166,6 +177,8 @@ pub struct SpawnOptions {
     pub name: Option<String>,
     /// Capacity of the actor's user lane; the node's default if `None`.
     pub mailbox_capacity: Option<usize>,
+    /// Whether and how the actor makes non-blocking requests; off by default.
+    pub reentrancy: Reentrancy,
 }
 
 impl SpawnOptions {
@@ -180,10 +193,24 @@ impl SpawnOptions {
         self.mailbox_capacity = Some(capacity);
         self
     }
+
+    /// Lets the actor make non-blocking requests; see [`Reentrancy`].
+    ///
+    /// ```
+    /// use ackor::{Reentrancy, ReentrancyMode, SpawnOptions};
+    /// let opts = SpawnOptions::default().reentrancy(Reentrancy::allow_all().max_in_flight(64));
+    /// assert_eq!(opts.reentrancy.mode, ReentrancyMode::AllowAll);
+    /// ```
+    pub fn reentrancy(mut self, reentrancy: Reentrancy) -> Self {
+        self.reentrancy = reentrancy;
+        self
+    }
 }
 
 struct NodeInner {
     creation: u32,
+    /// Seeds the call-chain ids of this node's actors (see `reentrancy::ChainId`).
+    chain_seed: u64,
     remote: Option<Arc<Remote>>,
     config: NodeConfig,
     next_id: AtomicU64,
@@ -255,6 +282,10 @@ impl Node {
         self.inner.creation
     }
 
+    pub(crate) fn chain_seed(&self) -> u64 {
+        self.inner.chain_seed
+    }
+
     /// The node's settings.
     pub fn config(&self) -> &NodeConfig {
         &self.inner.config
@@ -322,7 +353,9 @@ impl Node {
         }
         inner.registry.insert(dyn_cell.clone());
         setup(&dyn_cell);
-        let task = inner.runtime.spawn(actor::run(cell.clone(), args, self.clone()));
+        let task = inner
+            .runtime
+            .spawn(actor::run(cell.clone(), args, self.clone(), options.reentrancy));
         cell.core().set_abort(task.abort_handle());
         Ok(ActorRef::from_cell(cell))
     }
@@ -381,6 +414,17 @@ impl Node {
             ));
         }
         Ok(ActorRef::remote(pid, self.clone()))
+    }
+
+    /// A handle addressing the name `id` on another node, resolved there on arrival;
+    /// only for requests (its pid is not the actor's).
+    pub(crate) fn remote_named<A: Actor>(&self, id: &ProcessId) -> Result<ActorRef<A>, Error> {
+        if self.inner.remote.is_none() {
+            return Err(Error::Config(
+                "this node has no network side (set a cookie)".into(),
+            ));
+        }
+        Ok(ActorRef::remote_named(id, self.clone()))
     }
 
     /// A handle to the actor registered as `id`, on this node or another one (the name

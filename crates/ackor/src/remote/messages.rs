@@ -209,6 +209,7 @@ where
         msg,
         sender: from,
         reply,
+        chain: None,
     }))
 }
 

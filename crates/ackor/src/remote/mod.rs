@@ -38,6 +38,7 @@ use crate::error::Error;
 use crate::identity::{NodeName, Pid, Ref};
 use crate::monitor::{ExitReason, ProcessCell, SystemMsg, Watcher};
 use crate::node::Node;
+use crate::reentrancy::ChainId;
 use peer::Peer;
 use wire::{Body, Frame, Target, WirePid, WireReason};
 
@@ -479,7 +480,10 @@ impl Remote {
             (d.call_id != 0).then(|| self.reply_route(peer.name().clone(), d.call_id, from.clone(), &d.to));
         let (reply, ack) = if d.ack { (None, route) } else { (route, None) };
         let outcome = match self.resolve(node, d.to.as_ref()) {
-            Some(cell) => cell.deliver_remote(&d.tag, &d.payload, from.clone(), reply),
+            Some(cell) => {
+                let chain = ChainId::from_wire(d.chain);
+                cell.deliver_remote(&d.tag, &d.payload, from.clone(), chain, reply)
+            }
             None => Err((Error::ProcessUnknown, reply)),
         };
         match outcome {
@@ -766,6 +770,7 @@ fn error_label(e: &Error) -> &'static str {
         Error::ProcessTerminated => "process_terminated",
         Error::UnknownMessage(_) => "unknown_message",
         Error::Codec(_) => "codec",
+        Error::CallCycle => "call_cycle",
         _ => "other",
     }
 }

@@ -78,6 +78,7 @@ pub(crate) enum ErrorKind {
     Timeout = 8,
     NoConnection = 9,
     ResponseIgnored = 10,
+    CallCycle = 11,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -130,6 +131,9 @@ pub(crate) struct Deliver {
     /// handler's reply, if any, is not sent.
     #[prost(bool, tag = "6")]
     pub ack: bool,
+    /// The call chain of a call or request (0: none); see `reentrancy::ChainId`.
+    #[prost(uint64, tag = "7")]
+    pub chain: u64,
 }
 
 /// The answer to a call.
@@ -309,6 +313,7 @@ impl From<&Error> for WireError {
             Error::Timeout => (ErrorKind::Timeout, String::new()),
             Error::NoConnection => (ErrorKind::NoConnection, String::new()),
             Error::ResponseIgnored => (ErrorKind::ResponseIgnored, String::new()),
+            Error::CallCycle => (ErrorKind::CallCycle, String::new()),
             other => (ErrorKind::Unspecified, other.to_string()),
         };
         WireError {
@@ -331,6 +336,7 @@ impl From<&WireError> for Error {
             ErrorKind::Timeout => Error::Timeout,
             ErrorKind::NoConnection => Error::NoConnection,
             ErrorKind::ResponseIgnored => Error::ResponseIgnored,
+            ErrorKind::CallCycle => Error::CallCycle,
             ErrorKind::Unspecified => Error::Protocol(format!("remote error: {}", e.message)),
         }
     }

@@ -113,16 +113,20 @@ fn body() -> BoxedStrategy<Body> {
             text(),
             payload(),
             u64_edge(),
-            any::<bool>()
+            any::<bool>(),
+            u64_edge()
         )
-            .prop_map(|(to, from, tag, payload, call_id, ack)| Body::Deliver(Deliver {
-                to,
-                from,
-                tag,
-                payload,
-                call_id,
-                ack,
-            })),
+            .prop_map(
+                |(to, from, tag, payload, call_id, ack, chain)| Body::Deliver(Deliver {
+                    to,
+                    from,
+                    tag,
+                    payload,
+                    call_id,
+                    ack,
+                    chain,
+                })
+            ),
         (u64_edge(), payload(), of(wire_error()), u64_edge()).prop_map(
             |(call_id, payload, error, ack_id)| {
                 Body::Reply(CallReply {
@@ -184,6 +188,7 @@ fn traveling_error() -> BoxedStrategy<Error> {
         Just(Error::Timeout),
         Just(Error::NoConnection),
         Just(Error::ResponseIgnored),
+        Just(Error::CallCycle),
     ]
     .boxed()
 }
@@ -380,7 +385,7 @@ proptest! {
     }
 
     #[test]
-    fn any_error_kind_decodes_to_a_defined_error(kind in kind(0..=10), message in text()) {
+    fn any_error_kind_decodes_to_a_defined_error(kind in kind(0..=12), message in text()) {
         let bytes = WireError { kind, message: message.clone() }.encode_to_vec();
         let wire = WireError::decode(bytes.as_slice()).unwrap();
         prop_assert_eq!(wire.kind, kind);

@@ -1,0 +1,259 @@
+//! The table of an actor's requests in flight: admission (mode, in-flight cap), the
+//! stash count that pauses its user lane, the call chains it waits on, and timeouts.
+//!
+//! Owned by the actor's [`Context`](crate::Context) and touched only on its task, so
+//! it needs no lock. Timeouts use one `DelayQueue` per actor (one timer for all its
+//! requests), polled by the actor's loop only while something is in flight.
+
+use std::collections::HashMap;
+use std::future::{Future, poll_fn};
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use tokio_util::time::DelayQueue;
+use tokio_util::time::delay_queue::Key;
+
+use super::request::Pending;
+use super::{ChainId, Reentrancy, ReentrancyMode, RequestOptions};
+use crate::actor::{Continuation, Envelope};
+use crate::mailbox::{Item, Mailbox, Receiver};
+use crate::{Actor, Error};
+
+/// What the actor's loop handles next.
+pub(crate) enum Next<A: Actor> {
+    Item(Item<Box<dyn Envelope<A>>, Continuation<A>>),
+    /// A request timed out; it is out of the table, its continuation still to run.
+    Expired(Entry<A>),
+}
+
+/// Whatever must live exactly as long as a request (the remote call to forget, the
+/// piped task to abort when dropped).
+pub(crate) type Guard = Box<dyn Send + Sync>;
+
+/// How an admitted request runs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Admitted {
+    /// It holds user messages while in flight (`StashNonReentrant`).
+    holds: bool,
+    timeout: Option<Duration>,
+}
+
+/// One request in flight.
+pub(crate) struct Entry<A: Actor> {
+    holds: bool,
+    chain: Option<ChainId>,
+    timer: Option<Key>,
+    pub(crate) pending: Arc<dyn Pending<A>>,
+    _guard: Option<Guard>,
+}
+
+impl<A: Actor> Entry<A> {
+    /// The call chain the request belongs to: its continuation runs in it.
+    pub(crate) fn chain(&self) -> Option<ChainId> {
+        self.chain
+    }
+}
+
+pub(crate) struct Requests<A: Actor> {
+    config: Reentrancy,
+    next_id: u64,
+    entries: HashMap<u64, Entry<A>>,
+    /// Requests in flight that hold user messages.
+    holding: usize,
+    /// The chains of those requests, with how many requests wait on each.
+    waiting: HashMap<ChainId, usize>,
+    timers: DelayQueue<u64>,
+    /// Set when a chain was added to `waiting`: held messages must be looked at again.
+    rescan: bool,
+}
+
+impl<A: Actor> Requests<A> {
+    pub(crate) fn new(config: Reentrancy) -> Self {
+        Requests {
+            config,
+            next_id: 1,
+            entries: HashMap::new(),
+            holding: 0,
+            waiting: HashMap::new(),
+            timers: DelayQueue::new(),
+            rescan: false,
+        }
+    }
+
+    pub(crate) fn mode(&self) -> ReentrancyMode {
+        self.config.mode
+    }
+
+    /// Checks a request against the actor's mode and cap.
+    pub(crate) fn admit(&self, opts: &RequestOptions, call_timeout: Duration) -> Result<Admitted, Error> {
+        if self.config.mode == ReentrancyMode::Off {
+            return Err(Error::ReentrancyDisabled);
+        }
+        let mode = opts.mode.unwrap_or(self.config.mode);
+        if mode == ReentrancyMode::Off {
+            return Err(Error::ReentrancyDisabled);
+        }
+        self.check_cap()?;
+        Ok(Admitted {
+            holds: mode == ReentrancyMode::StashNonReentrant,
+            timeout: opts.timeout.unwrap_or(Some(call_timeout)),
+        })
+    }
+
+    /// Checks a piped future: allowed in every mode, counted against the cap, holding
+    /// user messages in `StashNonReentrant`, without a timeout of its own.
+    pub(crate) fn admit_pipe(&self) -> Result<Admitted, Error> {
+        self.check_cap()?;
+        Ok(Admitted {
+            holds: self.config.mode == ReentrancyMode::StashNonReentrant,
+            timeout: None,
+        })
+    }
+
+    fn check_cap(&self) -> Result<(), Error> {
+        let max = self.config.max_in_flight;
+        if max > 0 && self.entries.len() >= max {
+            metrics::counter!("ackor_requests_rejected_total", "reason" => "in_flight_limit").increment(1);
+            return Err(Error::ReentrancyInFlightLimit);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn next_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    /// Records an admitted request that has left.
+    pub(crate) fn insert(
+        &mut self,
+        id: u64,
+        admitted: Admitted,
+        chain: Option<ChainId>,
+        pending: Arc<dyn Pending<A>>,
+        guard: Option<Guard>,
+    ) {
+        let timer = admitted.timeout.map(|t| self.timers.insert(id, t));
+        if admitted.holds {
+            if self.holding == 0 {
+                metrics::counter!("ackor_stash_holds_total").increment(1);
+            }
+            self.holding += 1;
+            if let Some(chain) = chain {
+                *self.waiting.entry(chain).or_insert(0) += 1;
+                self.rescan = true;
+            }
+        }
+        metrics::gauge!("ackor_requests_in_flight").increment(1.0);
+        self.entries.insert(
+            id,
+            Entry {
+                holds: admitted.holds,
+                chain,
+                timer,
+                pending,
+                _guard: guard,
+            },
+        );
+    }
+
+    /// Takes a request out of the table (it completed); `None` if it already was.
+    pub(crate) fn remove(&mut self, id: u64) -> Option<Entry<A>> {
+        let mut entry = self.entries.remove(&id)?;
+        if let Some(key) = entry.timer.take() {
+            self.timers.try_remove(&key);
+        }
+        if entry.holds {
+            self.holding -= 1;
+            if let Some(chain) = entry.chain
+                && let Some(n) = self.waiting.get_mut(&chain)
+            {
+                *n -= 1;
+                if *n == 0 {
+                    self.waiting.remove(&chain);
+                }
+            }
+        }
+        metrics::gauge!("ackor_requests_in_flight").decrement(1.0);
+        Some(entry)
+    }
+
+    /// True while user messages must be held.
+    pub(crate) fn holding(&self) -> bool {
+        self.holding > 0
+    }
+
+    pub(crate) fn take_rescan(&mut self) -> bool {
+        std::mem::take(&mut self.rescan)
+    }
+
+    /// Waits for the actor's next item: from the mailbox (letting through held user
+    /// messages of a chain this actor waits on, and interleaving message types), or a
+    /// request whose timeout expired, taken out of the table. Mailbox items win ties.
+    pub(crate) async fn next(
+        &mut self,
+        rx: &mut Receiver<Box<dyn Envelope<A>>>,
+        mailbox: &Mailbox<Box<dyn Envelope<A>>, Continuation<A>>,
+    ) -> Next<A> {
+        loop {
+            let expired = {
+                let waiting = &self.waiting;
+                #[allow(clippy::borrowed_box)] // the mailbox's items are boxes
+                let admit = |env: &Box<dyn Envelope<A>>| {
+                    env.interleaves() || env.chain().is_some_and(|c| waiting.contains_key(&c))
+                };
+                if self.timers.is_empty() {
+                    return Next::Item(rx.recv(mailbox, &admit).await);
+                }
+                let timers = &mut self.timers;
+                let mut recv = pin!(rx.recv(mailbox, &admit));
+                let next = poll_fn(|cx| {
+                    if let Poll::Ready(item) = recv.as_mut().poll(cx) {
+                        return Poll::Ready(Err(item));
+                    }
+                    match timers.poll_expired(cx) {
+                        Poll::Ready(Some(expired)) => Poll::Ready(Ok(expired.into_inner())),
+                        _ => Poll::Pending,
+                    }
+                })
+                .await;
+                match next {
+                    Ok(id) => id,
+                    Err(item) => return Next::Item(item),
+                }
+            };
+            if let Some(entry) = self.expire(expired) {
+                return Next::Expired(entry);
+            }
+        }
+    }
+
+    /// The timer of request `id` fired: takes it out of the table unless its reply (or
+    /// a cancel) won the race and is already queued.
+    fn expire(&mut self, id: u64) -> Option<Entry<A>> {
+        let entry = self.entries.get_mut(&id)?;
+        entry.timer = None;
+        if !entry.pending.settle() {
+            return None;
+        }
+        metrics::counter!("ackor_requests_timed_out_total").increment(1);
+        tracing::debug!(request = id, "request timed out");
+        self.remove(id)
+    }
+
+    /// Takes every request still in flight (the actor is stopping).
+    pub(crate) fn drain(&mut self) -> Vec<Entry<A>> {
+        let ids: Vec<u64> = self.entries.keys().copied().collect();
+        let mut ids = ids;
+        ids.sort_unstable();
+        ids.into_iter().filter_map(|id| self.remove(id)).collect()
+    }
+
+    /// Requests in flight.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.entries.len()
+    }
+}

@@ -59,6 +59,10 @@ pub enum Error {
     /// [`Context::request`](crate::Context::request) for such cycles.
     #[error("call cycle: the target is blocked in a call waiting on this one")]
     CallCycle,
+    /// The node asked to spawn an actor does not allow remote spawns of this kind (see
+    /// [`Node::allow_remote_spawn`](crate::Node::allow_remote_spawn)).
+    #[error("unknown actor kind {0:?}: the node does not allow spawning it remotely")]
+    UnknownActorKind(String),
     /// The handler dropped the reply handle of a call without answering it.
     #[error("the handler dropped the reply without answering")]
     ReplyDropped,

@@ -162,7 +162,7 @@ pub use identity::{NodeName, Pid, ProcessId, Ref};
 pub use monitor::{Down, Exit, ExitReason, MonitorRef};
 pub use node::{
     DEFAULT_CALL_TIMEOUT, DEFAULT_MAILBOX_CAPACITY, DEFAULT_SHUTDOWN_TIMEOUT, Node, NodeBuilder, NodeConfig,
-    SpawnOptions,
+    RemoteActor, SpawnOptions,
 };
 pub use reentrancy::{Reentrancy, ReentrancyMode, RequestCall, RequestOptions};
 pub use remote::{Codec, MessagePack, RemoteConfig, RemoteMessage, RemoteMessages, TlsConfig};

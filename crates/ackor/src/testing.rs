@@ -82,3 +82,20 @@ pub fn sever_links(node: &crate::Node, peer: &crate::NodeName) {
         crate::remote::sever(remote, peer);
     }
 }
+
+/// Asks node `on` to spawn an actor of `kind` (`args` MessagePack-encoded) with the raw
+/// reentrancy mode code `mode` in its spawn options, as a node of another version could
+/// send it.
+pub async fn spawn_remote_with_mode_code(
+    node: &crate::Node,
+    on: &crate::NodeName,
+    kind: &str,
+    args: Vec<u8>,
+    mode: i32,
+) -> Result<crate::Pid, Error> {
+    let options = crate::remote::wire::WireSpawnOptions {
+        reentrancy_mode: mode,
+        ..Default::default()
+    };
+    node.spawn_remote_raw(on, kind, args, options).await
+}

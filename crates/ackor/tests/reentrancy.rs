@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use ackor::{
     Actor, ActorRef, BoxError, Context, Down, Error, ExitReason, Handler, Message, Node, Pid, ProcessId,
-    Reentrancy, ReentrancyMode, RemoteConfig, RemoteMessage, RemoteMessages, Reply, ReplyHandle, RequestCall,
-    RequestOptions, SpawnOptions,
+    Reentrancy, ReentrancyMode, RemoteActor, RemoteConfig, RemoteMessage, RemoteMessages, Reply, ReplyHandle,
+    RequestCall, RequestOptions, SpawnOptions,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
@@ -876,14 +876,66 @@ async fn blocking_call_cycle_is_detected() {
     node.shutdown().await;
 }
 
+/// An actor other nodes may spawn; it reports the reentrancy it was spawned with.
+struct Probe;
+impl Actor for Probe {
+    type Args = u32;
+    async fn init(_: u32, _: &mut Context<Self>) -> Result<Self, BoxError> {
+        Ok(Probe)
+    }
+    fn remote_messages(m: &mut RemoteMessages<Self>) {
+        m.add::<Mode>();
+    }
+}
+impl RemoteActor for Probe {
+    const KIND: &'static str = "test.reentrancy.probe";
+}
+#[derive(Serialize, Deserialize)]
+struct Mode;
+impl Message for Mode {
+    type Reply = String;
+}
+impl RemoteMessage for Mode {
+    const TAG: &'static str = "test.reentrancy.mode";
+}
+impl Handler<Mode> for Probe {
+    type Return = String;
+    async fn handle(&mut self, _: Mode, ctx: &mut Context<Self>) -> String {
+        format!("{:?}", ctx.reentrancy_mode())
+    }
+}
+
 #[tokio::test]
 async fn unknown_wire_mode_decodes_as_off() {
     for code in [3, 7, -1, i32::MAX, i32::MIN] {
         assert_eq!(ReentrancyMode::from_wire(code), ReentrancyMode::Off);
     }
-    assert_eq!(ReentrancyMode::from_wire(0), ReentrancyMode::Off);
-    assert_eq!(ReentrancyMode::from_wire(1), ReentrancyMode::AllowAll);
-    assert_eq!(ReentrancyMode::from_wire(2), ReentrancyMode::StashNonReentrant);
+    // End to end: a spawn request whose options carry a mode this node does not know
+    // (as a newer node could send) starts the actor with reentrancy off.
+    let a = start_node("ma", config()).await;
+    let b = start_node("mb", config()).await;
+    b.allow_remote_spawn::<Probe>();
+    let args = rmp_serde::to_vec(&0u32).unwrap();
+    let pid = ackor::testing::spawn_remote_with_mode_code(&a, b.name(), Probe::KIND, args, 99)
+        .await
+        .unwrap();
+    let probe = a.actor_ref::<Probe>(&pid).unwrap();
+    assert_eq!(probe.call(Mode).await.unwrap(), "Off");
+    // Known modes travel as they are.
+    for (reentrancy, name) in [
+        (Reentrancy::allow_all(), "AllowAll"),
+        (
+            Reentrancy::stash_non_reentrant().max_in_flight(4),
+            "StashNonReentrant",
+        ),
+        (Reentrancy::default(), "Off"),
+    ] {
+        let opts = SpawnOptions::default().reentrancy(reentrancy);
+        let probe = a.spawn_remote::<Probe>(b.name(), 0, opts).await.unwrap();
+        assert_eq!(probe.call(Mode).await.unwrap(), name);
+    }
+    a.shutdown().await;
+    b.shutdown().await;
 }
 
 // ------------------------------------------------------------------ across two nodes

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ackor::{
     Actor, ActorRef, BoxError, Context, Down, Error, Exit, ExitReason, Handler, Message, Node, ProcessId,
-    RemoteConfig, RemoteMessage, RemoteMessages, Reply, SpawnOptions,
+    RemoteActor, RemoteConfig, RemoteMessage, RemoteMessages, Reply, SpawnOptions,
 };
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -843,6 +843,79 @@ async fn messages_travel_in_the_codec_they_were_registered_with() {
         .expect("prompt");
     assert!(matches!(outcome, Err(Error::Codec(_))), "{outcome:?}");
     assert_eq!(there.call(Deposit(1)).await, Ok(5));
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+// ------------------------------------------------------------------ remote spawn
+
+/// An actor other nodes may spawn: it counts from its argument.
+struct Tally(u64);
+impl Actor for Tally {
+    type Args = u64;
+    async fn init(start: u64, _: &mut Context<Self>) -> Result<Self, BoxError> {
+        Ok(Tally(start))
+    }
+    fn remote_messages(m: &mut RemoteMessages<Self>) {
+        m.add::<Count>();
+    }
+}
+impl RemoteActor for Tally {
+    const KIND: &'static str = "test.remote.tally";
+}
+#[derive(Serialize, Deserialize)]
+struct Count;
+impl Message for Count {
+    type Reply = u64;
+}
+impl RemoteMessage for Count {
+    const TAG: &'static str = "test.remote.count";
+}
+impl Handler<Count> for Tally {
+    type Return = u64;
+    async fn handle(&mut self, _: Count, _: &mut Context<Self>) -> u64 {
+        self.0 += 1;
+        self.0
+    }
+}
+
+#[tokio::test]
+async fn spawn_remote_starts_an_allowed_kind_with_its_options_and_refuses_the_rest() {
+    let a = node("sa").await;
+    let b = node("sb").await;
+    // Not allowed yet: refused with a precise error.
+    let refused = a
+        .spawn_remote::<Tally>(b.name(), 1, SpawnOptions::default())
+        .await;
+    assert_eq!(refused.err(), Some(Error::UnknownActorKind(Tally::KIND.into())));
+    b.allow_remote_spawn::<Tally>();
+    let opts = SpawnOptions::default().name("tally").mailbox_capacity(3);
+    let tally = a.spawn_remote::<Tally>(b.name(), 41, opts.clone()).await.unwrap();
+    assert!(tally.is_remote());
+    assert_eq!(tally.call(Count).await, Ok(42));
+    assert_eq!(b.whereis("tally"), Some(tally.pid().clone()));
+    let there = b
+        .lookup::<Tally>(&ProcessId::new("tally", b.name().clone()))
+        .unwrap();
+    assert_eq!(there.mailbox_capacity(), 3);
+    // The name is taken now.
+    let again = a.spawn_remote::<Tally>(b.name(), 0, opts).await;
+    assert_eq!(again.err(), Some(Error::NameTaken("tally".into())));
+    // Arguments that do not decode as the kind's `Args`.
+    let bad = ackor::testing::spawn_remote_with_mode_code(&a, b.name(), Tally::KIND, vec![0xc1], 0).await;
+    assert!(matches!(bad, Err(Error::Codec(_))), "{bad:?}");
+    // Spawning "remotely" on this node is a local spawn.
+    let here = a
+        .spawn_remote::<Tally>(a.name(), 0, SpawnOptions::default())
+        .await
+        .unwrap();
+    assert!(!here.is_remote());
+    // A node that cannot be reached.
+    let nowhere = ackor::NodeName::new("gone@127.0.0.1:1");
+    let lost = a
+        .spawn_remote::<Tally>(&nowhere, 0, SpawnOptions::default())
+        .await;
+    assert_eq!(lost.err(), Some(Error::NoConnection));
     a.shutdown().await;
     b.shutdown().await;
 }

@@ -1,6 +1,7 @@
 //! [`Node`]: the runtime that owns actors, their pids and names.
 
 mod registry;
+mod remote_spawn;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -9,6 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::runtime::Handle;
 
 pub(crate) use registry::Registry;
+pub use remote_spawn::RemoteActor;
 
 use crate::actor::{self, Actor, ActorCell, ActorRef};
 use crate::error::Error;
@@ -131,6 +133,7 @@ impl NodeBuilder {
             config,
             next_id: AtomicU64::new(1),
             registry: Registry::default(),
+            spawnables: Default::default(),
             stopping: AtomicBool::new(false),
             runtime,
         };
@@ -215,6 +218,8 @@ struct NodeInner {
     config: NodeConfig,
     next_id: AtomicU64,
     registry: Registry,
+    /// The actor kinds other nodes may spawn here.
+    spawnables: remote_spawn::Spawnables,
     stopping: AtomicBool,
     runtime: Handle,
 }

@@ -97,7 +97,6 @@ pub enum ReentrancyMode {
 
 impl ReentrancyMode {
     /// The mode's code on the wire (remote spawn options).
-    #[allow(dead_code)] // remote spawn options are next
     pub(crate) fn to_wire(self) -> i32 {
         match self {
             ReentrancyMode::Off => 0,

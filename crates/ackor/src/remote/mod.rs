@@ -241,6 +241,38 @@ impl Remote {
         }
     }
 
+    /// Asks `node` to spawn an actor of `kind`; returns its pid.
+    pub(crate) async fn spawn(
+        self: &Arc<Self>,
+        node: &NodeName,
+        kind: &str,
+        args: Vec<u8>,
+        options: wire::WireSpawnOptions,
+        timeout: std::time::Duration,
+    ) -> Result<Pid, Error> {
+        let call_id = self.next_call_id();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let pending: PendingCall = Box::new(move |outcome| {
+            let _ = tx.send(outcome);
+            Ok(())
+        });
+        let body = Body::Spawn(wire::Spawn {
+            call_id,
+            kind: kind.to_string(),
+            args: args.into(),
+            options: Some(options),
+        });
+        let _forget = self.call(node, call_id, call_id, body, pending, false)?;
+        match tokio::time::timeout(timeout, rx).await {
+            Err(_) => Err(Error::Timeout),
+            Ok(Err(_)) => Err(Error::NoConnection),
+            Ok(Ok(Err(e))) => Err(e),
+            Ok(Ok(Ok(bytes))) => <WirePid as prost::Message>::decode(bytes)
+                .map(|p| p.to_pid())
+                .map_err(|e| Error::Protocol(format!("undecodable pid: {e}"))),
+        }
+    }
+
     /// Forgets a pending call (the caller gave up).
     pub(crate) fn forget_call(&self, to: &NodeName, call_id: u64) {
         if let Some(peer) = self.existing_peer(to) {
@@ -443,6 +475,26 @@ impl Remote {
             Body::Link(l) => self.on_link(node, peer, l),
             Body::Exit(x) => self.on_exit(node, peer, x),
             Body::Heartbeat(_) => {}
+            Body::Spawn(s) => {
+                let options = s.options.unwrap_or_default();
+                let spawned = node.spawn_for_peer(&s.kind, &s.args, &options);
+                let reply = match spawned {
+                    Ok(pid) => wire::CallReply {
+                        call_id: s.call_id,
+                        payload: prost::Message::encode_to_vec(&pid).into(),
+                        ..Default::default()
+                    },
+                    Err(e) => {
+                        tracing::debug!(peer = %peer.name(), kind = %s.kind, error = %e, "remote spawn refused");
+                        wire::CallReply {
+                            call_id: s.call_id,
+                            error: Some(wire::WireError::from(&e)),
+                            ..Default::default()
+                        }
+                    }
+                };
+                let _ = self.send(peer.name(), s.call_id, Body::Reply(reply));
+            }
         }
     }
 

@@ -79,6 +79,8 @@ pub(crate) enum ErrorKind {
     NoConnection = 9,
     ResponseIgnored = 10,
     CallCycle = 11,
+    UnknownActorKind = 12,
+    NameTaken = 13,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -220,6 +222,48 @@ pub(crate) struct ExitSignal {
 #[derive(Clone, PartialEq, prost::Message)]
 pub(crate) struct Heartbeat {}
 
+/// A reentrancy mode on the wire; a code this node does not know decodes as `Off`
+/// (see `ReentrancyMode::from_wire`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, prost::Enumeration)]
+#[repr(i32)]
+pub(crate) enum WireReentrancyMode {
+    Off = 0,
+    AllowAll = 1,
+    StashNonReentrant = 2,
+}
+
+/// The spawn options that travel with a remote spawn.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct WireSpawnOptions {
+    /// Registers the actor under this name (empty: none).
+    #[prost(string, tag = "1")]
+    pub name: String,
+    /// 0: the receiving node's default.
+    #[prost(uint64, tag = "2")]
+    pub mailbox_capacity: u64,
+    #[prost(enumeration = "WireReentrancyMode", tag = "3")]
+    pub reentrancy_mode: i32,
+    /// 0: no limit.
+    #[prost(uint64, tag = "4")]
+    pub max_in_flight: u64,
+}
+
+/// Spawn an actor of a kind the receiving node allows; answered by a [`CallReply`]
+/// whose payload is the new actor's [`WirePid`].
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct Spawn {
+    #[prost(uint64, tag = "1")]
+    pub call_id: u64,
+    /// The actor kind (`RemoteActor::KIND`).
+    #[prost(string, tag = "2")]
+    pub kind: String,
+    /// The actor's `Args`, MessagePack-encoded.
+    #[prost(bytes = "bytes", tag = "3")]
+    pub args: bytes::Bytes,
+    #[prost(message, optional, tag = "4")]
+    pub options: Option<WireSpawnOptions>,
+}
+
 #[derive(Clone, PartialEq, Oneof)]
 pub(crate) enum Body {
     #[prost(message, tag = "2")]
@@ -240,6 +284,8 @@ pub(crate) enum Body {
     Exit(ExitSignal),
     #[prost(message, tag = "10")]
     Heartbeat(Heartbeat),
+    #[prost(message, tag = "11")]
+    Spawn(Spawn),
 }
 
 /// One frame after the handshake. A frame with an unknown body (a newer peer's) decodes
@@ -248,7 +294,7 @@ pub(crate) enum Body {
 pub(crate) struct Frame {
     #[prost(uint32, tag = "1")]
     pub version: u32,
-    #[prost(oneof = "Body", tags = "2, 3, 4, 5, 6, 7, 8, 9, 10")]
+    #[prost(oneof = "Body", tags = "2, 3, 4, 5, 6, 7, 8, 9, 10, 11")]
     pub body: Option<Body>,
 }
 
@@ -314,6 +360,8 @@ impl From<&Error> for WireError {
             Error::NoConnection => (ErrorKind::NoConnection, String::new()),
             Error::ResponseIgnored => (ErrorKind::ResponseIgnored, String::new()),
             Error::CallCycle => (ErrorKind::CallCycle, String::new()),
+            Error::UnknownActorKind(kind) => (ErrorKind::UnknownActorKind, kind.clone()),
+            Error::NameTaken(name) => (ErrorKind::NameTaken, name.clone()),
             other => (ErrorKind::Unspecified, other.to_string()),
         };
         WireError {
@@ -337,6 +385,8 @@ impl From<&WireError> for Error {
             ErrorKind::NoConnection => Error::NoConnection,
             ErrorKind::ResponseIgnored => Error::ResponseIgnored,
             ErrorKind::CallCycle => Error::CallCycle,
+            ErrorKind::UnknownActorKind => Error::UnknownActorKind(e.message.clone()),
+            ErrorKind::NameTaken => Error::NameTaken(e.message.clone()),
             ErrorKind::Unspecified => Error::Protocol(format!("remote error: {}", e.message)),
         }
     }

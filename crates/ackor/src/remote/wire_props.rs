@@ -16,7 +16,7 @@ use prost::Message as _;
 use super::handshake::{MAX_HANDSHAKE_MESSAGE, read_message};
 use super::wire::{
     Body, CallReply, Deliver, Down, ErrorKind, ExitSignal, Frame, Heartbeat, Hello, Link, Monitor, Proof,
-    ReasonKind, Target, Whereis, WhereisReply, WireError, WirePid, WireReason,
+    ReasonKind, Spawn, Target, Whereis, WhereisReply, WireError, WirePid, WireReason, WireSpawnOptions,
 };
 use super::{decode_frames_for_test, respond_for_test};
 use crate::error::Error;
@@ -138,6 +138,25 @@ fn body() -> BoxedStrategy<Body> {
             }
         ),
         (u64_edge(), text()).prop_map(|(call_id, name)| Body::Whereis(Whereis { call_id, name })),
+        (
+            u64_edge(),
+            text(),
+            payload(),
+            of((text(), u64_edge(), kind(0..=2), u64_edge()))
+        )
+            .prop_map(|(call_id, kind, args, options)| Body::Spawn(Spawn {
+                call_id,
+                kind,
+                args,
+                options: options.map(|(name, mailbox_capacity, reentrancy_mode, max_in_flight)| {
+                    WireSpawnOptions {
+                        name,
+                        mailbox_capacity,
+                        reentrancy_mode,
+                        max_in_flight,
+                    }
+                }),
+            })),
         (u64_edge(), of(wire_pid()))
             .prop_map(|(call_id, pid)| Body::WhereisReply(WhereisReply { call_id, pid })),
         (u64_edge(), of(wire_pid()), of(target()), any::<bool>()).prop_map(
@@ -189,6 +208,8 @@ fn traveling_error() -> BoxedStrategy<Error> {
         Just(Error::NoConnection),
         Just(Error::ResponseIgnored),
         Just(Error::CallCycle),
+        text().prop_map(Error::UnknownActorKind),
+        text().prop_map(Error::NameTaken),
     ]
     .boxed()
 }
@@ -201,7 +222,6 @@ fn local_error() -> BoxedStrategy<Error> {
         Just(Error::RequestTimeout),
         Just(Error::RequestCanceled),
         Just(Error::NodeStopped),
-        text().prop_map(Error::NameTaken),
         text().prop_map(Error::AlreadyRegistered),
         text().prop_map(Error::InitFailed),
         text().prop_map(Error::Config),
@@ -385,7 +405,7 @@ proptest! {
     }
 
     #[test]
-    fn any_error_kind_decodes_to_a_defined_error(kind in kind(0..=12), message in text()) {
+    fn any_error_kind_decodes_to_a_defined_error(kind in kind(0..=14), message in text()) {
         let bytes = WireError { kind, message: message.clone() }.encode_to_vec();
         let wire = WireError::decode(bytes.as_slice()).unwrap();
         prop_assert_eq!(wire.kind, kind);

@@ -156,7 +156,7 @@ mod remote;
 pub mod testing;
 
 pub use actor::{Actor, ActorRef, Call, Context, Handler, Message, Reply, ReplyHandle};
-pub use actor::{CallFuture, SendImportant};
+pub use actor::{CallFuture, DeliveryFailure, SendImportant};
 pub use error::{BoxError, Error};
 pub use identity::{NodeName, Pid, ProcessId, Ref};
 pub use monitor::{Down, Exit, ExitReason, MonitorRef};

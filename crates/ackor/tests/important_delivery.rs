@@ -626,3 +626,185 @@ async fn full_window_of_unacknowledged_sends_fails_at_once_with_mailbox_full() {
     task.abort();
     a.shutdown().await;
 }
+
+// ------------------------------------------------------------------ the process flag
+
+/// Sends and calls with important delivery switched on for the whole actor.
+struct Flagged {
+    events: tokio::sync::mpsc::UnboundedSender<String>,
+}
+
+impl Actor for Flagged {
+    type Args = tokio::sync::mpsc::UnboundedSender<String>;
+    async fn init(events: Self::Args, ctx: &mut Context<Self>) -> Result<Self, BoxError> {
+        ctx.set_important_delivery(true);
+        Ok(Flagged { events })
+    }
+    async fn on_undelivered(&mut self, _: &mut Context<Self>, failure: ackor::DeliveryFailure) {
+        let _ = self.events.send(format!("undelivered: {}", failure.error));
+    }
+}
+
+struct FlagSend(ActorRef<Store>, u64);
+impl Message for FlagSend {
+    type Reply = Result<(), Error>;
+}
+impl Handler<FlagSend> for Flagged {
+    type Return = Result<(), Error>;
+    async fn handle(&mut self, msg: FlagSend, ctx: &mut Context<Self>) -> Result<(), Error> {
+        ctx.send(&msg.0, Put(msg.1))
+    }
+}
+
+struct FlagCall(ActorRef<Store>);
+impl Message for FlagCall {
+    type Reply = Result<Vec<u64>, Error>;
+}
+impl Handler<FlagCall> for Flagged {
+    type Return = Result<Vec<u64>, Error>;
+    async fn handle(&mut self, msg: FlagCall, ctx: &mut Context<Self>) -> Result<Vec<u64>, Error> {
+        ctx.call(&msg.0, Items).await
+    }
+}
+
+/// Handled only after the sends of the previous message are settled.
+struct FlagPing;
+impl Message for FlagPing {
+    type Reply = ();
+}
+impl Handler<FlagPing> for Flagged {
+    type Return = ();
+    async fn handle(&mut self, _: FlagPing, _: &mut Context<Self>) {
+        let _ = self.events.send("ping".into());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn process_flag_makes_plain_send_call_and_responses_important() {
+    let a = node_with(
+        config()
+            .important_timeout(Duration::from_millis(300))
+            .heartbeat_timeout(Duration::from_secs(30)),
+    )
+    .await;
+    let b = node().await;
+    let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let flagged = a.spawn::<Flagged>(tx).unwrap();
+    let mut next = async || prompt(events.recv()).await.unwrap();
+
+    // Delivered: confirmed before the actor handles its next message.
+    let store = b.spawn::<Store>(()).unwrap();
+    flagged
+        .call(FlagSend(remote(&a, &store), 1))
+        .await
+        .unwrap()
+        .unwrap();
+    flagged.call(FlagPing).await.unwrap();
+    assert_eq!(next().await, "ping");
+    assert_eq!(store.call(Items).await, Ok(vec![1]));
+
+    // Unknown process: reported, then the next message runs.
+    let ghost = ackor::Pid::new(b.name().clone(), 999_999, b.creation());
+    let ghost = a.actor_ref::<Store>(&ghost).unwrap();
+    flagged.call(FlagSend(ghost.clone(), 2)).await.unwrap().unwrap();
+    flagged.send(FlagPing).unwrap();
+    assert_eq!(next().await, format!("undelivered: {}", Error::ProcessUnknown));
+    assert_eq!(next().await, "ping");
+
+    // Full mailbox on the other node.
+    let small = b
+        .spawn_with::<Store>((), SpawnOptions::default().mailbox_capacity(1))
+        .unwrap();
+    let (open, gate) = oneshot::channel();
+    small.call(Hold(gate)).await.unwrap();
+    small.send(Put(100)).unwrap(); // taken: waits on the gate
+    while small.mailbox_len() > 0 {
+        tokio::task::yield_now().await;
+    }
+    small.send(Put(101)).unwrap(); // fills the lane
+    flagged
+        .call(FlagSend(remote(&a, &small), 102))
+        .await
+        .unwrap()
+        .unwrap();
+    flagged.send(FlagPing).unwrap();
+    assert_eq!(next().await, format!("undelivered: {}", Error::MailboxFull));
+    assert_eq!(next().await, "ping");
+    open.send(()).unwrap();
+
+    // A peer that never acknowledges: Timeout, and the actor waited for it.
+    let (mute, task) = ackor::testing::mute_peer("mute", COOKIE).await.unwrap();
+    let silent = a
+        .actor_ref::<Store>(&ackor::Pid::new(ackor::NodeName::new(&mute), 1, 1))
+        .unwrap();
+    flagged.call(FlagSend(silent, 3)).await.unwrap().unwrap();
+    flagged.send(FlagPing).unwrap();
+    assert_eq!(next().await, format!("undelivered: {}", Error::Timeout));
+    assert_eq!(next().await, "ping");
+    task.abort();
+
+    // A call is an important call: delivery errors at once.
+    assert_eq!(
+        flagged.call(FlagCall(ghost)).await.unwrap(),
+        Err(Error::ProcessUnknown)
+    );
+    assert_eq!(
+        flagged.call(FlagCall(remote(&a, &store))).await.unwrap(),
+        Ok(vec![1])
+    );
+
+    // To a local actor the flag changes nothing: errors come back at once.
+    let local = a
+        .spawn_with::<Store>((), SpawnOptions::default().mailbox_capacity(1))
+        .unwrap();
+    let (keep, gate) = oneshot::channel::<()>();
+    local.call(Hold(gate)).await.unwrap();
+    local.send(Put(1)).unwrap();
+    while local.mailbox_len() > 0 {
+        tokio::task::yield_now().await;
+    }
+    local.send(Put(2)).unwrap();
+    assert_eq!(
+        flagged.call(FlagSend(local, 3)).await.unwrap(),
+        Err(Error::MailboxFull)
+    );
+    assert!(events.try_recv().is_err(), "no failure reported twice");
+
+    drop(keep); // lets the held store finish, so shutdown is quick
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+/// Answers every call with important responses switched on.
+struct Responder;
+impl Actor for Responder {
+    type Args = ();
+    async fn init(_: (), ctx: &mut Context<Self>) -> Result<Self, BoxError> {
+        ctx.set_important_delivery(true);
+        Ok(Responder)
+    }
+    fn remote_messages(m: &mut RemoteMessages<Self>) {
+        m.add::<Slow>();
+    }
+}
+impl Handler<Slow> for Responder {
+    type Return = u64;
+    async fn handle(&mut self, msg: Slow, _: &mut Context<Self>) -> u64 {
+        tokio::time::sleep(Duration::from_millis(msg.0)).await;
+        msg.0
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn process_flag_responses_reach_callers_and_an_ignored_one_does_not_stall_the_actor() {
+    let (a, b) = (node().await, node().await);
+    let responder = b.spawn::<Responder>(()).unwrap();
+    let there = a.actor_ref::<Responder>(responder.pid()).unwrap();
+    assert_eq!(there.call(Slow(0)).await, Ok(0));
+    // A caller that gave up: the response is ignored (and counted); the actor goes on.
+    let late = there.call(Slow(200)).timeout(Duration::from_millis(20)).await;
+    assert_eq!(late, Err(Error::Timeout));
+    assert_eq!(prompt(there.call(Slow(1))).await, Ok(1));
+    a.shutdown().await;
+    b.shutdown().await;
+}

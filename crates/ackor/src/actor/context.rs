@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::actor_ref::{ActorRef, Call, SendImportant};
 use super::reply::{ErasedReply, ReplyHandle};
-use super::{ActorCell, Handler, Message};
+use super::{ActorCell, DeliveryFailure, Handler, Message};
 use crate::error::Error;
 use crate::identity::{Pid, ProcessId, Ref};
 use crate::monitor::{ExitReason, MonitorRef, ProcessCell, Watcher, weak};
@@ -47,6 +47,10 @@ pub struct Context<A: Actor> {
     important: bool,
     monitors: HashMap<MonitorRef, Pid>,
     pub(crate) requests: Requests<A>,
+    /// Important sends made by [`Context::send`] with the flag on, awaiting their
+    /// acknowledgement: settled before the next item (see `run`).
+    /// (In a mutex only to keep `Context` `Sync`; it is reached through `&mut self`.)
+    acks: std::sync::Mutex<Vec<(Pid, PendingAck)>>,
     /// The call chain of the message being handled, when it came with one.
     chain: Option<ChainId>,
     /// Counts the items this actor handled: with the pid and the node's seed it names
@@ -68,6 +72,7 @@ impl<A: Actor> Context<A> {
             important: false,
             monitors: HashMap::new(),
             requests: Requests::new(reentrancy),
+            acks: std::sync::Mutex::new(Vec::new()),
             chain: None,
             seq: 0,
             chain_seed,
@@ -189,12 +194,51 @@ impl<A: Actor> Context<A> {
     }
 
     /// Sends `msg` to `to` with this actor as the sender.
-    pub fn send<B, M>(&self, to: &ActorRef<B>, msg: M) -> Result<(), Error>
+    ///
+    /// With [important delivery](Context::set_important_delivery) on, a send to an actor
+    /// on another node is an important send: it is acknowledged by the receiving node
+    /// (resent across link flaps, delivered once), and the actor handles its next
+    /// message only once every such send of the current one is confirmed; one that
+    /// did not reach the mailbox is reported to [`Actor::on_undelivered`] with the
+    /// precise error. Errors known at once (window full, node unreachable) are
+    /// returned here. To a local actor it is a plain send either way: its errors are
+    /// immediate.
+    pub fn send<B, M>(&mut self, to: &ActorRef<B>, msg: M) -> Result<(), Error>
     where
         B: Handler<M>,
         M: Message,
     {
-        to.send_from(Some(self.pid().clone()), msg)
+        if !(self.important && to.is_remote()) {
+            return to.send_from(Some(self.pid().clone()), msg);
+        }
+        let mut ack = to.send_important(msg).from(self.pid().clone()).into_future();
+        // An error known before anything left is returned now.
+        let mut probe = std::task::Context::from_waker(std::task::Waker::noop());
+        if let std::task::Poll::Ready(outcome) = ack.as_mut().poll(&mut probe) {
+            return outcome;
+        }
+        self.acks_mut().push((to.pid().clone(), ack));
+        Ok(())
+    }
+
+    /// Waits for the acknowledgements of this actor's flagged sends; returns those
+    /// that failed.
+    pub(crate) async fn settle_acks(&mut self) -> Vec<DeliveryFailure> {
+        let acks = std::mem::take(self.acks_mut());
+        let (pids, futures): (Vec<Pid>, Vec<PendingAck>) = acks.into_iter().unzip();
+        let outcomes = futures_util::future::join_all(futures).await;
+        pids.into_iter()
+            .zip(outcomes)
+            .filter_map(|(to, outcome)| outcome.err().map(|error| DeliveryFailure { to, error }))
+            .collect()
+    }
+
+    pub(crate) fn has_pending_acks(&mut self) -> bool {
+        !self.acks_mut().is_empty()
+    }
+
+    fn acks_mut(&mut self) -> &mut Vec<(Pid, PendingAck)> {
+        self.acks.get_mut().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Sends `msg` to `to` with this actor as the sender and learns whether it reached
@@ -218,14 +262,19 @@ impl<A: Actor> Context<A> {
             .chained(self.current_chain(), self.cell.clone())
     }
 
-    /// Makes this actor's responses important: a value returned by a handler to a
-    /// remote caller is acknowledged by the caller's node before the actor handles its
-    /// next message (RR-2PC, or FR-2PC with `call_important`). A response the caller
-    /// no longer waited for is logged and counted
-    /// (`ackor_important_responses_ignored_total`); to act on the outcome, answer with
-    /// [`ReplyHandle::reply_important`] instead.
+    /// Makes everything this actor sends important (the process flag of Ergo):
     ///
-    /// Sends are not changed by the flag: use [`Context::send_important`] for them.
+    /// - [`Context::send`] to a remote actor is acknowledged by its node; the actor
+    ///   handles its next message once its sends are confirmed, and a failed one is
+    ///   reported to [`Actor::on_undelivered`] with the precise error;
+    /// - [`Context::call`] is [`Context::call_important`] (delivery errors at once);
+    /// - a value returned by a handler to a remote caller is an important response:
+    ///   the caller's node acknowledges it before the actor handles its next message
+    ///   (RR-2PC, or FR-2PC with `call_important`). A response the caller no longer
+    ///   waited for is logged and counted (`ackor_important_responses_ignored_total`);
+    ///   to act on the outcome, answer with [`ReplyHandle::reply_important`] instead.
+    ///
+    /// Sends and calls to local actors are unchanged: their errors are immediate.
     pub fn set_important_delivery(&mut self, on: bool) {
         self.important = on;
     }
@@ -498,6 +547,9 @@ impl<A: Actor> Context<A> {
         Ok(call)
     }
 }
+
+/// The acknowledgement of an important send made by [`Context::send`].
+type PendingAck = std::pin::Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'static>>;
 
 /// Aborts a piped future when its request leaves the table (canceled, or the actor
 /// stopped); a no-op once the future has finished.

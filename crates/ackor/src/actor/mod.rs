@@ -79,11 +79,36 @@ pub trait Actor: Sized + Send + 'static {
         async {}
     }
 
+    /// A message this actor sent with [`Context::send`] while
+    /// [`important delivery`](Context::set_important_delivery) was on did not reach its
+    /// recipient's mailbox, for the reason in `failure.error`. Runs before the actor
+    /// handles its next message. By default it logs a warning.
+    fn on_undelivered(
+        &mut self,
+        ctx: &mut Context<Self>,
+        failure: DeliveryFailure,
+    ) -> impl Future<Output = ()> + Send {
+        tracing::warn!(pid = %ctx.pid(), to = %failure.to, error = %failure.error, "important send not delivered");
+        async {}
+    }
+
     /// Lists the [`RemoteMessage`](crate::RemoteMessage)s this actor accepts from other
     /// nodes (none by default). See [`RemoteMessages`] for an example.
     fn remote_messages(messages: &mut RemoteMessages<Self>) {
         let _ = messages;
     }
+}
+
+/// An important send that did not reach its recipient, see [`Actor::on_undelivered`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeliveryFailure {
+    /// The recipient.
+    pub to: Pid,
+    /// Why: [`Error::ProcessUnknown`], [`Error::MailboxFull`],
+    /// [`Error::ProcessTerminated`], [`Error::NoConnection`] (not delivered), or
+    /// [`Error::Timeout`] (no acknowledgement in time: the outcome is unknown).
+    pub error: Error,
 }
 
 /// A message type, with the type of the answer a caller gets back.

@@ -155,6 +155,10 @@ async fn message_loop<A: Actor>(
             }
             Item::Closed => return Err(Killed),
         };
+        let panicked = match panicked {
+            None if ctx.has_pending_acks() => settle_acks(actor, ctx).await,
+            other => other,
+        };
         if let Some(reason) = panicked {
             tracing::warn!(pid = %cell.core.pid(), %reason, "actor crashed");
             return Ok(reason);
@@ -163,6 +167,20 @@ async fn message_loop<A: Actor>(
             return Ok(reason);
         }
     }
+}
+
+/// Waits for the acknowledgements of the important sends the last item made and
+/// reports each failure to `on_undelivered`; a panic there is returned as the reason.
+async fn settle_acks<A: Actor>(actor: &mut A, ctx: &mut Context<A>) -> Option<ExitReason> {
+    for failure in ctx.settle_acks().await {
+        let res = AssertUnwindSafe(Box::pin(actor.on_undelivered(ctx, failure)))
+            .catch_unwind()
+            .await;
+        if let Err(panic) = res {
+            return Some(ExitReason::from_panic(&*panic));
+        }
+    }
+    None
 }
 
 /// The mailbox was closed under the actor: it was killed and skips `on_stop`.

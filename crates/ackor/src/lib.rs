@@ -136,10 +136,16 @@
 //! Unacknowledged important sends survive a link flap (resent, deduplicated); a
 //! restarted peer fails them. To a local actor they are plain sends.
 //!
-//! ## Where this is going
+//! ## Reentrancy
 //!
-//! Reentrancy (`request` with continuations) builds on this core; see the project's
-//! `DESIGN.md`.
+//! An actor spawned with a [`Reentrancy`] mode can make non-blocking requests:
+//! [`Context::request`] returns a [`RequestCall`] at once, and its
+//! [`then`](RequestCall::then) continuation runs on the actor, with `&mut` state, when the
+//! reply (or an error, [`Error::RequestTimeout`], [`Error::RequestCanceled`]) comes. Meanwhile
+//! the actor handles every message ([`ReentrancyMode::AllowAll`]) or holds its user messages
+//! in their exact order ([`ReentrancyMode::StashNonReentrant`]). A blocking `call` that
+//! would wait on itself fails at once with [`Error::CallCycle`]. The [`reentrancy`] module
+//! has the details and an example.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

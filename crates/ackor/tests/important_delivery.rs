@@ -3,6 +3,7 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // tests fail loudly by design
 
+use std::future::IntoFuture;
 use std::time::Duration;
 
 use ackor::{
@@ -308,6 +309,17 @@ async fn peer_that_never_acknowledges_gives_timeout_at_the_configured_value() {
     let quick = there.send_important(Put(2)).timeout(Duration::from_millis(50));
     assert_eq!(prompt(quick).await, Err(Error::Timeout));
     assert!(started.elapsed() < Duration::from_millis(300));
+    // The timeout runs from each send, not from when its future is first polled:
+    // pipelined sends awaited one after another all end at about the same time.
+    let started = tokio::time::Instant::now();
+    let sends: Vec<_> = (0..3)
+        .map(|i| there.send_important(Put(10 + i)).timeout(Duration::from_millis(200)).into_future())
+        .collect();
+    for outcome in await_all(sends).await {
+        assert_eq!(outcome, Err(Error::Timeout));
+    }
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_millis(590), "three sequential full timeouts: {waited:?}");
     task.abort();
     a.shutdown().await;
 }

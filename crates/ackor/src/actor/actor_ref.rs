@@ -138,9 +138,12 @@ impl<A: Actor> RemoteTarget<A> {
             true,
         )?;
         let span = tracing::debug_span!("send_important", delivery_id = id, to = %self.pid);
+        // The timeout runs from the send, not from the first poll: pipelined sends awaited
+        // one after another each get their full time and no more.
+        let deadline = tokio::time::Instant::now() + timeout;
         Ok(async move {
             let _forget = forget;
-            let outcome = match tokio::time::timeout(timeout, rx).await {
+            let outcome = match tokio::time::timeout_at(deadline, rx).await {
                 Ok(Ok(outcome)) => outcome,
                 Ok(Err(_)) => Err(Error::NoConnection),
                 Err(_) => Err(Error::Timeout),

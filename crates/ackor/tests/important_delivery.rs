@@ -313,13 +313,21 @@ async fn peer_that_never_acknowledges_gives_timeout_at_the_configured_value() {
     // pipelined sends awaited one after another all end at about the same time.
     let started = tokio::time::Instant::now();
     let sends: Vec<_> = (0..3)
-        .map(|i| there.send_important(Put(10 + i)).timeout(Duration::from_millis(200)).into_future())
+        .map(|i| {
+            there
+                .send_important(Put(10 + i))
+                .timeout(Duration::from_millis(200))
+                .into_future()
+        })
         .collect();
     for outcome in await_all(sends).await {
         assert_eq!(outcome, Err(Error::Timeout));
     }
     let waited = started.elapsed();
-    assert!(waited < Duration::from_millis(590), "three sequential full timeouts: {waited:?}");
+    assert!(
+        waited < Duration::from_millis(590),
+        "three sequential full timeouts: {waited:?}"
+    );
     task.abort();
     a.shutdown().await;
 }

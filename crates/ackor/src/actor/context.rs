@@ -114,13 +114,16 @@ impl<A: Actor> Context<A> {
         let Some(entry) = self.requests.remove(id) else {
             return;
         };
-        tracing::trace!(request = id, ok = outcome.is_ok(), "request complete");
+        let _span = tracing::trace_span!("continuation", pid = %self.pid(), request = id).entered();
+        tracing::trace!(ok = outcome.is_ok(), "request complete");
         self.chain = entry.chain();
         shared.run(actor, self, outcome);
     }
 
     /// Completes a request the actor itself settled (timeout, stop) with `error`.
     pub(crate) fn fail_request(&mut self, entry: crate::reentrancy::Entry<A>, actor: &mut A, error: Error) {
+        let _span = tracing::trace_span!("continuation", pid = %self.pid(), request = entry.id()).entered();
+        tracing::trace!(%error, "request failed");
         self.chain = entry.chain();
         let pending: Arc<dyn Pending<A>> = entry.pending.clone();
         drop(entry);
@@ -332,7 +335,7 @@ impl<A: Actor> Context<A> {
         let guard = to.request_from(self.pid().clone(), msg, chain, move |outcome| {
             completer.complete(outcome)
         })?;
-        tracing::trace!(request = id, to = %to.pid(), "request sent");
+        tracing::trace!(pid = %self.pid(), request = id, to = %to.pid(), chain = ?chain, "request sent");
         metrics::counter!("ackor_requests_total").increment(1);
         self.requests
             .insert(id, admitted, Some(chain), shared.clone(), guard);

@@ -198,7 +198,9 @@ impl<A: Actor, R: Send + 'static> RequestCall<A, R> {
     ///
     /// Only the first call counts. If the request has already completed, the
     /// continuation runs right after the current handler, before any other message.
-    /// A panic in it stops the actor, as a panic in a handler does.
+    /// A panic in it stops the actor, as a panic in a handler does. It always runs,
+    /// unless the actor is killed ([`ActorRef::kill`](crate::ActorRef::kill) runs
+    /// nothing of the actor's any more).
     pub fn then<F>(&self, continuation: F)
     where
         F: FnOnce(&mut A, &mut Context<A>, Result<R, Error>) + Send + 'static,

@@ -42,6 +42,7 @@ pub(crate) struct Admitted {
 
 /// One request in flight.
 pub(crate) struct Entry<A: Actor> {
+    id: u64,
     holds: bool,
     chain: Option<ChainId>,
     timer: Option<Key>,
@@ -50,6 +51,10 @@ pub(crate) struct Entry<A: Actor> {
 }
 
 impl<A: Actor> Entry<A> {
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
     /// The call chain the request belongs to: its continuation runs in it.
     pub(crate) fn chain(&self) -> Option<ChainId> {
         self.chain
@@ -151,6 +156,7 @@ impl<A: Actor> Requests<A> {
         self.entries.insert(
             id,
             Entry {
+                id,
                 holds: admitted.holds,
                 chain,
                 timer,

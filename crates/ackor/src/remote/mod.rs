@@ -221,24 +221,11 @@ impl Remote {
         timeout: std::time::Duration,
     ) -> Result<Pid, Error> {
         let call_id = self.next_call_id();
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let pending: PendingCall = Box::new(move |outcome| {
-            let _ = tx.send(outcome);
-            Ok(())
-        });
         let body = Body::Whereis(wire::Whereis {
             call_id,
             name: name.to_string(),
         });
-        let _forget = self.call(node, call_id, call_id, body, pending, false)?;
-        match tokio::time::timeout(timeout, rx).await {
-            Err(_) => Err(Error::Timeout),
-            Ok(Err(_)) => Err(Error::NoConnection),
-            Ok(Ok(Err(e))) => Err(e),
-            Ok(Ok(Ok(bytes))) => <WirePid as prost::Message>::decode(bytes)
-                .map(|p| p.to_pid())
-                .map_err(|e| Error::Protocol(format!("undecodable pid: {e}"))),
-        }
+        self.call_for_pid(node, call_id, body, timeout).await
     }
 
     /// Asks `node` to spawn an actor of `kind`; returns its pid.
@@ -251,16 +238,27 @@ impl Remote {
         timeout: std::time::Duration,
     ) -> Result<Pid, Error> {
         let call_id = self.next_call_id();
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let pending: PendingCall = Box::new(move |outcome| {
-            let _ = tx.send(outcome);
-            Ok(())
-        });
         let body = Body::Spawn(wire::Spawn {
             call_id,
             kind: kind.to_string(),
             args: args.into(),
             options: Some(options),
+        });
+        self.call_for_pid(node, call_id, body, timeout).await
+    }
+
+    /// Sends `body` as call `call_id` and waits for a reply carrying a pid.
+    async fn call_for_pid(
+        self: &Arc<Self>,
+        node: &NodeName,
+        call_id: u64,
+        body: Body,
+        timeout: std::time::Duration,
+    ) -> Result<Pid, Error> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let pending: PendingCall = Box::new(move |outcome| {
+            let _ = tx.send(outcome);
+            Ok(())
         });
         let _forget = self.call(node, call_id, call_id, body, pending, false)?;
         match tokio::time::timeout(timeout, rx).await {

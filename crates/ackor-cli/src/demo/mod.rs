@@ -4,6 +4,7 @@
 mod important;
 mod local;
 mod nodes;
+mod reentrancy;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -58,6 +59,11 @@ fn chapters() -> Vec<Chapter> {
             name: "important",
             title: "Important delivery: every error for its real cause",
             run: || Box::pin(important::every_error_for_its_cause()),
+        },
+        Chapter {
+            name: "reentrancy",
+            title: "Reentrancy: Off, AllowAll and StashNonReentrant side by side",
+            run: || Box::pin(reentrancy::three_modes()),
         },
     ]
 }

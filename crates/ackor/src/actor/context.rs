@@ -342,7 +342,8 @@ impl<A: Actor> Context<A> {
         Ok(RequestCall::new(shared))
     }
 
-    /// Requests (and piped futures) of this actor in flight.
+    /// Requests (and piped futures) of this actor in flight. In a continuation, its own
+    /// request no longer counts: the continuation may start the next one within the cap.
     pub fn requests_in_flight(&self) -> usize {
         self.requests.in_flight()
     }

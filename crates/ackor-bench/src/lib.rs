@@ -30,6 +30,7 @@ pub mod actix_impl;
 pub mod alloc_counter;
 pub mod kameo_impl;
 pub mod ractor_impl;
+pub mod reentrancy;
 pub mod remote;
 pub mod tokio_impl;
 

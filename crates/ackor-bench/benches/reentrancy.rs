@@ -14,7 +14,8 @@
 //!   while the driver has nothing in flight (`off_idle`: spawned without reentrancy;
 //!   `allow_all_idle`), 64 requests parked at the callee for the whole run
 //!   (`allow_all_parked_64`, with the default timeout; `.._no_timeout`), or 64 requests
-//!   answered after 1 ms and sent again by their continuations (`allow_all_churn_64x1ms`).
+//!   answered after 1 ms and sent again by their continuations (`allow_all_churn_64x1ms`,
+//!   `.._no_timeout`).
 //!
 //! Every run is checked: each echo, the number of round trips, the driver's final count
 //! of plain messages, the requests still in flight after the flood, every request
@@ -52,7 +53,7 @@ const K: u64 = 64;
 /// The callee's delay in the churn set-up.
 const CHURN_DELAY: Duration = Duration::from_millis(1);
 
-const SERVES: [Serve; 5] = [
+const SERVES: [Serve; 6] = [
     Serve::Off,
     Serve::Idle,
     Serve::Parked { k: K, timeout: true },
@@ -60,6 +61,12 @@ const SERVES: [Serve; 5] = [
     Serve::Churn {
         k: K,
         delay: CHURN_DELAY,
+        timeout: true,
+    },
+    Serve::Churn {
+        k: K,
+        delay: CHURN_DELAY,
+        timeout: false,
     },
 ];
 

@@ -176,8 +176,9 @@ pub struct Driver {
     failed: u64,
     /// Requests sent by [`Fill`] (first ones and churn).
     issued: u64,
-    /// While set, each completed [`Slow`] request is sent again.
-    churn: Option<Duration>,
+    /// While set, each completed [`Slow`] request is sent again (with this delay and
+    /// these options).
+    churn: Option<(Duration, RequestOptions)>,
 }
 
 impl Actor for Driver {
@@ -430,25 +431,31 @@ impl Handler<Fill> for Driver {
         match msg.kind {
             Serve::Off | Serve::Idle => Ok(()),
             Serve::Parked { timeout, .. } => {
-                let opts = if timeout {
-                    RequestOptions::new()
-                } else {
-                    RequestOptions::new().with_request_timeout(Duration::ZERO)
-                };
+                let opts = request_options(timeout);
                 for _ in 0..msg.k {
                     ctx.request(&self.callee, Park, opts)?.then(fill_done);
                     self.issued += 1;
                 }
                 Ok(())
             }
-            Serve::Churn { delay, .. } => {
-                self.churn = Some(delay);
+            Serve::Churn { delay, timeout, .. } => {
+                let opts = request_options(timeout);
+                self.churn = Some((delay, opts));
                 for _ in 0..msg.k {
-                    send_slow(self, ctx, delay)?;
+                    send_slow(self, ctx, delay, opts)?;
                 }
                 Ok(())
             }
         }
+    }
+}
+
+/// The node's call timeout (`timeout`), or none.
+fn request_options(timeout: bool) -> RequestOptions {
+    if timeout {
+        RequestOptions::new()
+    } else {
+        RequestOptions::new().with_request_timeout(Duration::ZERO)
     }
 }
 
@@ -460,9 +467,13 @@ fn fill_done(this: &mut Driver, _ctx: &mut Context<Driver>, outcome: Result<u64,
     }
 }
 
-fn send_slow(this: &mut Driver, ctx: &mut Context<Driver>, delay: Duration) -> Result<(), Error> {
-    ctx.request(&this.callee, Slow(delay), RequestOptions::new())?
-        .then(churn_done);
+fn send_slow(
+    this: &mut Driver,
+    ctx: &mut Context<Driver>,
+    delay: Duration,
+    opts: RequestOptions,
+) -> Result<(), Error> {
+    ctx.request(&this.callee, Slow(delay), opts)?.then(churn_done);
     this.issued += 1;
     Ok(())
 }
@@ -473,8 +484,8 @@ fn churn_done(this: &mut Driver, ctx: &mut Context<Driver>, outcome: Result<u64,
         Ok(_) => this.completed += 1,
         Err(_) => this.failed += 1,
     }
-    if let Some(delay) = this.churn
-        && send_slow(this, ctx, delay).is_err()
+    if let Some((delay, opts)) = this.churn
+        && send_slow(this, ctx, delay, opts).is_err()
     {
         this.failed += 1;
     }
@@ -520,6 +531,8 @@ pub enum Serve {
         k: u64,
         /// The callee's delay.
         delay: Duration,
+        /// Default timeout (true) or none.
+        timeout: bool,
     },
 }
 
@@ -545,7 +558,11 @@ impl Serve {
             Serve::Idle => "allow_all_idle".into(),
             Serve::Parked { k, timeout: true } => format!("allow_all_parked_{k}"),
             Serve::Parked { k, timeout: false } => format!("allow_all_parked_{k}_no_timeout"),
-            Serve::Churn { k, delay } => format!("allow_all_churn_{k}x{}ms", delay.as_millis()),
+            Serve::Churn { k, delay, timeout } => format!(
+                "allow_all_churn_{k}x{}ms{}",
+                delay.as_millis(),
+                if timeout { "" } else { "_no_timeout" }
+            ),
         }
     }
 }
@@ -874,9 +891,10 @@ mod tests {
                 assert_eq!(run.latencies.unwrap().count(), 300);
                 local.roundtrip(how, 0, false).await.unwrap();
             }
-            let churn = Serve::Churn {
+            let churn = |timeout| Serve::Churn {
                 k: 8,
                 delay: Duration::from_millis(1),
+                timeout,
             };
             for serve in [
                 Serve::Off,
@@ -886,7 +904,8 @@ mod tests {
                     k: 16,
                     timeout: false,
                 },
-                churn,
+                churn(true),
+                churn(false),
             ] {
                 for load in [Load::Send, Load::Call] {
                     local.serve(serve, load, 3000).await.unwrap();

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
@@ -17,8 +17,8 @@ use crate::error::Error;
 use crate::identity::Pid;
 use crate::monitor::{ExitReason, ProcessCell, SystemMsg};
 use crate::node::Node;
-use crate::remote::wire::{self, Body};
-use crate::remote::{DecodeReply, ForgetCall, PendingCall, Remote, RemoteMessages, RemoteMonitor, pin};
+use crate::remote::wire::{self, Body, Frame, Outgoing};
+use crate::remote::{DecodeReply, ForgetCall, Peer, PendingCall, Remote, RemoteMessages, RemoteMonitor, pin};
 
 /// A handle to an actor of type `A`: send it messages, call it, stop it.
 ///
@@ -66,11 +66,21 @@ struct RemoteTarget<A: Actor> {
     node: Node,
     /// How to encode the messages `A` accepts.
     table: Arc<RemoteMessages<A>>,
+    /// The peer node, looked up on the first send.
+    peer: OnceLock<Arc<Peer>>,
 }
 
 impl<A: Actor> RemoteTarget<A> {
     fn remote(&self) -> Result<&Arc<Remote>, Error> {
         self.node.remote().ok_or(Error::NoConnection)
+    }
+
+    fn peer(&self, remote: &Remote) -> Result<&Arc<Peer>, Error> {
+        if let Some(peer) = self.peer.get() {
+            return Ok(peer);
+        }
+        let peer = remote.peer_for(self.pid.node())?;
+        Ok(self.peer.get_or_init(|| peer))
     }
 
     /// Encodes `msg` for the wire, with the reply decoder of its type.
@@ -97,10 +107,34 @@ impl<A: Actor> RemoteTarget<A> {
         Ok((body, decode))
     }
 
-    fn send<M: Message>(&self, sender: Option<Pid>, msg: M) -> Result<(), Error> {
-        let (body, _) = self.deliver::<M>(sender.as_ref(), &msg, 0, false)?;
-        self.remote()?
-            .send(self.pid.node(), pin(sender.as_ref(), self.pid.id()), body)
+    /// A plain send: refused with [`Error::MailboxFull`] while the link is full.
+    fn send<M: Message>(&self, sender: Option<&Pid>, msg: &M) -> Result<(), Error> {
+        let remote = self.remote()?;
+        let peer = self.peer(remote)?;
+        let (body, _) = self.deliver::<M>(sender, msg, 0, false)?;
+        let frame = Frame::new(body);
+        remote.send_on(
+            peer,
+            pin(sender, self.pid.id()),
+            &Outgoing::Frame(&frame),
+            None,
+            true,
+        )
+    }
+
+    /// A plain send that waits while the link is full.
+    async fn send_wait<M: Message>(&self, sender: Option<Pid>, msg: M) -> Result<(), Error> {
+        loop {
+            match self.send(sender.as_ref(), &msg) {
+                Err(Error::MailboxFull) => {}
+                other => return other,
+            }
+            let remote = self.remote()?;
+            let limit = remote.config().link_buffer;
+            self.peer(remote)?
+                .room_for(pin(sender.as_ref(), self.pid.id()), limit)
+                .await;
+        }
     }
 }
 
@@ -186,6 +220,7 @@ impl<A: Actor> ActorRef<A> {
                 pid,
                 node,
                 table: crate::remote::table::<A>(),
+                peer: OnceLock::new(),
             })),
         }
     }
@@ -234,7 +269,13 @@ impl<A: Actor> ActorRef<A> {
     /// To an actor on another node the message is encoded and queued on the link; only
     /// local problems are reported ([`Error::UnknownMessage`] for a message type the
     /// actor does not list in [`Actor::remote_messages`], [`Error::Codec`],
-    /// [`Error::NoConnection`] while its node is known to be unreachable).
+    /// [`Error::NoConnection`] while its node is known to be unreachable, and
+    /// [`Error::MailboxFull`] while the link already holds
+    /// [`RemoteConfig::link_buffer`](crate::RemoteConfig::link_buffer) bytes not yet
+    /// written, i.e. the network or the other node does not keep up; nothing is queued
+    /// then). Use [`ActorRef::send_wait`] to wait for room instead. A message that finds
+    /// the remote mailbox full is dropped there (the sender is not told; use
+    /// [`ActorRef::send_important`] to know).
     pub fn send<M>(&self, msg: M) -> Result<(), Error>
     where
         A: Handler<M>,
@@ -253,13 +294,15 @@ impl<A: Actor> ActorRef<A> {
                 .mailbox
                 .try_push_user(envelope(msg, sender))
                 .map_err(|(_, e)| e),
-            Inner::Remote(r) => r.send::<M>(sender, msg),
+            Inner::Remote(r) => r.send::<M>(sender.as_ref(), &msg),
         }
     }
 
     /// Sends a message, waiting while the user lane is full (back-pressure).
     /// Fails with [`Error::ProcessTerminated`] if the actor stops meanwhile. To a
-    /// remote actor it is [`ActorRef::send`].
+    /// remote actor it is [`ActorRef::send`], except that it waits while the link is
+    /// full ([`RemoteConfig::link_buffer`](crate::RemoteConfig::link_buffer)) instead of
+    /// failing with [`Error::MailboxFull`]; the remote mailbox is not waited for.
     pub async fn send_wait<M>(&self, msg: M) -> Result<(), Error>
     where
         A: Handler<M>,
@@ -267,7 +310,7 @@ impl<A: Actor> ActorRef<A> {
     {
         match &self.inner {
             Inner::Local(cell) => cell.mailbox.push_user_wait(envelope(msg, None)).await,
-            Inner::Remote(r) => r.send::<M>(None, msg),
+            Inner::Remote(r) => r.send_wait::<M>(None, msg).await,
         }
     }
 

@@ -31,15 +31,14 @@ use tokio::net::TcpListener;
 pub use config::RemoteConfig;
 pub use messages::{Codec, MessagePack, RemoteMessage, RemoteMessages};
 pub(crate) use messages::{DecodeReply, RemoteReplyTo, Undelivered, table};
-pub(crate) use peer::{PendingCall, RemoteMonitor};
+pub(crate) use peer::{Peer, PendingCall, RemoteMonitor};
 pub use tls::TlsConfig;
 
 use crate::error::Error;
 use crate::identity::{NodeName, Pid, Ref};
 use crate::monitor::{ExitReason, ProcessCell, SystemMsg, Watcher};
 use crate::node::Node;
-use peer::Peer;
-use wire::{Body, Frame, Target, WirePid, WireReason};
+use wire::{Body, Frame, Outgoing, Target, WirePid, WireReason};
 
 /// A node's network side.
 pub(crate) struct Remote {
@@ -169,22 +168,37 @@ impl Remote {
         if self.stopped.load(Ordering::Acquire) {
             return Err(Error::NodeStopped);
         }
+        let peer = self.peer_for(to)?;
+        self.send_on(&peer, pin, &Outgoing::Frame(&Frame::new(body)), track, false)
+    }
+
+    /// The peer `to`, for a sender to keep: fails for this node itself and for a name
+    /// without an address.
+    pub(crate) fn peer_for(&self, to: &NodeName) -> Result<Arc<Peer>, Error> {
         if to == &self.local {
             return Err(Error::Protocol("a node does not send frames to itself".into()));
         }
         if address_of(to).is_none() {
             return Err(Error::NoConnection);
         }
-        let peer = self.peer(to);
-        let frame = Frame::new(body);
-        if let Some(len) = frame_too_large(&frame, self.config.max_frame_size) {
-            return Err(Error::Codec(format!(
-                "a frame of {len} bytes exceeds the maximum frame size of {} bytes",
-                self.config.max_frame_size
-            )));
+        Ok(self.peer(to))
+    }
+
+    /// Queues a frame on `peer`'s links (see [`Peer::send`]); with `track`, as the
+    /// important send of that delivery id.
+    pub(crate) fn send_on(
+        self: &Arc<Self>,
+        peer: &Arc<Peer>,
+        pin: u64,
+        frame: &Outgoing<'_>,
+        track: Option<u64>,
+        bounded: bool,
+    ) -> Result<(), Error> {
+        if self.stopped.load(Ordering::Acquire) {
+            return Err(Error::NodeStopped);
         }
         let track = track.map(|id| (id, self.config.important_window));
-        peer.send_tracked(self, pin, frame, track)
+        peer.send(self, pin, frame, track, bounded)
     }
 
     /// Registers a pending call with `to` and sends its frame; with `important`, also
@@ -681,15 +695,10 @@ pub(crate) fn heartbeat_bytes() -> Vec<u8> {
 
 /// Decodes frames as a link reader does (for fuzzing through `testing`).
 pub(crate) fn decode_frames_for_test(bytes: &[u8], max_frame_size: usize) -> usize {
-    use tokio_util::codec::Decoder;
-    let mut codec = tokio_util::codec::LengthDelimitedCodec::builder()
-        .length_field_length(4)
-        .max_frame_length(max_frame_size)
-        .new_codec();
     let mut buf = bytes::BytesMut::from(bytes);
     let mut frames = 0;
-    while let Ok(Some(frame)) = codec.decode(&mut buf) {
-        let Ok(frame) = <Frame as prost::Message>::decode(frame.freeze()) else {
+    while let Ok(Some(frame)) = link::next_frame(&mut buf, max_frame_size) {
+        let Ok(frame) = <Frame as prost::Message>::decode(frame) else {
             break;
         };
         frames += 1;
@@ -768,10 +777,4 @@ fn error_label(e: &Error) -> &'static str {
         Error::Codec(_) => "codec",
         _ => "other",
     }
-}
-
-/// The encoded length of `frame` if it is over `max`.
-fn frame_too_large(frame: &Frame, max: usize) -> Option<usize> {
-    let len = prost::Message::encoded_len(frame);
-    (len > max).then_some(len)
 }

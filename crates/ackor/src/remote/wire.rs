@@ -256,14 +256,6 @@ impl Frame {
         }
     }
 
-    /// The delivery id of an important send.
-    pub(crate) fn important_id(&self) -> Option<u64> {
-        match &self.body {
-            Some(Body::Deliver(d)) if d.ack => Some(d.call_id),
-            _ => None,
-        }
-    }
-
     /// Encodes the frame with its length prefix (u32, big endian) into `out`.
     pub(crate) fn encode_into(&self, out: &mut bytes::BytesMut) {
         let len = self.encoded_len();
@@ -272,6 +264,38 @@ impl Frame {
         // Encoding into a buffer with enough room cannot fail.
         let _ = self.encode(out);
     }
+}
+
+/// A frame on its way out, encoded straight into a link's queue.
+pub(crate) enum Outgoing<'a> {
+    /// Any frame.
+    Frame(&'a Frame),
+}
+
+impl Outgoing<'_> {
+    /// Appends the frame with its length prefix to `out`; writes nothing and fails with
+    /// [`Error::Codec`] if it is larger than `max` bytes.
+    pub(crate) fn encode(&self, out: &mut bytes::BytesMut, max: usize) -> Result<(), Error> {
+        match self {
+            Outgoing::Frame(frame) => {
+                let len = frame.encoded_len();
+                let prefix = u32::try_from(len)
+                    .ok()
+                    .filter(|_| len <= max)
+                    .ok_or_else(|| too_large(len, max))?;
+                out.reserve(4 + len);
+                out.extend_from_slice(&prefix.to_be_bytes());
+                frame.encode_raw(out);
+                Ok(())
+            }
+        }
+    }
+}
+
+fn too_large(len: usize, max: usize) -> Error {
+    Error::Codec(format!(
+        "a frame of {len} bytes exceeds the maximum frame size of {max} bytes"
+    ))
 }
 
 // ------------------------------------------------------------------ conversions

@@ -17,7 +17,7 @@ use crate::error::Error;
 use crate::identity::Pid;
 use crate::monitor::{ExitReason, ProcessCell, SystemMsg};
 use crate::node::Node;
-use crate::remote::wire::{self, Body, Frame, Outgoing};
+use crate::remote::wire::{self, Outgoing};
 use crate::remote::{DecodeReply, ForgetCall, Peer, PendingCall, Remote, RemoteMessages, RemoteMonitor, pin};
 
 /// A handle to an actor of type `A`: send it messages, call it, stop it.
@@ -68,6 +68,29 @@ struct RemoteTarget<A: Actor> {
     table: Arc<RemoteMessages<A>>,
     /// The peer node, looked up on the first send.
     peer: OnceLock<Arc<Peer>>,
+    /// `pid` as it travels.
+    to: wire::WirePid,
+}
+
+thread_local! {
+    /// Where remote messages are encoded before they are copied into a link's queue.
+    static PAYLOAD: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with an empty buffer for a message payload: this thread's reused one, or a
+/// fresh one if that is in use (a codec that sends while encoding).
+fn with_payload_buffer<R>(f: impl FnOnce(&mut Vec<u8>) -> Result<R, Error>) -> Result<R, Error> {
+    PAYLOAD.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            buf.clear();
+            let out = f(&mut buf);
+            if buf.capacity() > 64 * 1024 {
+                *buf = Vec::new();
+            }
+            out
+        }
+        Err(_) => f(&mut Vec::new()),
+    })
 }
 
 impl<A: Actor> RemoteTarget<A> {
@@ -83,43 +106,47 @@ impl<A: Actor> RemoteTarget<A> {
         Ok(self.peer.get_or_init(|| peer))
     }
 
-    /// Encodes `msg` for the wire, with the reply decoder of its type.
-    fn deliver<M: Message>(
+    /// Encodes `msg` for the wire and hands the frame, with the reply decoder of the
+    /// message's type, to `send`.
+    fn with_frame<M: Message, R>(
         &self,
+        remote: &Remote,
         sender: Option<&Pid>,
         msg: &M,
         call_id: u64,
         ack: bool,
-    ) -> Result<(Body, DecodeReply), Error> {
+        send: impl FnOnce(&Outgoing<'_>, DecodeReply) -> Result<R, Error>,
+    ) -> Result<R, Error> {
         let (tag, encode, decode) = self
             .table
             .sender_side::<M>()
             .ok_or_else(|| Error::UnknownMessage(std::any::type_name::<M>().to_string()))?;
-        let payload = encode(msg)?;
-        let body = Body::Deliver(wire::Deliver {
-            to: Some(wire::Target::Pid(wire::WirePid::from(&self.pid))),
-            from: sender.map(wire::WirePid::from),
-            tag: tag.to_string(),
-            payload: payload.into(),
+        let deliver = wire::Deliver {
+            to: Some(wire::Target::Pid(self.to.clone())),
+            from: sender.map(|p| remote.wire_pid(p)),
+            tag: bytes::Bytes::from_static(tag.as_bytes()),
+            payload: bytes::Bytes::new(),
             call_id,
             ack,
-        });
-        Ok((body, decode))
+        };
+        with_payload_buffer(|payload| {
+            encode(msg, payload)?;
+            let frame = Outgoing::Deliver {
+                deliver: &deliver,
+                payload,
+            };
+            send(&frame, decode)
+        })
     }
 
     /// A plain send: refused with [`Error::MailboxFull`] while the link is full.
     fn send<M: Message>(&self, sender: Option<&Pid>, msg: &M) -> Result<(), Error> {
         let remote = self.remote()?;
         let peer = self.peer(remote)?;
-        let (body, _) = self.deliver::<M>(sender, msg, 0, false)?;
-        let frame = Frame::new(body);
-        remote.send_on(
-            peer,
-            pin(sender, self.pid.id()),
-            &Outgoing::Frame(&frame),
-            None,
-            true,
-        )
+        let pin = pin(sender, self.pid.id());
+        self.with_frame(remote, sender, msg, 0, false, |frame, _| {
+            remote.send_on(peer, pin, frame, None, true)
+        })
     }
 
     /// A plain send that waits while the link is full.
@@ -148,20 +175,16 @@ impl<A: Actor> RemoteTarget<A> {
         timeout: Duration,
     ) -> Result<impl Future<Output = Result<(), Error>> + Send + 'static, Error> {
         let remote = self.remote()?;
+        let peer = self.peer(remote)?;
         let id = remote.next_call_id();
-        let (body, _) = self.deliver::<M>(sender.as_ref(), &msg, id, true)?;
         let (tx, rx) = tokio::sync::oneshot::channel();
         let pending: PendingCall =
             Box::new(move |outcome| tx.send(outcome.map(|_| ())).map_err(|_| Error::ResponseIgnored));
         metrics::counter!("ackor_important_sent_total").increment(1);
-        let forget = remote.call(
-            self.pid.node(),
-            pin(sender.as_ref(), self.pid.id()),
-            id,
-            body,
-            pending,
-            true,
-        )?;
+        let pin = pin(sender.as_ref(), self.pid.id());
+        let forget = self.with_frame(remote, sender.as_ref(), &msg, id, true, |frame, _| {
+            remote.call_on(peer, pin, id, frame, pending, true)
+        })?;
         let span = tracing::debug_span!("send_important", delivery_id = id, to = %self.pid);
         Ok(async move {
             let _forget = forget;
@@ -217,10 +240,11 @@ impl<A: Actor> ActorRef<A> {
     pub(crate) fn remote(pid: Pid, node: Node) -> Self {
         ActorRef {
             inner: Inner::Remote(Arc::new(RemoteTarget {
-                pid,
-                node,
                 table: crate::remote::table::<A>(),
                 peer: OnceLock::new(),
+                to: wire::WirePid::from(&pid),
+                pid,
+                node,
             })),
         }
     }
@@ -614,24 +638,20 @@ fn remote_call<A: Actor, M: Message>(
     handle: ReplyHandle<M::Reply>,
 ) -> Result<ForgetCall, Error> {
     let remote = r.remote()?;
+    let peer = r.peer(remote)?;
     let call_id = remote.next_call_id();
-    let (body, decode) = r.deliver::<M>(sender.as_ref(), msg, call_id, false)?;
-    let pending: PendingCall = Box::new(move |outcome| {
-        let value = outcome.and_then(|bytes| decode(&bytes)).and_then(|any| {
-            any.downcast::<M::Reply>()
-                .map(|v| *v)
-                .map_err(|_| Error::Codec("reply of an unexpected type".into()))
+    let pin = pin(sender.as_ref(), r.pid.id());
+    r.with_frame(remote, sender.as_ref(), msg, call_id, false, |frame, decode| {
+        let pending: PendingCall = Box::new(move |outcome| {
+            let value = outcome.and_then(|bytes| decode(&bytes)).and_then(|any| {
+                any.downcast::<M::Reply>()
+                    .map(|v| *v)
+                    .map_err(|_| Error::Codec("reply of an unexpected type".into()))
+            });
+            handle.complete_with(value)
         });
-        handle.complete_with(value)
-    });
-    remote.call(
-        r.pid.node(),
-        pin(sender.as_ref(), r.pid.id()),
-        call_id,
-        body,
-        pending,
-        false,
-    )
+        remote.call_on(peer, pin, call_id, frame, pending, false)
+    })
 }
 
 enum CallState<T> {

@@ -43,6 +43,8 @@ use wire::{Body, Frame, Outgoing, Target, WirePid, WireReason};
 /// A node's network side.
 pub(crate) struct Remote {
     local: NodeName,
+    /// `local` as bytes, shared by every pid of this node put on the wire.
+    local_wire: bytes::Bytes,
     creation: u32,
     config: RemoteConfig,
     addr: SocketAddr,
@@ -98,6 +100,7 @@ impl Remote {
         };
         let remote = Arc::new(Remote {
             local: name.clone(),
+            local_wire: bytes::Bytes::copy_from_slice(name.as_str().as_bytes()),
             creation,
             config,
             addr: bound,
@@ -146,6 +149,19 @@ impl Remote {
 
     fn existing_peer(&self, name: &NodeName) -> Option<Arc<Peer>> {
         lock(&self.peers).get(name).cloned()
+    }
+
+    /// `pid` as it travels; without copying the name for a pid of this node.
+    pub(crate) fn wire_pid(&self, pid: &Pid) -> WirePid {
+        if pid.node() == &self.local {
+            WirePid {
+                node: self.local_wire.clone(),
+                id: pid.id(),
+                creation: pid.creation(),
+            }
+        } else {
+            WirePid::from(pid)
+        }
     }
 
     pub(crate) fn next_call_id(&self) -> u64 {
@@ -213,15 +229,34 @@ impl Remote {
         pending: PendingCall,
         important: bool,
     ) -> Result<ForgetCall, Error> {
-        let peer = self.peer(to);
+        let peer = self.peer_for(to)?;
+        self.call_on(
+            &peer,
+            pin,
+            call_id,
+            &Outgoing::Frame(&Frame::new(body)),
+            pending,
+            important,
+        )
+    }
+
+    /// [`Remote::call`] to a peer the caller already holds.
+    pub(crate) fn call_on(
+        self: &Arc<Self>,
+        peer: &Arc<Peer>,
+        pin: u64,
+        call_id: u64,
+        frame: &Outgoing<'_>,
+        pending: PendingCall,
+        important: bool,
+    ) -> Result<ForgetCall, Error> {
         peer.add_call(call_id, pending);
-        if let Err(e) = self.send_tracked(to, pin, body, important.then_some(call_id)) {
+        if let Err(e) = self.send_on(peer, pin, frame, important.then_some(call_id), false) {
             peer.remove_call(call_id);
             return Err(e);
         }
         Ok(ForgetCall {
-            remote: self.clone(),
-            node: to.clone(),
+            peer: peer.clone(),
             call_id,
         })
     }
@@ -251,13 +286,6 @@ impl Remote {
             Ok(Ok(Ok(bytes))) => <WirePid as prost::Message>::decode(bytes)
                 .map(|p| p.to_pid())
                 .map_err(|e| Error::Protocol(format!("undecodable pid: {e}"))),
-        }
-    }
-
-    /// Forgets a pending call (the caller gave up).
-    pub(crate) fn forget_call(&self, to: &NodeName, call_id: u64) {
-        if let Some(peer) = self.existing_peer(to) {
-            peer.remove_call(call_id);
         }
     }
 
@@ -461,16 +489,20 @@ impl Remote {
 
     fn resolve(&self, node: &Node, target: Option<&Target>) -> Option<Arc<dyn ProcessCell>> {
         match target? {
-            Target::Pid(p) if p.node == self.local.as_str() => node.registry().get(&p.to_pid()),
+            Target::Pid(p) if p.is_on(&self.local) => {
+                node.registry()
+                    .get(&Pid::new(self.local.clone(), p.id, p.creation))
+            }
             Target::Pid(_) => None,
             Target::Name(n) => node.registry().whereis(n),
         }
     }
 
     fn on_deliver(self: &Arc<Self>, node: &Node, peer: &Arc<Peer>, d: wire::Deliver) {
-        let span = tracing::trace_span!("deliver", peer = %peer.name(), tag = %d.tag, call_id = d.call_id);
+        let tag = String::from_utf8_lossy(&d.tag);
+        let span = tracing::trace_span!("deliver", peer = %peer.name(), tag = %tag, call_id = d.call_id);
         let _enter = span.enter();
-        let from = d.from.as_ref().map(WirePid::to_pid);
+        let from = d.from.as_ref().map(|p| p.to_pid_on(peer.name()));
         if d.ack
             && let Some(before) = peer.claim(d.call_id)
         {
@@ -493,7 +525,7 @@ impl Remote {
             (d.call_id != 0).then(|| self.reply_route(peer.name().clone(), d.call_id, from.clone(), &d.to));
         let (reply, ack) = if d.ack { (None, route) } else { (route, None) };
         let outcome = match self.resolve(node, d.to.as_ref()) {
-            Some(cell) => cell.deliver_remote(&d.tag, &d.payload, from.clone(), reply),
+            Some(cell) => cell.deliver_remote(&tag, &d.payload, from.clone(), reply),
             None => Err((Error::ProcessUnknown, reply)),
         };
         match outcome {
@@ -507,7 +539,7 @@ impl Remote {
             Err((error, reply)) => {
                 metrics::counter!("ackor_remote_undelivered_total", "reason" => error_label(&error))
                     .increment(1);
-                tracing::debug!(peer = %peer.name(), tag = %d.tag, %error, "remote message not delivered");
+                tracing::debug!(peer = %peer.name(), tag = %tag, %error, "remote message not delivered");
                 if d.ack {
                     peer.record(d.call_id, Some(wire::WireError::from(&error)));
                 }
@@ -756,14 +788,13 @@ pub(crate) async fn respond_for_test(bytes: &[u8]) -> Result<(), Error> {
 /// Forgets a pending call when dropped: a caller that gives up (timeout, cancel)
 /// leaves nothing behind.
 pub(crate) struct ForgetCall {
-    pub(crate) remote: Arc<Remote>,
-    pub(crate) node: NodeName,
-    pub(crate) call_id: u64,
+    peer: Arc<Peer>,
+    call_id: u64,
 }
 
 impl Drop for ForgetCall {
     fn drop(&mut self) {
-        self.remote.forget_call(&self.node, self.call_id);
+        self.peer.remove_call(self.call_id);
     }
 }
 

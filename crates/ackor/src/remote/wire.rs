@@ -46,8 +46,10 @@ pub(crate) struct Proof {
 /// A process on the node the frame travels from or to.
 #[derive(Clone, PartialEq, Eq, Hash, prost::Message)]
 pub(crate) struct WirePid {
-    #[prost(string, tag = "1")]
-    pub node: String,
+    /// The node name, UTF-8 (a protobuf `string` on the wire; kept as bytes here so a
+    /// received name is not copied, and a sender's own name is shared, not allocated).
+    #[prost(bytes = "bytes", tag = "1")]
+    pub node: bytes::Bytes,
     #[prost(uint64, tag = "2")]
     pub id: u64,
     #[prost(uint32, tag = "3")]
@@ -117,9 +119,10 @@ pub(crate) struct Deliver {
     pub to: Option<Target>,
     #[prost(message, optional, tag = "2")]
     pub from: Option<WirePid>,
-    /// The message type's stable tag.
-    #[prost(string, tag = "3")]
-    pub tag: String,
+    /// The message type's stable tag, UTF-8 (a protobuf `string` on the wire; bytes
+    /// here, so the sender passes its static tag and the receiver does not copy it).
+    #[prost(bytes = "bytes", tag = "3")]
+    pub tag: bytes::Bytes,
     #[prost(bytes = "bytes", tag = "4")]
     pub payload: bytes::Bytes,
     /// Non-zero for a call: the caller waits for a [`CallReply`] with this id.
@@ -270,6 +273,10 @@ impl Frame {
 pub(crate) enum Outgoing<'a> {
     /// Any frame.
     Frame(&'a Frame),
+    /// A [`Deliver`] frame whose payload is `payload` (`deliver.payload` is left
+    /// empty): the payload is encoded by the message codec into a reused buffer and
+    /// copied once, into the link's queue.
+    Deliver { deliver: &'a Deliver, payload: &'a [u8] },
 }
 
 impl Outgoing<'_> {
@@ -286,6 +293,35 @@ impl Outgoing<'_> {
                 out.reserve(4 + len);
                 out.extend_from_slice(&prefix.to_be_bytes());
                 frame.encode_raw(out);
+                Ok(())
+            }
+            Outgoing::Deliver { deliver, payload } => {
+                use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
+                // What `Frame::new(Body::Deliver(d))` encodes, with the payload field
+                // (4) written last from `payload` (protobuf fields may come in any order).
+                let payload_field = if payload.is_empty() {
+                    0
+                } else {
+                    key_len(4) + encoded_len_varint(payload.len() as u64) + payload.len()
+                };
+                let body = deliver.encoded_len() + payload_field;
+                let version = prost::encoding::uint32::encoded_len(1, &PROTOCOL_VERSION);
+                let len = version + key_len(2) + encoded_len_varint(body as u64) + body;
+                let prefix = u32::try_from(len)
+                    .ok()
+                    .filter(|_| len <= max)
+                    .ok_or_else(|| too_large(len, max))?;
+                out.reserve(4 + len);
+                out.extend_from_slice(&prefix.to_be_bytes());
+                prost::encoding::uint32::encode(1, &PROTOCOL_VERSION, out);
+                encode_key(2, WireType::LengthDelimited, out);
+                encode_varint(body as u64, out);
+                deliver.encode_raw(out);
+                if !payload.is_empty() {
+                    encode_key(4, WireType::LengthDelimited, out);
+                    encode_varint(payload.len() as u64, out);
+                    out.extend_from_slice(payload);
+                }
                 Ok(())
             }
         }
@@ -307,7 +343,7 @@ use crate::monitor::ExitReason;
 impl From<&Pid> for WirePid {
     fn from(pid: &Pid) -> Self {
         WirePid {
-            node: pid.node().as_str().to_string(),
+            node: bytes::Bytes::copy_from_slice(pid.node().as_str().as_bytes()),
             id: pid.id(),
             creation: pid.creation(),
         }
@@ -315,8 +351,29 @@ impl From<&Pid> for WirePid {
 }
 
 impl WirePid {
+    /// The pid; a node name that is not UTF-8 gets replacement characters (and so
+    /// names no node).
     pub(crate) fn to_pid(&self) -> Pid {
-        Pid::new(NodeName::new(&self.node), self.id, self.creation)
+        Pid::new(
+            NodeName::new(String::from_utf8_lossy(&self.node)),
+            self.id,
+            self.creation,
+        )
+    }
+
+    /// [`WirePid::to_pid`], sharing `known` when the pid is on that node (no copy of
+    /// the name).
+    pub(crate) fn to_pid_on(&self, known: &NodeName) -> Pid {
+        if self.is_on(known) {
+            Pid::new(known.clone(), self.id, self.creation)
+        } else {
+            self.to_pid()
+        }
+    }
+
+    /// Whether the pid is on node `node`.
+    pub(crate) fn is_on(&self, node: &NodeName) -> bool {
+        self.node.as_ref() == node.as_str().as_bytes()
     }
 }
 

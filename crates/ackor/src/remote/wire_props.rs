@@ -14,6 +14,8 @@ use proptest::sample::Index;
 use prost::Message as _;
 
 use super::handshake::{MAX_HANDSHAKE_MESSAGE, read_message};
+use super::link::next_frame;
+use super::wire::Outgoing;
 use super::wire::{
     Body, CallReply, Deliver, Down, ErrorKind, ExitSignal, Frame, Heartbeat, Hello, Link, Monitor, Proof,
     ReasonKind, Target, Whereis, WhereisReply, WireError, WirePid, WireReason,
@@ -84,7 +86,11 @@ fn kind(known: std::ops::RangeInclusive<i32>) -> BoxedStrategy<i32> {
 
 fn wire_pid() -> BoxedStrategy<WirePid> {
     (text(), u64_edge(), u32_edge())
-        .prop_map(|(node, id, creation)| WirePid { node, id, creation })
+        .prop_map(|(node, id, creation)| WirePid {
+            node: node.into(),
+            id,
+            creation,
+        })
         .boxed()
 }
 
@@ -118,7 +124,7 @@ fn body() -> BoxedStrategy<Body> {
             .prop_map(|(to, from, tag, payload, call_id, ack)| Body::Deliver(Deliver {
                 to,
                 from,
-                tag,
+                tag: tag.into(),
                 payload,
                 call_id,
                 ack,
@@ -291,6 +297,13 @@ fn decode_everything(bytes: &[u8]) {
     let _ = ExitSignal::decode(bytes);
 }
 
+fn frame_payload(frame: &Frame) -> Bytes {
+    match &frame.body {
+        Some(Body::Deliver(d)) => d.payload.clone(),
+        _ => Bytes::new(),
+    }
+}
+
 proptest! {
     #![proptest_config(config())]
 
@@ -347,6 +360,30 @@ proptest! {
         prop_assert_eq!(Hello::decode(h.encode_to_vec().as_slice()), Ok(h));
         let p = Proof { digest, refused };
         prop_assert_eq!(Proof::decode(p.encode_to_vec().as_slice()), Ok(p));
+    }
+
+    #[test]
+    fn a_deliver_encoded_with_its_payload_apart_decodes_as_the_whole_frame(
+        b in body(),
+        max in prop_oneof![Just(usize::MAX), 0usize..512],
+    ) {
+        let Body::Deliver(whole) = b else { return Ok(()) };
+        let apart = Deliver { payload: Bytes::new(), ..whole.clone() };
+        let frame = Frame::new(Body::Deliver(whole));
+        let mut out = BytesMut::from(&b"before"[..]);
+        let encoded = Outgoing::Deliver { deliver: &apart, payload: &frame_payload(&frame) }.encode(&mut out, max);
+        if frame.encoded_len() > max {
+            prop_assert!(matches!(encoded, Err(Error::Codec(_))));
+            prop_assert_eq!(&out[..], b"before");
+            return Ok(());
+        }
+        prop_assert!(encoded.is_ok());
+        let _ = out.split_to(6);
+        // The same length as prost's own encoding, and the same frame once decoded.
+        prop_assert_eq!(out.len(), 4 + frame.encoded_len());
+        let got = next_frame(&mut out, usize::MAX).unwrap().unwrap();
+        prop_assert!(out.is_empty());
+        prop_assert_eq!(Frame::decode(got).unwrap(), frame);
     }
 
     #[test]

@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
-use prost::Message as _;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
@@ -19,7 +18,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use super::handshake::{self, Local, PeerInfo};
 use super::peer::Peer;
-use super::wire::{Body, Frame, Heartbeat};
+use super::wire::{Body, Frame, Heartbeat, decode_frame};
 use super::{Remote, address_of};
 use crate::error::Error;
 use crate::identity::NodeName;
@@ -347,7 +346,7 @@ async fn read_loop<R: AsyncRead + Unpin>(remote: &Arc<Remote>, peer: &Arc<Peer>,
                 Ok(None) => break,
                 Err(e) => return e,
             };
-            let frame = match Frame::decode(bytes) {
+            let frame = match decode_frame(bytes) {
                 Ok(frame) => frame,
                 Err(e) => return format!("undecodable envelope: {e}"),
             };

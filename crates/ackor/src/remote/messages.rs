@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 
 use crate::actor::{Actor, Envelope, Forward, Handler, Message, MsgEnvelope, ReplyHandle, SendOn};
 use crate::error::Error;
+use crate::fasthash::FastMap;
 use crate::identity::Pid;
 
 /// A message type that can be sent to actors on other nodes.
@@ -136,15 +137,15 @@ pub(crate) struct RemoteReplyTo {
 /// }
 /// ```
 pub struct RemoteMessages<A: Actor> {
-    by_tag: HashMap<&'static str, DeliverFn<A>>,
-    by_type: HashMap<TypeId, (&'static str, EncodeFn, DecodeReply)>,
+    by_tag: FastMap<&'static str, DeliverFn<A>>,
+    by_type: FastMap<TypeId, (&'static str, EncodeFn, DecodeReply)>,
 }
 
 impl<A: Actor> RemoteMessages<A> {
     fn new() -> Self {
         RemoteMessages {
-            by_tag: HashMap::new(),
-            by_type: HashMap::new(),
+            by_tag: FastMap::default(),
+            by_type: FastMap::default(),
         }
     }
 

@@ -730,7 +730,7 @@ pub(crate) fn decode_frames_for_test(bytes: &[u8], max_frame_size: usize) -> usi
     let mut buf = bytes::BytesMut::from(bytes);
     let mut frames = 0;
     while let Ok(Some(frame)) = link::next_frame(&mut buf, max_frame_size) {
-        let Ok(frame) = <Frame as prost::Message>::decode(frame) else {
+        let Ok(frame) = wire::decode_frame(frame) else {
             break;
         };
         frames += 1;

@@ -328,6 +328,163 @@ impl Outgoing<'_> {
     }
 }
 
+/// Decodes a frame exactly as `Frame::decode` does, faster for the common case: a
+/// `Deliver` to a pid whose fields are all known to this node and each present at most
+/// once is read by hand, its byte fields sliced out of `bytes` without copying.
+/// Anything else (another body, a field this node does not know, a repeated field, a
+/// non-canonical varint, malformed input) goes to prost, so the outcome never differs.
+pub(crate) fn decode_frame(bytes: bytes::Bytes) -> Result<Frame, prost::DecodeError> {
+    match fast::frame(&bytes) {
+        Some(frame) => Ok(frame),
+        None => Frame::decode(bytes),
+    }
+}
+
+/// The hand-written reader behind [`decode_frame`]: every function returns `None` for
+/// anything it does not take on, and the caller falls back to prost.
+mod fast {
+    use std::ops::Range;
+
+    use bytes::Bytes;
+
+    use super::{Body, Deliver, Frame, Target, WirePid};
+
+    const VARINT: u8 = 0;
+    const LEN: u8 = 2;
+
+    struct Reader<'a> {
+        buf: &'a [u8],
+        pos: usize,
+        end: usize,
+    }
+
+    impl Reader<'_> {
+        fn done(&self) -> bool {
+            self.pos >= self.end
+        }
+
+        /// A canonical varint of at most 9 bytes (63 bits).
+        fn varint(&mut self) -> Option<u64> {
+            let mut value = 0u64;
+            for shift in (0..63).step_by(7) {
+                let byte = *self.buf[..self.end].get(self.pos)?;
+                self.pos += 1;
+                value |= u64::from(byte & 0x7f) << shift;
+                if byte & 0x80 == 0 {
+                    // A trailing zero byte would be a non-canonical encoding.
+                    return (byte != 0 || shift == 0).then_some(value);
+                }
+            }
+            None
+        }
+
+        fn key(&mut self) -> Option<(u64, u8)> {
+            let key = self.varint()?;
+            Some((key >> 3, (key & 7) as u8))
+        }
+
+        /// The range of a length-delimited field's content.
+        fn len(&mut self) -> Option<Range<usize>> {
+            let len = usize::try_from(self.varint()?).ok()?;
+            let start = self.pos;
+            let end = start.checked_add(len).filter(|&e| e <= self.end)?;
+            self.pos = end;
+            Some(start..end)
+        }
+
+        fn within(&self, range: Range<usize>) -> Self {
+            Reader {
+                buf: self.buf,
+                pos: range.start,
+                end: range.end,
+            }
+        }
+    }
+
+    /// Sets a field that may appear only once.
+    fn once<T>(slot: &mut Option<T>, value: T) -> Option<()> {
+        match slot {
+            Some(_) => None,
+            None => {
+                *slot = Some(value);
+                Some(())
+            }
+        }
+    }
+
+    pub(super) fn frame(bytes: &Bytes) -> Option<Frame> {
+        let mut r = Reader {
+            buf: bytes,
+            pos: 0,
+            end: bytes.len(),
+        };
+        let (mut version, mut deliver) = (None, None);
+        while !r.done() {
+            match r.key()? {
+                (1, VARINT) => once(&mut version, r.varint()? as u32)?,
+                (2, LEN) => {
+                    let range = r.len()?;
+                    once(&mut deliver, self::deliver(bytes, r.within(range))?)?
+                }
+                _ => return None,
+            }
+        }
+        Some(Frame {
+            version: version.unwrap_or(0),
+            body: Some(Body::Deliver(deliver?)),
+        })
+    }
+
+    fn deliver(bytes: &Bytes, mut r: Reader<'_>) -> Option<Deliver> {
+        let (mut to, mut from, mut tag, mut payload, mut call_id, mut ack) =
+            (None, None, None, None, None, None);
+        while !r.done() {
+            match r.key()? {
+                (10, LEN) => {
+                    let range = r.len()?;
+                    once(&mut to, pid(bytes, r.within(range))?)?
+                }
+                (2, LEN) => {
+                    let range = r.len()?;
+                    once(&mut from, pid(bytes, r.within(range))?)?
+                }
+                (3, LEN) => once(&mut tag, bytes.slice(r.len()?))?,
+                (4, LEN) => once(&mut payload, bytes.slice(r.len()?))?,
+                (5, VARINT) => once(&mut call_id, r.varint()?)?,
+                (6, VARINT) => once(&mut ack, r.varint()? != 0)?,
+                _ => return None,
+            }
+        }
+        // Every field of `Deliver`: one added there must be read here too (or make
+        // this fall back to prost), which this struct literal does not let anyone miss.
+        Some(Deliver {
+            to: Some(Target::Pid(to?)),
+            from,
+            tag: tag.unwrap_or_default(),
+            payload: payload.unwrap_or_default(),
+            call_id: call_id.unwrap_or(0),
+            ack: ack.unwrap_or(false),
+        })
+    }
+
+    fn pid(bytes: &Bytes, mut r: Reader<'_>) -> Option<WirePid> {
+        let (mut node, mut id, mut creation) = (None, None, None);
+        while !r.done() {
+            match r.key()? {
+                (1, LEN) => once(&mut node, bytes.slice(r.len()?))?,
+                (2, VARINT) => once(&mut id, r.varint()?)?,
+                (3, VARINT) => once(&mut creation, r.varint()? as u32)?,
+                _ => return None,
+            }
+        }
+        Some(WirePid {
+            node: node.unwrap_or_default(),
+            id: id.unwrap_or(0),
+            creation: creation.unwrap_or(0),
+        })
+    }
+}
+
 fn too_large(len: usize, max: usize) -> Error {
     Error::Codec(format!(
         "a frame of {len} bytes exceeds the maximum frame size of {max} bytes"
@@ -471,6 +628,32 @@ mod tests {
         newer.extend_from_slice(&[0x9a, 0x06, 0x00]); // tag 99, wire type 2, length 0
         let decoded = Frame::decode(newer.as_slice()).ok();
         assert_eq!(decoded.map(|f| f.body.is_none()), Some(true));
+    }
+
+    #[test]
+    fn a_plain_deliver_takes_the_fast_path_and_decodes_as_prost_does() {
+        let pid = |node: &str, id| WirePid {
+            node: bytes::Bytes::copy_from_slice(node.as_bytes()),
+            id,
+            creation: 7,
+        };
+        for (from, call_id, ack) in [(None, 0, false), (Some(pid("a@h:1", 3)), 9, true)] {
+            let frame = Frame::new(Body::Deliver(Deliver {
+                to: Some(Target::Pid(pid("b@h:2", 1 << 40))),
+                from,
+                tag: bytes::Bytes::from_static(b"bench.inc"),
+                payload: bytes::Bytes::from_static(&[0xc0]),
+                call_id,
+                ack,
+            }));
+            let bytes = bytes::Bytes::from(frame.encode_to_vec());
+            assert_eq!(fast::frame(&bytes).as_ref(), Some(&frame));
+            assert_eq!(decode_frame(bytes).ok(), Some(frame));
+        }
+        // A body it does not take on goes to prost.
+        let heartbeat = bytes::Bytes::from(Frame::new(Body::Heartbeat(Heartbeat {})).encode_to_vec());
+        assert_eq!(fast::frame(&heartbeat), None);
+        assert!(decode_frame(heartbeat).is_ok());
     }
 
     #[test]

@@ -15,11 +15,11 @@ use prost::Message as _;
 
 use super::handshake::{MAX_HANDSHAKE_MESSAGE, read_message};
 use super::link::next_frame;
-use super::wire::Outgoing;
 use super::wire::{
     Body, CallReply, Deliver, Down, ErrorKind, ExitSignal, Frame, Heartbeat, Hello, Link, Monitor, Proof,
     ReasonKind, Target, Whereis, WhereisReply, WireError, WirePid, WireReason,
 };
+use super::wire::{Outgoing, decode_frame};
 use super::{decode_frames_for_test, respond_for_test};
 use crate::error::Error;
 use crate::monitor::ExitReason;
@@ -275,6 +275,11 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 /// Decodes `bytes` as every message type that arrives from the network, and the
 /// conversions of what decodes; none of it may panic.
 fn decode_everything(bytes: &[u8]) {
+    // The link's decoder (with its hand-written fast path) agrees with prost.
+    assert_eq!(
+        decode_frame(Bytes::copy_from_slice(bytes)).ok(),
+        Frame::decode(bytes).ok()
+    );
     if let Ok(f) = Frame::decode(bytes) {
         // What decodes re-encodes to something that decodes to the same frame.
         assert_eq!(Frame::decode(f.encode_to_vec().as_slice()).as_ref(), Ok(&f));
@@ -384,6 +389,22 @@ proptest! {
         let got = next_frame(&mut out, usize::MAX).unwrap().unwrap();
         prop_assert!(out.is_empty());
         prop_assert_eq!(Frame::decode(got).unwrap(), frame);
+    }
+
+    #[test]
+    fn the_links_decoder_agrees_with_prost(f in frame(), cut in any::<Index>(), flip in any::<(Index, u8)>()) {
+        let bytes = Bytes::from(f.encode_to_vec());
+        prop_assert_eq!(decode_frame(bytes.clone()), Ok(f));
+        // Cut short or with one byte changed: still the same outcome (Ok or an error).
+        if !bytes.is_empty() {
+            let short = bytes.slice(..cut.index(bytes.len()));
+            prop_assert_eq!(decode_frame(short.clone()).ok(), Frame::decode(short).ok());
+            let mut changed = bytes.to_vec();
+            let at = flip.0.index(changed.len());
+            changed[at] ^= flip.1.max(1);
+            let changed = Bytes::from(changed);
+            prop_assert_eq!(decode_frame(changed.clone()).ok(), Frame::decode(changed).ok());
+        }
     }
 
     #[test]

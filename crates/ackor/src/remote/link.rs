@@ -18,13 +18,16 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use super::handshake::{self, Local, PeerInfo};
 use super::peer::Peer;
-use super::wire::{Body, Frame, Heartbeat, decode_frame};
+use super::wire::{Body, Decoded, Frame, Heartbeat, decode};
 use super::{Remote, address_of};
 use crate::error::Error;
 use crate::identity::NodeName;
 
 /// What the reader asks of the socket at least per read.
 const READ_CHUNK: usize = 64 * 1024;
+
+/// The reader lets other tasks run after handing on this many frames.
+const YIELD_EVERY: u64 = 8 * 1024;
 
 /// A writer's spare buffer above this capacity is given back after its write.
 const KEEP_CAPACITY: usize = 4 * 1024 * 1024;
@@ -337,6 +340,7 @@ async fn read_loop<R: AsyncRead + Unpin>(remote: &Arc<Remote>, peer: &Arc<Peer>,
     let mut last_heard = Instant::now();
     let mut heard = false;
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let mut since_yield = 0;
     loop {
         // Every whole frame in the buffer.
         let mut frames = 0u64;
@@ -346,15 +350,24 @@ async fn read_loop<R: AsyncRead + Unpin>(remote: &Arc<Remote>, peer: &Arc<Peer>,
                 Ok(None) => break,
                 Err(e) => return e,
             };
-            let frame = match decode_frame(bytes) {
-                Ok(frame) => frame,
+            match decode(bytes) {
+                Ok(Decoded::Deliver(deliver)) => remote.on_deliver(&node, peer, deliver),
+                Ok(Decoded::Frame(frame)) => remote.dispatch(&node, peer, frame),
                 Err(e) => return format!("undecodable envelope: {e}"),
-            };
+            }
             frames += 1;
-            remote.dispatch(&node, peer, frame);
         }
         if frames > 0 {
             metrics::counter!("ackor_remote_frames_received_total").increment(frames);
+            // Let the actors handed messages run before reading on: a reader that finds
+            // more in the socket every time would otherwise keep its worker until the
+            // task budget runs out (128 reads), and the mailboxes behind it would fill
+            // up (and the heap with them) meanwhile.
+            since_yield += frames;
+            if since_yield >= YIELD_EVERY {
+                since_yield = 0;
+                tokio::task::yield_now().await;
+            }
         }
         if buf.capacity() - buf.len() < READ_CHUNK / 4 {
             buf.reserve(READ_CHUNK);

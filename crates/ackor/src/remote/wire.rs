@@ -335,8 +335,26 @@ impl Outgoing<'_> {
 /// non-canonical varint, malformed input) goes to prost, so the outcome never differs.
 pub(crate) fn decode_frame(bytes: bytes::Bytes) -> Result<Frame, prost::DecodeError> {
     match fast::frame(&bytes) {
-        Some(frame) => Ok(frame),
+        Some((version, deliver)) => Ok(Frame {
+            version,
+            body: Some(Body::Deliver(deliver)),
+        }),
         None => Frame::decode(bytes),
+    }
+}
+
+/// A frame as the link's reader takes it: a plain `Deliver` on its own (not wrapped
+/// in a [`Frame`], which would only be moved around), anything else whole.
+pub(crate) enum Decoded {
+    Deliver(Deliver),
+    Frame(Frame),
+}
+
+/// [`decode_frame`], for the link's reader.
+pub(crate) fn decode(bytes: bytes::Bytes) -> Result<Decoded, prost::DecodeError> {
+    match fast::frame(&bytes) {
+        Some((_, deliver)) => Ok(Decoded::Deliver(deliver)),
+        None => Frame::decode(bytes).map(Decoded::Frame),
     }
 }
 
@@ -347,7 +365,7 @@ mod fast {
 
     use bytes::Bytes;
 
-    use super::{Body, Deliver, Frame, Target, WirePid};
+    use super::{Deliver, Target, WirePid};
 
     const VARINT: u8 = 0;
     const LEN: u8 = 2;
@@ -412,7 +430,8 @@ mod fast {
         }
     }
 
-    pub(super) fn frame(bytes: &Bytes) -> Option<Frame> {
+    /// The version and the `Deliver` of a frame.
+    pub(super) fn frame(bytes: &Bytes) -> Option<(u32, Deliver)> {
         let mut r = Reader {
             buf: bytes,
             pos: 0,
@@ -429,10 +448,7 @@ mod fast {
                 _ => return None,
             }
         }
-        Some(Frame {
-            version: version.unwrap_or(0),
-            body: Some(Body::Deliver(deliver?)),
-        })
+        Some((version.unwrap_or(0), deliver?))
     }
 
     fn deliver(bytes: &Bytes, mut r: Reader<'_>) -> Option<Deliver> {
@@ -647,7 +663,11 @@ mod tests {
                 ack,
             }));
             let bytes = bytes::Bytes::from(frame.encode_to_vec());
-            assert_eq!(fast::frame(&bytes).as_ref(), Some(&frame));
+            let fast = fast::frame(&bytes).map(|(version, d)| Frame {
+                version,
+                body: Some(Body::Deliver(d)),
+            });
+            assert_eq!(fast.as_ref(), Some(&frame));
             assert_eq!(decode_frame(bytes).ok(), Some(frame));
         }
         // A body it does not take on goes to prost.

@@ -140,11 +140,12 @@ impl LinkQueue {
     }
 }
 
-fn local(remote: &Remote) -> Local<'_> {
+fn local(remote: &Remote, link_set: u64) -> Local<'_> {
     Local {
         node: remote.local_name().as_str(),
         creation: remote.creation(),
         cookie: remote.config().cookie.as_bytes(),
+        link_set,
     }
 }
 
@@ -170,12 +171,12 @@ async fn accept_one(remote: Arc<Remote>, tcp: TcpStream, addr: SocketAddr) {
         match &remote.config().tls {
             Some(tls) => {
                 let mut stream = tls.accept(tcp).await?;
-                let info = handshake::respond(&mut stream, &local(&remote)).await?;
+                let info = handshake::respond(&mut stream, &local(&remote, 0)).await?;
                 Ok::<_, Error>((Stream::Tls(stream), info))
             }
             None => {
                 let mut tcp = tcp;
-                let info = handshake::respond(&mut tcp, &local(&remote)).await?;
+                let info = handshake::respond(&mut tcp, &local(&remote, 0)).await?;
                 Ok((Stream::Plain(tcp), info))
             }
         }
@@ -197,7 +198,18 @@ async fn accept_one(remote: Arc<Remote>, tcp: TcpStream, addr: SocketAddr) {
     let peer = remote.peer(&NodeName::new(&info.node));
     peer.reachable();
     let generation = peer.begin_links(&remote, info.creation);
-    let task = start_link(&remote, &peer, generation, stream, None);
+    // A link of a newer set from the peer ends delivery from the older ones (the peer
+    // gave them up, and resends what it still needs): what was in flight on them
+    // cannot arrive after what the peer sends now.
+    let set = match info.link_set {
+        0 => None,
+        set if peer.incoming_links(info.creation, set) => Some((info.creation, set)),
+        _ => {
+            tracing::debug!(peer = %info.node, %addr, "link of an older set refused");
+            return;
+        }
+    };
+    let task = start_link(&remote, &peer, generation, stream, Incoming(set));
     peer.add_incoming(vec![task]);
 }
 
@@ -218,7 +230,7 @@ pub(crate) async fn dial(remote: Arc<Remote>, peer: Arc<Peer>) {
                     &peer,
                     generation,
                     stream,
-                    Some(queue.clone()),
+                    Dialed(queue.clone()),
                 ));
                 queues.push(queue);
             }
@@ -237,6 +249,7 @@ pub(crate) async fn dial(remote: Arc<Remote>, peer: Arc<Peer>) {
 async fn dial_links(remote: &Remote, peer: &Peer) -> Result<Vec<(Stream, PeerInfo)>, Error> {
     let addr = address_of(peer.name()).ok_or(Error::NoConnection)?;
     let timeout = remote.config().handshake_timeout;
+    let link_set = remote.next_link_set();
     let mut links = Vec::with_capacity(remote.config().links_per_peer);
     for _ in 0..remote.config().links_per_peer {
         let tcp = tokio::time::timeout(timeout, TcpStream::connect(addr))
@@ -251,12 +264,12 @@ async fn dial_links(remote: &Remote, peer: &Peer) -> Result<Vec<(Stream, PeerInf
                     let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
                     let host = host.trim_start_matches('[').trim_end_matches(']');
                     let mut stream = tls.connect(host, tcp).await?;
-                    let info = handshake::initiate(&mut stream, &local(remote), expected).await?;
+                    let info = handshake::initiate(&mut stream, &local(remote, link_set), expected).await?;
                     Ok::<_, Error>((Stream::Tls(stream), info))
                 }
                 None => {
                     let mut tcp = tcp;
-                    let info = handshake::initiate(&mut tcp, &local(remote), expected).await?;
+                    let info = handshake::initiate(&mut tcp, &local(remote, link_set), expected).await?;
                     Ok((Stream::Plain(tcp), info))
                 }
             }
@@ -277,23 +290,32 @@ async fn dial_links(remote: &Remote, peer: &Peer) -> Result<Vec<(Stream, PeerInf
     Ok(links)
 }
 
-/// Starts the task of one link, which reads and writes. `outgoing` is `None` for an
-/// accepted link, which carries only heartbeats back.
+/// Which way a link was made.
+enum Role {
+    /// This node dialed it: it carries this node's frames, from this queue.
+    Dialed(Arc<LinkQueue>),
+    /// The peer dialed it, as part of the given (creation, link set) when the peer
+    /// told: it carries the peer's frames; only heartbeats go back.
+    Incoming(Option<(u32, u64)>),
+}
+use Role::{Dialed, Incoming};
+
+/// Starts the task of one link, which reads and writes.
 fn start_link(
     remote: &Arc<Remote>,
     peer: &Arc<Peer>,
     generation: u64,
     stream: Stream,
-    outgoing: Option<Arc<LinkQueue>>,
+    role: Role,
 ) -> AbortHandle {
     match stream {
         Stream::Plain(tcp) => {
             let (rd, wr) = tcp.into_split();
-            spawn_link(remote, peer, generation, rd, wr, outgoing)
+            spawn_link(remote, peer, generation, rd, wr, role)
         }
         Stream::Tls(io) => {
             let (rd, wr) = tokio::io::split(io);
-            spawn_link(remote, peer, generation, rd, wr, outgoing)
+            spawn_link(remote, peer, generation, rd, wr, role)
         }
     }
 }
@@ -304,19 +326,23 @@ fn spawn_link<R, W>(
     generation: u64,
     rd: R,
     wr: W,
-    outgoing: Option<Arc<LinkQueue>>,
+    role: Role,
 ) -> AbortHandle
 where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
+    let (outgoing, set) = match role {
+        Dialed(queue) => (Some(queue), None),
+        Incoming(set) => (None, set),
+    };
     let dialed = outgoing.is_some();
     let (remote, peer) = (remote.clone(), peer.clone());
     // Reader and writer live and die together: when one ends, the other is dropped
     // and the socket closes.
     let task = tokio::spawn(async move {
         let why = tokio::select! {
-            why = read_loop(&remote, &peer, rd) => why,
+            why = read_loop(&remote, &peer, rd, set) => why,
             why = write_loop(&remote, wr, outgoing) => why,
         };
         link_closed(&remote, &peer, generation, &why, dialed);
@@ -326,8 +352,14 @@ where
 
 /// Reads and dispatches frames until the link fails; returns why. Every frame read is
 /// handed on before the next read; silence is checked a few times per heartbeat
-/// timeout (no timer per frame).
-async fn read_loop<R: AsyncRead + Unpin>(remote: &Arc<Remote>, peer: &Arc<Peer>, mut rd: R) -> String {
+/// timeout (no timer per frame). A link of link set `set` stops (and drops what it
+/// has not handed on) once the peer's links of a newer set are up.
+async fn read_loop<R: AsyncRead + Unpin>(
+    remote: &Arc<Remote>,
+    peer: &Arc<Peer>,
+    mut rd: R,
+    set: Option<(u32, u64)>,
+) -> String {
     let max = remote.config().max_frame_size;
     let silence = remote.config().heartbeat_timeout;
     // Taken once: the reader lives no longer than the node's network side.
@@ -342,7 +374,14 @@ async fn read_loop<R: AsyncRead + Unpin>(remote: &Arc<Remote>, peer: &Arc<Peer>,
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let mut since_yield = 0;
     loop {
-        // Every whole frame in the buffer.
+        // Every whole frame in the buffer, while no newer link set can come up.
+        let newest = match set {
+            Some((creation, set)) => match peer.deliver_from(creation, set) {
+                Some(newest) => Some(newest),
+                None => return "links of a newer set from the peer replaced it".to_string(),
+            },
+            None => None,
+        };
         let mut frames = 0u64;
         loop {
             let bytes = match next_frame(&mut buf, max) {
@@ -357,6 +396,7 @@ async fn read_loop<R: AsyncRead + Unpin>(remote: &Arc<Remote>, peer: &Arc<Peer>,
             }
             frames += 1;
         }
+        drop(newest);
         if frames > 0 {
             metrics::counter!("ackor_remote_frames_received_total").increment(frames);
             // Let the actors handed messages run before reading on: a reader that finds

@@ -50,6 +50,8 @@ pub(crate) struct Remote {
     addr: SocketAddr,
     peers: Mutex<HashMap<NodeName, Arc<Peer>>>,
     next_call: AtomicU64,
+    /// Numbers the sets of links this node dials (see `Hello::link_set`).
+    next_link_set: AtomicU64,
     listener: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// The node, to deliver what arrives; cleared at shutdown to end the cycle.
     node: Mutex<Option<Node>>,
@@ -106,6 +108,7 @@ impl Remote {
             addr: bound,
             peers: Mutex::new(HashMap::new()),
             next_call: AtomicU64::new(1),
+            next_link_set: AtomicU64::new(1),
             listener: Mutex::new(None),
             node: Mutex::new(None),
             stopped: AtomicBool::new(false),
@@ -162,6 +165,10 @@ impl Remote {
         } else {
             WirePid::from(pid)
         }
+    }
+
+    pub(crate) fn next_link_set(&self) -> u64 {
+        self.next_link_set.fetch_add(1, Ordering::Relaxed)
     }
 
     pub(crate) fn next_call_id(&self) -> u64 {
@@ -700,6 +707,7 @@ pub(crate) async fn handshake_raw(
         node: name,
         creation: 1,
         cookie: cookie.as_bytes(),
+        link_set: 0,
     };
     handshake::initiate(stream, &local, expected).await.map(|_| ())
 }
@@ -714,6 +722,7 @@ pub(crate) async fn respond_raw(
         node: name,
         creation: 1,
         cookie: cookie.as_bytes(),
+        link_set: 0,
     };
     handshake::respond(stream, &local).await.map(|_| ())
 }
@@ -775,6 +784,7 @@ pub(crate) async fn respond_for_test(bytes: &[u8]) -> Result<(), Error> {
         node: "fuzz@127.0.0.1:1",
         creation: 1,
         cookie: b"fuzz",
+        link_set: 0,
     };
     let respond = async move {
         let outcome = handshake::respond(&mut ours, &local).await.map(|_| ());

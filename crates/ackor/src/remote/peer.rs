@@ -2,7 +2,7 @@
 //! hear about it going down.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, Weak};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -114,6 +114,10 @@ pub(crate) struct Peer {
     state: Mutex<State>,
     /// Wakes senders waiting for room on a link (or in the queue while connecting).
     room: Arc<Notify>,
+    /// The newest set of links the peer dialed to this node, as (peer creation, link
+    /// set): readers of its links deliver under a read lock, so once a newer set is
+    /// recorded (under the write lock) nothing from an older set is delivered.
+    incoming: RwLock<(u32, u64)>,
 }
 
 /// What a peer going down owes to local processes, delivered outside the lock.
@@ -146,6 +150,7 @@ impl Peer {
                 seen: BTreeMap::new(),
             }),
             room: Arc::new(Notify::new()),
+            incoming: RwLock::new((0, 0)),
         }
     }
 
@@ -293,6 +298,24 @@ impl Peer {
             self.deliver(f, "the peer restarted", remote.node());
         }
         generation
+    }
+
+    /// A link of the peer's link set `set` (of its incarnation `creation`) came up:
+    /// from a newer set (or incarnation) than the newest so far, it becomes the newest;
+    /// false if its set is older (the link is not to be used).
+    pub(crate) fn incoming_links(&self, creation: u32, set: u64) -> bool {
+        let mut newest = self.incoming.write().unwrap_or_else(|p| p.into_inner());
+        if newest.0 != creation || set > newest.1 {
+            *newest = (creation, set);
+        }
+        *newest == (creation, set)
+    }
+
+    /// While the returned guard lives, links of `set` remain the peer's newest (their
+    /// reader delivers under it); `None` once a newer set is up.
+    pub(crate) fn deliver_from(&self, creation: u32, set: u64) -> Option<RwLockReadGuard<'_, (u32, u64)>> {
+        let newest = self.incoming.read().unwrap_or_else(|p| p.into_inner());
+        (*newest == (creation, set)).then_some(newest)
     }
 
     /// Records the task of a link the peer dialed.

@@ -29,6 +29,12 @@ pub(crate) struct Hello {
     /// A fresh random challenge for the other side to sign.
     #[prost(bytes = "vec", tag = "5")]
     pub nonce: Vec<u8>,
+    /// From the initiator: which set of its links to this peer the link belongs to.
+    /// Sets are numbered upwards per node incarnation; once a link of a newer set is
+    /// up, the receiver delivers nothing more from older ones. 0 (the responder, or an
+    /// older node): not told.
+    #[prost(uint64, tag = "6")]
+    pub link_set: u64,
 }
 
 /// Second message of each side: the HMAC of the peer's challenge under the cookie.

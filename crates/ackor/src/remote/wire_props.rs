@@ -239,6 +239,7 @@ fn hello() -> BoxedStrategy<Hello> {
             creation,
             features,
             nonce,
+            link_set: creation.into(),
         })
         .boxed()
 }

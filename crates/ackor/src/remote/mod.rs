@@ -506,7 +506,10 @@ impl Remote {
     }
 
     fn on_deliver(self: &Arc<Self>, node: &Node, peer: &Arc<Peer>, d: wire::Deliver) {
-        let tag = String::from_utf8_lossy(&d.tag);
+        let tag = match std::str::from_utf8(&d.tag) {
+            Ok(tag) => std::borrow::Cow::Borrowed(tag),
+            Err(_) => String::from_utf8_lossy(&d.tag),
+        };
         let span = tracing::trace_span!("deliver", peer = %peer.name(), tag = %tag, call_id = d.call_id);
         let _enter = span.enter();
         let from = d.from.as_ref().map(|p| p.to_pid_on(peer.name()));

@@ -443,20 +443,19 @@ mod fast {
             pos: 0,
             end: bytes.len(),
         };
-        let (mut version, mut deliver) = (None, None);
+        let (mut version, mut body) = (None, None);
         while !r.done() {
             match r.key()? {
                 (1, VARINT) => once(&mut version, r.varint()? as u32)?,
-                (2, LEN) => {
-                    let range = r.len()?;
-                    once(&mut deliver, self::deliver(bytes, r.within(range))?)?
-                }
+                (2, LEN) => once(&mut body, r.len()?)?,
                 _ => return None,
             }
         }
-        Some((version.unwrap_or(0), deliver?))
+        let deliver = deliver(bytes, r.within(body?))?;
+        Some((version.unwrap_or(0), deliver))
     }
 
+    #[inline]
     fn deliver(bytes: &Bytes, mut r: Reader<'_>) -> Option<Deliver> {
         let (mut to, mut from, mut tag, mut payload, mut call_id, mut ack) =
             (None, None, None, None, None, None);

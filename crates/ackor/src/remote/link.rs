@@ -5,8 +5,10 @@
 //! reader splits what it reads into frames (enforcing the maximum frame size), hands
 //! them to the dispatcher, and ends the link after the heartbeat timeout of silence.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -18,7 +20,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use super::handshake::{self, Local, PeerInfo};
 use super::peer::Peer;
-use super::wire::{Body, Decoded, Frame, Heartbeat, decode};
+use super::wire::{Body, Decoded, Frame, Heartbeat, Outgoing, decode};
 use super::{Remote, address_of};
 use crate::error::Error;
 use crate::identity::NodeName;
@@ -100,6 +102,20 @@ impl LinkQueue {
             self.ready.notify_one();
         }
         Ok(out)
+    }
+
+    /// Appends a frame, whatever the outbox holds, without waking the writer: for the
+    /// link's own reader, which runs in the writer's task (the writer looks at the
+    /// outbox each time the task runs, so it writes the frame right after the read).
+    pub(crate) fn push_from_reader(&self, frame: &Outgoing<'_>, max: usize) -> Result<(), Error> {
+        let mut outbox = lock(&self.outbox);
+        frame.encode(&mut outbox.bytes, max)?;
+        outbox.frames += 1;
+        Ok(())
+    }
+
+    fn is_empty(&self) -> bool {
+        lock(&self.outbox).bytes.is_empty()
     }
 
     /// Appends an already encoded frame, whatever the outbox holds.
@@ -209,7 +225,8 @@ async fn accept_one(remote: Arc<Remote>, tcp: TcpStream, addr: SocketAddr) {
             return;
         }
     };
-    let task = start_link(&remote, &peer, generation, stream, Incoming(set));
+    let back = LinkQueue::new(peer.room(), remote.config().link_buffer);
+    let task = start_link(&remote, &peer, generation, stream, Incoming(back, set));
     peer.add_incoming(vec![task]);
 }
 
@@ -290,13 +307,14 @@ async fn dial_links(remote: &Remote, peer: &Peer) -> Result<Vec<(Stream, PeerInf
     Ok(links)
 }
 
-/// Which way a link was made.
+/// Which way a link was made; with the queue of what it carries out.
 enum Role {
-    /// This node dialed it: it carries this node's frames, from this queue.
+    /// This node dialed it: it carries this node's frames.
     Dialed(Arc<LinkQueue>),
     /// The peer dialed it, as part of the given (creation, link set) when the peer
-    /// told: it carries the peer's frames; only heartbeats go back.
-    Incoming(Option<(u32, u64)>),
+    /// told: it carries the peer's frames; only acknowledgements of important sends
+    /// and heartbeats go back.
+    Incoming(Arc<LinkQueue>, Option<(u32, u64)>),
 }
 use Role::{Dialed, Incoming};
 
@@ -332,18 +350,19 @@ where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let (outgoing, set) = match role {
-        Dialed(queue) => (Some(queue), None),
-        Incoming(set) => (None, set),
+    let (queue, set, dialed) = match role {
+        Dialed(queue) => (queue, None, true),
+        Incoming(queue, set) => (queue, set, false),
     };
-    let dialed = outgoing.is_some();
     let (remote, peer) = (remote.clone(), peer.clone());
     // Reader and writer live and die together: when one ends, the other is dropped
-    // and the socket closes.
+    // and the socket closes. The writer is polled after the reader, so what the
+    // reader queued on this link goes out in the same run of the task.
     let task = tokio::spawn(async move {
         let why = tokio::select! {
-            why = read_loop(&remote, &peer, rd, set) => why,
-            why = write_loop(&remote, wr, outgoing) => why,
+            biased;
+            why = read_loop(&remote, &peer, rd, set, &queue) => why,
+            why = write_loop(&remote, wr, &queue) => why,
         };
         link_closed(&remote, &peer, generation, &why, dialed);
     });
@@ -359,6 +378,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
     peer: &Arc<Peer>,
     mut rd: R,
     set: Option<(u32, u64)>,
+    back: &LinkQueue,
 ) -> String {
     let max = remote.config().max_frame_size;
     let silence = remote.config().heartbeat_timeout;
@@ -390,8 +410,8 @@ async fn read_loop<R: AsyncRead + Unpin>(
                 Err(e) => return e,
             };
             match decode(bytes) {
-                Ok(Decoded::Deliver(deliver)) => remote.on_deliver(&node, peer, deliver),
-                Ok(Decoded::Frame(frame)) => remote.dispatch(&node, peer, frame),
+                Ok(Decoded::Deliver(deliver)) => remote.on_deliver(&node, peer, deliver, back),
+                Ok(Decoded::Frame(frame)) => remote.dispatch(&node, peer, frame, back),
                 Err(e) => return format!("undecodable envelope: {e}"),
             }
             frames += 1;
@@ -466,37 +486,31 @@ fn link_closed(remote: &Arc<Remote>, peer: &Arc<Peer>, generation: u64, why: &st
     }
 }
 
-/// Writes what the senders queued, all of it at once, and a heartbeat when a
+/// Writes what was queued on the link, all of it at once, and a heartbeat when a
 /// heartbeat interval passed without a write, until the link fails; returns why.
-async fn write_loop<W: AsyncWrite + Unpin>(
-    remote: &Arc<Remote>,
-    mut wr: W,
-    outgoing: Option<Arc<LinkQueue>>,
-) -> String {
+async fn write_loop<W: AsyncWrite + Unpin>(remote: &Arc<Remote>, mut wr: W, queue: &LinkQueue) -> String {
     let interval = remote.config().heartbeat_interval;
     let mut tick = tokio::time::interval_at(Instant::now() + interval, interval);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut wrote = false;
     let mut spare = BytesMut::new();
     loop {
-        let frames = outgoing.as_ref().map_or(0, |q| q.take(&mut spare));
+        let frames = queue.take(&mut spare);
         if frames == 0 {
-            let ready = async {
-                match &outgoing {
-                    Some(q) => q.ready.notified().await,
-                    None => std::future::pending().await,
+            // Woken by a sender, or polled after the reader queued something (it does
+            // not wake this task: it is this task), or time for a heartbeat.
+            let mut ready = std::pin::pin!(queue.ready.notified());
+            let heartbeat = std::future::poll_fn(|cx| {
+                if !queue.is_empty() || ready.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(false);
                 }
-            };
-            tokio::select! {
-                biased;
-                () = ready => continue,
-                _ = tick.tick() => {
-                    if std::mem::take(&mut wrote) {
-                        continue;
-                    }
-                    Frame::new(Body::Heartbeat(Heartbeat {})).encode_into(&mut spare);
-                }
+                tick.poll_tick(cx).map(|_| true)
+            })
+            .await;
+            if !heartbeat || std::mem::take(&mut wrote) {
+                continue;
             }
+            Frame::new(Body::Heartbeat(Heartbeat {})).encode_into(&mut spare);
         }
         if let Err(e) = wr.write_all(&spare).await {
             return format!("write failed: {e}");

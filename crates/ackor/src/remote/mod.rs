@@ -3,7 +3,12 @@
 //!
 //! Each node sends only on links it dialed itself and receives on links the peer
 //! dialed, so all traffic from one node to another is ordered per sender→recipient
-//! pair: the pair is pinned to one of the `links_per_peer` outgoing links. Any link
+//! pair: the pair is pinned to one of the `links_per_peer` outgoing links. (The one
+//! exception: the acknowledgement of an important send goes back on the link the send
+//! came in on, written by that link's own task.) Each set of links a node dials is
+//! numbered in the handshake; once a newer set is up, the receiver delivers nothing
+//! more from the older ones, so nothing in flight on them can arrive after what the
+//! sender sends on the new ones (plain messages in flight are lost then). Any link
 //! this node dialed dying (an i/o error, a bad frame, silence past the heartbeat
 //! timeout) takes the whole peer down: pending calls to it fail with `NoConnection`,
 //! monitors of its processes get `Down` with `NoConnection`, links to them an exit
@@ -38,6 +43,7 @@ use crate::error::Error;
 use crate::identity::{NodeName, Pid, Ref};
 use crate::monitor::{ExitReason, ProcessCell, SystemMsg, Watcher};
 use crate::node::Node;
+use link::LinkQueue;
 use wire::{Body, Frame, Outgoing, Target, WirePid, WireReason};
 
 /// A node's network side.
@@ -436,14 +442,14 @@ impl Remote {
         node.runtime().spawn(link::dial(self.clone(), peer));
     }
 
-    /// Delivers a frame that arrived from `peer`.
-    fn dispatch(self: &Arc<Self>, node: &Node, peer: &Arc<Peer>, frame: Frame) {
+    /// Delivers a frame that arrived from `peer` on the link whose queue is `back`.
+    fn dispatch(self: &Arc<Self>, node: &Node, peer: &Arc<Peer>, frame: Frame, back: &LinkQueue) {
         let Some(body) = frame.body else {
             tracing::debug!(peer = %peer.name(), "frame with an unknown body ignored");
             return;
         };
         match body {
-            Body::Deliver(d) => self.on_deliver(node, peer, d),
+            Body::Deliver(d) => self.on_deliver(node, peer, d, back),
             Body::Reply(r) => {
                 let outcome = match &r.error {
                     Some(e) => Err(Error::from(e)),
@@ -505,7 +511,7 @@ impl Remote {
         }
     }
 
-    fn on_deliver(self: &Arc<Self>, node: &Node, peer: &Arc<Peer>, d: wire::Deliver) {
+    fn on_deliver(self: &Arc<Self>, node: &Node, peer: &Arc<Peer>, d: wire::Deliver, back: &LinkQueue) {
         let tag = match std::str::from_utf8(&d.tag) {
             Ok(tag) => std::borrow::Cow::Borrowed(tag),
             Err(_) => String::from_utf8_lossy(&d.tag),
@@ -520,30 +526,25 @@ impl Remote {
             // copy is done (if it is still being delivered, it answers itself).
             metrics::counter!("ackor_important_deduplicated_total").increment(1);
             if let peer::Seen::Done(error) = before {
-                let ack = Body::Reply(wire::CallReply {
-                    call_id: d.call_id,
-                    error,
-                    ..Default::default()
-                });
-                let _ = self.send(peer.name(), pin(None, d.call_id), ack);
+                self.acknowledge(back, d.call_id, error);
             }
             return;
         }
         // A call's reply comes from the handler; an important send's acknowledgement
-        // comes from this node as soon as the message is in the mailbox.
-        let route =
-            (d.call_id != 0).then(|| self.reply_route(peer.name().clone(), d.call_id, from.clone(), &d.to));
-        let (reply, ack) = if d.ack { (None, route) } else { (route, None) };
+        // comes from this node as soon as the message is in the mailbox, on the link
+        // the message came in on.
+        let reply = (d.call_id != 0 && !d.ack)
+            .then(|| self.reply_route(peer.name().clone(), d.call_id, from.clone(), &d.to));
         let outcome = match self.resolve(node, d.to.as_ref()) {
             Some(cell) => cell.deliver_remote(&tag, &d.payload, from.clone(), reply),
             None => Err((Error::ProcessUnknown, reply)),
         };
         match outcome {
             Ok(()) => {
-                if let Some(ack) = ack {
+                if d.ack {
                     metrics::counter!("ackor_important_acked_total").increment(1);
                     peer.record(d.call_id, None);
-                    (ack.send)(Ok(Vec::new()), None);
+                    self.acknowledge(back, d.call_id, None);
                 }
             }
             Err((error, reply)) => {
@@ -551,12 +552,27 @@ impl Remote {
                     .increment(1);
                 tracing::debug!(peer = %peer.name(), tag = %tag, %error, "remote message not delivered");
                 if d.ack {
-                    peer.record(d.call_id, Some(wire::WireError::from(&error)));
-                }
-                if let Some(route) = reply.or(ack) {
+                    let error = wire::WireError::from(&error);
+                    peer.record(d.call_id, Some(error.clone()));
+                    self.acknowledge(back, d.call_id, Some(error));
+                } else if let Some(route) = reply {
                     (route.send)(Err(error), None);
                 }
             }
+        }
+    }
+
+    /// Answers an important send: on `back`, the queue of the link it came in on,
+    /// whose writer (in the same task as the reader) writes it right after this read.
+    /// No other task is woken, which would cost a worker wake-up per acknowledgement.
+    fn acknowledge(&self, back: &LinkQueue, delivery_id: u64, error: Option<wire::WireError>) {
+        let ack = Frame::new(Body::Reply(wire::CallReply {
+            call_id: delivery_id,
+            error,
+            ..Default::default()
+        }));
+        if let Err(e) = back.push_from_reader(&Outgoing::Frame(&ack), self.config.max_frame_size) {
+            tracing::debug!(delivery_id, error = %e, "acknowledgement not sent");
         }
     }
 

@@ -152,6 +152,7 @@
 
 mod actor;
 mod error;
+mod fasthash;
 mod identity;
 mod mailbox;
 mod monitor;

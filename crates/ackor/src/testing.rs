@@ -74,6 +74,50 @@ pub async fn mute_peer(prefix: &str, cookie: &str) -> Result<(String, tokio::tas
     Ok((name, task))
 }
 
+/// A peer that completes the handshake as node `prefix@127.0.0.1:<port>` on every
+/// connection and then reads nothing until `true` is sent on the returned channel
+/// (from then on it reads and discards everything, like [`mute_peer`]): a link to it
+/// fills up. It stops when the returned task is aborted.
+pub async fn stalled_peer(
+    prefix: &str,
+    cookie: &str,
+) -> Result<
+    (
+        String,
+        tokio::sync::watch::Sender<bool>,
+        tokio::task::JoinHandle<()>,
+    ),
+    Error,
+> {
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| Error::Config(e.to_string()))?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| Error::Config(e.to_string()))?
+        .port();
+    let name = format!("{prefix}@127.0.0.1:{port}");
+    let (node, cookie) = (name.clone(), cookie.to_string());
+    let (release, released) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let (node, cookie, mut released) = (node.clone(), cookie.clone(), released.clone());
+            tokio::spawn(async move {
+                if crate::remote::respond_raw(&mut stream, &node, &cookie)
+                    .await
+                    .is_ok()
+                    && released.wait_for(|r| *r).await.is_ok()
+                {
+                    let mut sink = vec![0u8; 64 * 1024];
+                    while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+                }
+            });
+        }
+    });
+    Ok((name, release, task))
+}
+
 /// Cuts every link between `node` and the node `peer`, as a network fault would: both
 /// sides see the links die; unacknowledged important sends are resent once the links
 /// are back.

@@ -371,7 +371,7 @@ async fn burst_of_100k_remote_sends_arrives_complete_and_in_order() {
         .unwrap();
     let there = remote_bank(&a, &bank);
     for i in 1..=100_000u64 {
-        there.send(Deposit(i)).unwrap();
+        there.send_wait(Deposit(i)).await.unwrap();
     }
     let log = tokio::time::timeout(Duration::from_secs(30), there.call(Log))
         .await
@@ -379,6 +379,67 @@ async fn burst_of_100k_remote_sends_arrives_complete_and_in_order() {
     assert_eq!(log, Ok((100_000, true)));
     a.shutdown().await;
     b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_sends_on_a_full_link_fail_with_mailbox_full_and_send_wait_waits_for_room() {
+    let a = node_with(
+        "a",
+        config()
+            .link_buffer(16 * 1024)
+            .heartbeat_timeout(Duration::from_secs(60)),
+    )
+    .await;
+    let (stalled, release, task) = ackor::testing::stalled_peer("stalled", COOKIE).await.unwrap();
+    let pid = ackor::Pid::new(ackor::NodeName::new(&stalled), 1, 1);
+    let there = a.actor_ref::<Bank>(&pid).unwrap();
+    // Links up first: the queue of a peer still connecting is bounded the same way.
+    there.send(Deposit(0)).unwrap();
+    tokio::time::timeout(PROMPT, async {
+        while !there.is_alive() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("links up");
+    // The peer reads nothing: the sockets' buffers fill, then the link's own buffer,
+    // and then sends are refused instead of queued without bound.
+    let mut sent = 0u64;
+    let mut refused = 0;
+    // Refused three times in a row with pauses between: the link's writer is stuck, not
+    // just behind.
+    while refused < 3 {
+        match there.send(Deposit(1)) {
+            Ok(()) => {
+                sent += 1;
+                refused = 0;
+            }
+            Err(Error::MailboxFull) => {
+                refused += 1;
+                tokio::time::sleep(Duration::from_millis(30)).await;
+            }
+            Err(other) => panic!("after {sent} sends: {other:?}"),
+        }
+        if sent.is_multiple_of(256) {
+            tokio::task::yield_now().await;
+        }
+        assert!(sent < 10_000_000, "{sent} sends queued on a link nobody reads");
+    }
+    // send_wait waits for room instead, and goes once the peer reads again.
+    let waiting = tokio::spawn({
+        let there = there.clone();
+        async move { there.send_wait(Deposit(2)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        !waiting.is_finished(),
+        "send_wait returned while the link was full"
+    );
+    release.send(true).unwrap();
+    let outcome = tokio::time::timeout(PROMPT, waiting).await.expect("room in time");
+    assert_eq!(outcome.unwrap(), Ok(()));
+    task.abort();
+    a.shutdown().await;
 }
 
 // ------------------------------------------------------------------ monitors and links

@@ -3,7 +3,9 @@
 //!
 //! `cargo run --release -p ackor-bench --bin remote_probe -- OP IMPL [N] [REPEAT]` with OP
 //! one of `tell_1to1`, `tell_n_to_n`, `call` and IMPL one of `ackor`, `ractor_cluster`,
-//! `tcp`. Both nodes (or both TCP ends) run on one 2-worker tokio runtime, as in
+//! `tcp`; for `ackor` also the important-delivery operations of `benches/important.rs`:
+//! `important_w1024`, `call_w1024` (throughput, 1024 in flight), `important_seq`
+//! (throughput, one at a time), `important_latency`, `call_important_latency`. Both nodes (or both TCP ends) run on one 2-worker tokio runtime, as in
 //! `benches/remote.rs`; `ACKOR_LINKS=n` sets ackor's links per peer (default 2),
 //! `ACKOR_RECEIVER_MAILBOX=n` the user-lane capacity of ackor's receiving counter.
 //! Throughput runs print M msg/s per repetition; call runs print p50/p99/mean in µs.
@@ -11,7 +13,7 @@
 use std::time::Duration;
 
 use ackor_bench::remote::Latencies;
-use ackor_bench::remote::ackor_remote::AckorNodes;
+use ackor_bench::remote::ackor_remote::{AckorNodes, LatencyOp};
 use ackor_bench::remote::ractor_cluster_remote::RactorNodes;
 use ackor_bench::remote::tcp_baseline::TcpPair;
 use ackor_bench::{BenchError, PAIRS, run_on_worker, runtime};
@@ -53,6 +55,17 @@ impl Impl {
             (Impl::Ackor(x), "tell_n_to_n") => Outcome::Throughput(x.tell_n_to_n(n).await?),
             (Impl::Ackor(x), "call") => {
                 let (d, l) = x.call_latency(n).await?;
+                Outcome::Calls(d, l)
+            }
+            (Impl::Ackor(x), "important_w1024") => Outcome::Throughput(x.important_window(n, 1024).await?),
+            (Impl::Ackor(x), "call_w1024") => Outcome::Throughput(x.call_window(n, 1024).await?),
+            (Impl::Ackor(x), "important_seq") => Outcome::Throughput(x.important_window(n, 1).await?),
+            (Impl::Ackor(x), "important_latency") => {
+                let (d, l) = x.op_latency(LatencyOp::SendImportant, n).await?;
+                Outcome::Calls(d, l)
+            }
+            (Impl::Ackor(x), "call_important_latency") => {
+                let (d, l) = x.op_latency(LatencyOp::CallImportant, n).await?;
                 Outcome::Calls(d, l)
             }
             (Impl::Ractor(x), "tell_1to1") => Outcome::Throughput(x.tell_1to1(n).await?),

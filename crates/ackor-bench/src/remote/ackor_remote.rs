@@ -5,10 +5,10 @@
 //! peer unless told otherwise, 1 s heartbeat) and a 60 s call timeout. The counter is
 //! spawned on B with a user lane of [`RECEIVER_MAILBOX`] messages; the sender is a task
 //! on the runtime using A's remote handle ([`Node::actor_ref`]). Tell is
-//! [`ActorRef::send`] (encoded and queued on the link at once: ackor's remote send has
-//! no back-pressure, its link queue is unbounded), call is [`ActorRef::call`]. A
-//! message that B cannot queue (full mailbox) is dropped there, which the final count
-//! check turns into an error.
+//! [`ActorRef::send_wait`] (encoded into the link's buffer at once; waits while the link
+//! holds [`RemoteConfig::link_buffer`] bytes, 1 MiB by default, as the local benches
+//! wait for mailbox space), call is [`ActorRef::call`]. A message that B cannot queue
+//! (full mailbox) is dropped there, which the final count check turns into an error.
 
 use std::collections::VecDeque;
 use std::future::IntoFuture;
@@ -27,8 +27,8 @@ use crate::{BenchError, check_count};
 const COOKIE: &str = "ackor-bench";
 
 /// User-lane capacity of the receiving counter: far above any `n` a bench sends in one
-/// go, since remote sends have no back-pressure (more would be dropped on B, and the
-/// count check would fail the run).
+/// go, since remote sends wait for room on the link, not in B's mailbox (more would be
+/// dropped on B, and the count check would fail the run).
 pub const RECEIVER_MAILBOX: usize = 1 << 26;
 
 /// One timed operation of [`AckorNodes::op_latency`].
@@ -319,11 +319,11 @@ impl RemoteCounter {
     }
 }
 
-/// `n` remote sends (queued at once, no back-pressure), then a call for the count, which
-/// travels on the same link behind them.
+/// `n` remote sends (each waits only while the link is full), then a call for the
+/// count, which travels on the same link behind them.
 async fn send_counted(there: &ActorRef<Counter>, n: u64) -> Result<u64, BenchError> {
     for _ in 0..n {
-        there.send(Inc)?;
+        there.send_wait(Inc).await?;
     }
     Ok(there.call(Get).await?)
 }

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
@@ -18,8 +18,8 @@ use crate::identity::{Pid, ProcessId};
 use crate::monitor::{Blocked, ExitReason, ProcessCell, SystemMsg};
 use crate::node::Node;
 use crate::reentrancy::ChainId;
-use crate::remote::wire::{self, Body};
-use crate::remote::{DecodeReply, ForgetCall, PendingCall, Remote, RemoteMessages, RemoteMonitor, pin};
+use crate::remote::wire::{self, Outgoing};
+use crate::remote::{DecodeReply, ForgetCall, Peer, PendingCall, Remote, RemoteMessages, RemoteMonitor, pin};
 
 /// A handle to an actor of type `A`: send it messages, call it, stop it.
 ///
@@ -69,6 +69,31 @@ struct RemoteTarget<A: Actor> {
     node: Node,
     /// How to encode the messages `A` accepts.
     table: Arc<RemoteMessages<A>>,
+    /// The peer node, looked up on the first send.
+    peer: OnceLock<Arc<Peer>>,
+    /// `pid` as it travels.
+    to: wire::WirePid,
+}
+
+thread_local! {
+    /// Where remote messages are encoded before they are copied into a link's queue.
+    static PAYLOAD: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with an empty buffer for a message payload: this thread's reused one, or a
+/// fresh one if that is in use (a codec that sends while encoding).
+fn with_payload_buffer<R>(f: impl FnOnce(&mut Vec<u8>) -> Result<R, Error>) -> Result<R, Error> {
+    PAYLOAD.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            buf.clear();
+            let out = f(&mut buf);
+            if buf.capacity() > 64 * 1024 {
+                *buf = Vec::new();
+            }
+            out
+        }
+        Err(_) => f(&mut Vec::new()),
+    })
 }
 
 impl<A: Actor> RemoteTarget<A> {
@@ -76,40 +101,77 @@ impl<A: Actor> RemoteTarget<A> {
         self.node.remote().ok_or(Error::NoConnection)
     }
 
-    /// Encodes `msg` for the wire, with the reply decoder of its type.
-    fn deliver<M: Message>(
+    fn peer(&self, remote: &Remote) -> Result<&Arc<Peer>, Error> {
+        if let Some(peer) = self.peer.get() {
+            return Ok(peer);
+        }
+        let peer = remote.peer_for(self.pid.node())?;
+        Ok(self.peer.get_or_init(|| peer))
+    }
+
+    /// Encodes `msg` for the wire and hands the frame, with the reply decoder of the
+    /// message's type, to `send`.
+    #[allow(clippy::too_many_arguments)] // the fields of one Deliver frame
+    fn with_frame<M: Message, R>(
         &self,
+        remote: &Remote,
         sender: Option<&Pid>,
         msg: &M,
         call_id: u64,
         ack: bool,
         chain: Option<ChainId>,
-    ) -> Result<(Body, DecodeReply), Error> {
+        send: impl FnOnce(&Outgoing<'_>, DecodeReply) -> Result<R, Error>,
+    ) -> Result<R, Error> {
         let (tag, encode, decode) = self
             .table
             .sender_side::<M>()
             .ok_or_else(|| Error::UnknownMessage(std::any::type_name::<M>().to_string()))?;
-        let payload = encode(msg)?;
         let to = match &self.name {
             Some(name) => wire::Target::Name(name.clone()),
-            None => wire::Target::Pid(wire::WirePid::from(&self.pid)),
+            None => wire::Target::Pid(self.to.clone()),
         };
-        let body = Body::Deliver(wire::Deliver {
+        let deliver = wire::Deliver {
             to: Some(to),
-            from: sender.map(wire::WirePid::from),
-            tag: tag.to_string(),
-            payload: payload.into(),
+            from: sender.map(|p| remote.wire_pid(p)),
+            tag: bytes::Bytes::from_static(tag.as_bytes()),
+            payload: bytes::Bytes::new(),
             call_id,
             ack,
             chain: ChainId::to_wire(chain),
-        });
-        Ok((body, decode))
+        };
+        with_payload_buffer(|payload| {
+            encode(msg, payload)?;
+            let frame = Outgoing::Deliver {
+                deliver: &deliver,
+                payload,
+            };
+            send(&frame, decode)
+        })
     }
 
-    fn send<M: Message>(&self, sender: Option<Pid>, msg: M) -> Result<(), Error> {
-        let (body, _) = self.deliver::<M>(sender.as_ref(), &msg, 0, false, None)?;
-        self.remote()?
-            .send(self.pid.node(), pin(sender.as_ref(), self.pid.id()), body)
+    /// A plain send: refused with [`Error::MailboxFull`] while the link is full.
+    fn send<M: Message>(&self, sender: Option<&Pid>, msg: &M) -> Result<(), Error> {
+        let remote = self.remote()?;
+        let peer = self.peer(remote)?;
+        let pin = pin(sender, self.pid.id());
+        self.with_frame(remote, sender, msg, 0, false, None, |frame, _| {
+            remote.send_on(peer, pin, frame, None, true)
+        })
+    }
+
+    /// A plain send that waits while the link is full.
+    async fn send_wait<M: Message>(&self, sender: Option<Pid>, msg: M) -> Result<(), Error> {
+        loop {
+            match self.send(sender.as_ref(), &msg) {
+                Err(Error::MailboxFull) => {}
+                other => return other,
+            }
+            let remote = self.remote()?;
+            let limit = remote.config().link_buffer;
+            self.peer(remote)?
+                .room_for(pin(sender.as_ref(), self.pid.id()), limit)
+                .await;
+        }
     }
 }
 
@@ -123,20 +185,16 @@ impl<A: Actor> RemoteTarget<A> {
         timeout: Duration,
     ) -> Result<impl Future<Output = Result<(), Error>> + Send + 'static, Error> {
         let remote = self.remote()?;
+        let peer = self.peer(remote)?;
         let id = remote.next_call_id();
-        let (body, _) = self.deliver::<M>(sender.as_ref(), &msg, id, true, None)?;
         let (tx, rx) = tokio::sync::oneshot::channel();
         let pending: PendingCall =
             Box::new(move |outcome| tx.send(outcome.map(|_| ())).map_err(|_| Error::ResponseIgnored));
         metrics::counter!("ackor_important_sent_total").increment(1);
-        let forget = remote.call(
-            self.pid.node(),
-            pin(sender.as_ref(), self.pid.id()),
-            id,
-            body,
-            pending,
-            true,
-        )?;
+        let pin = pin(sender.as_ref(), self.pid.id());
+        let forget = self.with_frame(remote, sender.as_ref(), &msg, id, true, None, |frame, _| {
+            remote.call_on(peer, pin, id, frame, pending, true)
+        })?;
         let span = tracing::debug_span!("send_important", delivery_id = id, to = %self.pid);
         // The timeout runs from the send, not from the first poll: pipelined sends awaited
         // one after another each get their full time and no more.
@@ -195,10 +253,12 @@ impl<A: Actor> ActorRef<A> {
     pub(crate) fn remote(pid: Pid, node: Node) -> Self {
         ActorRef {
             inner: Inner::Remote(Arc::new(RemoteTarget {
+                table: crate::remote::table::<A>(),
+                peer: OnceLock::new(),
+                to: wire::WirePid::from(&pid),
                 pid,
                 name: None,
                 node,
-                table: crate::remote::table::<A>(),
             })),
         }
     }
@@ -207,10 +267,12 @@ impl<A: Actor> ActorRef<A> {
     pub(crate) fn remote_named(id: &ProcessId, node: Node) -> Self {
         ActorRef {
             inner: Inner::Remote(Arc::new(RemoteTarget {
+                table: crate::remote::table::<A>(),
+                peer: OnceLock::new(),
+                to: wire::WirePid::from(&Pid::new(id.node.clone(), 0, 0)),
                 pid: Pid::new(id.node.clone(), 0, 0),
                 name: Some(id.name.clone()),
                 node,
-                table: crate::remote::table::<A>(),
             })),
         }
     }
@@ -309,7 +371,13 @@ impl<A: Actor> ActorRef<A> {
     /// To an actor on another node the message is encoded and queued on the link; only
     /// local problems are reported ([`Error::UnknownMessage`] for a message type the
     /// actor does not list in [`Actor::remote_messages`], [`Error::Codec`],
-    /// [`Error::NoConnection`] while its node is known to be unreachable).
+    /// [`Error::NoConnection`] while its node is known to be unreachable, and
+    /// [`Error::MailboxFull`] while the link already holds
+    /// [`RemoteConfig::link_buffer`](crate::RemoteConfig::link_buffer) bytes not yet
+    /// written, i.e. the network or the other node does not keep up; nothing is queued
+    /// then). Use [`ActorRef::send_wait`] to wait for room instead. A message that finds
+    /// the remote mailbox full is dropped there (the sender is not told; use
+    /// [`ActorRef::send_important`] to know).
     pub fn send<M>(&self, msg: M) -> Result<(), Error>
     where
         A: Handler<M>,
@@ -328,13 +396,15 @@ impl<A: Actor> ActorRef<A> {
                 .mailbox
                 .try_push_user(envelope(msg, sender))
                 .map_err(|(_, e)| e),
-            Inner::Remote(r) => r.send::<M>(sender, msg),
+            Inner::Remote(r) => r.send::<M>(sender.as_ref(), &msg),
         }
     }
 
     /// Sends a message, waiting while the user lane is full (back-pressure).
     /// Fails with [`Error::ProcessTerminated`] if the actor stops meanwhile. To a
-    /// remote actor it is [`ActorRef::send`].
+    /// remote actor it is [`ActorRef::send`], except that it waits while the link is
+    /// full ([`RemoteConfig::link_buffer`](crate::RemoteConfig::link_buffer)) instead of
+    /// failing with [`Error::MailboxFull`]; the remote mailbox is not waited for.
     pub async fn send_wait<M>(&self, msg: M) -> Result<(), Error>
     where
         A: Handler<M>,
@@ -342,7 +412,7 @@ impl<A: Actor> ActorRef<A> {
     {
         match &self.inner {
             Inner::Local(cell) => cell.mailbox.push_user_wait(envelope(msg, None)).await,
-            Inner::Remote(r) => r.send::<M>(None, msg),
+            Inner::Remote(r) => r.send_wait::<M>(None, msg).await,
         }
     }
 
@@ -673,23 +743,27 @@ fn remote_call<A: Actor, M: Message>(
     complete: impl FnOnce(Result<M::Reply, Error>) -> Result<(), Error> + Send + 'static,
 ) -> Result<ForgetCall, Error> {
     let remote = r.remote()?;
+    let peer = r.peer(remote)?;
     let call_id = remote.next_call_id();
-    let (body, decode) = r.deliver::<M>(sender.as_ref(), msg, call_id, false, chain)?;
-    let pending: PendingCall = Box::new(move |outcome| {
-        let value = outcome.and_then(|bytes| decode(&bytes)).and_then(|any| {
-            any.downcast::<M::Reply>()
-                .map(|v| *v)
-                .map_err(|_| Error::Codec("reply of an unexpected type".into()))
-        });
-        complete(value)
-    });
-    remote.call(
-        r.pid.node(),
-        pin(sender.as_ref(), r.pid.id()),
+    let pin = pin(sender.as_ref(), r.pid.id());
+    r.with_frame(
+        remote,
+        sender.as_ref(),
+        msg,
         call_id,
-        body,
-        pending,
         false,
+        chain,
+        |frame, decode| {
+            let pending: PendingCall = Box::new(move |outcome| {
+                let value = outcome.and_then(|bytes| decode(&bytes)).and_then(|any| {
+                    any.downcast::<M::Reply>()
+                        .map(|v| *v)
+                        .map_err(|_| Error::Codec("reply of an unexpected type".into()))
+                });
+                complete(value)
+            });
+            remote.call_on(peer, pin, call_id, frame, pending, false)
+        },
     )
 }
 

@@ -4,13 +4,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::error::Error;
+use crate::fasthash::FastMap;
 use crate::identity::Pid;
 use crate::monitor::ProcessCell;
 
 /// Live processes by id, and registered names.
 #[derive(Default)]
 pub(crate) struct Registry {
-    processes: Mutex<HashMap<u64, Arc<dyn ProcessCell>>>,
+    processes: Mutex<FastMap<u64, Arc<dyn ProcessCell>>>,
     names: Mutex<HashMap<String, Arc<dyn ProcessCell>>>,
 }
 

@@ -40,6 +40,17 @@ pub struct RemoteConfig {
     /// How many important sends to one peer may await their acknowledgement at once;
     /// one more fails at once with [`Error::MailboxFull`](crate::Error::MailboxFull).
     pub important_window: usize,
+    /// How many bytes of encoded frames one link may hold before they are written
+    /// (while the links come up: all links of the peer together). While a link holds
+    /// this much or more, a plain [`ActorRef::send`](crate::ActorRef::send) on it fails
+    /// at once with [`Error::MailboxFull`](crate::Error::MailboxFull) and
+    /// [`ActorRef::send_wait`](crate::ActorRef::send_wait) waits until the link's
+    /// writer has taken the bytes: remote sends get back-pressure instead of an
+    /// unbounded queue. Calls, important sends (bounded by `important_window`), replies
+    /// and the node's own frames are always queued. A frame larger than this still goes
+    /// (the check is before appending), so memory per link stays below about twice this
+    /// plus one frame.
+    pub link_buffer: usize,
 }
 
 impl std::fmt::Debug for RemoteConfig {
@@ -56,6 +67,7 @@ impl std::fmt::Debug for RemoteConfig {
             .field("tls", &self.tls.is_some())
             .field("important_timeout", &self.important_timeout)
             .field("important_window", &self.important_window)
+            .field("link_buffer", &self.link_buffer)
             .finish()
     }
 }
@@ -63,7 +75,8 @@ impl std::fmt::Debug for RemoteConfig {
 impl RemoteConfig {
     /// Defaults with the given cookie: 8 MiB frames, heartbeat every second, dead
     /// after 5 s of silence, 5 s handshake, backoff 100 ms to 5 s, 2 links per peer,
-    /// 5 s important-delivery timeout, 65,536 unacknowledged important sends per peer.
+    /// 5 s important-delivery timeout, 65,536 unacknowledged important sends per peer,
+    /// 1 MiB link buffer (as Erlang's default distribution buffer busy limit).
     pub fn new(cookie: impl Into<String>) -> Self {
         RemoteConfig {
             cookie: cookie.into(),
@@ -77,6 +90,7 @@ impl RemoteConfig {
             tls: None,
             important_timeout: Duration::from_secs(5),
             important_window: 65_536,
+            link_buffer: 1024 * 1024,
         }
     }
 
@@ -119,6 +133,13 @@ impl RemoteConfig {
     /// Sets the per-peer window of unacknowledged important sends.
     pub fn important_window(mut self, n: usize) -> Self {
         self.important_window = n;
+        self
+    }
+
+    /// Sets how many bytes a link may hold before plain sends on it are refused (see
+    /// [`RemoteConfig::link_buffer`]).
+    pub fn link_buffer(mut self, bytes: usize) -> Self {
+        self.link_buffer = bytes;
         self
     }
 

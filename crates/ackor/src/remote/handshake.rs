@@ -30,6 +30,8 @@ pub(crate) struct PeerInfo {
     pub(crate) node: String,
     pub(crate) creation: u32,
     pub(crate) features: u64,
+    /// The initiator's link set (see [`Hello::link_set`]); 0 if not told.
+    pub(crate) link_set: u64,
 }
 
 impl From<Hello> for PeerInfo {
@@ -38,6 +40,7 @@ impl From<Hello> for PeerInfo {
             node: hello.node,
             creation: hello.creation,
             features: hello.features,
+            link_set: hello.link_set,
         }
     }
 }
@@ -47,6 +50,8 @@ pub(crate) struct Local<'a> {
     pub(crate) node: &'a str,
     pub(crate) creation: u32,
     pub(crate) cookie: &'a [u8],
+    /// The set a dialed link belongs to (0 when responding).
+    pub(crate) link_set: u64,
 }
 
 #[derive(Clone, Copy)]
@@ -136,6 +141,7 @@ fn hello(local: &Local<'_>, nonce: Vec<u8>) -> Hello {
         creation: local.creation,
         features: FEATURES,
         nonce,
+        link_set: local.link_set,
     }
 }
 
@@ -237,11 +243,13 @@ mod tests {
             node: "a@h:1",
             creation: 1,
             cookie: cookie_a,
+            link_set: 0,
         };
         let lb = Local {
             node: "b@h:2",
             creation: 2,
             cookie: cookie_b,
+            link_set: 0,
         };
         tokio::join!(initiate(&mut a, &la, "b@h:2"), respond(&mut b, &lb))
     }
@@ -273,6 +281,7 @@ mod tests {
             node: "b@h:2",
             creation: 2,
             cookie: b"secret",
+            link_set: 0,
         };
         a.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.ok();
         let r = respond(&mut b, &lb).await;

@@ -1,39 +1,167 @@
 //! Links: dialing and accepting TCP (or TLS) connections, and the task of each link,
-//! which reads and writes: the writer coalesces every queued frame into one write and
-//! sends heartbeats when idle; the reader enforces the maximum frame size and the
-//! heartbeat timeout.
+//! which reads and writes. Senders encode their frames straight into the link's
+//! [`LinkQueue`] (a byte buffer); the writer takes all of it at once, writes it in one
+//! go, and sends a heartbeat when a heartbeat interval passed without a write. The
+//! reader splits what it reads into frames (enforcing the maximum frame size), hands
+//! them to the dispatcher, and ends the link after the heartbeat timeout of silence.
 
+use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Poll;
+use std::time::Duration;
 
-use bytes::BytesMut;
-use futures_util::StreamExt;
-use prost::Message as _;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 use tokio::task::AbortHandle;
-use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
+use tokio::time::{Instant, MissedTickBehavior};
 
 use super::handshake::{self, Local, PeerInfo};
 use super::peer::Peer;
-use super::wire::{Body, Frame, Heartbeat};
+use super::wire::{Body, Decoded, Frame, Heartbeat, Outgoing, decode};
 use super::{Remote, address_of};
 use crate::error::Error;
 use crate::identity::NodeName;
 
-/// Most frames one write may carry.
-const BATCH: usize = 512;
+/// What the reader asks of the socket at least per read.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// The reader lets other tasks run after handing on this many frames.
+const YIELD_EVERY: u64 = 8 * 1024;
+
+/// A writer's spare buffer above this capacity is given back after its write.
+const KEEP_CAPACITY: usize = 4 * 1024 * 1024;
 
 /// A link's byte stream: plain TCP or TLS over TCP.
 pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
-fn local(remote: &Remote) -> Local<'_> {
+/// A link's connection after the handshake. Plain TCP is kept as a `TcpStream` so its
+/// halves split without a lock.
+pub(crate) enum Stream {
+    Plain(TcpStream),
+    Tls(Box<dyn Io>),
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The outgoing bytes of one link this node dialed: length-prefixed frames, encoded by
+/// the senders, in the order they were sent. The link's writer takes everything at
+/// once.
+pub(crate) struct LinkQueue {
+    outbox: Mutex<Outbox>,
+    /// Wakes the writer when the outbox stops being empty.
+    ready: Notify,
+    /// Wakes senders waiting for room; shared by all links of the peer.
+    room: Arc<Notify>,
+    /// Bounded sends are refused while the outbox holds at least this many bytes.
+    limit: usize,
+}
+
+#[derive(Default)]
+struct Outbox {
+    bytes: BytesMut,
+    frames: u64,
+    /// A bounded send was refused since the writer last took the bytes: tell the
+    /// waiters when there is room again.
+    refused: bool,
+}
+
+impl LinkQueue {
+    pub(crate) fn new(room: Arc<Notify>, limit: usize) -> Arc<Self> {
+        Arc::new(LinkQueue {
+            outbox: Mutex::new(Outbox::default()),
+            ready: Notify::new(),
+            room,
+            limit,
+        })
+    }
+
+    /// Appends one frame written by `encode` (which writes nothing when it fails). A
+    /// `bounded` send is refused with [`Error::MailboxFull`] while the outbox holds
+    /// `limit` bytes or more.
+    pub(crate) fn push<R>(
+        &self,
+        bounded: bool,
+        encode: impl FnOnce(&mut BytesMut) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        let mut outbox = lock(&self.outbox);
+        if bounded && outbox.bytes.len() >= self.limit {
+            outbox.refused = true;
+            return Err(Error::MailboxFull);
+        }
+        let was_empty = outbox.bytes.is_empty();
+        let out = encode(&mut outbox.bytes)?;
+        outbox.frames += 1;
+        drop(outbox);
+        if was_empty {
+            self.ready.notify_one();
+        }
+        Ok(out)
+    }
+
+    /// Appends a frame, whatever the outbox holds, without waking the writer: for the
+    /// link's own reader, which runs in the writer's task (the writer looks at the
+    /// outbox each time the task runs, so it writes the frame right after the read).
+    pub(crate) fn push_from_reader(&self, frame: &Outgoing<'_>, max: usize) -> Result<(), Error> {
+        let mut outbox = lock(&self.outbox);
+        frame.encode(&mut outbox.bytes, max)?;
+        outbox.frames += 1;
+        Ok(())
+    }
+
+    fn is_empty(&self) -> bool {
+        lock(&self.outbox).bytes.is_empty()
+    }
+
+    /// Appends an already encoded frame, whatever the outbox holds.
+    pub(crate) fn push_encoded(&self, frame: &[u8]) {
+        let _ = self.push(false, |out| {
+            out.extend_from_slice(frame);
+            Ok(())
+        });
+    }
+
+    /// Whether a bounded send would be accepted now; if not, the writer will wake the
+    /// peer's waiters once it has taken the bytes.
+    pub(crate) fn has_room(&self) -> bool {
+        let mut outbox = lock(&self.outbox);
+        if outbox.bytes.len() >= self.limit {
+            outbox.refused = true;
+            false
+        } else {
+            true
+        }
+    }
+
+    /// Swaps everything queued into `into` (which must be empty); returns how many
+    /// frames that is.
+    fn take(&self, into: &mut BytesMut) -> u64 {
+        let mut outbox = lock(&self.outbox);
+        if outbox.bytes.is_empty() {
+            return 0;
+        }
+        std::mem::swap(&mut outbox.bytes, into);
+        let frames = std::mem::take(&mut outbox.frames);
+        let refused = std::mem::take(&mut outbox.refused);
+        drop(outbox);
+        if refused {
+            self.room.notify_waiters();
+        }
+        frames
+    }
+}
+
+fn local(remote: &Remote, link_set: u64) -> Local<'_> {
     Local {
         node: remote.local_name().as_str(),
         creation: remote.creation(),
         cookie: remote.config().cookie.as_bytes(),
+        link_set,
     }
 }
 
@@ -56,12 +184,18 @@ async fn accept_one(remote: Arc<Remote>, tcp: TcpStream, addr: SocketAddr) {
     let _ = tcp.set_nodelay(true);
     let timeout = remote.config().handshake_timeout;
     let secured = async {
-        let mut stream: Box<dyn Io> = match &remote.config().tls {
-            Some(tls) => tls.accept(tcp).await?,
-            None => Box::new(tcp),
-        };
-        let info = handshake::respond(&mut stream, &local(&remote)).await?;
-        Ok::<_, Error>((stream, info))
+        match &remote.config().tls {
+            Some(tls) => {
+                let mut stream = tls.accept(tcp).await?;
+                let info = handshake::respond(&mut stream, &local(&remote, 0)).await?;
+                Ok::<_, Error>((Stream::Tls(stream), info))
+            }
+            None => {
+                let mut tcp = tcp;
+                let info = handshake::respond(&mut tcp, &local(&remote, 0)).await?;
+                Ok((Stream::Plain(tcp), info))
+            }
+        }
     };
     let (stream, info) = match tokio::time::timeout(timeout, secured).await {
         Ok(Ok(info)) => info,
@@ -80,8 +214,20 @@ async fn accept_one(remote: Arc<Remote>, tcp: TcpStream, addr: SocketAddr) {
     let peer = remote.peer(&NodeName::new(&info.node));
     peer.reachable();
     let generation = peer.begin_links(&remote, info.creation);
-    let tasks = start_link(&remote, &peer, generation, stream, None);
-    peer.add_incoming(tasks);
+    // A link of a newer set from the peer ends delivery from the older ones (the peer
+    // gave them up, and resends what it still needs): what was in flight on them
+    // cannot arrive after what the peer sends now.
+    let set = match info.link_set {
+        0 => None,
+        set if peer.incoming_links(info.creation, set) => Some((info.creation, set)),
+        _ => {
+            tracing::debug!(peer = %info.node, %addr, "link of an older set refused");
+            return;
+        }
+    };
+    let back = LinkQueue::new(peer.room(), remote.config().link_buffer);
+    let task = start_link(&remote, &peer, generation, stream, Incoming(back, set));
+    peer.add_incoming(vec![task]);
 }
 
 /// Dials every outgoing link of `peer`; on failure the peer goes into backoff and
@@ -92,15 +238,21 @@ pub(crate) async fn dial(remote: Arc<Remote>, peer: Arc<Peer>) {
         Ok(links) => {
             let creation = links.first().map_or(0, |(_, info)| info.creation);
             let generation = peer.begin_links(&remote, creation);
-            let mut senders = Vec::with_capacity(links.len());
+            let mut queues = Vec::with_capacity(links.len());
             let mut tasks = Vec::new();
             for (stream, _) in links {
-                let (tx, rx) = mpsc::unbounded_channel();
-                senders.push(tx);
-                tasks.extend(start_link(&remote, &peer, generation, stream, Some(rx)));
+                let queue = LinkQueue::new(peer.room(), remote.config().link_buffer);
+                tasks.push(start_link(
+                    &remote,
+                    &peer,
+                    generation,
+                    stream,
+                    Dialed(queue.clone()),
+                ));
+                queues.push(queue);
             }
             peer.add_tasks(generation, tasks);
-            if peer.connected(generation, creation, senders) {
+            if peer.connected(generation, creation, queues) {
                 tracing::info!(peer = %peer.name(), "peer connected (outgoing links)");
             }
         }
@@ -111,9 +263,10 @@ pub(crate) async fn dial(remote: Arc<Remote>, peer: Arc<Peer>) {
     }
 }
 
-async fn dial_links(remote: &Remote, peer: &Peer) -> Result<Vec<(Box<dyn Io>, PeerInfo)>, Error> {
+async fn dial_links(remote: &Remote, peer: &Peer) -> Result<Vec<(Stream, PeerInfo)>, Error> {
     let addr = address_of(peer.name()).ok_or(Error::NoConnection)?;
     let timeout = remote.config().handshake_timeout;
+    let link_set = remote.next_link_set();
     let mut links = Vec::with_capacity(remote.config().links_per_peer);
     for _ in 0..remote.config().links_per_peer {
         let tcp = tokio::time::timeout(timeout, TcpStream::connect(addr))
@@ -121,17 +274,22 @@ async fn dial_links(remote: &Remote, peer: &Peer) -> Result<Vec<(Box<dyn Io>, Pe
             .map_err(|_| Error::Handshake(format!("connecting to {addr} timed out")))?
             .map_err(|e| Error::Handshake(format!("cannot connect to {addr}: {e}")))?;
         let _ = tcp.set_nodelay(true);
+        let expected = peer.name().as_str();
         let secured = async {
-            let mut stream: Box<dyn Io> = match &remote.config().tls {
+            match &remote.config().tls {
                 Some(tls) => {
                     let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
                     let host = host.trim_start_matches('[').trim_end_matches(']');
-                    tls.connect(host, tcp).await?
+                    let mut stream = tls.connect(host, tcp).await?;
+                    let info = handshake::initiate(&mut stream, &local(remote, link_set), expected).await?;
+                    Ok::<_, Error>((Stream::Tls(stream), info))
                 }
-                None => Box::new(tcp),
-            };
-            let info = handshake::initiate(&mut stream, &local(remote), peer.name().as_str()).await?;
-            Ok::<_, Error>((stream, info))
+                None => {
+                    let mut tcp = tcp;
+                    let info = handshake::initiate(&mut tcp, &local(remote, link_set), expected).await?;
+                    Ok((Stream::Plain(tcp), info))
+                }
+            }
         };
         let (stream, info) = tokio::time::timeout(timeout, secured)
             .await
@@ -149,62 +307,170 @@ async fn dial_links(remote: &Remote, peer: &Peer) -> Result<Vec<(Box<dyn Io>, Pe
     Ok(links)
 }
 
-/// Starts the reader and writer of one link. `outgoing` is `None` for an accepted
-/// link, which carries only heartbeats back.
-fn start_link<S>(
+/// Which way a link was made; with the queue of what it carries out.
+enum Role {
+    /// This node dialed it: it carries this node's frames.
+    Dialed(Arc<LinkQueue>),
+    /// The peer dialed it, as part of the given (creation, link set) when the peer
+    /// told: it carries the peer's frames; only acknowledgements of important sends
+    /// and heartbeats go back.
+    Incoming(Arc<LinkQueue>, Option<(u32, u64)>),
+}
+use Role::{Dialed, Incoming};
+
+/// Starts the task of one link, which reads and writes.
+fn start_link(
     remote: &Arc<Remote>,
     peer: &Arc<Peer>,
     generation: u64,
-    stream: S,
-    outgoing: Option<mpsc::UnboundedReceiver<Frame>>,
-) -> Vec<AbortHandle>
+    stream: Stream,
+    role: Role,
+) -> AbortHandle {
+    match stream {
+        Stream::Plain(tcp) => {
+            let (rd, wr) = tcp.into_split();
+            spawn_link(remote, peer, generation, rd, wr, role)
+        }
+        Stream::Tls(io) => {
+            let (rd, wr) = tokio::io::split(io);
+            spawn_link(remote, peer, generation, rd, wr, role)
+        }
+    }
+}
+
+fn spawn_link<R, W>(
+    remote: &Arc<Remote>,
+    peer: &Arc<Peer>,
+    generation: u64,
+    rd: R,
+    wr: W,
+    role: Role,
+) -> AbortHandle
 where
-    S: AsyncRead + AsyncWrite + Send + 'static,
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
 {
-    let (rd, wr) = tokio::io::split(stream);
-    let dialed = outgoing.is_some();
+    let (queue, set, dialed) = match role {
+        Dialed(queue) => (queue, None, true),
+        Incoming(queue, set) => (queue, set, false),
+    };
     let (remote, peer) = (remote.clone(), peer.clone());
     // Reader and writer live and die together: when one ends, the other is dropped
-    // and the socket closes.
+    // and the socket closes. The writer is polled after the reader, so what the
+    // reader queued on this link goes out in the same run of the task.
     let task = tokio::spawn(async move {
         let why = tokio::select! {
-            why = read_loop(&remote, &peer, rd) => why,
-            why = write_loop(&remote, wr, outgoing) => why,
+            biased;
+            why = read_loop(&remote, &peer, rd, set, &queue) => why,
+            why = write_loop(&remote, wr, &queue) => why,
         };
         link_closed(&remote, &peer, generation, &why, dialed);
     });
-    vec![task.abort_handle()]
+    task.abort_handle()
 }
 
-/// Reads and dispatches frames until the link fails; returns why.
-async fn read_loop<R: AsyncRead + Send>(remote: &Arc<Remote>, peer: &Arc<Peer>, rd: R) -> String {
-    let codec = LengthDelimitedCodec::builder()
-        .length_field_length(4)
-        .max_frame_length(remote.config().max_frame_size)
-        .new_codec();
-    let mut frames = std::pin::pin!(FramedRead::new(rd, codec));
+/// Reads and dispatches frames until the link fails; returns why. Every frame read is
+/// handed on before the next read; silence is checked a few times per heartbeat
+/// timeout (no timer per frame). A link of link set `set` stops (and drops what it
+/// has not handed on) once the peer's links of a newer set are up.
+async fn read_loop<R: AsyncRead + Unpin>(
+    remote: &Arc<Remote>,
+    peer: &Arc<Peer>,
+    mut rd: R,
+    set: Option<(u32, u64)>,
+    back: &LinkQueue,
+) -> String {
+    let max = remote.config().max_frame_size;
     let silence = remote.config().heartbeat_timeout;
     // Taken once: the reader lives no longer than the node's network side.
     let Some(node) = remote.node() else {
         return "the node is stopping".to_string();
     };
+    let step = (silence / 4).max(Duration::from_millis(1));
+    let mut check = tokio::time::interval_at(Instant::now() + step, step);
+    check.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut last_heard = Instant::now();
+    let mut heard = false;
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let mut since_yield = 0;
     loop {
-        let next = match tokio::time::timeout(silence, frames.next()).await {
-            Ok(next) => next,
-            Err(_) => return format!("no heartbeat for {silence:?}"),
+        // Every whole frame in the buffer, while no newer link set can come up.
+        let newest = match set {
+            Some((creation, set)) => match peer.deliver_from(creation, set) {
+                Some(newest) => Some(newest),
+                None => return "links of a newer set from the peer replaced it".to_string(),
+            },
+            None => None,
         };
-        let bytes = match next {
-            None => return "the peer closed the link".to_string(),
-            Some(Err(e)) => return format!("bad frame: {e}"),
-            Some(Ok(bytes)) => bytes.freeze(),
-        };
-        let frame = match Frame::decode(bytes) {
-            Ok(frame) => frame,
-            Err(e) => return format!("undecodable envelope: {e}"),
-        };
-        metrics::counter!("ackor_remote_frames_received_total").increment(1);
-        remote.dispatch(&node, peer, frame);
+        let mut frames = 0u64;
+        loop {
+            let bytes = match next_frame(&mut buf, max) {
+                Ok(Some(bytes)) => bytes,
+                Ok(None) => break,
+                Err(e) => return e,
+            };
+            match decode(bytes) {
+                Ok(Decoded::Deliver(deliver)) => remote.on_deliver(&node, peer, deliver, back),
+                Ok(Decoded::Frame(frame)) => remote.dispatch(&node, peer, frame, back),
+                Err(e) => return format!("undecodable envelope: {e}"),
+            }
+            frames += 1;
+        }
+        drop(newest);
+        if frames > 0 {
+            metrics::counter!("ackor_remote_frames_received_total").increment(frames);
+            // Let the actors handed messages run before reading on: a reader that finds
+            // more in the socket every time would otherwise keep its worker until the
+            // task budget runs out (128 reads), and the mailboxes behind it would fill
+            // up (and the heap with them) meanwhile.
+            since_yield += frames;
+            if since_yield >= YIELD_EVERY {
+                since_yield = 0;
+                tokio::task::yield_now().await;
+            }
+        }
+        if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+            buf.reserve(READ_CHUNK);
+        }
+        tokio::select! {
+            biased;
+            read = rd.read_buf(&mut buf) => match read {
+                Ok(0) if buf.is_empty() => return "the peer closed the link".to_string(),
+                Ok(0) => return "the peer closed the link in the middle of a frame".to_string(),
+                Ok(_) => heard = true,
+                Err(e) => return format!("read failed: {e}"),
+            },
+            now = check.tick() => {
+                if heard {
+                    heard = false;
+                    last_heard = now;
+                } else if now.duration_since(last_heard) >= silence {
+                    return format!("no heartbeat for {silence:?}");
+                }
+            }
+        }
     }
+}
+
+/// Takes the next whole frame (without its length prefix) off the front of `buf`, or
+/// `None` if `buf` does not hold one yet (then it has room reserved for the rest); a
+/// length over `max` is an error.
+pub(crate) fn next_frame(buf: &mut BytesMut, max: usize) -> Result<Option<Bytes>, String> {
+    let Some(prefix) = buf.first_chunk::<4>() else {
+        return Ok(None);
+    };
+    let len = u32::from_be_bytes(*prefix) as usize;
+    if len > max {
+        return Err(format!(
+            "bad frame: a frame of {len} bytes exceeds the maximum of {max}"
+        ));
+    }
+    if buf.len() < 4 + len {
+        buf.reserve(4 + len - buf.len());
+        return Ok(None);
+    }
+    buf.advance(4);
+    Ok(Some(buf.split_to(len).freeze()))
 }
 
 /// A link ended. Only the links this node dialed carry its traffic to the peer, so only
@@ -220,44 +486,41 @@ fn link_closed(remote: &Arc<Remote>, peer: &Arc<Peer>, generation: u64, why: &st
     }
 }
 
-/// Writes queued frames in batches, and heartbeats when idle, until the link fails or
-/// its queue is dropped; returns why.
-async fn write_loop<W: AsyncWrite + Send>(
-    remote: &Arc<Remote>,
-    wr: W,
-    mut outgoing: Option<mpsc::UnboundedReceiver<Frame>>,
-) -> String {
-    let mut wr = std::pin::pin!(wr);
+/// Writes what was queued on the link, all of it at once, and a heartbeat when a
+/// heartbeat interval passed without a write, until the link fails; returns why.
+async fn write_loop<W: AsyncWrite + Unpin>(remote: &Arc<Remote>, mut wr: W, queue: &LinkQueue) -> String {
     let interval = remote.config().heartbeat_interval;
-    let mut batch = Vec::with_capacity(BATCH);
-    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let mut tick = tokio::time::interval_at(Instant::now() + interval, interval);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut wrote = false;
+    let mut spare = BytesMut::new();
     loop {
-        batch.clear();
-        let got = match &mut outgoing {
-            Some(rx) => match tokio::time::timeout(interval, rx.recv_many(&mut batch, BATCH)).await {
-                Ok(0) => return "the link was closed by this node".to_string(),
-                Ok(n) => n,
-                Err(_) => 0,
-            },
-            None => {
-                tokio::time::sleep(interval).await;
-                0
+        let frames = queue.take(&mut spare);
+        if frames == 0 {
+            // Woken by a sender, or polled after the reader queued something (it does
+            // not wake this task: it is this task), or time for a heartbeat.
+            let mut ready = std::pin::pin!(queue.ready.notified());
+            let heartbeat = std::future::poll_fn(|cx| {
+                if !queue.is_empty() || ready.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(false);
+                }
+                tick.poll_tick(cx).map(|_| true)
+            })
+            .await;
+            if !heartbeat || std::mem::take(&mut wrote) {
+                continue;
             }
-        };
-        if got == 0 {
-            batch.push(Frame::new(Body::Heartbeat(Heartbeat {})));
+            Frame::new(Body::Heartbeat(Heartbeat {})).encode_into(&mut spare);
         }
-        buf.clear();
-        for frame in batch.drain(..) {
-            frame.encode_into(&mut buf);
-        }
-        if let Err(e) = wr.write_all(&buf).await {
+        if let Err(e) = wr.write_all(&spare).await {
             return format!("write failed: {e}");
         }
-        metrics::counter!("ackor_remote_frames_sent_total").increment(got.max(1) as u64);
-        metrics::counter!("ackor_remote_bytes_sent_total").increment(buf.len() as u64);
-        if buf.capacity() > 1024 * 1024 {
-            buf = BytesMut::with_capacity(64 * 1024);
+        wrote = true;
+        metrics::counter!("ackor_remote_frames_sent_total").increment(frames.max(1));
+        metrics::counter!("ackor_remote_bytes_sent_total").increment(spare.len() as u64);
+        spare.clear();
+        if spare.capacity() > KEEP_CAPACITY {
+            spare = BytesMut::new();
         }
     }
 }

@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 
 use crate::actor::{Actor, Envelope, Forward, Handler, Message, MsgEnvelope, ReplyHandle, SendOn};
 use crate::error::Error;
+use crate::fasthash::FastMap;
 use crate::identity::Pid;
 
 /// A message type that can be sent to actors on other nodes.
@@ -60,6 +61,13 @@ pub trait Codec: 'static {
     fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, Error>;
     /// Decodes a value; malformed bytes give [`Error::Codec`].
     fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error>;
+    /// Encodes a value at the end of `out` (which is reused from message to message).
+    /// The default appends what [`Codec::encode`] returns; override it to write into
+    /// `out` directly and save an allocation per message.
+    fn encode_into<T: Serialize>(value: &T, out: &mut Vec<u8>) -> Result<(), Error> {
+        out.extend_from_slice(&Self::encode(value)?);
+        Ok(())
+    }
 }
 
 /// The default codec: MessagePack (`rmp-serde`), compact, fields by position.
@@ -74,6 +82,10 @@ impl Codec for MessagePack {
     fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
         rmp_serde::from_slice(bytes).map_err(|e| Error::Codec(e.to_string()))
     }
+
+    fn encode_into<T: Serialize>(value: &T, out: &mut Vec<u8>) -> Result<(), Error> {
+        rmp_serde::encode::write(out, value).map_err(|e| Error::Codec(e.to_string()))
+    }
 }
 
 /// A delivery that failed, with the reply route given back so the caller can be told.
@@ -81,8 +93,9 @@ pub(crate) type Undelivered = (Error, Option<RemoteReplyTo>);
 /// Turns received bytes into an envelope for actor `A`.
 type DeliverFn<A> =
     fn(&[u8], Option<Pid>, Option<RemoteReplyTo>) -> Result<Box<dyn Envelope<A>>, Undelivered>;
-/// Encodes a message given as `&dyn Any` (the sender knows its type, not its serde bounds).
-type EncodeFn = fn(&dyn Any) -> Result<Vec<u8>, Error>;
+/// Encodes a message given as `&dyn Any` (the sender knows its type, not its serde
+/// bounds) at the end of a buffer.
+type EncodeFn = fn(&dyn Any, &mut Vec<u8>) -> Result<(), Error>;
 /// Decodes a reply into a boxed value of the message's reply type.
 pub(crate) type DecodeReply = fn(&[u8]) -> Result<Box<dyn Any + Send>, Error>;
 
@@ -124,15 +137,15 @@ pub(crate) struct RemoteReplyTo {
 /// }
 /// ```
 pub struct RemoteMessages<A: Actor> {
-    by_tag: HashMap<&'static str, DeliverFn<A>>,
-    by_type: HashMap<TypeId, (&'static str, EncodeFn, DecodeReply)>,
+    by_tag: FastMap<&'static str, DeliverFn<A>>,
+    by_type: FastMap<TypeId, (&'static str, EncodeFn, DecodeReply)>,
 }
 
 impl<A: Actor> RemoteMessages<A> {
     fn new() -> Self {
         RemoteMessages {
-            by_tag: HashMap::new(),
-            by_type: HashMap::new(),
+            by_tag: FastMap::default(),
+            by_type: FastMap::default(),
         }
     }
 
@@ -213,9 +226,9 @@ where
     }))
 }
 
-fn encode_any<M: RemoteMessage, C: Codec>(msg: &dyn Any) -> Result<Vec<u8>, Error> {
+fn encode_any<M: RemoteMessage, C: Codec>(msg: &dyn Any, out: &mut Vec<u8>) -> Result<(), Error> {
     match msg.downcast_ref::<M>() {
-        Some(m) => C::encode(m),
+        Some(m) => C::encode_into(m, out),
         None => Err(Error::Codec("message type mismatch".into())),
     }
 }

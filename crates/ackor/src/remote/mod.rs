@@ -3,7 +3,12 @@
 //!
 //! Each node sends only on links it dialed itself and receives on links the peer
 //! dialed, so all traffic from one node to another is ordered per sender→recipient
-//! pair: the pair is pinned to one of the `links_per_peer` outgoing links. Any link
+//! pair: the pair is pinned to one of the `links_per_peer` outgoing links. (The one
+//! exception: the acknowledgement of an important send goes back on the link the send
+//! came in on, written by that link's own task.) Each set of links a node dials is
+//! numbered in the handshake; once a newer set is up, the receiver delivers nothing
+//! more from the older ones, so nothing in flight on them can arrive after what the
+//! sender sends on the new ones (plain messages in flight are lost then). Any link
 //! this node dialed dying (an i/o error, a bad frame, silence past the heartbeat
 //! timeout) takes the whole peer down: pending calls to it fail with `NoConnection`,
 //! monitors of its processes get `Down` with `NoConnection`, links to them an exit
@@ -31,7 +36,7 @@ use tokio::net::TcpListener;
 pub use config::RemoteConfig;
 pub use messages::{Codec, MessagePack, RemoteMessage, RemoteMessages};
 pub(crate) use messages::{DecodeReply, RemoteReplyTo, Undelivered, table};
-pub(crate) use peer::{PendingCall, RemoteMonitor};
+pub(crate) use peer::{Peer, PendingCall, RemoteMonitor};
 pub use tls::TlsConfig;
 
 use crate::error::Error;
@@ -39,17 +44,21 @@ use crate::identity::{NodeName, Pid, Ref};
 use crate::monitor::{ExitReason, ProcessCell, SystemMsg, Watcher};
 use crate::node::Node;
 use crate::reentrancy::ChainId;
-use peer::Peer;
-use wire::{Body, Frame, Target, WirePid, WireReason};
+use link::LinkQueue;
+use wire::{Body, Frame, Outgoing, Target, WirePid, WireReason};
 
 /// A node's network side.
 pub(crate) struct Remote {
     local: NodeName,
+    /// `local` as bytes, shared by every pid of this node put on the wire.
+    local_wire: bytes::Bytes,
     creation: u32,
     config: RemoteConfig,
     addr: SocketAddr,
     peers: Mutex<HashMap<NodeName, Arc<Peer>>>,
     next_call: AtomicU64,
+    /// Numbers the sets of links this node dials (see `Hello::link_set`).
+    next_link_set: AtomicU64,
     listener: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// The node, to deliver what arrives; cleared at shutdown to end the cycle.
     node: Mutex<Option<Node>>,
@@ -100,11 +109,13 @@ impl Remote {
         };
         let remote = Arc::new(Remote {
             local: name.clone(),
+            local_wire: bytes::Bytes::copy_from_slice(name.as_str().as_bytes()),
             creation,
             config,
             addr: bound,
             peers: Mutex::new(HashMap::new()),
             next_call: AtomicU64::new(1),
+            next_link_set: AtomicU64::new(1),
             listener: Mutex::new(None),
             node: Mutex::new(None),
             stopped: AtomicBool::new(false),
@@ -150,6 +161,23 @@ impl Remote {
         lock(&self.peers).get(name).cloned()
     }
 
+    /// `pid` as it travels; without copying the name for a pid of this node.
+    pub(crate) fn wire_pid(&self, pid: &Pid) -> WirePid {
+        if pid.node() == &self.local {
+            WirePid {
+                node: self.local_wire.clone(),
+                id: pid.id(),
+                creation: pid.creation(),
+            }
+        } else {
+            WirePid::from(pid)
+        }
+    }
+
+    pub(crate) fn next_link_set(&self) -> u64 {
+        self.next_link_set.fetch_add(1, Ordering::Relaxed)
+    }
+
     pub(crate) fn next_call_id(&self) -> u64 {
         self.next_call.fetch_add(1, Ordering::Relaxed)
     }
@@ -170,22 +198,37 @@ impl Remote {
         if self.stopped.load(Ordering::Acquire) {
             return Err(Error::NodeStopped);
         }
+        let peer = self.peer_for(to)?;
+        self.send_on(&peer, pin, &Outgoing::Frame(&Frame::new(body)), track, false)
+    }
+
+    /// The peer `to`, for a sender to keep: fails for this node itself and for a name
+    /// without an address.
+    pub(crate) fn peer_for(&self, to: &NodeName) -> Result<Arc<Peer>, Error> {
         if to == &self.local {
             return Err(Error::Protocol("a node does not send frames to itself".into()));
         }
         if address_of(to).is_none() {
             return Err(Error::NoConnection);
         }
-        let peer = self.peer(to);
-        let frame = Frame::new(body);
-        if let Some(len) = frame_too_large(&frame, self.config.max_frame_size) {
-            return Err(Error::Codec(format!(
-                "a frame of {len} bytes exceeds the maximum frame size of {} bytes",
-                self.config.max_frame_size
-            )));
+        Ok(self.peer(to))
+    }
+
+    /// Queues a frame on `peer`'s links (see [`Peer::send`]); with `track`, as the
+    /// important send of that delivery id.
+    pub(crate) fn send_on(
+        self: &Arc<Self>,
+        peer: &Arc<Peer>,
+        pin: u64,
+        frame: &Outgoing<'_>,
+        track: Option<u64>,
+        bounded: bool,
+    ) -> Result<(), Error> {
+        if self.stopped.load(Ordering::Acquire) {
+            return Err(Error::NodeStopped);
         }
         let track = track.map(|id| (id, self.config.important_window));
-        peer.send_tracked(self, pin, frame, track)
+        peer.send(self, pin, frame, track, bounded)
     }
 
     /// Registers a pending call with `to` and sends its frame; with `important`, also
@@ -200,15 +243,34 @@ impl Remote {
         pending: PendingCall,
         important: bool,
     ) -> Result<ForgetCall, Error> {
-        let peer = self.peer(to);
+        let peer = self.peer_for(to)?;
+        self.call_on(
+            &peer,
+            pin,
+            call_id,
+            &Outgoing::Frame(&Frame::new(body)),
+            pending,
+            important,
+        )
+    }
+
+    /// [`Remote::call`] to a peer the caller already holds.
+    pub(crate) fn call_on(
+        self: &Arc<Self>,
+        peer: &Arc<Peer>,
+        pin: u64,
+        call_id: u64,
+        frame: &Outgoing<'_>,
+        pending: PendingCall,
+        important: bool,
+    ) -> Result<ForgetCall, Error> {
         peer.add_call(call_id, pending);
-        if let Err(e) = self.send_tracked(to, pin, body, important.then_some(call_id)) {
+        if let Err(e) = self.send_on(peer, pin, frame, important.then_some(call_id), false) {
             peer.remove_call(call_id);
             return Err(e);
         }
         Ok(ForgetCall {
-            remote: self.clone(),
-            node: to.clone(),
+            peer: peer.clone(),
             call_id,
         })
     }
@@ -268,13 +330,6 @@ impl Remote {
             Ok(Ok(Ok(bytes))) => <WirePid as prost::Message>::decode(bytes)
                 .map(|p| p.to_pid())
                 .map_err(|e| Error::Protocol(format!("undecodable pid: {e}"))),
-        }
-    }
-
-    /// Forgets a pending call (the caller gave up).
-    pub(crate) fn forget_call(&self, to: &NodeName, call_id: u64) {
-        if let Some(peer) = self.existing_peer(to) {
-            peer.remove_call(call_id);
         }
     }
 
@@ -418,14 +473,14 @@ impl Remote {
         node.runtime().spawn(link::dial(self.clone(), peer));
     }
 
-    /// Delivers a frame that arrived from `peer`.
-    fn dispatch(self: &Arc<Self>, node: &Node, peer: &Arc<Peer>, frame: Frame) {
+    /// Delivers a frame that arrived from `peer` on the link whose queue is `back`.
+    fn dispatch(self: &Arc<Self>, node: &Node, peer: &Arc<Peer>, frame: Frame, back: &LinkQueue) {
         let Some(body) = frame.body else {
             tracing::debug!(peer = %peer.name(), "frame with an unknown body ignored");
             return;
         };
         match body {
-            Body::Deliver(d) => self.on_deliver(node, peer, d),
+            Body::Deliver(d) => self.on_deliver(node, peer, d, back),
             Body::Reply(r) => {
                 let outcome = match &r.error {
                     Some(e) => Err(Error::from(e)),
@@ -498,16 +553,23 @@ impl Remote {
 
     fn resolve(&self, node: &Node, target: Option<&Target>) -> Option<Arc<dyn ProcessCell>> {
         match target? {
-            Target::Pid(p) if p.node == self.local.as_str() => node.registry().get(&p.to_pid()),
+            Target::Pid(p) if p.is_on(&self.local) => {
+                node.registry()
+                    .get(&Pid::new(self.local.clone(), p.id, p.creation))
+            }
             Target::Pid(_) => None,
             Target::Name(n) => node.registry().whereis(n),
         }
     }
 
-    fn on_deliver(self: &Arc<Self>, node: &Node, peer: &Arc<Peer>, d: wire::Deliver) {
-        let span = tracing::trace_span!("deliver", peer = %peer.name(), tag = %d.tag, call_id = d.call_id);
+    fn on_deliver(self: &Arc<Self>, node: &Node, peer: &Arc<Peer>, d: wire::Deliver, back: &LinkQueue) {
+        let tag = match std::str::from_utf8(&d.tag) {
+            Ok(tag) => std::borrow::Cow::Borrowed(tag),
+            Err(_) => String::from_utf8_lossy(&d.tag),
+        };
+        let span = tracing::trace_span!("deliver", peer = %peer.name(), tag = %tag, call_id = d.call_id);
         let _enter = span.enter();
-        let from = d.from.as_ref().map(WirePid::to_pid);
+        let from = d.from.as_ref().map(|p| p.to_pid_on(peer.name()));
         if d.ack
             && let Some(before) = peer.claim(d.call_id)
         {
@@ -515,46 +577,56 @@ impl Remote {
             // copy is done (if it is still being delivered, it answers itself).
             metrics::counter!("ackor_important_deduplicated_total").increment(1);
             if let peer::Seen::Done(error) = before {
-                let ack = Body::Reply(wire::CallReply {
-                    call_id: d.call_id,
-                    error,
-                    ..Default::default()
-                });
-                let _ = self.send(peer.name(), pin(None, d.call_id), ack);
+                self.acknowledge(back, d.call_id, error);
             }
             return;
         }
         // A call's reply comes from the handler; an important send's acknowledgement
-        // comes from this node as soon as the message is in the mailbox.
-        let route =
-            (d.call_id != 0).then(|| self.reply_route(peer.name().clone(), d.call_id, from.clone(), &d.to));
-        let (reply, ack) = if d.ack { (None, route) } else { (route, None) };
+        // comes from this node as soon as the message is in the mailbox, on the link
+        // the message came in on.
+        let reply = (d.call_id != 0 && !d.ack)
+            .then(|| self.reply_route(peer.name().clone(), d.call_id, from.clone(), &d.to));
         let outcome = match self.resolve(node, d.to.as_ref()) {
             Some(cell) => {
                 let chain = ChainId::from_wire(d.chain);
-                cell.deliver_remote(&d.tag, &d.payload, from.clone(), chain, reply)
+                cell.deliver_remote(&tag, &d.payload, from.clone(), chain, reply)
             }
             None => Err((Error::ProcessUnknown, reply)),
         };
         match outcome {
             Ok(()) => {
-                if let Some(ack) = ack {
+                if d.ack {
                     metrics::counter!("ackor_important_acked_total").increment(1);
                     peer.record(d.call_id, None);
-                    (ack.send)(Ok(Vec::new()), None);
+                    self.acknowledge(back, d.call_id, None);
                 }
             }
             Err((error, reply)) => {
                 metrics::counter!("ackor_remote_undelivered_total", "reason" => error_label(&error))
                     .increment(1);
-                tracing::debug!(peer = %peer.name(), tag = %d.tag, %error, "remote message not delivered");
+                tracing::debug!(peer = %peer.name(), tag = %tag, %error, "remote message not delivered");
                 if d.ack {
-                    peer.record(d.call_id, Some(wire::WireError::from(&error)));
-                }
-                if let Some(route) = reply.or(ack) {
+                    let error = wire::WireError::from(&error);
+                    peer.record(d.call_id, Some(error.clone()));
+                    self.acknowledge(back, d.call_id, Some(error));
+                } else if let Some(route) = reply {
                     (route.send)(Err(error), None);
                 }
             }
+        }
+    }
+
+    /// Answers an important send: on `back`, the queue of the link it came in on,
+    /// whose writer (in the same task as the reader) writes it right after this read.
+    /// No other task is woken, which would cost a worker wake-up per acknowledgement.
+    fn acknowledge(&self, back: &LinkQueue, delivery_id: u64, error: Option<wire::WireError>) {
+        let ack = Frame::new(Body::Reply(wire::CallReply {
+            call_id: delivery_id,
+            error,
+            ..Default::default()
+        }));
+        if let Err(e) = back.push_from_reader(&Outgoing::Frame(&ack), self.config.max_frame_size) {
+            tracing::debug!(delivery_id, error = %e, "acknowledgement not sent");
         }
     }
 
@@ -708,6 +780,7 @@ pub(crate) async fn handshake_raw(
         node: name,
         creation: 1,
         cookie: cookie.as_bytes(),
+        link_set: 0,
     };
     handshake::initiate(stream, &local, expected).await.map(|_| ())
 }
@@ -722,6 +795,7 @@ pub(crate) async fn respond_raw(
         node: name,
         creation: 1,
         cookie: cookie.as_bytes(),
+        link_set: 0,
     };
     handshake::respond(stream, &local).await.map(|_| ())
 }
@@ -735,15 +809,10 @@ pub(crate) fn heartbeat_bytes() -> Vec<u8> {
 
 /// Decodes frames as a link reader does (for fuzzing through `testing`).
 pub(crate) fn decode_frames_for_test(bytes: &[u8], max_frame_size: usize) -> usize {
-    use tokio_util::codec::Decoder;
-    let mut codec = tokio_util::codec::LengthDelimitedCodec::builder()
-        .length_field_length(4)
-        .max_frame_length(max_frame_size)
-        .new_codec();
     let mut buf = bytes::BytesMut::from(bytes);
     let mut frames = 0;
-    while let Ok(Some(frame)) = codec.decode(&mut buf) {
-        let Ok(frame) = <Frame as prost::Message>::decode(frame.freeze()) else {
+    while let Ok(Some(frame)) = link::next_frame(&mut buf, max_frame_size) {
+        let Ok(frame) = wire::decode_frame(frame) else {
             break;
         };
         frames += 1;
@@ -788,6 +857,7 @@ pub(crate) async fn respond_for_test(bytes: &[u8]) -> Result<(), Error> {
         node: "fuzz@127.0.0.1:1",
         creation: 1,
         cookie: b"fuzz",
+        link_set: 0,
     };
     let respond = async move {
         let outcome = handshake::respond(&mut ours, &local).await.map(|_| ());
@@ -801,14 +871,13 @@ pub(crate) async fn respond_for_test(bytes: &[u8]) -> Result<(), Error> {
 /// Forgets a pending call when dropped: a caller that gives up (timeout, cancel)
 /// leaves nothing behind.
 pub(crate) struct ForgetCall {
-    pub(crate) remote: Arc<Remote>,
-    pub(crate) node: NodeName,
-    pub(crate) call_id: u64,
+    peer: Arc<Peer>,
+    call_id: u64,
 }
 
 impl Drop for ForgetCall {
     fn drop(&mut self) {
-        self.remote.forget_call(&self.node, self.call_id);
+        self.peer.remove_call(self.call_id);
     }
 }
 
@@ -823,10 +892,4 @@ fn error_label(e: &Error) -> &'static str {
         Error::CallCycle => "call_cycle",
         _ => "other",
     }
-}
-
-/// The encoded length of `frame` if it is over `max`.
-fn frame_too_large(frame: &Frame, max: usize) -> Option<usize> {
-    let len = prost::Message::encoded_len(frame);
-    (len > max).then_some(len)
 }

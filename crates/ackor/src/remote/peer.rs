@@ -2,15 +2,17 @@
 //! hear about it going down.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, Weak};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use bytes::{Bytes, BytesMut};
+use tokio::sync::{Notify, oneshot};
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use super::Remote;
-use super::wire::{Frame, WireError};
+use super::link::LinkQueue;
+use super::wire::{Outgoing, WireError};
 use crate::error::Error;
 use crate::identity::{NodeName, Pid, Ref};
 use crate::monitor::{ExitReason, ProcessCell};
@@ -56,10 +58,12 @@ enum Status {
 
 struct State {
     status: Status,
-    /// Outgoing link writers; all `links_per_peer` of them while `Up`.
-    out: Vec<mpsc::UnboundedSender<Frame>>,
-    /// Frames waiting for the links to come up, with their pin.
-    queue: Vec<(u64, Frame)>,
+    /// Outgoing links' queues; all `links_per_peer` of them while `Up`.
+    out: Vec<Arc<LinkQueue>>,
+    /// Encoded frames waiting for the links to come up.
+    queue: Vec<Queued>,
+    /// The bytes in `queue`.
+    queued_bytes: usize,
     /// Bumped each time the peer goes down, so late news from old links is ignored.
     generation: u64,
     /// The peer incarnation of the current links.
@@ -74,13 +78,21 @@ struct State {
     /// (local pid, remote pid) pairs linked across.
     links: Vec<(Pid, Pid)>,
     backoff: Option<Duration>,
-    /// Important sends not yet acknowledged, by delivery id, with their pin: resent
-    /// after a reconnect to the same incarnation.
-    unacked: BTreeMap<u64, (u64, Frame)>,
+    /// Important sends not yet acknowledged, by delivery id, with their pin and
+    /// encoded frame: resent after a reconnect to the same incarnation.
+    unacked: BTreeMap<u64, (u64, Bytes)>,
     /// Outcomes of important sends this node received from the peer's current
     /// incarnation, by delivery id: a resent one is acknowledged again, not delivered
     /// twice. Bounded by [`DEDUP_WINDOW`].
     seen: BTreeMap<u64, Seen>,
+}
+
+/// A frame queued while the links come up.
+struct Queued {
+    pin: u64,
+    /// The delivery id of an important send.
+    important: Option<u64>,
+    frame: Bytes,
 }
 
 /// Where an important delivery from the peer stands.
@@ -100,6 +112,12 @@ const DEDUP_WINDOW: usize = 1 << 17;
 pub(crate) struct Peer {
     name: NodeName,
     state: Mutex<State>,
+    /// Wakes senders waiting for room on a link (or in the queue while connecting).
+    room: Arc<Notify>,
+    /// The newest set of links the peer dialed to this node, as (peer creation, link
+    /// set): readers of its links deliver under a read lock, so once a newer set is
+    /// recorded (under the write lock) nothing from an older set is delivered.
+    incoming: RwLock<(u32, u64)>,
 }
 
 /// What a peer going down owes to local processes, delivered outside the lock.
@@ -119,6 +137,7 @@ impl Peer {
                 status: Status::Idle,
                 out: Vec::new(),
                 queue: Vec::new(),
+                queued_bytes: 0,
                 generation: 0,
                 creation: None,
                 tasks: Vec::new(),
@@ -130,6 +149,8 @@ impl Peer {
                 unacked: BTreeMap::new(),
                 seen: BTreeMap::new(),
             }),
+            room: Arc::new(Notify::new()),
+            incoming: RwLock::new((0, 0)),
         }
     }
 
@@ -151,53 +172,105 @@ impl Peer {
     /// sends to this peer already await theirs (memory stays bounded when the peer is
     /// slow). Keeping the copy and queueing the frame happen under one lock, so a
     /// reconnect can never resend a frame that has not been queued yet (which would let
-    /// it overtake the frames queued before it).
-    pub(crate) fn send_tracked(
+    /// it overtake the frames queued before it). A `bounded` send is refused with
+    /// [`Error::MailboxFull`] while the link's queue (or, while connecting, the queue
+    /// of the peer) holds `link_buffer` bytes or more.
+    pub(crate) fn send(
         self: &Arc<Self>,
         remote: &Arc<Remote>,
         pin: u64,
-        frame: Frame,
+        frame: &Outgoing<'_>,
         track: Option<(u64, usize)>,
+        bounded: bool,
     ) -> Result<(), Error> {
+        let max = remote.config().max_frame_size;
         let mut st = self.lock();
-        if let Some((id, window)) = track {
-            if st.unacked.len() >= window {
-                return Err(Error::MailboxFull);
-            }
-            st.unacked.insert(id, (pin, frame.clone()));
+        if let Some((_, window)) = track
+            && st.unacked.len() >= window
+        {
+            return Err(Error::MailboxFull);
         }
-        let untrack = |st: &mut State| {
-            if let Some((id, _)) = track {
-                st.unacked.remove(&id);
-            }
-        };
         match st.status {
             Status::Up => {
                 let n = st.out.len().max(1);
-                match st.out.get((pin % n as u64) as usize) {
-                    Some(tx) if tx.send(frame).is_ok() => Ok(()),
-                    _ => {
-                        untrack(&mut st);
-                        Err(Error::NoConnection)
-                    }
+                let queue = st.out.get((pin % n as u64) as usize).ok_or(Error::NoConnection)?;
+                let copy = queue.push(bounded, |out| {
+                    let start = out.len();
+                    frame.encode(out, max)?;
+                    Ok(track.map(|_| Bytes::copy_from_slice(&out[start..])))
+                })?;
+                if let (Some((id, _)), Some(copy)) = (track, copy) {
+                    st.unacked.insert(id, (pin, copy));
                 }
-            }
-            Status::Connecting => {
-                st.queue.push((pin, frame));
                 Ok(())
             }
-            Status::Backoff(until) if Instant::now() < until => {
-                untrack(&mut st);
-                Err(Error::NoConnection)
-            }
+            Status::Connecting => self.enqueue(&mut st, remote, pin, frame, track, bounded),
+            Status::Backoff(until) if Instant::now() < until => Err(Error::NoConnection),
             Status::Idle | Status::Backoff(_) => {
+                self.enqueue(&mut st, remote, pin, frame, track, bounded)?;
                 st.status = Status::Connecting;
-                st.queue.push((pin, frame));
                 drop(st);
                 remote.dial(self.clone());
                 Ok(())
             }
         }
+    }
+
+    /// Queues a frame until the links are up.
+    fn enqueue(
+        &self,
+        st: &mut State,
+        remote: &Remote,
+        pin: u64,
+        frame: &Outgoing<'_>,
+        track: Option<(u64, usize)>,
+        bounded: bool,
+    ) -> Result<(), Error> {
+        if bounded && st.queued_bytes >= remote.config().link_buffer {
+            return Err(Error::MailboxFull);
+        }
+        let mut out = BytesMut::new();
+        frame.encode(&mut out, remote.config().max_frame_size)?;
+        let frame = out.freeze();
+        st.queued_bytes += frame.len();
+        if let Some((id, _)) = track {
+            st.unacked.insert(id, (pin, frame.clone()));
+        }
+        st.queue.push(Queued {
+            pin,
+            important: track.map(|(id, _)| id),
+            frame,
+        });
+        Ok(())
+    }
+
+    /// Waits until a bounded send on `pin`'s link would find room (or the links
+    /// change); the send itself may still find it full again.
+    pub(crate) async fn room_for(&self, pin: u64, limit: usize) {
+        let notified = self.room.notified();
+        let mut notified = std::pin::pin!(notified);
+        notified.as_mut().enable();
+        let full = {
+            let st = self.lock();
+            match st.status {
+                Status::Up => {
+                    let n = st.out.len().max(1);
+                    st.out
+                        .get((pin % n as u64) as usize)
+                        .is_some_and(|q| !q.has_room())
+                }
+                Status::Connecting => st.queued_bytes >= limit,
+                _ => false,
+            }
+        };
+        if full {
+            notified.await;
+        }
+    }
+
+    /// The notification senders waiting for room wait on.
+    pub(crate) fn room(&self) -> Arc<Notify> {
+        self.room.clone()
     }
 
     /// The generation new links of this peer belong to.
@@ -227,6 +300,24 @@ impl Peer {
         generation
     }
 
+    /// A link of the peer's link set `set` (of its incarnation `creation`) came up:
+    /// from a newer set (or incarnation) than the newest so far, it becomes the newest;
+    /// false if its set is older (the link is not to be used).
+    pub(crate) fn incoming_links(&self, creation: u32, set: u64) -> bool {
+        let mut newest = self.incoming.write().unwrap_or_else(|p| p.into_inner());
+        if newest.0 != creation || set > newest.1 {
+            *newest = (creation, set);
+        }
+        *newest == (creation, set)
+    }
+
+    /// While the returned guard lives, links of `set` remain the peer's newest (their
+    /// reader delivers under it); `None` once a newer set is up.
+    pub(crate) fn deliver_from(&self, creation: u32, set: u64) -> Option<RwLockReadGuard<'_, (u32, u64)>> {
+        let newest = self.incoming.read().unwrap_or_else(|p| p.into_inner());
+        (*newest == (creation, set)).then_some(newest)
+    }
+
     /// Records the task of a link the peer dialed.
     pub(crate) fn add_incoming(&self, tasks: Vec<AbortHandle>) {
         let mut st = self.lock();
@@ -254,12 +345,7 @@ impl Peer {
     }
 
     /// The dialed links are up: send what was queued.
-    pub(crate) fn connected(
-        &self,
-        generation: u64,
-        creation: u32,
-        out: Vec<mpsc::UnboundedSender<Frame>>,
-    ) -> bool {
+    pub(crate) fn connected(&self, generation: u64, creation: u32, out: Vec<Arc<LinkQueue>>) -> bool {
         let mut st = self.lock();
         if st.generation != generation || st.creation.is_some_and(|c| c != creation) {
             return false;
@@ -272,8 +358,7 @@ impl Peer {
         // acknowledged go first, in their order (they were sent before anything now
         // queued); the peer's dedup window drops the ones it already has. Those still
         // in the queue never left and go out in their place.
-        let queued: std::collections::HashSet<u64> =
-            st.queue.iter().filter_map(|(_, f)| f.important_id()).collect();
+        let queued: std::collections::HashSet<u64> = st.queue.iter().filter_map(|q| q.important).collect();
         let resend: Vec<_> = st
             .unacked
             .iter()
@@ -284,11 +369,18 @@ impl Peer {
             metrics::counter!("ackor_important_resent_total").increment(resend.len() as u64);
             tracing::info!(peer = %self.name, count = resend.len(), "resending unacknowledged important messages");
         }
-        for (pin, frame) in resend.into_iter().chain(std::mem::take(&mut st.queue)) {
-            if let Some(tx) = st.out.get((pin % n) as usize) {
-                let _ = tx.send(frame);
+        let queue = std::mem::take(&mut st.queue);
+        st.queued_bytes = 0;
+        for (pin, frame) in resend
+            .into_iter()
+            .chain(queue.into_iter().map(|q| (q.pin, q.frame)))
+        {
+            if let Some(link) = st.out.get((pin % n) as usize) {
+                link.push_encoded(&frame);
             }
         }
+        drop(st);
+        self.room.notify_waiters();
         true
     }
 
@@ -325,6 +417,7 @@ impl Peer {
             tracing::debug!(peer = %self.name, reason = why, "peer down");
         }
         self.deliver(fallout, why, remote.node());
+        self.room.notify_waiters();
         if redial {
             tracing::info!(peer = %self.name, "redialing to resend unacknowledged important messages");
             remote.dial(self.clone());
@@ -362,7 +455,10 @@ impl Peer {
             calls,
             monitors: st.monitors.drain().map(|(_, m)| m).collect(),
             links: std::mem::take(&mut st.links),
-            dropped_frames: std::mem::take(&mut st.queue).len(),
+            dropped_frames: {
+                st.queued_bytes = 0;
+                std::mem::take(&mut st.queue).len()
+            },
         }
     }
 

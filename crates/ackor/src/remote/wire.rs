@@ -29,6 +29,12 @@ pub(crate) struct Hello {
     /// A fresh random challenge for the other side to sign.
     #[prost(bytes = "vec", tag = "5")]
     pub nonce: Vec<u8>,
+    /// From the initiator: which set of its links to this peer the link belongs to.
+    /// Sets are numbered upwards per node incarnation; once a link of a newer set is
+    /// up, the receiver delivers nothing more from older ones. 0 (the responder, or an
+    /// older node): not told.
+    #[prost(uint64, tag = "6")]
+    pub link_set: u64,
 }
 
 /// Second message of each side: the HMAC of the peer's challenge under the cookie.
@@ -46,8 +52,10 @@ pub(crate) struct Proof {
 /// A process on the node the frame travels from or to.
 #[derive(Clone, PartialEq, Eq, Hash, prost::Message)]
 pub(crate) struct WirePid {
-    #[prost(string, tag = "1")]
-    pub node: String,
+    /// The node name, UTF-8 (a protobuf `string` on the wire; kept as bytes here so a
+    /// received name is not copied, and a sender's own name is shared, not allocated).
+    #[prost(bytes = "bytes", tag = "1")]
+    pub node: bytes::Bytes,
     #[prost(uint64, tag = "2")]
     pub id: u64,
     #[prost(uint32, tag = "3")]
@@ -120,9 +128,10 @@ pub(crate) struct Deliver {
     pub to: Option<Target>,
     #[prost(message, optional, tag = "2")]
     pub from: Option<WirePid>,
-    /// The message type's stable tag.
-    #[prost(string, tag = "3")]
-    pub tag: String,
+    /// The message type's stable tag, UTF-8 (a protobuf `string` on the wire; bytes
+    /// here, so the sender passes its static tag and the receiver does not copy it).
+    #[prost(bytes = "bytes", tag = "3")]
+    pub tag: bytes::Bytes,
     #[prost(bytes = "bytes", tag = "4")]
     pub payload: bytes::Bytes,
     /// Non-zero for a call: the caller waits for a [`CallReply`] with this id.
@@ -306,14 +315,6 @@ impl Frame {
         }
     }
 
-    /// The delivery id of an important send.
-    pub(crate) fn important_id(&self) -> Option<u64> {
-        match &self.body {
-            Some(Body::Deliver(d)) if d.ack => Some(d.call_id),
-            _ => None,
-        }
-    }
-
     /// Encodes the frame with its length prefix (u32, big endian) into `out`.
     pub(crate) fn encode_into(&self, out: &mut bytes::BytesMut) {
         let len = self.encoded_len();
@@ -322,6 +323,245 @@ impl Frame {
         // Encoding into a buffer with enough room cannot fail.
         let _ = self.encode(out);
     }
+}
+
+/// A frame on its way out, encoded straight into a link's queue.
+pub(crate) enum Outgoing<'a> {
+    /// Any frame.
+    Frame(&'a Frame),
+    /// A [`Deliver`] frame whose payload is `payload` (`deliver.payload` is left
+    /// empty): the payload is encoded by the message codec into a reused buffer and
+    /// copied once, into the link's queue.
+    Deliver { deliver: &'a Deliver, payload: &'a [u8] },
+}
+
+impl Outgoing<'_> {
+    /// Appends the frame with its length prefix to `out`; writes nothing and fails with
+    /// [`Error::Codec`] if it is larger than `max` bytes.
+    pub(crate) fn encode(&self, out: &mut bytes::BytesMut, max: usize) -> Result<(), Error> {
+        match self {
+            Outgoing::Frame(frame) => {
+                let len = frame.encoded_len();
+                let prefix = u32::try_from(len)
+                    .ok()
+                    .filter(|_| len <= max)
+                    .ok_or_else(|| too_large(len, max))?;
+                out.reserve(4 + len);
+                out.extend_from_slice(&prefix.to_be_bytes());
+                frame.encode_raw(out);
+                Ok(())
+            }
+            Outgoing::Deliver { deliver, payload } => {
+                use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
+                // What `Frame::new(Body::Deliver(d))` encodes, with the payload field
+                // (4) written last from `payload` (protobuf fields may come in any order).
+                let payload_field = if payload.is_empty() {
+                    0
+                } else {
+                    key_len(4) + encoded_len_varint(payload.len() as u64) + payload.len()
+                };
+                let body = deliver.encoded_len() + payload_field;
+                let version = prost::encoding::uint32::encoded_len(1, &PROTOCOL_VERSION);
+                let len = version + key_len(2) + encoded_len_varint(body as u64) + body;
+                let prefix = u32::try_from(len)
+                    .ok()
+                    .filter(|_| len <= max)
+                    .ok_or_else(|| too_large(len, max))?;
+                out.reserve(4 + len);
+                out.extend_from_slice(&prefix.to_be_bytes());
+                prost::encoding::uint32::encode(1, &PROTOCOL_VERSION, out);
+                encode_key(2, WireType::LengthDelimited, out);
+                encode_varint(body as u64, out);
+                deliver.encode_raw(out);
+                if !payload.is_empty() {
+                    encode_key(4, WireType::LengthDelimited, out);
+                    encode_varint(payload.len() as u64, out);
+                    out.extend_from_slice(payload);
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Decodes a frame exactly as `Frame::decode` does, faster for the common case: a
+/// `Deliver` to a pid whose fields are all known to this node and each present at most
+/// once is read by hand, its byte fields sliced out of `bytes` without copying.
+/// Anything else (another body, a field this node does not know, a repeated field, a
+/// non-canonical varint, malformed input) goes to prost, so the outcome never differs.
+pub(crate) fn decode_frame(bytes: bytes::Bytes) -> Result<Frame, prost::DecodeError> {
+    match fast::frame(&bytes) {
+        Some((version, deliver)) => Ok(Frame {
+            version,
+            body: Some(Body::Deliver(deliver)),
+        }),
+        None => Frame::decode(bytes),
+    }
+}
+
+/// A frame as the link's reader takes it: a plain `Deliver` on its own (not wrapped
+/// in a [`Frame`], which would only be moved around), anything else whole.
+pub(crate) enum Decoded {
+    Deliver(Deliver),
+    Frame(Frame),
+}
+
+/// [`decode_frame`], for the link's reader.
+pub(crate) fn decode(bytes: bytes::Bytes) -> Result<Decoded, prost::DecodeError> {
+    match fast::frame(&bytes) {
+        Some((_, deliver)) => Ok(Decoded::Deliver(deliver)),
+        None => Frame::decode(bytes).map(Decoded::Frame),
+    }
+}
+
+/// The hand-written reader behind [`decode_frame`]: every function returns `None` for
+/// anything it does not take on, and the caller falls back to prost.
+mod fast {
+    use std::ops::Range;
+
+    use bytes::Bytes;
+
+    use super::{Deliver, Target, WirePid};
+
+    const VARINT: u8 = 0;
+    const LEN: u8 = 2;
+
+    struct Reader<'a> {
+        buf: &'a [u8],
+        pos: usize,
+        end: usize,
+    }
+
+    impl Reader<'_> {
+        fn done(&self) -> bool {
+            self.pos >= self.end
+        }
+
+        /// A canonical varint of at most 9 bytes (63 bits).
+        fn varint(&mut self) -> Option<u64> {
+            let mut value = 0u64;
+            for shift in (0..63).step_by(7) {
+                let byte = *self.buf[..self.end].get(self.pos)?;
+                self.pos += 1;
+                value |= u64::from(byte & 0x7f) << shift;
+                if byte & 0x80 == 0 {
+                    // A trailing zero byte would be a non-canonical encoding.
+                    return (byte != 0 || shift == 0).then_some(value);
+                }
+            }
+            None
+        }
+
+        fn key(&mut self) -> Option<(u64, u8)> {
+            let key = self.varint()?;
+            Some((key >> 3, (key & 7) as u8))
+        }
+
+        /// The range of a length-delimited field's content.
+        fn len(&mut self) -> Option<Range<usize>> {
+            let len = usize::try_from(self.varint()?).ok()?;
+            let start = self.pos;
+            let end = start.checked_add(len).filter(|&e| e <= self.end)?;
+            self.pos = end;
+            Some(start..end)
+        }
+
+        fn within(&self, range: Range<usize>) -> Self {
+            Reader {
+                buf: self.buf,
+                pos: range.start,
+                end: range.end,
+            }
+        }
+    }
+
+    /// Sets a field that may appear only once.
+    fn once<T>(slot: &mut Option<T>, value: T) -> Option<()> {
+        match slot {
+            Some(_) => None,
+            None => {
+                *slot = Some(value);
+                Some(())
+            }
+        }
+    }
+
+    /// The version and the `Deliver` of a frame.
+    pub(super) fn frame(bytes: &Bytes) -> Option<(u32, Deliver)> {
+        let mut r = Reader {
+            buf: bytes,
+            pos: 0,
+            end: bytes.len(),
+        };
+        let (mut version, mut body) = (None, None);
+        while !r.done() {
+            match r.key()? {
+                (1, VARINT) => once(&mut version, r.varint()? as u32)?,
+                (2, LEN) => once(&mut body, r.len()?)?,
+                _ => return None,
+            }
+        }
+        let deliver = deliver(bytes, r.within(body?))?;
+        Some((version.unwrap_or(0), deliver))
+    }
+
+    #[inline]
+    fn deliver(bytes: &Bytes, mut r: Reader<'_>) -> Option<Deliver> {
+        let (mut to, mut from, mut tag, mut payload, mut call_id, mut ack, mut chain) =
+            (None, None, None, None, None, None, None);
+        while !r.done() {
+            match r.key()? {
+                (10, LEN) => {
+                    let range = r.len()?;
+                    once(&mut to, pid(bytes, r.within(range))?)?
+                }
+                (2, LEN) => {
+                    let range = r.len()?;
+                    once(&mut from, pid(bytes, r.within(range))?)?
+                }
+                (3, LEN) => once(&mut tag, bytes.slice(r.len()?))?,
+                (4, LEN) => once(&mut payload, bytes.slice(r.len()?))?,
+                (5, VARINT) => once(&mut call_id, r.varint()?)?,
+                (6, VARINT) => once(&mut ack, r.varint()? != 0)?,
+                (7, VARINT) => once(&mut chain, r.varint()?)?,
+                _ => return None,
+            }
+        }
+        // Every field of `Deliver`: one added there must be read here too (or make
+        // this fall back to prost), which this struct literal does not let anyone miss.
+        Some(Deliver {
+            to: Some(Target::Pid(to?)),
+            from,
+            tag: tag.unwrap_or_default(),
+            payload: payload.unwrap_or_default(),
+            call_id: call_id.unwrap_or(0),
+            ack: ack.unwrap_or(false),
+            chain: chain.unwrap_or(0),
+        })
+    }
+
+    fn pid(bytes: &Bytes, mut r: Reader<'_>) -> Option<WirePid> {
+        let (mut node, mut id, mut creation) = (None, None, None);
+        while !r.done() {
+            match r.key()? {
+                (1, LEN) => once(&mut node, bytes.slice(r.len()?))?,
+                (2, VARINT) => once(&mut id, r.varint()?)?,
+                (3, VARINT) => once(&mut creation, r.varint()? as u32)?,
+                _ => return None,
+            }
+        }
+        Some(WirePid {
+            node: node.unwrap_or_default(),
+            id: id.unwrap_or(0),
+            creation: creation.unwrap_or(0),
+        })
+    }
+}
+
+fn too_large(len: usize, max: usize) -> Error {
+    Error::Codec(format!(
+        "a frame of {len} bytes exceeds the maximum frame size of {max} bytes"
+    ))
 }
 
 // ------------------------------------------------------------------ conversions
@@ -333,7 +573,7 @@ use crate::monitor::ExitReason;
 impl From<&Pid> for WirePid {
     fn from(pid: &Pid) -> Self {
         WirePid {
-            node: pid.node().as_str().to_string(),
+            node: bytes::Bytes::copy_from_slice(pid.node().as_str().as_bytes()),
             id: pid.id(),
             creation: pid.creation(),
         }
@@ -341,8 +581,29 @@ impl From<&Pid> for WirePid {
 }
 
 impl WirePid {
+    /// The pid; a node name that is not UTF-8 gets replacement characters (and so
+    /// names no node).
     pub(crate) fn to_pid(&self) -> Pid {
-        Pid::new(NodeName::new(&self.node), self.id, self.creation)
+        Pid::new(
+            NodeName::new(String::from_utf8_lossy(&self.node)),
+            self.id,
+            self.creation,
+        )
+    }
+
+    /// [`WirePid::to_pid`], sharing `known` when the pid is on that node (no copy of
+    /// the name).
+    pub(crate) fn to_pid_on(&self, known: &NodeName) -> Pid {
+        if self.is_on(known) {
+            Pid::new(known.clone(), self.id, self.creation)
+        } else {
+            self.to_pid()
+        }
+    }
+
+    /// Whether the pid is on node `node`.
+    pub(crate) fn is_on(&self, node: &NodeName) -> bool {
+        self.node.as_ref() == node.as_str().as_bytes()
     }
 }
 
@@ -446,6 +707,41 @@ mod tests {
         newer.extend_from_slice(&[0x9a, 0x06, 0x00]); // tag 99, wire type 2, length 0
         let decoded = Frame::decode(newer.as_slice()).ok();
         assert_eq!(decoded.map(|f| f.body.is_none()), Some(true));
+    }
+
+    #[test]
+    fn a_plain_deliver_takes_the_fast_path_and_decodes_as_prost_does() {
+        let pid = |node: &str, id| WirePid {
+            node: bytes::Bytes::copy_from_slice(node.as_bytes()),
+            id,
+            creation: 7,
+        };
+        let cases = [
+            (None, 0, false, 0),
+            (Some(pid("a@h:1", 3)), 9, true, (1 << 62) + 5),
+        ];
+        for (from, call_id, ack, chain) in cases {
+            let frame = Frame::new(Body::Deliver(Deliver {
+                to: Some(Target::Pid(pid("b@h:2", 1 << 40))),
+                from,
+                tag: bytes::Bytes::from_static(b"bench.inc"),
+                payload: bytes::Bytes::from_static(&[0xc0]),
+                call_id,
+                ack,
+                chain,
+            }));
+            let bytes = bytes::Bytes::from(frame.encode_to_vec());
+            let fast = fast::frame(&bytes).map(|(version, d)| Frame {
+                version,
+                body: Some(Body::Deliver(d)),
+            });
+            assert_eq!(fast.as_ref(), Some(&frame));
+            assert_eq!(decode_frame(bytes).ok(), Some(frame));
+        }
+        // A body it does not take on goes to prost.
+        let heartbeat = bytes::Bytes::from(Frame::new(Body::Heartbeat(Heartbeat {})).encode_to_vec());
+        assert_eq!(fast::frame(&heartbeat), None);
+        assert!(decode_frame(heartbeat).is_ok());
     }
 
     #[test]

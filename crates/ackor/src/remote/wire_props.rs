@@ -14,10 +14,12 @@ use proptest::sample::Index;
 use prost::Message as _;
 
 use super::handshake::{MAX_HANDSHAKE_MESSAGE, read_message};
+use super::link::next_frame;
 use super::wire::{
     Body, CallReply, Deliver, Down, ErrorKind, ExitSignal, Frame, Heartbeat, Hello, Link, Monitor, Proof,
     ReasonKind, Spawn, Target, Whereis, WhereisReply, WireError, WirePid, WireReason, WireSpawnOptions,
 };
+use super::wire::{Outgoing, decode_frame};
 use super::{decode_frames_for_test, respond_for_test};
 use crate::error::Error;
 use crate::monitor::ExitReason;
@@ -84,7 +86,11 @@ fn kind(known: std::ops::RangeInclusive<i32>) -> BoxedStrategy<i32> {
 
 fn wire_pid() -> BoxedStrategy<WirePid> {
     (text(), u64_edge(), u32_edge())
-        .prop_map(|(node, id, creation)| WirePid { node, id, creation })
+        .prop_map(|(node, id, creation)| WirePid {
+            node: node.into(),
+            id,
+            creation,
+        })
         .boxed()
 }
 
@@ -120,7 +126,7 @@ fn body() -> BoxedStrategy<Body> {
                 |(to, from, tag, payload, call_id, ack, chain)| Body::Deliver(Deliver {
                     to,
                     from,
-                    tag,
+                    tag: tag.into(),
                     payload,
                     call_id,
                     ack,
@@ -258,6 +264,7 @@ fn hello() -> BoxedStrategy<Hello> {
             creation,
             features,
             nonce,
+            link_set: creation.into(),
         })
         .boxed()
 }
@@ -294,6 +301,11 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 /// Decodes `bytes` as every message type that arrives from the network, and the
 /// conversions of what decodes; none of it may panic.
 fn decode_everything(bytes: &[u8]) {
+    // The link's decoder (with its hand-written fast path) agrees with prost.
+    assert_eq!(
+        decode_frame(Bytes::copy_from_slice(bytes)).ok(),
+        Frame::decode(bytes).ok()
+    );
     if let Ok(f) = Frame::decode(bytes) {
         // What decodes re-encodes to something that decodes to the same frame.
         assert_eq!(Frame::decode(f.encode_to_vec().as_slice()).as_ref(), Ok(&f));
@@ -314,6 +326,13 @@ fn decode_everything(bytes: &[u8]) {
     let _ = Monitor::decode(bytes);
     let _ = Down::decode(bytes);
     let _ = ExitSignal::decode(bytes);
+}
+
+fn frame_payload(frame: &Frame) -> Bytes {
+    match &frame.body {
+        Some(Body::Deliver(d)) => d.payload.clone(),
+        _ => Bytes::new(),
+    }
 }
 
 proptest! {
@@ -372,6 +391,46 @@ proptest! {
         prop_assert_eq!(Hello::decode(h.encode_to_vec().as_slice()), Ok(h));
         let p = Proof { digest, refused };
         prop_assert_eq!(Proof::decode(p.encode_to_vec().as_slice()), Ok(p));
+    }
+
+    #[test]
+    fn a_deliver_encoded_with_its_payload_apart_decodes_as_the_whole_frame(
+        b in body(),
+        max in prop_oneof![Just(usize::MAX), 0usize..512],
+    ) {
+        let Body::Deliver(whole) = b else { return Ok(()) };
+        let apart = Deliver { payload: Bytes::new(), ..whole.clone() };
+        let frame = Frame::new(Body::Deliver(whole));
+        let mut out = BytesMut::from(&b"before"[..]);
+        let encoded = Outgoing::Deliver { deliver: &apart, payload: &frame_payload(&frame) }.encode(&mut out, max);
+        if frame.encoded_len() > max {
+            prop_assert!(matches!(encoded, Err(Error::Codec(_))));
+            prop_assert_eq!(&out[..], b"before");
+            return Ok(());
+        }
+        prop_assert!(encoded.is_ok());
+        let _ = out.split_to(6);
+        // The same length as prost's own encoding, and the same frame once decoded.
+        prop_assert_eq!(out.len(), 4 + frame.encoded_len());
+        let got = next_frame(&mut out, usize::MAX).unwrap().unwrap();
+        prop_assert!(out.is_empty());
+        prop_assert_eq!(Frame::decode(got).unwrap(), frame);
+    }
+
+    #[test]
+    fn the_links_decoder_agrees_with_prost(f in frame(), cut in any::<Index>(), flip in any::<(Index, u8)>()) {
+        let bytes = Bytes::from(f.encode_to_vec());
+        prop_assert_eq!(decode_frame(bytes.clone()), Ok(f));
+        // Cut short or with one byte changed: still the same outcome (Ok or an error).
+        if !bytes.is_empty() {
+            let short = bytes.slice(..cut.index(bytes.len()));
+            prop_assert_eq!(decode_frame(short.clone()).ok(), Frame::decode(short).ok());
+            let mut changed = bytes.to_vec();
+            let at = flip.0.index(changed.len());
+            changed[at] ^= flip.1.max(1);
+            let changed = Bytes::from(changed);
+            prop_assert_eq!(decode_frame(changed.clone()).ok(), Frame::decode(changed).ok());
+        }
     }
 
     #[test]

@@ -41,6 +41,11 @@ pub enum Error {
     /// No link to the recipient's node could be had; the message was not delivered.
     #[error("no connection to the node")]
     NoConnection,
+    /// The connection to the recipient's node was lost (or the node restarted) after
+    /// the message left and before its answer or acknowledgement came: it may or may
+    /// not have been delivered and handled.
+    #[error("the connection to the node was lost before an answer came")]
+    ConnectionLost,
     /// `request` was used by an actor (or with a per-call mode) that has reentrancy off.
     #[error("reentrancy is disabled for this actor or call")]
     ReentrancyDisabled,

@@ -120,7 +120,9 @@
 //! Remote errors are as precise as local ones: [`Error::ProcessUnknown`] for a pid or
 //! name that does not exist there, [`Error::MailboxFull`], [`Error::UnknownMessage`]
 //! for a tag the other node does not know, [`Error::NoConnection`] when the node
-//! cannot be reached or the connection drops mid-call (at once, not at the timeout).
+//! cannot be reached (the message surely did not arrive), [`Error::ConnectionLost`] when
+//! the connection drops mid-call (it may have been handled) — at once, not at the
+//! timeout.
 //! Monitors and links work across nodes; losing a node delivers `Down` / exit
 //! signals with [`ExitReason::NoConnection`].
 //!
@@ -129,7 +131,9 @@
 //! [`ActorRef::send_important`] resolves `Ok(())` only when the receiving node has put
 //! the message in the actor's mailbox, and otherwise says why: [`Error::ProcessUnknown`],
 //! [`Error::MailboxFull`], [`Error::ProcessTerminated`], [`Error::NoConnection`]
-//! (definitely not delivered) or [`Error::Timeout`] (no acknowledgement in time).
+//! (definitely not delivered), [`Error::ConnectionLost`] (the node restarted before
+//! acknowledging: fate unknown) or [`Error::Timeout`] (no acknowledgement in time).
+//! Every error is true: none says "not delivered" of a message that was.
 //! [`ActorRef::call_important`] confirms the request the same way, and
 //! [`ReplyHandle::reply_important`] tells a responder whether its caller got the answer
 //! ([`Error::ResponseIgnored`] if not): RR-2PC and FR-2PC, the base for 2PC/3PC.

@@ -647,7 +647,12 @@ async fn peer_restart_with_important_messages_in_flight_is_never_a_silent_succes
                 received.contains(&i),
                 "message {i} acknowledged but never received"
             ),
-            Err(Error::NoConnection | Error::ProcessUnknown | Error::Timeout) => {}
+            // "Not delivered" must be true.
+            Err(Error::NoConnection) => assert!(
+                !received.contains(&i),
+                "message {i} answered NoConnection but was handled"
+            ),
+            Err(Error::ConnectionLost | Error::ProcessUnknown | Error::Timeout) => {}
             Err(other) => panic!("message {i}: unexpected {other:?}"),
         }
     }

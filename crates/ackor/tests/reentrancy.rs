@@ -1084,6 +1084,6 @@ async fn lost_connection_fails_remote_requests_at_once() {
     parked(&worker).await;
     die.send(()).unwrap();
     thread.join().unwrap();
-    assert_eq!(next(&mut events).await, Ev::Reply(1, Err(Error::NoConnection)));
+    assert_eq!(next(&mut events).await, Ev::Reply(1, Err(Error::ConnectionLost)));
     a.shutdown().await;
 }

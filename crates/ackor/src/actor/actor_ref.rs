@@ -419,9 +419,11 @@ impl<A: Actor> ActorRef<A> {
     /// Sends a message and learns for certain whether it reached the actor's mailbox:
     /// `Ok(())` once it is there, or why not — [`Error::ProcessUnknown`],
     /// [`Error::MailboxFull`], [`Error::ProcessTerminated`], [`Error::NoConnection`]
-    /// (definitely not delivered), or [`Error::Timeout`] when no acknowledgement came
-    /// within the important-delivery timeout (node default 5 s, see
-    /// [`SendImportant::timeout`]). [`Error::MailboxFull`] also comes back at once when
+    /// (definitely not delivered: it never left this node), [`Error::ConnectionLost`]
+    /// (the node restarted after the message left: it may have reached the old
+    /// incarnation), or [`Error::Timeout`] when no acknowledgement came within the
+    /// important-delivery timeout (node default 5 s, see [`SendImportant::timeout`]).
+    /// Neither of the last two says the message was not delivered. [`Error::MailboxFull`] also comes back at once when
     /// the per-peer window of unacknowledged important sends
     /// ([`RemoteConfig::important_window`](crate::RemoteConfig::important_window)) is
     /// full. To a local actor it is exactly [`ActorRef::send`]. Unacknowledged sends
@@ -483,7 +485,9 @@ impl<A: Actor> ActorRef<A> {
     /// Fails with [`Error::MailboxFull`] or [`Error::ProcessTerminated`] at once when
     /// the message cannot be queued, [`Error::ProcessTerminated`] as soon as the actor
     /// stops without answering, [`Error::Timeout`] on expiry (a late reply is then
-    /// discarded), or the error the handler answered with.
+    /// discarded), or the error the handler answered with. To a remote actor also
+    /// [`Error::NoConnection`] (the call never left) and [`Error::ConnectionLost`] (the
+    /// connection dropped after it left: it may have been handled), both at once.
     pub fn call<M>(&self, msg: M) -> Call<'_, A, M>
     where
         A: Handler<M>,

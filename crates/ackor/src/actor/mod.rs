@@ -106,8 +106,8 @@ pub struct DeliveryFailure {
     /// The recipient.
     pub to: Pid,
     /// Why: [`Error::ProcessUnknown`], [`Error::MailboxFull`],
-    /// [`Error::ProcessTerminated`], [`Error::NoConnection`] (not delivered), or
-    /// [`Error::Timeout`] (no acknowledgement in time: the outcome is unknown).
+    /// [`Error::ProcessTerminated`], [`Error::NoConnection`] (not delivered),
+    /// [`Error::ConnectionLost`] or [`Error::Timeout`] (the outcome is unknown).
     pub error: Error,
 }
 

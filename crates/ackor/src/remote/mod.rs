@@ -224,11 +224,28 @@ impl Remote {
         track: Option<u64>,
         bounded: bool,
     ) -> Result<(), Error> {
+        self.send_call_on(peer, pin, frame, track, bounded, None)
+    }
+
+    /// [`Remote::send_on`] for the frame of pending call `call`.
+    fn send_call_on(
+        self: &Arc<Self>,
+        peer: &Arc<Peer>,
+        pin: u64,
+        frame: &Outgoing<'_>,
+        track: Option<u64>,
+        bounded: bool,
+        call: Option<u64>,
+    ) -> Result<(), Error> {
         if self.stopped.load(Ordering::Acquire) {
             return Err(Error::NodeStopped);
         }
         let track = track.map(|id| (id, self.config.important_window));
-        peer.send(self, pin, frame, track, bounded)
+        peer.send(self, pin, frame, track, bounded, call)
+    }
+
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Acquire)
     }
 
     /// Registers a pending call with `to` and sends its frame; with `important`, also
@@ -265,7 +282,8 @@ impl Remote {
         important: bool,
     ) -> Result<ForgetCall, Error> {
         peer.add_call(call_id, pending);
-        if let Err(e) = self.send_on(peer, pin, frame, important.then_some(call_id), false) {
+        let track = important.then_some(call_id);
+        if let Err(e) = self.send_call_on(peer, pin, frame, track, false, Some(call_id)) {
             peer.remove_call(call_id);
             return Err(e);
         }

@@ -73,7 +73,7 @@ struct State {
     /// Tasks of the links the peer dialed: they end by themselves when the peer drops
     /// them, and are aborted only at shutdown.
     incoming: Vec<AbortHandle>,
-    calls: HashMap<u64, PendingCall>,
+    calls: HashMap<u64, Pending>,
     monitors: HashMap<u64, (Pid, RemoteMonitor)>,
     /// (local pid, remote pid) pairs linked across.
     links: Vec<(Pid, Pid)>,
@@ -85,6 +85,15 @@ struct State {
     /// incarnation, by delivery id: a resent one is acknowledged again, not delivered
     /// twice. Bounded by [`DEDUP_WINDOW`].
     seen: BTreeMap<u64, Seen>,
+}
+
+/// A call waiting for its answer.
+struct Pending {
+    call: PendingCall,
+    /// Its frame was handed to a link: the peer may have it, so losing the connection
+    /// leaves its fate unknown ([`Error::ConnectionLost`]); a frame that never left
+    /// fails with [`Error::NoConnection`].
+    sent: bool,
 }
 
 /// A frame queued while the links come up.
@@ -123,7 +132,8 @@ pub(crate) struct Peer {
 /// What a peer going down owes to local processes, delivered outside the lock.
 #[derive(Default)]
 struct Fallout {
-    calls: Vec<PendingCall>,
+    /// Each failed call with its error.
+    calls: Vec<(PendingCall, Error)>,
     monitors: Vec<(Pid, RemoteMonitor)>,
     links: Vec<(Pid, Pid)>,
     dropped_frames: usize,
@@ -182,6 +192,7 @@ impl Peer {
         frame: &Outgoing<'_>,
         track: Option<(u64, usize)>,
         bounded: bool,
+        call: Option<u64>,
     ) -> Result<(), Error> {
         let max = remote.config().max_frame_size;
         let mut st = self.lock();
@@ -201,6 +212,9 @@ impl Peer {
                 })?;
                 if let (Some((id, _)), Some(copy)) = (track, copy) {
                     st.unacked.insert(id, (pin, copy));
+                }
+                if let Some(p) = call.and_then(|id| st.calls.get_mut(&id)) {
+                    p.sent = true;
                 }
                 Ok(())
             }
@@ -371,6 +385,10 @@ impl Peer {
         }
         let queue = std::mem::take(&mut st.queue);
         st.queued_bytes = 0;
+        // Every call's frame is on a link now (queued ones go out just below).
+        for p in st.calls.values_mut() {
+            p.sent = true;
+        }
         for (pin, frame) in resend
             .into_iter()
             .chain(queue.into_iter().map(|q| (q.pin, q.frame)))
@@ -385,9 +403,15 @@ impl Peer {
     }
 
     /// A link failed or the peer became unreachable: fail everything that depends on it.
-    /// `generation` limits this to news about the current links. With `heal`,
-    /// unacknowledged important sends are kept and the peer is dialed again at once:
-    /// if the same incarnation answers, they are resent; otherwise they fail.
+    /// `generation` limits this to news about the current links.
+    ///
+    /// Unacknowledged important sends are kept (the peer may have them): they are
+    /// resent if the same incarnation comes back, fail with
+    /// [`Error::ConnectionLost`] if a new one does, and otherwise end at their sender's
+    /// timeout. With `heal` (a link of an established connection died) the peer is
+    /// dialed again at once; after a failed dial, again once the backoff is over.
+    /// Pending calls fail at once: [`Error::ConnectionLost`] if their frame had left,
+    /// [`Error::NoConnection`] if it had not.
     pub(crate) fn fail(
         self: &Arc<Self>,
         remote: &Arc<Remote>,
@@ -401,12 +425,19 @@ impl Peer {
                 return;
             }
             let was_connected = matches!(st.status, Status::Up | Status::Connecting);
-            let keep = heal && !st.unacked.is_empty();
+            let keep = !st.unacked.is_empty() && !remote.is_stopped();
             let fallout = self.fail_locked(&mut st, remote, true, keep);
-            if keep {
-                st.status = Status::Connecting;
-            }
-            (fallout, was_connected, keep)
+            let redial = match (keep, heal, st.status) {
+                (true, true, _) => {
+                    st.status = Status::Connecting;
+                    Some(Duration::ZERO)
+                }
+                (true, false, Status::Backoff(until)) => {
+                    Some(until.saturating_duration_since(Instant::now()))
+                }
+                _ => None,
+            };
+            (fallout, was_connected, redial)
         };
         if was_connected {
             metrics::counter!("ackor_remote_peer_down_total").increment(1);
@@ -418,10 +449,35 @@ impl Peer {
         }
         self.deliver(fallout, why, remote.node());
         self.room.notify_waiters();
-        if redial {
-            tracing::info!(peer = %self.name, "redialing to resend unacknowledged important messages");
-            remote.dial(self.clone());
+        match redial {
+            Some(wait) if wait.is_zero() => {
+                tracing::info!(peer = %self.name, "redialing to resend unacknowledged important messages");
+                remote.dial(self.clone());
+            }
+            Some(wait) => self.redial_later(remote, wait),
+            None => {}
         }
+    }
+
+    /// Dials again after `wait` if important sends still await their acknowledgement
+    /// and nothing else dialed meanwhile.
+    fn redial_later(self: &Arc<Self>, remote: &Arc<Remote>, wait: Duration) {
+        let Some(node) = remote.node() else { return };
+        let (peer, remote) = (self.clone(), remote.clone());
+        node.runtime().spawn(async move {
+            tokio::time::sleep(wait).await;
+            let mut st = peer.lock();
+            if st.unacked.is_empty()
+                || remote.is_stopped()
+                || !matches!(st.status, Status::Backoff(_) | Status::Idle)
+            {
+                return;
+            }
+            st.status = Status::Connecting;
+            drop(st);
+            tracing::info!(peer = %peer.name, "redialing to resend unacknowledged important messages");
+            remote.dial(peer);
+        });
     }
 
     fn fail_locked(&self, st: &mut State, remote: &Remote, backoff: bool, keep_unacked: bool) -> Fallout {
@@ -438,19 +494,33 @@ impl Peer {
         } else {
             Status::Idle
         };
-        let calls = if keep_unacked {
-            let unacked = &st.unacked;
-            let failing: Vec<u64> = st
-                .calls
-                .keys()
-                .filter(|id| !unacked.contains_key(id))
-                .copied()
-                .collect();
-            failing.iter().filter_map(|id| st.calls.remove(id)).collect()
+        // Kept: important sends that left (the peer may have them). One still queued
+        // never left: it fails with `NoConnection` like any call that never left.
+        if keep_unacked {
+            let calls = &st.calls;
+            st.unacked.retain(|id, _| calls.get(id).is_some_and(|p| p.sent));
         } else {
             st.unacked.clear();
-            st.calls.drain().map(|(_, c)| c).collect()
-        };
+        }
+        let unacked = &st.unacked;
+        let failing: Vec<u64> = st
+            .calls
+            .keys()
+            .filter(|id| !unacked.contains_key(id))
+            .copied()
+            .collect();
+        let calls = failing
+            .iter()
+            .filter_map(|id| st.calls.remove(id))
+            .map(|p| {
+                let error = if p.sent {
+                    Error::ConnectionLost
+                } else {
+                    Error::NoConnection
+                };
+                (p.call, error)
+            })
+            .collect();
         Fallout {
             calls,
             monitors: st.monitors.drain().map(|(_, m)| m).collect(),
@@ -503,8 +573,8 @@ impl Peer {
         }
         metrics::counter!("ackor_remote_calls_failed_total", "reason" => "no_connection")
             .increment(fallout.calls.len() as u64);
-        for call in fallout.calls {
-            let _ = call(Err(Error::NoConnection));
+        for (call, error) in fallout.calls {
+            let _ = call(Err(error));
         }
         for (pid, m) in fallout.monitors {
             m.fire(pid, ExitReason::NoConnection);
@@ -519,7 +589,7 @@ impl Peer {
     }
 
     pub(crate) fn add_call(&self, id: u64, call: PendingCall) {
-        self.lock().calls.insert(id, call);
+        self.lock().calls.insert(id, Pending { call, sent: false });
     }
 
     pub(crate) fn remove_call(&self, id: u64) {
@@ -538,7 +608,7 @@ impl Peer {
             st.calls.remove(&id)
         };
         let taken = match call {
-            Some(call) => call(outcome),
+            Some(p) => (p.call)(outcome),
             None => Err(Error::ResponseIgnored),
         };
         if taken.is_err() {

@@ -89,6 +89,7 @@ pub(crate) enum ErrorKind {
     CallCycle = 11,
     UnknownActorKind = 12,
     NameTaken = 13,
+    ConnectionLost = 14,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -623,6 +624,7 @@ impl From<&Error> for WireError {
             Error::CallCycle => (ErrorKind::CallCycle, String::new()),
             Error::UnknownActorKind(kind) => (ErrorKind::UnknownActorKind, kind.clone()),
             Error::NameTaken(name) => (ErrorKind::NameTaken, name.clone()),
+            Error::ConnectionLost => (ErrorKind::ConnectionLost, String::new()),
             other => (ErrorKind::Unspecified, other.to_string()),
         };
         WireError {
@@ -648,6 +650,7 @@ impl From<&WireError> for Error {
             ErrorKind::CallCycle => Error::CallCycle,
             ErrorKind::UnknownActorKind => Error::UnknownActorKind(e.message.clone()),
             ErrorKind::NameTaken => Error::NameTaken(e.message.clone()),
+            ErrorKind::ConnectionLost => Error::ConnectionLost,
             ErrorKind::Unspecified => Error::Protocol(format!("remote error: {}", e.message)),
         }
     }

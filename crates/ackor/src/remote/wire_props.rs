@@ -216,6 +216,7 @@ fn traveling_error() -> BoxedStrategy<Error> {
         Just(Error::CallCycle),
         text().prop_map(Error::UnknownActorKind),
         text().prop_map(Error::NameTaken),
+        Just(Error::ConnectionLost),
     ]
     .boxed()
 }
@@ -464,7 +465,7 @@ proptest! {
     }
 
     #[test]
-    fn any_error_kind_decodes_to_a_defined_error(kind in kind(0..=14), message in text()) {
+    fn any_error_kind_decodes_to_a_defined_error(kind in kind(0..=15), message in text()) {
         let bytes = WireError { kind, message: message.clone() }.encode_to_vec();
         let wire = WireError::decode(bytes.as_slice()).unwrap();
         prop_assert_eq!(wire.kind, kind);

@@ -167,7 +167,7 @@ mod remote;
 pub mod testing;
 
 pub use actor::{Actor, ActorRef, Call, Context, Handler, Message, Reply, ReplyHandle};
-pub use actor::{CallFuture, DeliveryFailure, SendImportant};
+pub use actor::{CallFuture, DeliveryFailure, Recipient, SendImportant};
 pub use error::{BoxError, Error};
 pub use identity::{NodeName, Pid, ProcessId, Ref};
 pub use monitor::{Down, Exit, ExitReason, MonitorRef};

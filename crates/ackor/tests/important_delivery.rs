@@ -703,7 +703,11 @@ impl Actor for Flagged {
         Ok(Flagged { events })
     }
     async fn on_undelivered(&mut self, _: &mut Context<Self>, failure: ackor::DeliveryFailure) {
-        let _ = self.events.send(format!("undelivered: {}", failure.error));
+        let event = match failure.to {
+            ackor::Recipient::Name(id) => format!("undelivered to {}: {}", id.name, failure.error),
+            ackor::Recipient::Pid(_) => format!("undelivered: {}", failure.error),
+        };
+        let _ = self.events.send(event);
     }
 }
 
@@ -715,6 +719,17 @@ impl Handler<FlagSend> for Flagged {
     type Return = Result<(), Error>;
     async fn handle(&mut self, msg: FlagSend, ctx: &mut Context<Self>) -> Result<(), Error> {
         ctx.send(&msg.0, Put(msg.1))
+    }
+}
+
+struct FlagSendName(ackor::ProcessId, u64);
+impl Message for FlagSendName {
+    type Reply = Result<(), Error>;
+}
+impl Handler<FlagSendName> for Flagged {
+    type Return = Result<(), Error>;
+    async fn handle(&mut self, msg: FlagSendName, ctx: &mut Context<Self>) -> Result<(), Error> {
+        ctx.send_name::<Store, Put>(&msg.0, Put(msg.1))
     }
 }
 
@@ -772,6 +787,30 @@ async fn process_flag_makes_plain_send_call_and_responses_important() {
     flagged.send(FlagPing).unwrap();
     assert_eq!(next().await, format!("undelivered: {}", Error::ProcessUnknown));
     assert_eq!(next().await, "ping");
+
+    // By name: resolved on the other node, acknowledged from there.
+    let named = b
+        .spawn_with::<Store>((), SpawnOptions::default().name("named-store"))
+        .unwrap();
+    let id = ackor::ProcessId::new("named-store", b.name().clone());
+    flagged.call(FlagSendName(id, 5)).await.unwrap().unwrap();
+    flagged.call(FlagPing).await.unwrap();
+    assert_eq!(next().await, "ping");
+    assert_eq!(named.call(Items).await, Ok(vec![5]));
+    let nobody = ackor::ProcessId::new("nobody", b.name().clone());
+    flagged.call(FlagSendName(nobody, 6)).await.unwrap().unwrap();
+    flagged.send(FlagPing).unwrap();
+    assert_eq!(
+        next().await,
+        format!("undelivered to nobody: {}", Error::ProcessUnknown)
+    );
+    assert_eq!(next().await, "ping");
+    // A local name that is not registered fails at once.
+    let missing = ackor::ProcessId::new("nobody", a.name().clone());
+    assert_eq!(
+        flagged.call(FlagSendName(missing, 7)).await.unwrap(),
+        Err(Error::ProcessUnknown)
+    );
 
     // Full mailbox on the other node.
     let small = b

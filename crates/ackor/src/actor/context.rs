@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::actor_ref::{ActorRef, Call, SendImportant};
 use super::reply::{ErasedReply, ReplyHandle};
-use super::{ActorCell, DeliveryFailure, Handler, Message};
+use super::{ActorCell, DeliveryFailure, Handler, Message, Recipient};
 use crate::error::Error;
 use crate::identity::{Pid, ProcessId, Ref};
 use crate::monitor::{ExitReason, MonitorRef, ProcessCell, Watcher, weak};
@@ -50,7 +50,7 @@ pub struct Context<A: Actor> {
     /// Important sends made by [`Context::send`] with the flag on, awaiting their
     /// acknowledgement: settled before the next item (see `run`).
     /// (In a mutex only to keep `Context` `Sync`; it is reached through `&mut self`.)
-    acks: std::sync::Mutex<Vec<(Pid, PendingAck)>>,
+    acks: std::sync::Mutex<Vec<(Recipient, PendingAck)>>,
     /// The call chain of the message being handled, when it came with one.
     chain: Option<ChainId>,
     /// Counts the items this actor handled: with the pid and the node's seed it names
@@ -211,6 +211,31 @@ impl<A: Actor> Context<A> {
         B: Handler<M>,
         M: Message,
     {
+        self.send_to(to, Recipient::Pid(to.pid().clone()), msg)
+    }
+
+    /// [`Context::send`] to the actor registered as `to`, on this node or another one
+    /// (resolved there on arrival: no extra round trip). [`Error::ProcessUnknown`] at once
+    /// for a name not registered on this node; for one on another node only with
+    /// important delivery on (through [`Actor::on_undelivered`]), as for any remote send.
+    pub fn send_name<B, M>(&mut self, to: &ProcessId, msg: M) -> Result<(), Error>
+    where
+        B: Handler<M>,
+        M: Message,
+    {
+        let target = if &to.node == self.node.name() {
+            self.node.lookup::<B>(to)?
+        } else {
+            self.node.remote_named::<B>(to)?
+        };
+        self.send_to(&target, Recipient::Name(to.clone()), msg)
+    }
+
+    fn send_to<B, M>(&mut self, to: &ActorRef<B>, recipient: Recipient, msg: M) -> Result<(), Error>
+    where
+        B: Handler<M>,
+        M: Message,
+    {
         if !(self.important && to.is_remote()) {
             return to.send_from(Some(self.pid().clone()), msg);
         }
@@ -220,7 +245,7 @@ impl<A: Actor> Context<A> {
         if let std::task::Poll::Ready(outcome) = ack.as_mut().poll(&mut probe) {
             return outcome;
         }
-        self.acks_mut().push((to.pid().clone(), ack));
+        self.acks_mut().push((recipient, ack));
         Ok(())
     }
 
@@ -228,7 +253,7 @@ impl<A: Actor> Context<A> {
     /// that failed.
     pub(crate) async fn settle_acks(&mut self) -> Vec<DeliveryFailure> {
         let acks = std::mem::take(self.acks_mut());
-        let (pids, futures): (Vec<Pid>, Vec<PendingAck>) = acks.into_iter().unzip();
+        let (pids, futures): (Vec<Recipient>, Vec<PendingAck>) = acks.into_iter().unzip();
         let outcomes = futures_util::future::join_all(futures).await;
         pids.into_iter()
             .zip(outcomes)
@@ -240,7 +265,7 @@ impl<A: Actor> Context<A> {
         !self.acks_mut().is_empty()
     }
 
-    fn acks_mut(&mut self) -> &mut Vec<(Pid, PendingAck)> {
+    fn acks_mut(&mut self) -> &mut Vec<(Recipient, PendingAck)> {
         self.acks.get_mut().unwrap_or_else(|p| p.into_inner())
     }
 

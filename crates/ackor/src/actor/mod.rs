@@ -104,11 +104,29 @@ pub trait Actor: Sized + Send + 'static {
 #[non_exhaustive]
 pub struct DeliveryFailure {
     /// The recipient.
-    pub to: Pid,
+    pub to: Recipient,
     /// Why: [`Error::ProcessUnknown`], [`Error::MailboxFull`],
     /// [`Error::ProcessTerminated`], [`Error::NoConnection`] (not delivered),
     /// [`Error::ConnectionLost`] or [`Error::Timeout`] (the outcome is unknown).
     pub error: Error,
+}
+
+/// Who a message was sent to: a process, or a registered name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Recipient {
+    /// Sent to this pid.
+    Pid(Pid),
+    /// Sent to the name, resolved on its node.
+    Name(crate::ProcessId),
+}
+
+impl std::fmt::Display for Recipient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Recipient::Pid(pid) => write!(f, "{pid}"),
+            Recipient::Name(id) => write!(f, "{id}"),
+        }
+    }
 }
 
 /// A message type, with the type of the answer a caller gets back.

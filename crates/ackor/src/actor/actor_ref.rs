@@ -75,6 +75,16 @@ struct RemoteTarget<A: Actor> {
     to: wire::WirePid,
 }
 
+/// What a `Deliver` frame says besides the message: the call it belongs to, whether it
+/// is an important send, and (for calls and requests) its chain and wait-for path.
+#[derive(Default)]
+struct Head<'a> {
+    call_id: u64,
+    ack: bool,
+    chain: Option<ChainId>,
+    path: &'a [u64],
+}
+
 thread_local! {
     /// Where remote messages are encoded before they are copied into a link's queue.
     static PAYLOAD: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -111,15 +121,12 @@ impl<A: Actor> RemoteTarget<A> {
 
     /// Encodes `msg` for the wire and hands the frame, with the reply decoder of the
     /// message's type, to `send`.
-    #[allow(clippy::too_many_arguments)] // the fields of one Deliver frame
     fn with_frame<M: Message, R>(
         &self,
         remote: &Remote,
         sender: Option<&Pid>,
         msg: &M,
-        call_id: u64,
-        ack: bool,
-        chain: Option<ChainId>,
+        head: Head<'_>,
         send: impl FnOnce(&Outgoing<'_>, DecodeReply) -> Result<R, Error>,
     ) -> Result<R, Error> {
         let (tag, encode, decode) = self
@@ -135,9 +142,10 @@ impl<A: Actor> RemoteTarget<A> {
             from: sender.map(|p| remote.wire_pid(p)),
             tag: bytes::Bytes::from_static(tag.as_bytes()),
             payload: bytes::Bytes::new(),
-            call_id,
-            ack,
-            chain: ChainId::to_wire(chain),
+            call_id: head.call_id,
+            ack: head.ack,
+            chain: ChainId::to_wire(head.chain),
+            path: head.path.to_vec(),
         };
         with_payload_buffer(|payload| {
             encode(msg, payload)?;
@@ -154,7 +162,7 @@ impl<A: Actor> RemoteTarget<A> {
         let remote = self.remote()?;
         let peer = self.peer(remote)?;
         let pin = pin(sender, self.pid.id());
-        self.with_frame(remote, sender, msg, 0, false, None, |frame, _| {
+        self.with_frame(remote, sender, msg, Head::default(), |frame, _| {
             remote.send_on(peer, pin, frame, None, true)
         })
     }
@@ -192,7 +200,12 @@ impl<A: Actor> RemoteTarget<A> {
             Box::new(move |outcome| tx.send(outcome.map(|_| ())).map_err(|_| Error::ResponseIgnored));
         metrics::counter!("ackor_important_sent_total").increment(1);
         let pin = pin(sender.as_ref(), self.pid.id());
-        let forget = self.with_frame(remote, sender.as_ref(), &msg, id, true, None, |frame, _| {
+        let head = Head {
+            call_id: id,
+            ack: true,
+            ..Head::default()
+        };
+        let forget = self.with_frame(remote, sender.as_ref(), &msg, head, |frame, _| {
             remote.call_on(peer, pin, id, frame, pending, true)
         })?;
         let span = tracing::debug_span!("send_important", delivery_id = id, to = %self.pid);
@@ -317,11 +330,16 @@ impl<A: Actor> ActorRef<A> {
                     sender: Some(sender),
                     reply: Some(reply),
                     chain: Some(chain),
+                    path: Box::default(),
                 }))?;
                 Ok(None)
             }
             Inner::Remote(r) => {
-                let forget = remote_call::<A, M>(r, Some(sender), Some(chain), &msg, complete)?;
+                let head = Head {
+                    chain: Some(chain),
+                    ..Head::default()
+                };
+                let forget = remote_call::<A, M>(r, Some(sender), head, &msg, complete)?;
                 Ok(Some(Box::new(forget)))
             }
         }
@@ -624,6 +642,7 @@ fn envelope<A: Handler<M>, M: Message>(msg: M, sender: Option<Pid>) -> Box<dyn s
         sender,
         reply: None,
         chain: None,
+        path: Box::default(),
     })
 }
 
@@ -657,8 +676,20 @@ pub struct Call<'a, A: Actor, M> {
     msg: M,
     sender: Option<Pid>,
     timeout: Duration,
-    /// For a call from an actor: its chain, and the actor, marked blocked while waiting.
-    chain: Option<(ChainId, Arc<dyn ProcessCell>)>,
+    /// For a call from an actor: how it is chained, and the actor, marked blocked while
+    /// waiting.
+    chain: Option<Chained>,
+}
+
+/// A blocking call made by an actor.
+pub(crate) struct Chained {
+    /// The chain of the message the caller handles.
+    pub(crate) chain: ChainId,
+    /// The caller's wait-for path, ending with `token`.
+    pub(crate) path: Box<[u64]>,
+    /// This call's token: the caller is blocked by it while it waits.
+    pub(crate) token: u64,
+    pub(crate) caller: Arc<dyn ProcessCell>,
 }
 
 impl<A: Actor, M> Call<'_, A, M> {
@@ -673,9 +704,9 @@ impl<A: Actor, M> Call<'_, A, M> {
         self
     }
 
-    /// Makes this the blocking call of `caller` in `chain` (cycle detection).
-    pub(crate) fn chained(mut self, chain: ChainId, caller: Arc<dyn ProcessCell>) -> Self {
-        self.chain = Some((chain, caller));
+    /// Makes this a blocking call of an actor (call chains, cycle detection).
+    pub(crate) fn chained(mut self, chained: Chained) -> Self {
+        self.chain = Some(chained);
         self
     }
 }
@@ -691,10 +722,13 @@ where
     fn into_future(self) -> Self::IntoFuture {
         let (handle, receiver) = reply::channel::<M::Reply>();
         let mut forget = None;
-        let (chain, caller) = match self.chain {
-            Some((chain, caller)) => (Some(chain), Some(caller)),
-            None => (None, None),
+        let (chain, path) = match &self.chain {
+            Some(c) => (Some(c.chain), c.path.clone()),
+            None => (None, Box::default()),
         };
+        // The caller is blocked by this call before the message leaves, so the message
+        // finds it blocked even if it comes straight back (a call to itself).
+        let mut blocked = self.chain.map(|c| Blocked::on(c.caller, c.token));
         let state = match &self.target.inner {
             Inner::Local(cell) => {
                 let env = Box::new(MsgEnvelope {
@@ -702,6 +736,7 @@ where
                     sender: self.sender,
                     reply: Some(handle),
                     chain,
+                    path,
                 });
                 match cell.push_chained(env) {
                     Ok(()) => CallState::Waiting(receiver),
@@ -710,7 +745,12 @@ where
             }
             Inner::Remote(r) => {
                 let complete = move |value| handle.complete_with(value);
-                match remote_call::<A, M>(r, self.sender, chain, &self.msg, complete) {
+                let head = Head {
+                    chain,
+                    path: &path,
+                    ..Head::default()
+                };
+                match remote_call::<A, M>(r, self.sender, head, &self.msg, complete) {
                     Ok(guard) => {
                         forget = Some(guard);
                         CallState::Waiting(receiver)
@@ -719,12 +759,9 @@ where
                 }
             }
         };
-        // While it waits, the caller is blocked in this chain: a call of the chain
-        // reaching it is a cycle.
-        let blocked = match (&state, chain, caller) {
-            (CallState::Waiting(_), Some(chain), Some(caller)) => Some(Blocked::on(caller, chain)),
-            _ => None,
-        };
+        if matches!(state, CallState::Failed(_)) {
+            blocked = None;
+        }
         CallFuture {
             target: self.target,
             state,
@@ -742,7 +779,7 @@ where
 fn remote_call<A: Actor, M: Message>(
     r: &RemoteTarget<A>,
     sender: Option<Pid>,
-    chain: Option<ChainId>,
+    head: Head<'_>,
     msg: &M,
     complete: impl FnOnce(Result<M::Reply, Error>) -> Result<(), Error> + Send + 'static,
 ) -> Result<ForgetCall, Error> {
@@ -750,25 +787,18 @@ fn remote_call<A: Actor, M: Message>(
     let peer = r.peer(remote)?;
     let call_id = remote.next_call_id();
     let pin = pin(sender.as_ref(), r.pid.id());
-    r.with_frame(
-        remote,
-        sender.as_ref(),
-        msg,
-        call_id,
-        false,
-        chain,
-        |frame, decode| {
-            let pending: PendingCall = Box::new(move |outcome| {
-                let value = outcome.and_then(|bytes| decode(&bytes)).and_then(|any| {
-                    any.downcast::<M::Reply>()
-                        .map(|v| *v)
-                        .map_err(|_| Error::Codec("reply of an unexpected type".into()))
-                });
-                complete(value)
+    let head = Head { call_id, ..head };
+    r.with_frame(remote, sender.as_ref(), msg, head, |frame, decode| {
+        let pending: PendingCall = Box::new(move |outcome| {
+            let value = outcome.and_then(|bytes| decode(&bytes)).and_then(|any| {
+                any.downcast::<M::Reply>()
+                    .map(|v| *v)
+                    .map_err(|_| Error::Codec("reply of an unexpected type".into()))
             });
-            remote.call_on(peer, pin, call_id, frame, pending, false)
-        },
-    )
+            complete(value)
+        });
+        remote.call_on(peer, pin, call_id, frame, pending, false)
+    })
 }
 
 enum CallState<T> {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::actor_ref::{ActorRef, Call, SendImportant};
 use super::reply::{ErasedReply, ReplyHandle};
-use super::{ActorCell, DeliveryFailure, Handler, Message, Recipient};
+use super::{ActorCell, Chained, DeliveryFailure, Handler, Message, Recipient};
 use crate::error::Error;
 use crate::identity::{Pid, ProcessId, Ref};
 use crate::monitor::{ExitReason, MonitorRef, ProcessCell, Watcher, weak};
@@ -53,6 +53,10 @@ pub struct Context<A: Actor> {
     acks: std::sync::Mutex<Vec<(Recipient, PendingAck)>>,
     /// The call chain of the message being handled, when it came with one.
     chain: Option<ChainId>,
+    /// The wait-for path of the message being handled (see `Envelope::path`).
+    path: Box<[u64]>,
+    /// Blocking calls made while handling the current item (names their tokens).
+    calls: std::sync::atomic::AtomicU64,
     /// Counts the items this actor handled: with the pid and the node's seed it names
     /// a fresh chain for a message that came without one.
     seq: u64,
@@ -74,6 +78,8 @@ impl<A: Actor> Context<A> {
             requests: Requests::new(reentrancy),
             acks: std::sync::Mutex::new(Vec::new()),
             chain: None,
+            path: Box::default(),
+            calls: std::sync::atomic::AtomicU64::new(0),
             seq: 0,
             chain_seed,
         }
@@ -83,6 +89,10 @@ impl<A: Actor> Context<A> {
     pub(crate) fn next_item(&mut self) {
         self.seq = self.seq.wrapping_add(1);
         self.chain = None;
+        if !self.path.is_empty() {
+            self.path = Box::default();
+        }
+        *self.calls.get_mut() = 0;
     }
 
     pub(crate) fn begin_message(
@@ -90,10 +100,28 @@ impl<A: Actor> Context<A> {
         sender: Option<Pid>,
         reply: Option<ErasedReply>,
         chain: Option<ChainId>,
+        path: Box<[u64]>,
     ) {
         self.sender = sender;
         self.reply = reply;
         self.chain = chain;
+        self.path = path;
+    }
+
+    /// How a blocking call made now is chained: the current chain, and a wait-for path
+    /// of the current message's plus a fresh token for the call.
+    fn blocking_call(&self) -> Chained {
+        let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let token = ChainId::derive(!self.chain_seed, self.pid().id(), self.seq.rotate_left(20) ^ n).get();
+        let mut path = Vec::with_capacity(self.path.len() + 1);
+        path.extend_from_slice(&self.path);
+        path.push(token);
+        Chained {
+            chain: self.current_chain(),
+            path: path.into_boxed_slice(),
+            token,
+            caller: self.cell.clone(),
+        }
     }
 
     /// The call chain that requests and calls made now belong to.
@@ -287,7 +315,7 @@ impl<A: Actor> Context<A> {
     {
         to.call_important(msg)
             .from(self.pid().clone())
-            .chained(self.current_chain(), self.cell.clone())
+            .chained(self.blocking_call())
     }
 
     /// Makes everything this actor sends important (the process flag of Ergo):
@@ -326,7 +354,7 @@ impl<A: Actor> Context<A> {
     {
         to.call(msg)
             .from(self.pid().clone())
-            .chained(self.current_chain(), self.cell.clone())
+            .chained(self.blocking_call())
     }
 
     /// Sends `msg` to `to` as a non-blocking request: returns at once with a

@@ -25,6 +25,12 @@ pub(crate) trait Envelope<A: Actor>: Send {
 
     fn set_chain(&mut self, chain: Option<ChainId>);
 
+    /// The tokens of the blocking calls this message is handled for (its wait-for
+    /// path): the blocking call it is, and those its sender was handling.
+    fn path(&self) -> &[u64];
+
+    fn set_path(&mut self, path: Vec<u64>);
+
     /// The message's type runs while user messages are held ([`Message::INTERLEAVE`]).
     fn interleaves(&self) -> bool;
 }
@@ -35,6 +41,8 @@ pub(crate) struct MsgEnvelope<M: Message> {
     pub(crate) sender: Option<Pid>,
     pub(crate) reply: Option<ReplyHandle<M::Reply>>,
     pub(crate) chain: Option<ChainId>,
+    /// See [`Envelope::path`]; empty (no allocation) for all but blocking calls.
+    pub(crate) path: Box<[u64]>,
 }
 
 impl<A, M> Envelope<A> for MsgEnvelope<M>
@@ -52,9 +60,10 @@ where
             sender,
             reply,
             chain,
+            path,
         } = *self;
         Box::pin(async move {
-            ctx.begin_message(sender, reply.map(ErasedReply::new), chain);
+            ctx.begin_message(sender, reply.map(ErasedReply::new), chain, path);
             let out: Reply<M::Reply> = actor.handle(msg, ctx).await.into();
             let pending = ctx.end_message();
             let Some(pending) = pending else { return };
@@ -88,6 +97,14 @@ where
 
     fn set_chain(&mut self, chain: Option<ChainId>) {
         self.chain = chain;
+    }
+
+    fn path(&self) -> &[u64] {
+        &self.path
+    }
+
+    fn set_path(&mut self, path: Vec<u64>) {
+        self.path = path.into_boxed_slice();
     }
 
     fn interleaves(&self) -> bool {

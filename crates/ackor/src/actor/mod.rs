@@ -11,6 +11,7 @@ use std::future::Future;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+pub(crate) use actor_ref::Chained;
 pub use actor_ref::{ActorRef, Call, CallFuture, SendImportant};
 pub use context::Context;
 pub use reply::ReplyHandle;
@@ -272,10 +273,10 @@ impl<A: Actor> ActorCell<A> {
         &self.mailbox
     }
 
-    /// Queues a call or request of `chain`, unless the actor is blocked in a call of
-    /// that same chain (it could never take it: a cycle).
+    /// Queues a call or request, unless the actor waits in a blocking call on the
+    /// message's wait-for path (it could never take it: a cycle).
     pub(crate) fn push_chained(&self, env: Box<dyn Envelope<A>>) -> Result<(), Error> {
-        if self.core.is_blocked_on(env.chain()) {
+        if self.core.is_blocked_by(env.path()) {
             return Err(Error::CallCycle);
         }
         self.mailbox.try_push_user(env).map_err(|(env, e)| {
@@ -300,9 +301,10 @@ impl<A: Actor> ProcessCell for ActorCell<A> {
         payload: &[u8],
         from: Option<Pid>,
         chain: Option<ChainId>,
+        path: Vec<u64>,
         reply: Option<RemoteReplyTo>,
     ) -> Result<(), Undelivered> {
-        if self.core.is_blocked_on(chain) {
+        if self.core.is_blocked_by(&path) {
             return Err((Error::CallCycle, reply));
         }
         // A reply handle dropped because this actor stopped reports `ProcessTerminated`
@@ -324,6 +326,7 @@ impl<A: Actor> ProcessCell for ActorCell<A> {
         let table = self.remote_table.get_or_init(crate::remote::table::<A>);
         let mut env = table.deliver(tag, payload, from, reply)?;
         env.set_chain(chain);
+        env.set_path(path);
         if let Err((env, error)) = self.mailbox.try_push_user(env) {
             env.fail(error.clone());
             return Err((error, None));

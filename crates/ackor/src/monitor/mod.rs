@@ -6,7 +6,7 @@
 //! it dead (and gets `Down` at once with [`ExitReason::NoProcess`]); never neither.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use tokio::sync::oneshot;
@@ -141,6 +141,7 @@ pub(crate) trait ProcessCell: std::any::Any + Send + Sync {
         payload: &[u8],
         from: Option<Pid>,
         chain: Option<ChainId>,
+        path: Vec<u64>,
         reply: Option<RemoteReplyTo>,
     ) -> Result<(), Undelivered>;
 }
@@ -153,27 +154,33 @@ pub(crate) enum Watcher {
     Remote { watcher: Pid, ref_id: u64 },
 }
 
-/// A process waiting in a blocking call; see [`ProcessCore::block_on`].
+/// A process waiting in a blocking call: while the guard lives, the call's token is
+/// among the process's blocking tokens (see [`ProcessCore::is_blocked_by`]).
 pub(crate) struct Blocked {
     cell: Arc<dyn ProcessCell>,
+    token: u64,
 }
 
 impl Blocked {
-    /// Marks `cell` as waiting in a blocking call of `chain` until the guard is dropped.
-    pub(crate) fn on(cell: Arc<dyn ProcessCell>, chain: ChainId) -> Self {
+    /// Marks `cell` as waiting in the blocking call `token` until the guard is dropped.
+    pub(crate) fn on(cell: Arc<dyn ProcessCell>, token: u64) -> Self {
         let core = cell.core();
+        core.blocked_by
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(token);
         core.blocked_calls.fetch_add(1, Ordering::AcqRel);
-        core.blocked_chain
-            .store(ChainId::to_wire(Some(chain)), Ordering::Release);
-        Blocked { cell }
+        Blocked { cell, token }
     }
 }
 
 impl Drop for Blocked {
     fn drop(&mut self) {
         let core = self.cell.core();
-        if core.blocked_calls.fetch_sub(1, Ordering::AcqRel) == 1 {
-            core.blocked_chain.store(0, Ordering::Release);
+        core.blocked_calls.fetch_sub(1, Ordering::AcqRel);
+        let mut tokens = core.blocked_by.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(i) = tokens.iter().position(|&t| t == self.token) {
+            tokens.swap_remove(i);
         }
     }
 }
@@ -183,9 +190,9 @@ pub(crate) struct ProcessCore {
     pid: Pid,
     state: Mutex<ProcState>,
     abort: OnceLock<AbortHandle>,
-    /// The call chain of the blocking calls this process is waiting in (0: none), and
-    /// how many (a handler may await several at once; they share its chain).
-    blocked_chain: AtomicU64,
+    /// The tokens of the blocking calls this process waits in (a handler may await
+    /// several at once), and how many, to skip the lock when there are none.
+    blocked_by: Mutex<Vec<u64>>,
     blocked_calls: AtomicUsize,
 }
 
@@ -214,17 +221,20 @@ impl ProcessCore {
             pid,
             state: Mutex::new(ProcState::default()),
             abort: OnceLock::new(),
-            blocked_chain: AtomicU64::new(0),
+            blocked_by: Mutex::new(Vec::new()),
             blocked_calls: AtomicUsize::new(0),
         }
     }
 
-    /// True while the process waits in a blocking call of `chain`: a message of that
-    /// chain could only be handled after the call returns, which waits on it — a cycle.
-    pub(crate) fn is_blocked_on(&self, chain: Option<ChainId>) -> bool {
-        let Some(chain) = chain else { return false };
-        self.blocked_calls.load(Ordering::Acquire) > 0
-            && self.blocked_chain.load(Ordering::Acquire) == ChainId::to_wire(Some(chain))
+    /// True while the process waits in one of the blocking calls of `path` (the tokens
+    /// of the blocking calls a message is, transitively, handled for): the message could
+    /// only be handled after that call returns, which waits on the message — a cycle.
+    pub(crate) fn is_blocked_by(&self, path: &[u64]) -> bool {
+        if path.is_empty() || self.blocked_calls.load(Ordering::Acquire) == 0 {
+            return false;
+        }
+        let tokens = self.blocked_by.lock().unwrap_or_else(|p| p.into_inner());
+        path.iter().any(|t| tokens.contains(t))
     }
 
     fn lock(&self) -> MutexGuard<'_, ProcState> {

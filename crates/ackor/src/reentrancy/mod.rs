@@ -227,6 +227,10 @@ impl ChainId {
         NonZeroU64::new(v).map(ChainId)
     }
 
+    pub(crate) fn get(self) -> u64 {
+        self.0.get()
+    }
+
     pub(crate) fn to_wire(chain: Option<Self>) -> u64 {
         chain.map_or(0, |c| c.0.get())
     }

@@ -223,6 +223,7 @@ where
         sender: from,
         reply,
         chain: None,
+        path: Box::default(),
     }))
 }
 

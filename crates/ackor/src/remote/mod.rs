@@ -580,7 +580,7 @@ impl Remote {
         }
     }
 
-    fn on_deliver(self: &Arc<Self>, node: &Node, peer: &Arc<Peer>, d: wire::Deliver, back: &LinkQueue) {
+    fn on_deliver(self: &Arc<Self>, node: &Node, peer: &Arc<Peer>, mut d: wire::Deliver, back: &LinkQueue) {
         let tag = match std::str::from_utf8(&d.tag) {
             Ok(tag) => std::borrow::Cow::Borrowed(tag),
             Err(_) => String::from_utf8_lossy(&d.tag),
@@ -607,7 +607,8 @@ impl Remote {
         let outcome = match self.resolve(node, d.to.as_ref()) {
             Some(cell) => {
                 let chain = ChainId::from_wire(d.chain);
-                cell.deliver_remote(&tag, &d.payload, from.clone(), chain, reply)
+                let path = std::mem::take(&mut d.path);
+                cell.deliver_remote(&tag, &d.payload, from.clone(), chain, path, reply)
             }
             None => Err((Error::ProcessUnknown, reply)),
         };

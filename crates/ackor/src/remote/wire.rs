@@ -146,6 +146,10 @@ pub(crate) struct Deliver {
     /// The call chain of a call or request (0: none); see `reentrancy::ChainId`.
     #[prost(uint64, tag = "7")]
     pub chain: u64,
+    /// The tokens of the blocking calls this message is handled for (a blocking call's
+    /// wait-for path), to detect call cycles; empty for everything else.
+    #[prost(uint64, repeated, tag = "8")]
+    pub path: Vec<u64>,
 }
 
 /// The answer to a call.
@@ -538,6 +542,8 @@ mod fast {
             call_id: call_id.unwrap_or(0),
             ack: ack.unwrap_or(false),
             chain: chain.unwrap_or(0),
+            // A path (field 8) is not taken on here: such frames go to prost.
+            path: Vec::new(),
         })
     }
 
@@ -732,6 +738,7 @@ mod tests {
                 call_id,
                 ack,
                 chain,
+                path: Vec::new(),
             }));
             let bytes = bytes::Bytes::from(frame.encode_to_vec());
             let fast = fast::frame(&bytes).map(|(version, d)| Frame {

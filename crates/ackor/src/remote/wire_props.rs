@@ -120,10 +120,11 @@ fn body() -> BoxedStrategy<Body> {
             payload(),
             u64_edge(),
             any::<bool>(),
-            u64_edge()
+            u64_edge(),
+            prop::collection::vec(u64_edge(), 0..3)
         )
             .prop_map(
-                |(to, from, tag, payload, call_id, ack, chain)| Body::Deliver(Deliver {
+                |(to, from, tag, payload, call_id, ack, chain, path)| Body::Deliver(Deliver {
                     to,
                     from,
                     tag: tag.into(),
@@ -131,6 +132,7 @@ fn body() -> BoxedStrategy<Body> {
                     call_id,
                     ack,
                     chain,
+                    path,
                 })
             ),
         (u64_edge(), payload(), of(wire_error()), u64_edge()).prop_map(

@@ -1087,3 +1087,362 @@ async fn lost_connection_fails_remote_requests_at_once() {
     assert_eq!(next(&mut events).await, Ev::Reply(1, Err(Error::ConnectionLost)));
     a.shutdown().await;
 }
+
+// ------------------------------------------------------------------ edge cases found in review
+
+/// A user message that keeps the actor busy for 2 ms, then reports `Note(n)`.
+struct Busy(u64);
+impl Message for Busy {
+    type Reply = ();
+}
+impl Handler<Busy> for Requester {
+    type Return = ();
+    async fn handle(&mut self, msg: Busy, _: &mut Context<Self>) {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        let _ = self.events.send(Ev::Note(msg.0));
+    }
+}
+
+/// A backlog of user messages does not hold back a request's timeout: expired timers
+/// are looked at before the next mailbox item.
+#[tokio::test]
+async fn request_timeout_fires_even_while_the_mailbox_stays_busy() {
+    let node = local_node().await;
+    let worker = node.spawn::<Worker>(()).unwrap();
+    let (requester, mut events) = spawn_requester(&node, Reentrancy::allow_all());
+    let ask = Ask::new(&worker, Work::Park, 1)
+        .opts(RequestOptions::new().with_request_timeout(Duration::from_millis(50)));
+    requester.call(ask).await.unwrap().unwrap();
+    for n in 0..300 {
+        requester.send(Busy(n)).unwrap();
+    }
+    // 300 × 2 ms ≥ 600 ms of work; the 50 ms timeout should fire early on.
+    let mut notes_before_timeout = 0;
+    loop {
+        match next(&mut events).await {
+            Ev::Note(_) => notes_before_timeout += 1,
+            Ev::Reply(1, Err(Error::RequestTimeout)) => break,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(
+        notes_before_timeout < 100,
+        "the 50 ms timeout fired only after {notes_before_timeout} busy messages (~{} ms)",
+        notes_before_timeout * 2
+    );
+    node.shutdown().await;
+}
+
+/// A request timeout (or node call timeout) longer than a timer can hold (about two
+/// years) means no timeout, not a panic.
+#[tokio::test]
+async fn request_timeout_longer_than_a_timer_can_hold_means_no_timeout() {
+    let node = local_node().await;
+    let worker = node.spawn::<Worker>(()).unwrap();
+    for timeout in [Duration::from_secs(3 * 365 * 24 * 3600), Duration::MAX] {
+        let (requester, _events) = spawn_requester(&node, Reentrancy::allow_all());
+        let ask =
+            Ask::new(&worker, Work::Echo(1), 1).opts(RequestOptions::new().with_request_timeout(timeout));
+        let outcome = requester.call(ask).await;
+        assert_eq!(outcome, Ok(Ok(())), "timeout {timeout:?}: requester is {:?}", {
+            tokio::time::timeout(Duration::from_millis(200), requester.wait_for_stop()).await
+        });
+    }
+    node.shutdown().await;
+}
+
+/// Requests the sender (a Requester) with `Query`, answers at once whether the request
+/// was accepted. A reentrant actor that notifies its caller without waiting.
+struct Notifier;
+impl Actor for Notifier {
+    type Args = ();
+    async fn init(_: (), _: &mut Context<Self>) -> Result<Self, BoxError> {
+        Ok(Notifier)
+    }
+}
+struct Notify;
+impl Message for Notify {
+    type Reply = Result<(), Error>;
+}
+impl Handler<Notify> for Notifier {
+    type Return = Result<(), Error>;
+    async fn handle(&mut self, _: Notify, ctx: &mut Context<Self>) -> Result<(), Error> {
+        let back = ctx
+            .node()
+            .actor_ref::<Requester>(&ctx.sender().cloned().unwrap())?;
+        ctx.request(&back, Query, RequestOptions::new())?;
+        Ok(())
+    }
+}
+struct CallNotifier(ActorRef<Notifier>);
+impl Message for CallNotifier {
+    type Reply = Result<(), Error>;
+}
+impl Handler<CallNotifier> for Requester {
+    type Return = Result<(), Error>;
+    async fn handle(&mut self, msg: CallNotifier, ctx: &mut Context<Self>) -> Result<(), Error> {
+        ctx.call(&msg.0, Notify).await?
+    }
+}
+
+/// A non-blocking request to an actor blocked in a call is no cycle (nothing waits on
+/// it): it is handled after the call returns.
+#[tokio::test]
+async fn request_to_a_caller_blocked_in_a_call_is_not_a_cycle() {
+    let node = local_node().await;
+    let notifier = node
+        .spawn_with::<Notifier>((), SpawnOptions::default().reentrancy(Reentrancy::allow_all()))
+        .unwrap();
+    let (requester, _events) = spawn_requester(&node, Reentrancy::default());
+    assert_eq!(requester.call(CallNotifier(notifier)).await.unwrap(), Ok(()));
+    node.shutdown().await;
+}
+
+/// A requests B (which calls A back) and then blocks in a call to D.
+struct AskThenBlock {
+    b: ActorRef<Worker>,
+    d: ActorRef<Worker>,
+}
+impl Message for AskThenBlock {
+    type Reply = Result<u64, Error>;
+}
+impl Handler<AskThenBlock> for Requester {
+    type Return = Result<u64, Error>;
+    async fn handle(&mut self, msg: AskThenBlock, ctx: &mut Context<Self>) -> Result<u64, Error> {
+        ctx.request(&msg.b, Work::CallBack(5), RequestOptions::new())?
+            .then(Requester::report(1));
+        ctx.call(&msg.d, Work::Park).await
+    }
+}
+
+/// B's call back to A is no cycle while A waits on D (not on B): it completes once D
+/// answers.
+#[tokio::test]
+async fn call_back_to_an_actor_blocked_on_another_is_not_a_cycle() {
+    let node = local_node().await;
+    let b = node.spawn::<Worker>(()).unwrap();
+    let d = node.spawn::<Worker>(()).unwrap();
+    let (requester, mut events) = spawn_requester(&node, Reentrancy::allow_all());
+    let asked = tokio::spawn({
+        let (requester, b, d) = (requester.clone(), b.clone(), d.clone());
+        async move { requester.call(AskThenBlock { b, d }).await }
+    });
+    parked(&d).await;
+    // Give B time to call back while A is blocked on D.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    d.call(Release(1)).await.unwrap().unwrap();
+    assert_eq!(asked.await.unwrap().unwrap(), Ok(1));
+    assert_eq!(next(&mut events).await, Ev::Reply(1, Ok(105)));
+    node.shutdown().await;
+}
+
+/// Requests a parked job with a continuation that panics.
+struct ParkThenPanic(ActorRef<Worker>);
+impl Message for ParkThenPanic {
+    type Reply = Result<(), Error>;
+}
+impl Handler<ParkThenPanic> for Requester {
+    type Return = Result<(), Error>;
+    async fn handle(&mut self, msg: ParkThenPanic, ctx: &mut Context<Self>) -> Result<(), Error> {
+        ctx.request(&msg.0, Work::Park, RequestOptions::new())?
+            .then(|_, _, _| panic!("continuation fails at stop"));
+        Ok(())
+    }
+}
+
+/// A continuation that panics while the actor stops fails the actor: its exit reason is
+/// the panic, as for a panicking handler.
+#[tokio::test]
+async fn continuation_panicking_at_stop_fails_the_actor() {
+    let node = local_node().await;
+    let worker = node.spawn::<Worker>(()).unwrap();
+    let (requester, _events) = spawn_requester(&node, Reentrancy::allow_all());
+    requester
+        .call(ParkThenPanic(worker.clone()))
+        .await
+        .unwrap()
+        .unwrap();
+    requester.stop().unwrap();
+    let reason = requester.wait_for_stop().await;
+    assert!(matches!(reason, ExitReason::Panic(_)), "exit reason {reason:?}");
+    node.shutdown().await;
+}
+
+/// Holds the worker until the gate opens.
+struct Hold(oneshot::Receiver<()>);
+impl Message for Hold {
+    type Reply = ();
+}
+impl Handler<Hold> for Worker {
+    type Return = ();
+    async fn handle(&mut self, msg: Hold, _: &mut Context<Self>) {
+        let _ = msg.0.await;
+    }
+}
+
+/// Under StashNonReentrant, a call back of the chain the actor waits on gets in even when
+/// held messages fill the bounded user lane: A → B → A completes.
+#[tokio::test]
+async fn stash_cycle_call_back_gets_in_when_held_messages_fill_the_mailbox() {
+    let node = local_node().await;
+    let worker = node.spawn::<Worker>(()).unwrap();
+    let (tx, mut events) = mpsc::unbounded_channel();
+    let opts = SpawnOptions::default()
+        .mailbox_capacity(2)
+        .reentrancy(Reentrancy::stash_non_reentrant());
+    let requester = node.spawn_with::<Requester>(tx, opts).unwrap();
+    let (open, gate) = oneshot::channel();
+    worker.send(Hold(gate)).unwrap();
+    requester
+        .call(Ask::new(&worker, Work::CallBack(5), 1))
+        .await
+        .unwrap()
+        .unwrap();
+    requester.send(Note(1)).unwrap();
+    requester.send(Note(2)).unwrap();
+    open.send(()).unwrap();
+    assert_eq!(next(&mut events).await, Ev::Reply(1, Ok(105)));
+    node.shutdown().await;
+}
+
+/// `Context` and `RequestCall` stay `Send + Sync` (handler futures hold them).
+#[test]
+fn context_and_request_call_are_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Context<Requester>>();
+    check::<RequestCall<Requester, u64>>();
+}
+
+/// Continuations attached after completion in one handler run in the order attached.
+struct AttachAll;
+impl Message for AttachAll {
+    type Reply = ();
+}
+impl Handler<AttachAll> for Requester {
+    type Return = ();
+    async fn handle(&mut self, _: AttachAll, _: &mut Context<Self>) {
+        for (i, call) in self.calls.iter().enumerate() {
+            call.then(Requester::report(i as u64 + 1));
+        }
+    }
+}
+
+#[tokio::test]
+async fn continuations_attached_after_completion_run_in_attach_order() {
+    let node = local_node().await;
+    let worker = node.spawn::<Worker>(()).unwrap();
+    let (requester, mut events) = spawn_requester(&node, Reentrancy::allow_all());
+    for n in 1..=2 {
+        let mut ask = Ask::new(&worker, Work::Echo(n), n);
+        ask.then = false;
+        requester.call(ask).await.unwrap().unwrap();
+    }
+    parked(&worker).await;
+    assert_eq!(requester.call(Peek).await.unwrap(), (vec![], 0));
+    requester.call(AttachAll).await.unwrap();
+    assert_eq!(next(&mut events).await, Ev::Reply(1, Ok(1)));
+    assert_eq!(next(&mut events).await, Ev::Reply(2, Ok(2)));
+    node.shutdown().await;
+}
+
+/// With important delivery on, reports what it handles and what was not delivered.
+struct Flag {
+    events: mpsc::UnboundedSender<String>,
+    ghost: ActorRef<Worker>,
+}
+impl Actor for Flag {
+    type Args = (mpsc::UnboundedSender<String>, ActorRef<Worker>);
+    async fn init((events, ghost): Self::Args, ctx: &mut Context<Self>) -> Result<Self, BoxError> {
+        ctx.set_important_delivery(true);
+        Ok(Flag { events, ghost })
+    }
+    async fn on_undelivered(&mut self, _: &mut Context<Self>, failure: ackor::DeliveryFailure) {
+        let _ = self.events.send(format!("undelivered: {}", failure.error));
+    }
+}
+struct TimeoutThenSend(ActorRef<Worker>);
+impl Message for TimeoutThenSend {
+    type Reply = Result<(), Error>;
+}
+impl Handler<TimeoutThenSend> for Flag {
+    type Return = Result<(), Error>;
+    async fn handle(&mut self, msg: TimeoutThenSend, ctx: &mut Context<Self>) -> Result<(), Error> {
+        let opts = RequestOptions::new().with_request_timeout(Duration::from_millis(50));
+        ctx.request(&msg.0, Work::Park, opts)?.then(|this, ctx, outcome| {
+            let _ = this.events.send(format!("continuation: {outcome:?}"));
+            let ghost = this.ghost.clone();
+            let _ = ctx.send(&ghost, Work::Echo(1));
+        });
+        Ok(())
+    }
+}
+struct FlagNote;
+impl Message for FlagNote {
+    type Reply = ();
+}
+impl Handler<FlagNote> for Flag {
+    type Return = ();
+    async fn handle(&mut self, _: FlagNote, _: &mut Context<Self>) {
+        let _ = self.events.send("note".into());
+    }
+}
+
+/// Important sends made by a timeout continuation are settled (and failures reported)
+/// before the next message runs.
+#[tokio::test]
+async fn important_sends_of_a_timeout_continuation_settle_before_the_next_message() {
+    let (a, b, remote_worker, worker) = two_nodes().await;
+    let gone = b.spawn::<Worker>(()).unwrap();
+    gone.stop().unwrap();
+    gone.wait_for_stop().await;
+    let ghost = a.actor_ref::<Worker>(gone.pid()).unwrap();
+    let (tx, mut events) = mpsc::unbounded_channel();
+    let flag = a
+        .spawn_with::<Flag>(
+            (tx, ghost),
+            SpawnOptions::default().reentrancy(Reentrancy::allow_all()),
+        )
+        .unwrap();
+    flag.call(TimeoutThenSend(remote_worker)).await.unwrap().unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    flag.send(FlagNote).unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        seen.push(
+            tokio::time::timeout(PROMPT, events.recv())
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+    }
+    assert_eq!(seen[0], "continuation: Err(RequestTimeout)");
+    assert!(seen[1].starts_with("undelivered"), "{seen:?}");
+    assert_eq!(seen[2], "note");
+    drop(worker);
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+/// Calls itself (blocking).
+struct CallSelf;
+impl Message for CallSelf {
+    type Reply = Result<u64, Error>;
+}
+impl Handler<CallSelf> for Requester {
+    type Return = Result<u64, Error>;
+    async fn handle(&mut self, _: CallSelf, ctx: &mut Context<Self>) -> Result<u64, Error> {
+        let me = ctx.actor_ref();
+        ctx.call(&me, Query).timeout(Duration::from_secs(2)).await
+    }
+}
+
+/// The simplest blocking cycle, a call to oneself, fails at once with `CallCycle`.
+#[tokio::test]
+async fn blocking_call_to_itself_is_a_cycle() {
+    let node = local_node().await;
+    let (requester, _events) = spawn_requester(&node, Reentrancy::default());
+    let started = std::time::Instant::now();
+    let outcome = requester.call(CallSelf).await.unwrap();
+    assert_eq!(outcome, Err(Error::CallCycle), "after {:?}", started.elapsed());
+    node.shutdown().await;
+}

@@ -66,6 +66,7 @@ pub struct Context<A: Actor> {
 impl<A: Actor> Context<A> {
     pub(crate) fn new(cell: Arc<ActorCell<A>>, node: Node, reentrancy: Reentrancy) -> Self {
         let chain_seed = node.chain_seed();
+        let waiting = cell.waiting.clone();
         Context {
             cell,
             node,
@@ -75,7 +76,7 @@ impl<A: Actor> Context<A> {
             trap_exits: false,
             important: false,
             monitors: HashMap::new(),
-            requests: Requests::new(reentrancy),
+            requests: Requests::new(reentrancy, waiting),
             acks: std::sync::Mutex::new(Vec::new()),
             chain: None,
             path: Box::default(),
@@ -599,8 +600,9 @@ impl<A: Actor> Context<A> {
             let _ = completer.complete(Ok(output));
         });
         let guard = AbortOnDrop(task.abort_handle());
+        let chain = Some(self.current_chain());
         self.requests
-            .insert(id, admitted, self.chain, shared, Some(Box::new(guard)));
+            .insert(id, admitted, chain, shared, Some(Box::new(guard)));
         Ok(call)
     }
 }

@@ -25,7 +25,7 @@ use crate::identity::Pid;
 use crate::mailbox::Mailbox;
 use crate::monitor::{Down, Exit};
 use crate::monitor::{ExitReason, ProcessCell, ProcessCore, SystemMsg};
-use crate::reentrancy::ChainId;
+use crate::reentrancy::{ChainId, WaitingChains};
 use crate::remote::{RemoteMessages, RemoteReplyTo, Undelivered};
 
 /// An actor: state owned by one task that handles its messages one at a time.
@@ -257,6 +257,8 @@ pub(crate) struct ActorCell<A: Actor> {
     call_timeout: Duration,
     /// The actor type's remote messages, fetched on the first remote delivery.
     remote_table: OnceLock<Arc<RemoteMessages<A>>>,
+    /// The chains its stash-mode requests wait on (see `reentrancy::WaitingChains`).
+    pub(crate) waiting: Arc<WaitingChains>,
 }
 
 impl<A: Actor> ActorCell<A> {
@@ -266,6 +268,25 @@ impl<A: Actor> ActorCell<A> {
             mailbox: Mailbox::new(capacity),
             call_timeout,
             remote_table: OnceLock::new(),
+            waiting: Arc::default(),
+        })
+    }
+
+    /// Queues a user message; one of a chain this actor's held requests wait on gets in
+    /// even when the lane is full (it is what the actor waits for, not what it holds).
+    fn push_user(&self, env: Box<dyn Envelope<A>>) -> Result<(), (Box<dyn Envelope<A>>, Error)> {
+        match self.mailbox.try_push_user(env) {
+            Err((env, Error::MailboxFull)) if self.waits_on(env.chain()) => self.mailbox.push_user_over(env),
+            other => other,
+        }
+    }
+
+    fn waits_on(&self, chain: Option<ChainId>) -> bool {
+        chain.is_some_and(|c| {
+            self.waiting
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains_key(&c)
         })
     }
 
@@ -279,7 +300,7 @@ impl<A: Actor> ActorCell<A> {
         if self.core.is_blocked_by(env.path()) {
             return Err(Error::CallCycle);
         }
-        self.mailbox.try_push_user(env).map_err(|(env, e)| {
+        self.push_user(env).map_err(|(env, e)| {
             drop(env);
             e
         })
@@ -327,7 +348,7 @@ impl<A: Actor> ProcessCell for ActorCell<A> {
         let mut env = table.deliver(tag, payload, from, reply)?;
         env.set_chain(chain);
         env.set_path(path);
-        if let Err((env, error)) = self.mailbox.try_push_user(env) {
+        if let Err((env, error)) = self.push_user(env) {
             env.fail(error.clone());
             return Err((error, None));
         }

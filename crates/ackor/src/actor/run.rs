@@ -58,24 +58,38 @@ async fn run_actor<A: Actor>(cell: &Arc<ActorCell<A>>, args: A::Args, ctx: &mut 
     // die with it must see `ProcessTerminated`.
     let mut drained = cell.mailbox.close();
     rx.clear();
-    let reason = match ended {
+    let mut reason = match ended {
         Ok(reason) => reason,
         Err(Killed) => return ExitReason::Killed,
     };
     // Every continuation fires before `on_stop`: those whose outcome is queued with it,
-    // then every request still in flight with `RequestCanceled`.
+    // then every request still in flight with `RequestCanceled`. A panic in one fails
+    // the actor as a panicking handler does (the first one is the exit reason); the
+    // others still run.
+    let panicked = |panic: Box<dyn std::any::Any + Send>, reason: &mut ExitReason| {
+        tracing::warn!(pid = %cell.core.pid(), "continuation panicked while the actor stopped");
+        if !matches!(reason, ExitReason::Panic(_)) {
+            *reason = ExitReason::from_panic(&*panic);
+        }
+    };
     for cont in drained.take_responses() {
-        if std::panic::catch_unwind(AssertUnwindSafe(|| cont(&mut actor, ctx))).is_err() {
-            tracing::warn!(pid = %cell.core.pid(), "continuation panicked while the actor stopped");
+        if let Err(panic) = std::panic::catch_unwind(AssertUnwindSafe(|| cont(&mut actor, ctx))) {
+            panicked(panic, &mut reason);
         }
     }
     drop(drained);
     for entry in ctx.requests.drain() {
         entry.pending.settle();
         let canceled = AssertUnwindSafe(|| ctx.fail_request(entry, &mut actor, Error::RequestCanceled));
-        if std::panic::catch_unwind(canceled).is_err() {
-            tracing::warn!(pid = %cell.core.pid(), "continuation panicked while the actor stopped");
+        if let Err(panic) = std::panic::catch_unwind(canceled) {
+            panicked(panic, &mut reason);
         }
+    }
+    // Important sends those continuations made are settled too.
+    if ctx.has_pending_acks()
+        && let Some(panic) = settle_acks(&mut actor, ctx).await
+    {
+        reason = panic;
     }
     let stopped = AssertUnwindSafe(Box::pin(actor.on_stop(ctx, &reason)))
         .catch_unwind()
@@ -102,8 +116,13 @@ async fn message_loop<A: Actor>(
             Next::Item(item) => item,
             Next::Expired(entry) => {
                 let timed_out = AssertUnwindSafe(|| ctx.fail_request(entry, actor, Error::RequestTimeout));
-                if let Err(panic) = std::panic::catch_unwind(timed_out) {
-                    let reason = ExitReason::from_panic(&*panic);
+                let mut crashed = std::panic::catch_unwind(timed_out)
+                    .err()
+                    .map(|panic| ExitReason::from_panic(&*panic));
+                if crashed.is_none() && ctx.has_pending_acks() {
+                    crashed = settle_acks(actor, ctx).await;
+                }
+                if let Some(reason) = crashed {
                     tracing::warn!(pid = %cell.core.pid(), %reason, "actor crashed");
                     return Ok(reason);
                 }

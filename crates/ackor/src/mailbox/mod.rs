@@ -38,6 +38,9 @@ pub(crate) enum Item<U, R> {
 }
 
 struct Lanes<U, R> {
+    /// Responses due before anything else (continuations whose outcome was already in),
+    /// first in, first out.
+    first: VecDeque<R>,
     system: VecDeque<SystemMsg>,
     response: VecDeque<R>,
     user: VecDeque<U>,
@@ -76,6 +79,7 @@ impl<U, R> Mailbox<U, R> {
     pub(crate) fn new(capacity: usize) -> Self {
         Mailbox {
             lanes: Mutex::new(Lanes {
+                first: VecDeque::new(),
                 system: VecDeque::new(),
                 response: VecDeque::new(),
                 user: VecDeque::new(),
@@ -159,9 +163,25 @@ impl<U, R> Mailbox<U, R> {
         self.push_urgent(msg, |lanes, msg| lanes.response.push_back(msg))
     }
 
-    /// Pushes at the head of the response lane: it is the next response taken.
-    pub(crate) fn push_response_front(&self, msg: R) -> Result<(), R> {
-        self.push_urgent(msg, |lanes, msg| lanes.response.push_front(msg))
+    /// Pushes onto the lane taken before all others (after what it already holds): the
+    /// actor takes it before any other item.
+    pub(crate) fn push_first(&self, msg: R) -> Result<(), R> {
+        self.push_urgent(msg, |lanes, msg| lanes.first.push_back(msg))
+    }
+
+    /// Pushes onto the user lane even when it is full (a message the actor waits for).
+    pub(crate) fn push_user_over(&self, msg: U) -> Result<(), (U, Error)> {
+        let mut lanes = self.lock();
+        if lanes.closed {
+            return Err((msg, Error::ProcessTerminated));
+        }
+        lanes.user.push_back(msg);
+        let waker = lanes.parked.take();
+        drop(lanes);
+        if let Some(w) = waker {
+            w.wake();
+        }
+        Ok(())
     }
 
     /// Pushes onto a lane that overtakes the user lane, and wakes the actor.
@@ -187,7 +207,11 @@ impl<U, R> Mailbox<U, R> {
         lanes.closed = true;
         let drained = Drained {
             _system: std::mem::take(&mut lanes.system),
-            response: std::mem::take(&mut lanes.response),
+            response: {
+                let mut first = std::mem::take(&mut lanes.first);
+                first.append(&mut lanes.response);
+                first
+            },
             _user: std::mem::take(&mut lanes.user),
         };
         let waker = lanes.parked.take();
@@ -274,6 +298,12 @@ impl<U> Receiver<U> {
             return Poll::Ready(Item::User(msg));
         }
         let mut lanes = mailbox.lock();
+        if let Some(msg) = lanes.first.pop_front() {
+            if lanes.first.is_empty() && lanes.system.is_empty() && lanes.response.is_empty() {
+                mailbox.urgent.store(false, Ordering::Release);
+            }
+            return Poll::Ready(Item::Response(msg));
+        }
         if let Some(msg) = lanes.system.pop_front() {
             if lanes.system.is_empty() && lanes.response.is_empty() {
                 mailbox.urgent.store(false, Ordering::Release);
@@ -291,7 +321,13 @@ impl<U> Receiver<U> {
             return Poll::Ready(Item::Closed);
         }
         if self.user_paused {
+            let before = lanes.user.len();
             if let Some(msg) = self.take_admitted(&mut lanes.user, admit) {
+                let freed = lanes.user.len() < before;
+                drop(lanes);
+                if freed && mailbox.waiting_senders.load(Ordering::SeqCst) > 0 {
+                    mailbox.space.notify_waiters();
+                }
                 return Poll::Ready(Item::User(msg));
             }
         } else {
@@ -438,12 +474,17 @@ mod tests {
     }
 
     #[test]
-    fn response_pushed_to_the_front_is_taken_first() {
+    fn first_lane_goes_before_everything_in_order() {
         let mb: Mailbox<u32, &str> = Mailbox::new(8);
         let mut rx = Receiver::new();
+        mb.try_push_user(1).ok();
+        mb.push_system(SystemMsg::Stop(crate::ExitReason::Normal)).ok();
         mb.push_response("later").ok();
-        mb.push_response_front("first").ok();
+        mb.push_first("first").ok();
+        mb.push_first("second").ok();
         assert!(matches!(recv_now(&mut rx, &mb), Some(Item::Response("first"))));
+        assert!(matches!(recv_now(&mut rx, &mb), Some(Item::Response("second"))));
+        assert!(matches!(recv_now(&mut rx, &mb), Some(Item::System(_))));
         assert!(matches!(recv_now(&mut rx, &mb), Some(Item::Response("later"))));
     }
 

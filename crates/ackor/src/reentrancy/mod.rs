@@ -75,7 +75,7 @@ use std::time::Duration;
 
 pub use request::RequestCall;
 pub(crate) use request::{Pending, Shared};
-pub(crate) use table::{Entry, Guard, Next, Requests};
+pub(crate) use table::{Entry, Guard, Next, Requests, WaitingChains};
 
 /// How an actor treats incoming messages while its requests are in flight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

@@ -223,7 +223,7 @@ impl<A: Actor, R: Send + 'static> RequestCall<A, R> {
             return;
         };
         let item: Continuation<A> = Box::new(move |actor, ctx| continuation(actor, ctx, outcome));
-        if cell.mailbox().push_response_front(item).is_err() {
+        if cell.mailbox().push_first(item).is_err() {
             tracing::debug!(
                 request = self.shared.id,
                 "continuation dropped: the actor has stopped"

@@ -21,6 +21,13 @@ use crate::actor::{Continuation, Envelope};
 use crate::mailbox::{Item, Mailbox, Receiver};
 use crate::{Actor, Error};
 
+/// The longest request timeout kept as a timer (`DelayQueue` takes at most 2^36 ms).
+const MAX_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// The chains a stash-mode actor waits on, with how many of its requests wait on each,
+/// shared with its cell: a call of such a chain is let into a full mailbox.
+pub(crate) type WaitingChains = std::sync::Mutex<HashMap<ChainId, usize>>;
+
 /// What the actor's loop handles next.
 pub(crate) enum Next<A: Actor> {
     Item(Item<Box<dyn Envelope<A>>, Continuation<A>>),
@@ -72,11 +79,14 @@ pub(crate) struct Requests<A: Actor> {
     timers: DelayQueue<u64>,
     /// Set when a chain was added to `waiting`: held messages must be looked at again.
     rescan: bool,
+    /// `waiting`, as the actor's cell sees it.
+    shared: Arc<WaitingChains>,
 }
 
 impl<A: Actor> Requests<A> {
-    pub(crate) fn new(config: Reentrancy) -> Self {
+    pub(crate) fn new(config: Reentrancy, shared: Arc<WaitingChains>) -> Self {
         Requests {
+            shared,
             config,
             next_id: 1,
             entries: HashMap::new(),
@@ -101,9 +111,14 @@ impl<A: Actor> Requests<A> {
             return Err(Error::ReentrancyDisabled);
         }
         self.check_cap()?;
+        // A timeout beyond what a timer can hold (about two years) is no timeout.
+        let timeout = opts
+            .timeout
+            .unwrap_or(Some(call_timeout))
+            .filter(|t| *t <= MAX_TIMEOUT);
         Ok(Admitted {
             holds: mode == ReentrancyMode::StashNonReentrant,
-            timeout: opts.timeout.unwrap_or(Some(call_timeout)),
+            timeout,
         })
     }
 
@@ -150,6 +165,8 @@ impl<A: Actor> Requests<A> {
             if let Some(chain) = chain {
                 *self.waiting.entry(chain).or_insert(0) += 1;
                 self.rescan = true;
+                let mut shared = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+                *shared.entry(chain).or_insert(0) += 1;
             }
         }
         metrics::gauge!("ackor_requests_in_flight").increment(1.0);
@@ -181,6 +198,13 @@ impl<A: Actor> Requests<A> {
                 if *n == 0 {
                     self.waiting.remove(&chain);
                 }
+                let mut shared = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(n) = shared.get_mut(&chain) {
+                    *n -= 1;
+                    if *n == 0 {
+                        shared.remove(&chain);
+                    }
+                }
             }
         }
         metrics::gauge!("ackor_requests_in_flight").decrement(1.0);
@@ -198,7 +222,8 @@ impl<A: Actor> Requests<A> {
 
     /// Waits for the actor's next item: from the mailbox (letting through held user
     /// messages of a chain this actor waits on, and interleaving message types), or a
-    /// request whose timeout expired, taken out of the table. Mailbox items win ties.
+    /// request whose timeout expired, taken out of the table. An expired timeout goes
+    /// first.
     pub(crate) async fn next(
         &mut self,
         rx: &mut Receiver<Box<dyn Envelope<A>>>,
@@ -216,14 +241,13 @@ impl<A: Actor> Requests<A> {
                 }
                 let timers = &mut self.timers;
                 let mut recv = pin!(rx.recv(mailbox, &admit));
+                // Timers first: a mailbox that always has something ready must not keep
+                // a request from timing out.
                 let next = poll_fn(|cx| {
-                    if let Poll::Ready(item) = recv.as_mut().poll(cx) {
-                        return Poll::Ready(Err(item));
+                    if let Poll::Ready(Some(expired)) = timers.poll_expired(cx) {
+                        return Poll::Ready(Ok(expired.into_inner()));
                     }
-                    match timers.poll_expired(cx) {
-                        Poll::Ready(Some(expired)) => Poll::Ready(Ok(expired.into_inner())),
-                        _ => Poll::Pending,
-                    }
+                    recv.as_mut().poll(cx).map(Err)
                 })
                 .await;
                 match next {

@@ -176,4 +176,5 @@ pub use node::{
     RemoteActor, SpawnOptions,
 };
 pub use reentrancy::{Reentrancy, ReentrancyMode, RequestCall, RequestOptions};
+pub use remote::{BoxFuture, Connection, Listener, Transport};
 pub use remote::{Codec, MessagePack, RemoteConfig, RemoteMessage, RemoteMessages, TlsConfig};

@@ -1,8 +1,10 @@
 //! Settings of a node's network side.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::tls::TlsConfig;
+use super::transport::Transport;
 
 /// How a node talks to other nodes; set through [`NodeBuilder`](crate::NodeBuilder).
 ///
@@ -51,6 +53,9 @@ pub struct RemoteConfig {
     /// (the check is before appending), so memory per link stays below about twice this
     /// plus one frame.
     pub link_buffer: usize,
+    /// Where links' connections come from; `None` for real TCP. Set with
+    /// [`RemoteConfig::transport`].
+    pub(crate) transport: Option<Arc<dyn Transport>>,
 }
 
 impl std::fmt::Debug for RemoteConfig {
@@ -68,6 +73,7 @@ impl std::fmt::Debug for RemoteConfig {
             .field("important_timeout", &self.important_timeout)
             .field("important_window", &self.important_window)
             .field("link_buffer", &self.link_buffer)
+            .field("transport", &self.transport.as_ref().map_or("tcp", |_| "custom"))
             .finish()
     }
 }
@@ -91,6 +97,7 @@ impl RemoteConfig {
             important_timeout: Duration::from_secs(5),
             important_window: 65_536,
             link_buffer: 1024 * 1024,
+            transport: None,
         }
     }
 
@@ -152,6 +159,13 @@ impl RemoteConfig {
     /// Sets the number of links per peer (at least 1).
     pub fn links_per_peer(mut self, n: usize) -> Self {
         self.links_per_peer = n;
+        self
+    }
+
+    /// Makes and accepts links' connections with `transport` instead of real TCP (a
+    /// network simulator in tests, for instance). TLS, if set, runs on top of it.
+    pub fn transport(mut self, transport: Arc<dyn Transport>) -> Self {
+        self.transport = Some(transport);
         self
     }
 }

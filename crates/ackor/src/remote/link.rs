@@ -13,13 +13,14 @@ use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::handshake::{self, Local, PeerInfo};
 use super::peer::Peer;
+use super::transport::{self, Listening, Raw};
 use super::wire::{Body, Decoded, Frame, Heartbeat, Outgoing, decode};
 use super::{Remote, address_of};
 use crate::error::Error;
@@ -34,12 +35,11 @@ const YIELD_EVERY: u64 = 8 * 1024;
 /// A writer's spare buffer above this capacity is given back after its write.
 const KEEP_CAPACITY: usize = 4 * 1024 * 1024;
 
-/// A link's byte stream: plain TCP or TLS over TCP.
-pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+/// A link's byte stream: plain TCP, TLS, or a custom transport's connection.
+pub(crate) use super::transport::Connection as Io;
 
 /// A link's connection after the handshake. Plain TCP is kept as a `TcpStream` so its
-/// halves split without a lock.
+/// halves split without a lock; anything else (TLS, a custom transport) is boxed.
 pub(crate) enum Stream {
     Plain(TcpStream),
     Tls(Box<dyn Io>),
@@ -166,7 +166,7 @@ fn local(remote: &Remote, link_set: u64) -> Local<'_> {
 }
 
 /// Accepts peers until aborted.
-pub(crate) async fn accept_loop(remote: Arc<Remote>, listener: TcpListener) {
+pub(crate) async fn accept_loop(remote: Arc<Remote>, mut listener: Listening) {
     loop {
         match listener.accept().await {
             Ok((stream, addr)) => {
@@ -180,20 +180,28 @@ pub(crate) async fn accept_loop(remote: Arc<Remote>, listener: TcpListener) {
     }
 }
 
-async fn accept_one(remote: Arc<Remote>, tcp: TcpStream, addr: SocketAddr) {
-    let _ = tcp.set_nodelay(true);
+async fn accept_one(remote: Arc<Remote>, raw: Raw, addr: SocketAddr) {
     let timeout = remote.config().handshake_timeout;
     let secured = async {
         match &remote.config().tls {
             Some(tls) => {
-                let mut stream = tls.accept(tcp).await?;
+                let mut stream = match raw {
+                    Raw::Tcp(tcp) => tls.accept(tcp).await?,
+                    Raw::Custom(io) => tls.accept(io).await?,
+                };
                 let info = handshake::respond(&mut stream, &local(&remote, 0)).await?;
                 Ok::<_, Error>((Stream::Tls(stream), info))
             }
             None => {
-                let mut tcp = tcp;
-                let info = handshake::respond(&mut tcp, &local(&remote, 0)).await?;
-                Ok((Stream::Plain(tcp), info))
+                let mut stream = match raw {
+                    Raw::Tcp(tcp) => Stream::Plain(tcp),
+                    Raw::Custom(io) => Stream::Tls(io),
+                };
+                let info = match &mut stream {
+                    Stream::Plain(tcp) => handshake::respond(tcp, &local(&remote, 0)).await?,
+                    Stream::Tls(io) => handshake::respond(io, &local(&remote, 0)).await?,
+                };
+                Ok((stream, info))
             }
         }
     };
@@ -269,25 +277,34 @@ async fn dial_links(remote: &Remote, peer: &Peer) -> Result<Vec<(Stream, PeerInf
     let link_set = remote.next_link_set();
     let mut links = Vec::with_capacity(remote.config().links_per_peer);
     for _ in 0..remote.config().links_per_peer {
-        let tcp = tokio::time::timeout(timeout, TcpStream::connect(addr))
+        let raw = tokio::time::timeout(timeout, transport::connect(remote.config(), addr))
             .await
             .map_err(|_| Error::Handshake(format!("connecting to {addr} timed out")))?
             .map_err(|e| Error::Handshake(format!("cannot connect to {addr}: {e}")))?;
-        let _ = tcp.set_nodelay(true);
         let expected = peer.name().as_str();
         let secured = async {
             match &remote.config().tls {
                 Some(tls) => {
                     let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
                     let host = host.trim_start_matches('[').trim_end_matches(']');
-                    let mut stream = tls.connect(host, tcp).await?;
+                    let mut stream = match raw {
+                        Raw::Tcp(tcp) => tls.connect(host, tcp).await?,
+                        Raw::Custom(io) => tls.connect(host, io).await?,
+                    };
                     let info = handshake::initiate(&mut stream, &local(remote, link_set), expected).await?;
                     Ok::<_, Error>((Stream::Tls(stream), info))
                 }
                 None => {
-                    let mut tcp = tcp;
-                    let info = handshake::initiate(&mut tcp, &local(remote, link_set), expected).await?;
-                    Ok((Stream::Plain(tcp), info))
+                    let mut stream = match raw {
+                        Raw::Tcp(tcp) => Stream::Plain(tcp),
+                        Raw::Custom(io) => Stream::Tls(io),
+                    };
+                    let local = local(remote, link_set);
+                    let info = match &mut stream {
+                        Stream::Plain(tcp) => handshake::initiate(tcp, &local, expected).await?,
+                        Stream::Tls(io) => handshake::initiate(io, &local, expected).await?,
+                    };
+                    Ok((stream, info))
                 }
             }
         };

@@ -22,6 +22,7 @@ mod link;
 mod messages;
 mod peer;
 mod tls;
+mod transport;
 pub(crate) mod wire;
 #[cfg(test)]
 mod wire_props;
@@ -31,13 +32,12 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::net::TcpListener;
-
 pub use config::RemoteConfig;
 pub use messages::{Codec, MessagePack, RemoteMessage, RemoteMessages};
 pub(crate) use messages::{DecodeReply, RemoteReplyTo, Undelivered, table};
 pub(crate) use peer::{Peer, PendingCall, RemoteMonitor};
 pub use tls::TlsConfig;
+pub use transport::{BoxFuture, Connection, Listener, Transport};
 
 use crate::error::Error;
 use crate::identity::{NodeName, Pid, Ref};
@@ -45,6 +45,7 @@ use crate::monitor::{ExitReason, ProcessCell, SystemMsg, Watcher};
 use crate::node::Node;
 use crate::reentrancy::ChainId;
 use link::LinkQueue;
+use transport::Listening;
 use wire::{Body, Frame, Outgoing, Target, WirePid, WireReason};
 
 /// A node's network side.
@@ -88,7 +89,7 @@ impl Remote {
         name: &NodeName,
         creation: u32,
         config: RemoteConfig,
-    ) -> Result<(Arc<Remote>, NodeName, TcpListener), Error> {
+    ) -> Result<(Arc<Remote>, NodeName, Listening), Error> {
         if config.links_per_peer == 0 {
             return Err(Error::Config("links_per_peer must be at least 1".into()));
         }
@@ -97,12 +98,9 @@ impl Remote {
         }
         let addr = address_of(name)
             .ok_or_else(|| Error::Config(format!("node name {name} is not name@host:port")))?;
-        let listener = TcpListener::bind(addr)
+        let (listener, bound) = transport::bind(&config, addr)
             .await
             .map_err(|e| Error::Config(format!("cannot listen on {addr}: {e}")))?;
-        let bound = listener
-            .local_addr()
-            .map_err(|e| Error::Config(format!("no local address: {e}")))?;
         let name = match name.as_str().rsplit_once(':') {
             Some((head, "0")) => NodeName::new(format!("{head}:{}", bound.port())),
             _ => name.clone(),
@@ -124,7 +122,7 @@ impl Remote {
     }
 
     /// Starts accepting peers.
-    pub(crate) fn start(self: &Arc<Self>, node: Node, listener: TcpListener) {
+    pub(crate) fn start(self: &Arc<Self>, node: Node, listener: Listening) {
         *lock(&self.node) = Some(node.clone());
         let task = node.runtime().spawn(link::accept_loop(self.clone(), listener));
         *lock(&self.listener) = Some(task);

@@ -7,7 +7,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::link::Io;
 use crate::error::Error;
@@ -103,7 +103,10 @@ impl TlsConfig {
 
     /// Wraps a dialed connection; `host` is the host part of the peer's node name,
     /// which its certificate must name.
-    pub(crate) async fn connect(&self, host: &str, tcp: TcpStream) -> Result<Box<dyn Io>, Error> {
+    pub(crate) async fn connect<S>(&self, host: &str, tcp: S) -> Result<Box<dyn Io>, Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         let name = ServerName::try_from(host.to_string())
             .map_err(|e| Error::Handshake(format!("tls: bad server name {host}: {e}")))?;
         let stream = tokio_rustls::TlsConnector::from(self.client.clone())
@@ -114,7 +117,10 @@ impl TlsConfig {
     }
 
     /// Wraps an accepted connection.
-    pub(crate) async fn accept(&self, tcp: TcpStream) -> Result<Box<dyn Io>, Error> {
+    pub(crate) async fn accept<S>(&self, tcp: S) -> Result<Box<dyn Io>, Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         let stream = tokio_rustls::TlsAcceptor::from(self.server.clone())
             .accept(tcp)
             .await

@@ -121,6 +121,7 @@ struct Incarnation {
     creation: u32,
     recorder: Pid,
     log: Log,
+    slow: Pid,
 }
 
 type Incarnations = Arc<Mutex<Vec<Incarnation>>>;
@@ -148,12 +149,12 @@ fn simulation(seed: u64, config: RemoteConfig) -> (turmoil::Sim<'static>, Incarn
             let rec = node
                 .spawn_with::<Recorder>(log.clone(), SpawnOptions::default().mailbox_capacity(100_000))
                 .unwrap();
-            node.spawn_with::<Slow>((), SpawnOptions::default().name("slow"))
-                .unwrap();
+            let slow = node.spawn::<Slow>(()).unwrap();
             incarnations.lock().unwrap().push(Incarnation {
                 creation: node.creation(),
                 recorder: rec.pid().clone(),
                 log,
+                slow: slow.pid().clone(),
             });
             std::future::pending::<()>().await;
             Ok(())
@@ -543,6 +544,167 @@ fn link_flap_with_important_sends_in_flight_delivers_each_exactly_once_in_order(
         counters.get("important_resent_total") > 0,
         "the partition caught no send in flight"
     );
+}
+
+/// A partition that outlasts a 1 s important timeout: the sends caught in it fail with
+/// `Timeout` (or `NoConnection` if they never left, `ConnectionLost` if the link died
+/// under them), none is Ok without being delivered, none is delivered twice, none
+/// answered `NoConnection` was delivered; after the repair the nodes talk again.
+#[test]
+fn partition_longer_than_the_important_timeout_gives_timeout_and_no_false_ok() {
+    let config = flappy().important_timeout(Duration::from_secs(1));
+    let (mut sim, incarnations) = simulation(2, config.clone());
+    let faults = Faults::default();
+    sim.client("a", async move {
+        let a = start_node("tx@a:7000", config).await;
+        let b = incarnation(&incarnations, 0).await;
+        let to = a.actor_ref::<Recorder>(&b.recorder).unwrap();
+        assert_eq!(to.call(Count).await, Ok(0), "the nodes connect");
+        let started = Instant::now();
+        // 4 × 500 sends over 2.5 s: 10 every 50 ms; the partition covers most of them.
+        let bursts: Vec<_> = (0..4)
+            .map(|k| burst(&a, &to, k, 500, 10, Duration::from_millis(50)))
+            .collect();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        turmoil::partition("a", "b");
+        let rx = ackor::NodeName::new(RX);
+        let down = eventually(Duration::from_secs(20), || !a.connected_nodes().contains(&rx)).await;
+        assert!(down, "the partition never took the link down");
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        turmoil::repair("a", "b");
+        let repaired = started.elapsed();
+        let all = outcomes(bursts, Duration::from_secs(40)).await;
+        let answered = started.elapsed();
+        // The sends may all have timed out before the repair: reach b again before
+        // asking what it got.
+        talk_again(&to, Duration::from_secs(20)).await;
+        let received = received(&to, &b.log).await;
+        let mut total = Tally::default();
+        for (k, out) in all.iter().enumerate() {
+            let allowed = [Error::Timeout, Error::NoConnection, Error::ConnectionLost];
+            total += check_exactly_once(&format!("sender {k}"), out, &of_burst(k, &received), &allowed);
+        }
+        println!("repaired at {repaired:?}, all answered at {answered:?}: {total:?}");
+        assert!(
+            total.ok > 0,
+            "nothing went through before the partition: {total:?}"
+        );
+        assert!(total.timeout > 0, "no send in flight timed out: {total:?}");
+        Ok(())
+    });
+    let counters = drive(sim, &faults);
+    println!("{}", counters.summary());
+}
+
+/// The receiving node is restarted behind a partition (its FIN never reaches the
+/// sender) in the middle of a burst of important sends: once the partition is
+/// repaired the sender reaches a new incarnation, which must not take over the old
+/// one's sends. None is Ok without having been delivered (to the old incarnation),
+/// none is delivered twice or out of order, the new incarnation gets none of them,
+/// and the sends the old one never acknowledged fail.
+#[test]
+fn peer_restart_fails_unacknowledged_sends_and_never_reports_a_silent_success() {
+    let config = flappy().important_timeout(Duration::from_secs(20));
+    let (mut sim, incarnations) = simulation(3, config.clone());
+    let faults = Faults::default();
+    let ask = faults.clone();
+    sim.client("a", async move {
+        let a = start_node("tx@a:7000", config).await;
+        let old = incarnation(&incarnations, 0).await;
+        let to = a.actor_ref::<Recorder>(&old.recorder).unwrap();
+        assert_eq!(to.call(Count).await, Ok(0), "the nodes connect");
+        let started = Instant::now();
+        // 2,000 sends over about a second: 50 every 25 ms.
+        let burst = burst(&a, &to, 0, 2_000, 50, Duration::from_millis(25));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        turmoil::partition("a", "b");
+        // Every message acknowledged so far was in b's mailbox before the cut: let b
+        // handle them before it dies, so that its log holds each one.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        ask.borrow_mut().push(Fault::Bounce);
+        let new = incarnation(&incarnations, 1).await;
+        assert_ne!(
+            new.creation, old.creation,
+            "the restarted node is a new incarnation"
+        );
+        let rx = ackor::NodeName::new(RX);
+        let down = eventually(Duration::from_secs(20), || !a.connected_nodes().contains(&rx)).await;
+        assert!(down, "the partition never took the link down");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        turmoil::repair("a", "b");
+        let all = outcomes(vec![burst], Duration::from_secs(40)).await;
+        println!("all answered at {:?}", started.elapsed());
+        // The old incarnation is gone: its log is final.
+        let received = old.log.lock().unwrap().clone();
+        let allowed = [
+            Error::Timeout,
+            Error::NoConnection,
+            Error::ConnectionLost,
+            Error::ProcessUnknown,
+        ];
+        let tally = check_exactly_once("the sender", &all[0], &received, &allowed);
+        assert_send_order("the sender", &received);
+        println!("outcomes: {tally:?}");
+        assert!(tally.ok > 0, "nothing went through before the restart: {tally:?}");
+        assert!(
+            tally.no_connection + tally.connection_lost + tally.process_unknown > 0,
+            "the restart failed no send: {tally:?}"
+        );
+        // The new incarnation and a talk, and it never got the old one's sends.
+        let fresh = a.actor_ref::<Recorder>(&new.recorder).unwrap();
+        talk_again(&fresh, Duration::from_secs(20)).await;
+        let got = new.log.lock().unwrap().clone();
+        assert!(
+            got.is_empty(),
+            "the new incarnation got the old one's sends: {got:?}"
+        );
+        Ok(())
+    });
+    let counters = drive(sim, &faults);
+    println!("{}", counters.summary());
+}
+
+/// The called node crashes while calls to it are pending (its handler takes a
+/// minute): the calls fail with `ConnectionLost` as soon as the link closes, far
+/// within the 30 s call timeout and even the heartbeat timeout.
+#[test]
+fn pending_calls_fail_at_once_when_the_peer_crashes() {
+    let config = flappy();
+    let (mut sim, incarnations) = simulation(4, config.clone());
+    let faults = Faults::default();
+    let ask = faults.clone();
+    sim.client("a", async move {
+        let a = start_node("tx@a:7000", config).await;
+        let b = incarnation(&incarnations, 0).await;
+        let to = a.actor_ref::<Recorder>(&b.recorder).unwrap();
+        assert_eq!(to.call(Count).await, Ok(0), "the nodes connect");
+        let slow = a.actor_ref::<Slow>(&b.slow).unwrap();
+        let pending: Vec<_> = (0..3)
+            .map(|_| {
+                let slow = slow.clone();
+                tokio::spawn(async move { slow.call(Ponder).await })
+            })
+            .collect();
+        // The calls reach b, whose handler ponders.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let crashed = Instant::now();
+        ask.borrow_mut().push(Fault::Crash);
+        for call in pending {
+            let outcome = tokio::time::timeout(Duration::from_secs(5), call)
+                .await
+                .expect("the call ends within 5 s")
+                .unwrap();
+            assert_eq!(outcome, Err(Error::ConnectionLost));
+        }
+        let took = crashed.elapsed();
+        println!("the calls failed {took:?} after the crash");
+        assert!(
+            took < Duration::from_millis(500),
+            "the calls failed only after {took:?}"
+        );
+        Ok(())
+    });
+    drive(sim, &faults);
 }
 
 /// ackor's metrics counters, by name (labels summed), recorded on the test's thread

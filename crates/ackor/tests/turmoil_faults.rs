@@ -719,6 +719,50 @@ fn pending_calls_fail_at_once_when_the_peer_crashes() {
     drive(sim, &faults);
 }
 
+/// The called node dies behind a partition (its FIN never arrives) while calls to it
+/// are pending: the link is declared dead after the heartbeat timeout of silence, and
+/// the calls fail with `ConnectionLost` then, not after the 30 s call timeout.
+#[test]
+fn pending_calls_fail_within_the_heartbeat_timeout_when_the_peer_dies_unseen() {
+    let config = flappy();
+    let (mut sim, incarnations) = simulation(5, config.clone());
+    let faults = Faults::default();
+    let ask = faults.clone();
+    sim.client("a", async move {
+        let a = start_node("tx@a:7000", config).await;
+        let b = incarnation(&incarnations, 0).await;
+        let to = a.actor_ref::<Recorder>(&b.recorder).unwrap();
+        assert_eq!(to.call(Count).await, Ok(0), "the nodes connect");
+        let slow = a.actor_ref::<Slow>(&b.slow).unwrap();
+        let pending: Vec<_> = (0..3)
+            .map(|_| {
+                let slow = slow.clone();
+                tokio::spawn(async move { slow.call(Ponder).await })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        turmoil::partition("a", "b");
+        let cut = Instant::now();
+        ask.borrow_mut().push(Fault::Crash);
+        for call in pending {
+            let outcome = tokio::time::timeout(Duration::from_secs(5), call)
+                .await
+                .expect("the call ends within 5 s")
+                .unwrap();
+            assert_eq!(outcome, Err(Error::ConnectionLost));
+        }
+        let took = cut.elapsed();
+        println!("the calls failed {took:?} after the cut");
+        // Silence is checked every quarter of the 500 ms heartbeat timeout.
+        assert!(
+            took < Duration::from_millis(800),
+            "the calls failed only after {took:?}"
+        );
+        Ok(())
+    });
+    drive(sim, &faults);
+}
+
 /// ackor's metrics counters, by name (labels summed), recorded on the test's thread
 /// (where the simulation runs every host), so a scenario can tell what happened
 /// inside the nodes.

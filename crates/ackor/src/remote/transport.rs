@@ -24,6 +24,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Connection for T {}
 ///
 /// `addr` is the `host:port` part of a node name (`name@host:port`): [`Transport::bind`]
 /// gets this node's, [`Transport::connect`] the peer's.
+/// Connecting and accepting are bounded by the handshake timeout; the connection must
+/// be an ordered, reliable byte stream (as TCP). The crate's `tests/turmoil_faults.rs`
+/// has one over [turmoil](https://docs.rs/turmoil)'s simulated network.
 pub trait Transport: Send + Sync + 'static {
     /// Listens on `addr`; returns the listener and the address it is bound to (its port
     /// replaces a port 0 in the node's name).

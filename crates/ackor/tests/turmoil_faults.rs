@@ -556,6 +556,86 @@ fn link_flap_with_important_sends_in_flight_delivers_each_exactly_once_in_order(
     );
 }
 
+/// Three link flaps in a row during pipelined important bursts, each held until the
+/// link is declared dead and repaired long before anything times out, under several
+/// seeds (so the cuts fall at different points of the traffic). The second flap cuts
+/// only the way back (from the receiver): the sends still arrive but their
+/// acknowledgements are lost, so the resends after it must be deduplicated. Every send that left
+/// ends Ok, each delivered once, in send order, across all the resends; the only
+/// failures are sends refused with `NoConnection` while the peer was in its reconnect
+/// backoff (a redial failed behind the partition), and none of them is delivered.
+#[test]
+fn repeated_link_flaps_keep_every_important_send_exactly_once_in_order() {
+    for seed in 11..=14 {
+        repeated_flaps(seed, 3);
+    }
+}
+
+fn repeated_flaps(seed: u64, flaps: u32) {
+    let config = flappy().important_timeout(Duration::from_secs(20));
+    let (mut sim, incarnations) = simulation(seed, config.clone());
+    let faults = Faults::default();
+    sim.client("a", async move {
+        let a = start_node("tx@a:7000", config).await;
+        let b = incarnation(&incarnations, 0).await;
+        let to = a.actor_ref::<Recorder>(&b.recorder).unwrap();
+        assert_eq!(to.call(Count).await, Ok(0), "the nodes connect");
+        // 4 × 1,000 sends over about 5 s: 5 every 25 ms.
+        let bursts: Vec<_> = (0..4)
+            .map(|k| burst(&a, &to, k, 1_000, 5, Duration::from_millis(25)))
+            .collect();
+        let rx = ackor::NodeName::new(RX);
+        for flap in 0..flaps {
+            // The cut falls at a different point of the traffic with each seed and flap.
+            let before = 50 + (seed * 37 + u64::from(flap) * 71) % 150;
+            tokio::time::sleep(Duration::from_millis(before)).await;
+            if flap % 2 == 1 {
+                turmoil::partition_oneway("b", "a");
+            } else {
+                turmoil::partition("a", "b");
+            }
+            let down = eventually(Duration::from_secs(20), || !a.connected_nodes().contains(&rx)).await;
+            assert!(
+                down,
+                "seed {seed}, flap {flap}: the partition never took the link down"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            turmoil::repair("a", "b");
+            let up = eventually(Duration::from_secs(20), || a.connected_nodes().contains(&rx)).await;
+            assert!(up, "seed {seed}, flap {flap}: the link never came back");
+        }
+        let cut_at = b.log.lock().unwrap().len();
+        assert!(cut_at < 4_000, "seed {seed}: the flaps came after the bursts");
+        let all = outcomes(bursts, Duration::from_secs(60)).await;
+        let received = received(&to, &b.log).await;
+        let mut total = Tally::default();
+        for (k, out) in all.iter().enumerate() {
+            let who = format!("seed {seed}, sender {k}");
+            let mine = of_burst(k, &received);
+            let allowed = [Error::NoConnection];
+            total += check_exactly_once(&who, out, &mine, &allowed);
+            assert_send_order(&who, &mine);
+        }
+        println!("seed {seed}: {total:?}");
+        assert!(
+            total.ok >= 2_000,
+            "seed {seed}: most sends should end Ok: {total:?}"
+        );
+        assert_eq!(received.len(), total.ok, "seed {seed}: delivered, yet not Ok");
+        Ok(())
+    });
+    let counters = drive(sim, &faults);
+    println!("seed {seed}: {}", counters.summary());
+    assert!(
+        counters.get("important_resent_total") > 0,
+        "seed {seed}: the flaps caught no send in flight"
+    );
+    assert!(
+        counters.get("important_deduplicated_total") > 0,
+        "seed {seed}: no resend was of a delivered send"
+    );
+}
+
 /// A partition that outlasts a 1 s important timeout: the sends caught in it fail with
 /// `Timeout` (or `NoConnection` if they never left, `ConnectionLost` if the link died
 /// under them), none is Ok without being delivered, none is delivered twice, none

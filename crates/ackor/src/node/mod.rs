@@ -158,13 +158,17 @@ fn chain_seed(name: &NodeName, creation: u32) -> u64 {
 }
 
 /// A creation number that differs between incarnations of a node: the low bits of the
-/// wall clock in milliseconds, never zero.
+/// wall clock in milliseconds mixed with random bits, never zero.
 fn new_creation() -> u32 {
     let millis = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis())
         .unwrap_or(1);
-    (millis as u32).max(1)
+    // Mixed with random bits: two incarnations started within the same millisecond
+    // (a fast restart) must still differ.
+    let mut random = [0u8; 4];
+    let noise = getrandom::fill(&mut random).map_or(0, |()| u32::from_le_bytes(random));
+    ((millis as u32) ^ noise).max(1)
 }
 
 /// Options for [`Node::spawn_with`].

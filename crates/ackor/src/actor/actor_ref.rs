@@ -145,7 +145,7 @@ impl<A: Actor> RemoteTarget<A> {
         let peer = self.peer(remote)?;
         let pin = pin(sender, self.pid.id());
         self.with_frame(remote, sender, msg, 0, false, |frame, _| {
-            remote.send_on(peer, pin, frame, None, true)
+            remote.send_on(peer, pin, frame, None, true, None)
         })
     }
 
@@ -187,9 +187,20 @@ impl<A: Actor> RemoteTarget<A> {
         })?;
         let span = tracing::debug_span!("send_important", delivery_id = id, to = %self.pid);
         Ok(async move {
-            let _forget = forget;
-            let outcome = match tokio::time::timeout(timeout, rx).await {
-                Ok(Ok(outcome)) => outcome,
+            let mut forget = forget;
+            let mut rx = rx;
+            // A pipelined send is often acknowledged by the time it is awaited: then no
+            // timer is set up at all. Otherwise the timeout runs from here.
+            let first = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut rx).poll(cx))).await;
+            let received = match first {
+                Poll::Ready(received) => Ok(received),
+                Poll::Pending => tokio::time::timeout(timeout, &mut rx).await,
+            };
+            let outcome = match received {
+                Ok(Ok(outcome)) => {
+                    forget.answered();
+                    outcome
+                }
                 Ok(Err(_)) => Err(Error::NoConnection),
                 Err(_) => Err(Error::Timeout),
             };
@@ -686,7 +697,12 @@ impl<A: Actor, T> Future for CallFuture<'_, A, T> {
             CallState::Waiting(r) => r,
         };
         match Pin::new(&mut *receiver).poll(cx) {
-            Poll::Ready(Ok(outcome)) => return Poll::Ready(outcome),
+            Poll::Ready(Ok(outcome)) => {
+                if let Some(forget) = this._forget.as_mut() {
+                    forget.answered();
+                }
+                return Poll::Ready(outcome);
+            }
             Poll::Ready(Err(SenderGone)) => {
                 // The reply handle was dropped: by the actor stopping (its mailbox is
                 // closed before anything it held is dropped), or by the handler.

@@ -198,7 +198,14 @@ impl Remote {
             return Err(Error::NodeStopped);
         }
         let peer = self.peer_for(to)?;
-        self.send_on(&peer, pin, &Outgoing::Frame(&Frame::new(body)), track, false)
+        self.send_on(
+            &peer,
+            pin,
+            &Outgoing::Frame(&Frame::new(body)),
+            track,
+            false,
+            None,
+        )
     }
 
     /// The peer `to`, for a sender to keep: fails for this node itself and for a name
@@ -214,7 +221,7 @@ impl Remote {
     }
 
     /// Queues a frame on `peer`'s links (see [`Peer::send`]); with `track`, as the
-    /// important send of that delivery id.
+    /// important send of that delivery id; with `call`, registering the pending call.
     pub(crate) fn send_on(
         self: &Arc<Self>,
         peer: &Arc<Peer>,
@@ -222,12 +229,13 @@ impl Remote {
         frame: &Outgoing<'_>,
         track: Option<u64>,
         bounded: bool,
+        call: Option<(u64, PendingCall)>,
     ) -> Result<(), Error> {
         if self.stopped.load(Ordering::Acquire) {
             return Err(Error::NodeStopped);
         }
         let track = track.map(|id| (id, self.config.important_window));
-        peer.send(self, pin, frame, track, bounded)
+        peer.send(self, pin, frame, track, bounded, call)
     }
 
     /// Registers a pending call with `to` and sends its frame; with `important`, also
@@ -263,13 +271,10 @@ impl Remote {
         pending: PendingCall,
         important: bool,
     ) -> Result<ForgetCall, Error> {
-        peer.add_call(call_id, pending);
-        if let Err(e) = self.send_on(peer, pin, frame, important.then_some(call_id), false) {
-            peer.remove_call(call_id);
-            return Err(e);
-        }
+        let track = important.then_some(call_id);
+        self.send_on(peer, pin, frame, track, false, Some((call_id, pending)))?;
         Ok(ForgetCall {
-            peer: peer.clone(),
+            peer: Some(peer.clone()),
             call_id,
         })
     }
@@ -817,13 +822,24 @@ pub(crate) async fn respond_for_test(bytes: &[u8]) -> Result<(), Error> {
 /// Forgets a pending call when dropped: a caller that gives up (timeout, cancel)
 /// leaves nothing behind.
 pub(crate) struct ForgetCall {
-    peer: Arc<Peer>,
+    /// `None` once the call has its outcome: nothing is left to forget.
+    peer: Option<Arc<Peer>>,
     call_id: u64,
+}
+
+impl ForgetCall {
+    /// The call got its outcome (its pending entry is gone with it): nothing to do when
+    /// dropped, which saves a lock of the peer per call.
+    pub(crate) fn answered(&mut self) {
+        self.peer = None;
+    }
 }
 
 impl Drop for ForgetCall {
     fn drop(&mut self) {
-        self.peer.remove_call(self.call_id);
+        if let Some(peer) = &self.peer {
+            peer.remove_call(self.call_id);
+        }
     }
 }
 

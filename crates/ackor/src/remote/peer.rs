@@ -1,7 +1,7 @@
 //! What a node knows about one peer: its links, what is pending on it, and what must
 //! hear about it going down.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, Weak};
 use std::time::Duration;
 
@@ -14,6 +14,7 @@ use super::Remote;
 use super::link::LinkQueue;
 use super::wire::{Outgoing, WireError};
 use crate::error::Error;
+use crate::fasthash::FastMap;
 use crate::identity::{NodeName, Pid, Ref};
 use crate::monitor::{ExitReason, ProcessCell};
 use crate::node::Node;
@@ -73,18 +74,29 @@ struct State {
     /// Tasks of the links the peer dialed: they end by themselves when the peer drops
     /// them, and are aborted only at shutdown.
     incoming: Vec<AbortHandle>,
-    calls: HashMap<u64, PendingCall>,
+    calls: FastMap<u64, PendingCall>,
     monitors: HashMap<u64, (Pid, RemoteMonitor)>,
     /// (local pid, remote pid) pairs linked across.
     links: Vec<(Pid, Pid)>,
     backoff: Option<Duration>,
-    /// Important sends not yet acknowledged, by delivery id, with their pin and
-    /// encoded frame: resent after a reconnect to the same incarnation.
-    unacked: BTreeMap<u64, (u64, Bytes)>,
+    /// Important sends not yet acknowledged, by delivery id: resent after a reconnect
+    /// to the same incarnation.
+    unacked: FastMap<u64, Unacked>,
+    /// Numbers the entries of `unacked` in the order they were queued.
+    unacked_seq: u64,
     /// Outcomes of important sends this node received from the peer's current
     /// incarnation, by delivery id: a resent one is acknowledged again, not delivered
     /// twice. Bounded by [`DEDUP_WINDOW`].
-    seen: BTreeMap<u64, Seen>,
+    seen: DedupWindow,
+}
+
+/// An important send awaiting its acknowledgement.
+struct Unacked {
+    /// Its place in the order of sends to the peer.
+    seq: u64,
+    pin: u64,
+    /// The encoded frame, to resend.
+    frame: Bytes,
 }
 
 /// A frame queued while the links come up.
@@ -93,6 +105,91 @@ struct Queued {
     /// The delivery id of an important send.
     important: Option<u64>,
     frame: Bytes,
+}
+
+impl State {
+    /// Registers a call waiting for its answer.
+    fn expect(&mut self, call: Option<(u64, PendingCall)>) {
+        if let Some((id, call)) = call {
+            self.calls.insert(id, call);
+        }
+    }
+
+    /// Keeps the copy of an important send until it is acknowledged.
+    fn track(&mut self, id: u64, pin: u64, frame: Bytes) {
+        self.unacked_seq += 1;
+        let seq = self.unacked_seq;
+        self.unacked.insert(id, Unacked { seq, pin, frame });
+    }
+}
+
+/// The important deliveries received from a peer's incarnation, among its last
+/// [`DEDUP_WINDOW`] delivery ids (ids are a counter of the sender, so they are mostly
+/// received in order): one slot per id modulo the window, packed as `id << 2 | state`
+/// (0: empty), and the errors of the few refused ones aside. A slot holds the newest id
+/// that mapped to it; an id older than the one in its slot is out of the window and
+/// forgotten, as the oldest ids are.
+#[derive(Default)]
+struct DedupWindow {
+    /// Allocated on the first important delivery from the peer.
+    slots: Vec<u64>,
+    errors: FastMap<u64, WireError>,
+}
+
+const IN_PROGRESS: u64 = 1;
+const DONE: u64 = 2;
+const REFUSED: u64 = 3;
+
+impl DedupWindow {
+    fn slot(&mut self, id: u64) -> &mut u64 {
+        if self.slots.is_empty() {
+            self.slots = vec![0; DEDUP_WINDOW];
+        }
+        let at = (id % DEDUP_WINDOW as u64) as usize;
+        // `at` is below the length, which is DEDUP_WINDOW.
+        &mut self.slots[at]
+    }
+
+    fn get(&mut self, id: u64) -> Option<Seen> {
+        let slot = *self.slot(id);
+        if slot == 0 || slot >> 2 != id {
+            return None;
+        }
+        Some(match slot & 3 {
+            IN_PROGRESS => Seen::InProgress,
+            REFUSED => Seen::Done(self.errors.get(&id).cloned()),
+            _ => Seen::Done(None),
+        })
+    }
+
+    /// Records where delivery `id` stands, unless the window has moved past it (ids
+    /// of 2^62 and more, which no counter reaches, are not recorded).
+    fn set(&mut self, id: u64, seen: Seen) {
+        if id >> 62 != 0 {
+            return;
+        }
+        let slot = self.slot(id);
+        let before = *slot;
+        if before != 0 && before >> 2 > id {
+            return;
+        }
+        let (state, error) = match seen {
+            Seen::InProgress => (IN_PROGRESS, None),
+            Seen::Done(None) => (DONE, None),
+            Seen::Done(Some(error)) => (REFUSED, Some(error)),
+        };
+        *slot = id << 2 | state;
+        if before & 3 == REFUSED && before >> 2 != id {
+            self.errors.remove(&(before >> 2));
+        }
+        if let Some(error) = error {
+            self.errors.insert(id, error);
+        }
+    }
+
+    fn clear(&mut self) {
+        *self = DedupWindow::default();
+    }
 }
 
 /// Where an important delivery from the peer stands.
@@ -108,7 +205,9 @@ pub(crate) enum Seen {
 /// How many received important deliveries a peer's dedup window remembers.
 const DEDUP_WINDOW: usize = 1 << 17;
 
-/// One peer node.
+/// One peer node. Aligned to a cache line so that the reference count of its `Arc`,
+/// touched by every call's guard, does not share one with the lock of its state.
+#[repr(align(64))]
 pub(crate) struct Peer {
     name: NodeName,
     state: Mutex<State>,
@@ -142,12 +241,13 @@ impl Peer {
                 creation: None,
                 tasks: Vec::new(),
                 incoming: Vec::new(),
-                calls: HashMap::new(),
+                calls: FastMap::default(),
                 monitors: HashMap::new(),
                 links: Vec::new(),
                 backoff: None,
-                unacked: BTreeMap::new(),
-                seen: BTreeMap::new(),
+                unacked: FastMap::default(),
+                unacked_seq: 0,
+                seen: DedupWindow::default(),
             }),
             room: Arc::new(Notify::new()),
             incoming: RwLock::new((0, 0)),
@@ -174,7 +274,9 @@ impl Peer {
     /// reconnect can never resend a frame that has not been queued yet (which would let
     /// it overtake the frames queued before it). A `bounded` send is refused with
     /// [`Error::MailboxFull`] while the link's queue (or, while connecting, the queue
-    /// of the peer) holds `link_buffer` bytes or more.
+    /// of the peer) holds `link_buffer` bytes or more. A `call` waiting for its answer
+    /// is registered under the same lock once the frame is queued.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn send(
         self: &Arc<Self>,
         remote: &Arc<Remote>,
@@ -182,6 +284,7 @@ impl Peer {
         frame: &Outgoing<'_>,
         track: Option<(u64, usize)>,
         bounded: bool,
+        call: Option<(u64, PendingCall)>,
     ) -> Result<(), Error> {
         let max = remote.config().max_frame_size;
         let mut st = self.lock();
@@ -200,14 +303,20 @@ impl Peer {
                     Ok(track.map(|_| Bytes::copy_from_slice(&out[start..])))
                 })?;
                 if let (Some((id, _)), Some(copy)) = (track, copy) {
-                    st.unacked.insert(id, (pin, copy));
+                    st.track(id, pin, copy);
                 }
+                st.expect(call);
                 Ok(())
             }
-            Status::Connecting => self.enqueue(&mut st, remote, pin, frame, track, bounded),
+            Status::Connecting => {
+                self.enqueue(&mut st, remote, pin, frame, track, bounded)?;
+                st.expect(call);
+                Ok(())
+            }
             Status::Backoff(until) if Instant::now() < until => Err(Error::NoConnection),
             Status::Idle | Status::Backoff(_) => {
                 self.enqueue(&mut st, remote, pin, frame, track, bounded)?;
+                st.expect(call);
                 st.status = Status::Connecting;
                 drop(st);
                 remote.dial(self.clone());
@@ -234,7 +343,7 @@ impl Peer {
         let frame = out.freeze();
         st.queued_bytes += frame.len();
         if let Some((id, _)) = track {
-            st.unacked.insert(id, (pin, frame.clone()));
+            st.track(id, pin, frame.clone());
         }
         st.queue.push(Queued {
             pin,
@@ -359,22 +468,21 @@ impl Peer {
         // queued); the peer's dedup window drops the ones it already has. Those still
         // in the queue never left and go out in their place.
         let queued: std::collections::HashSet<u64> = st.queue.iter().filter_map(|q| q.important).collect();
-        let resend: Vec<_> = st
+        let mut resend: Vec<_> = st
             .unacked
             .iter()
             .filter(|(id, _)| !queued.contains(id))
-            .map(|(_, sent)| sent.clone())
+            .map(|(_, sent)| (sent.seq, sent.pin, sent.frame.clone()))
             .collect();
-        if !resend.is_empty() {
+        resend.sort_unstable_by_key(|(seq, _, _)| *seq);
+        let resend = resend.into_iter().map(|(_, pin, frame)| (pin, frame));
+        if resend.len() > 0 {
             metrics::counter!("ackor_important_resent_total").increment(resend.len() as u64);
             tracing::info!(peer = %self.name, count = resend.len(), "resending unacknowledged important messages");
         }
         let queue = std::mem::take(&mut st.queue);
         st.queued_bytes = 0;
-        for (pin, frame) in resend
-            .into_iter()
-            .chain(queue.into_iter().map(|q| (q.pin, q.frame)))
-        {
+        for (pin, frame) in resend.chain(queue.into_iter().map(|q| (q.pin, q.frame))) {
             if let Some(link) = st.out.get((pin % n) as usize) {
                 link.push_encoded(&frame);
             }
@@ -477,19 +585,16 @@ impl Peer {
     /// delivered once.
     pub(crate) fn claim(&self, id: u64) -> Option<Seen> {
         let mut st = self.lock();
-        if let Some(seen) = st.seen.get(&id) {
-            return Some(seen.clone());
+        if let Some(seen) = st.seen.get(id) {
+            return Some(seen);
         }
-        st.seen.insert(id, Seen::InProgress);
-        while st.seen.len() > DEDUP_WINDOW {
-            st.seen.pop_first();
-        }
+        st.seen.set(id, Seen::InProgress);
         None
     }
 
     /// Records the outcome of an important delivery from the peer.
     pub(crate) fn record(&self, id: u64, outcome: Option<WireError>) {
-        self.lock().seen.insert(id, Seen::Done(outcome));
+        self.lock().seen.set(id, Seen::Done(outcome));
     }
 
     fn deliver(&self, fallout: Fallout, why: &str, node: Option<Node>) {
@@ -565,5 +670,45 @@ impl Peer {
 
     pub(crate) fn remove_link(&self, local: &Pid, remote: &Pid) {
         self.lock().links.retain(|(l, r)| l != local || r != remote);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn done(seen: Option<Seen>) -> Option<Option<WireError>> {
+        match seen {
+            Some(Seen::Done(e)) => Some(e),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn the_dedup_window_remembers_the_last_ids_and_their_outcomes() {
+        let mut w = DedupWindow::default();
+        assert!(w.get(1).is_none());
+        w.set(1, Seen::InProgress);
+        assert!(matches!(w.get(1), Some(Seen::InProgress)));
+        w.set(1, Seen::Done(None));
+        assert_eq!(done(w.get(1)), Some(None));
+        let refused = WireError::from(&Error::MailboxFull);
+        w.set(2, Seen::Done(Some(refused.clone())));
+        assert_eq!(done(w.get(2)), Some(Some(refused)));
+        // One window later the slots are reused: the old ids are forgotten.
+        let later = DEDUP_WINDOW as u64;
+        w.set(1 + later, Seen::Done(None));
+        w.set(2 + later, Seen::Done(None));
+        assert!(w.get(1).is_none() && w.get(2).is_none());
+        assert!(w.errors.is_empty());
+        // An id older than its slot's is out of the window: it does not evict the newer.
+        w.set(1, Seen::Done(None));
+        assert_eq!(done(w.get(1 + later)), Some(None));
+        assert!(w.get(1).is_none());
+        // Ids no counter reaches are never recorded (and never panic).
+        w.set(u64::MAX, Seen::InProgress);
+        assert!(w.get(u64::MAX).is_none());
+        w.clear();
+        assert!(w.get(1 + later).is_none());
     }
 }

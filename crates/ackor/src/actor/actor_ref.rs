@@ -18,7 +18,9 @@ use crate::identity::Pid;
 use crate::monitor::{ExitReason, ProcessCell, SystemMsg};
 use crate::node::Node;
 use crate::remote::wire::{self, Outgoing};
-use crate::remote::{DecodeReply, ForgetCall, Peer, PendingCall, Remote, RemoteMessages, RemoteMonitor, pin};
+use crate::remote::{
+    DecodeReply, ForgetCall, Peer, PendingCall, Remote, RemoteMessages, RemoteMonitor, Waiting, pin,
+};
 
 /// A handle to an actor of type `A`: send it messages, call it, stop it.
 ///
@@ -173,47 +175,68 @@ impl<A: Actor> RemoteTarget<A> {
         sender: Option<Pid>,
         msg: M,
         timeout: Duration,
-    ) -> Result<impl Future<Output = Result<(), Error>> + Send + 'static, Error> {
+    ) -> Result<AckWait, Error> {
         let remote = self.remote()?;
         let peer = self.peer(remote)?;
         let id = remote.next_call_id();
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let pending: PendingCall =
-            Box::new(move |outcome| tx.send(outcome.map(|_| ())).map_err(|_| Error::ResponseIgnored));
+        let pending = Waiting::Ack(tx);
         metrics::counter!("ackor_important_sent_total").increment(1);
         let pin = pin(sender.as_ref(), self.pid.id());
         let forget = self.with_frame(remote, sender.as_ref(), &msg, id, true, |frame, _| {
             remote.call_on(peer, pin, id, frame, pending, true)
         })?;
-        let span = tracing::debug_span!("send_important", delivery_id = id, to = %self.pid);
-        Ok(async move {
-            let mut forget = forget;
-            let mut rx = rx;
-            // A pipelined send is often acknowledged by the time it is awaited: then no
-            // timer is set up at all. Otherwise the timeout runs from here.
-            let first = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut rx).poll(cx))).await;
-            let received = match first {
-                Poll::Ready(received) => Ok(received),
-                Poll::Pending => tokio::time::timeout(timeout, &mut rx).await,
-            };
-            let outcome = match received {
-                Ok(Ok(outcome)) => {
-                    forget.answered();
-                    outcome
-                }
-                Ok(Err(_)) => Err(Error::NoConnection),
-                Err(_) => Err(Error::Timeout),
-            };
-            let _enter = span.enter();
-            match &outcome {
-                Ok(()) => tracing::trace!("acknowledged"),
-                Err(e) => {
-                    metrics::counter!("ackor_important_nacked_total", "reason" => e.to_string()).increment(1);
-                    tracing::debug!(error = %e, "not acknowledged");
+        Ok(AckWait {
+            rx,
+            forget,
+            timeout,
+            sleep: None,
+            delivery_id: id,
+        })
+    }
+}
+
+/// Waits for the acknowledgement of one important send. A pipelined send is often
+/// acknowledged by the time it is awaited: no timer is set up then; otherwise the
+/// timeout runs from the first wait.
+struct AckWait {
+    rx: tokio::sync::oneshot::Receiver<Result<(), Error>>,
+    forget: ForgetCall,
+    timeout: Duration,
+    sleep: Option<Pin<Box<Sleep>>>,
+    delivery_id: u64,
+}
+
+impl Future for AckWait {
+    type Output = Result<(), Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let outcome = match Pin::new(&mut this.rx).poll(cx) {
+            Poll::Ready(Ok(outcome)) => {
+                this.forget.answered();
+                outcome
+            }
+            Poll::Ready(Err(_)) => Err(Error::NoConnection),
+            Poll::Pending => {
+                let timeout = this.timeout;
+                let sleep = this
+                    .sleep
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                match sleep.as_mut().poll(cx) {
+                    Poll::Ready(()) => Err(Error::Timeout),
+                    Poll::Pending => return Poll::Pending,
                 }
             }
-            outcome
-        })
+        };
+        match &outcome {
+            Ok(()) => tracing::trace!(delivery_id = this.delivery_id, "acknowledged"),
+            Err(e) => {
+                metrics::counter!("ackor_important_nacked_total", "reason" => e.to_string()).increment(1);
+                tracing::debug!(delivery_id = this.delivery_id, error = %e, "not acknowledged");
+            }
+        }
+        Poll::Ready(outcome)
     }
 }
 

@@ -36,7 +36,7 @@ use tokio::net::TcpListener;
 pub use config::RemoteConfig;
 pub use messages::{Codec, MessagePack, RemoteMessage, RemoteMessages};
 pub(crate) use messages::{DecodeReply, RemoteReplyTo, Undelivered, table};
-pub(crate) use peer::{Peer, PendingCall, RemoteMonitor};
+pub(crate) use peer::{Peer, PendingCall, RemoteMonitor, Waiting};
 pub use tls::TlsConfig;
 
 use crate::error::Error;
@@ -229,7 +229,7 @@ impl Remote {
         frame: &Outgoing<'_>,
         track: Option<u64>,
         bounded: bool,
-        call: Option<(u64, PendingCall)>,
+        call: Option<(u64, Waiting)>,
     ) -> Result<(), Error> {
         if self.stopped.load(Ordering::Acquire) {
             return Err(Error::NodeStopped);
@@ -268,11 +268,11 @@ impl Remote {
         pin: u64,
         call_id: u64,
         frame: &Outgoing<'_>,
-        pending: PendingCall,
+        pending: impl Into<Waiting>,
         important: bool,
     ) -> Result<ForgetCall, Error> {
         let track = important.then_some(call_id);
-        self.send_on(peer, pin, frame, track, false, Some((call_id, pending)))?;
+        self.send_on(peer, pin, frame, track, false, Some((call_id, pending.into())))?;
         Ok(ForgetCall {
             peer: Some(peer.clone()),
             call_id,

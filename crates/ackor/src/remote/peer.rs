@@ -23,6 +23,34 @@ use crate::node::Node;
 /// was still there to take it ([`Error::ResponseIgnored`] if not).
 pub(crate) type PendingCall = Box<dyn FnOnce(Result<bytes::Bytes, Error>) -> Result<(), Error> + Send>;
 
+/// What waits for the answer of the peer to a call or an important send.
+pub(crate) enum Waiting {
+    /// A call: the closure takes the outcome.
+    Call(PendingCall),
+    /// An important send: its sender waits on the channel for the acknowledgement.
+    Ack(oneshot::Sender<Result<(), Error>>),
+}
+
+impl Waiting {
+    /// Hands over the outcome; says whether anyone was still waiting for it.
+    fn complete(self, outcome: Result<Bytes, Error>) -> Result<(), Error> {
+        match self {
+            Waiting::Call(call) => call(outcome),
+            Waiting::Ack(tx) => tx.send(outcome.map(|_| ())).map_err(|_| Error::ResponseIgnored),
+        }
+    }
+}
+
+impl From<PendingCall> for Waiting {
+    fn from(call: PendingCall) -> Self {
+        Waiting::Call(call)
+    }
+}
+
+/// An answer read from the peer, on its way to what waits for it (see
+/// [`Peer::complete_calls`]).
+pub(crate) type Answer = (u64, Result<Bytes, Error>, Option<Waiting>);
+
 /// Someone on this node watching a process of the peer.
 pub(crate) enum RemoteMonitor {
     /// An actor's monitor: its `on_down` gets the `Down`.
@@ -74,7 +102,7 @@ struct State {
     /// Tasks of the links the peer dialed: they end by themselves when the peer drops
     /// them, and are aborted only at shutdown.
     incoming: Vec<AbortHandle>,
-    calls: FastMap<u64, PendingCall>,
+    calls: FastMap<u64, Waiting>,
     monitors: HashMap<u64, (Pid, RemoteMonitor)>,
     /// (local pid, remote pid) pairs linked across.
     links: Vec<(Pid, Pid)>,
@@ -109,7 +137,7 @@ struct Queued {
 
 impl State {
     /// Registers a call waiting for its answer.
-    fn expect(&mut self, call: Option<(u64, PendingCall)>) {
+    fn expect(&mut self, call: Option<(u64, Waiting)>) {
         if let Some((id, call)) = call {
             self.calls.insert(id, call);
         }
@@ -222,7 +250,7 @@ pub(crate) struct Peer {
 /// What a peer going down owes to local processes, delivered outside the lock.
 #[derive(Default)]
 struct Fallout {
-    calls: Vec<PendingCall>,
+    calls: Vec<Waiting>,
     monitors: Vec<(Pid, RemoteMonitor)>,
     links: Vec<(Pid, Pid)>,
     dropped_frames: usize,
@@ -284,7 +312,7 @@ impl Peer {
         frame: &Outgoing<'_>,
         track: Option<(u64, usize)>,
         bounded: bool,
-        call: Option<(u64, PendingCall)>,
+        call: Option<(u64, Waiting)>,
     ) -> Result<(), Error> {
         let max = remote.config().max_frame_size;
         let mut st = self.lock();
@@ -609,7 +637,7 @@ impl Peer {
         metrics::counter!("ackor_remote_calls_failed_total", "reason" => "no_connection")
             .increment(fallout.calls.len() as u64);
         for call in fallout.calls {
-            let _ = call(Err(Error::NoConnection));
+            let _ = call.complete(Err(Error::NoConnection));
         }
         for (pid, m) in fallout.monitors {
             m.fire(pid, ExitReason::NoConnection);
@@ -624,7 +652,7 @@ impl Peer {
     }
 
     pub(crate) fn add_call(&self, id: u64, call: PendingCall) {
-        self.lock().calls.insert(id, call);
+        self.lock().calls.insert(id, Waiting::Call(call));
     }
 
     pub(crate) fn remove_call(&self, id: u64) {
@@ -642,8 +670,32 @@ impl Peer {
             st.unacked.remove(&id);
             st.calls.remove(&id)
         };
-        let taken = match call {
-            Some(call) => call(outcome),
+        self.hand_over(id, outcome, call)
+    }
+
+    /// [`Peer::complete_call`] for many answers (read together from one link) under one
+    /// lock; leaves `answers` empty.
+    pub(crate) fn complete_calls(&self, answers: &mut Vec<Answer>) {
+        {
+            let mut st = self.lock();
+            for (id, _, waiting) in answers.iter_mut() {
+                st.unacked.remove(id);
+                *waiting = st.calls.remove(id);
+            }
+        }
+        for (id, outcome, waiting) in answers.drain(..) {
+            let _ = self.hand_over(id, outcome, waiting);
+        }
+    }
+
+    fn hand_over(
+        &self,
+        id: u64,
+        outcome: Result<Bytes, Error>,
+        waiting: Option<Waiting>,
+    ) -> Result<(), Error> {
+        let taken = match waiting {
+            Some(waiting) => waiting.complete(outcome),
             None => Err(Error::ResponseIgnored),
         };
         if taken.is_err() {

@@ -112,6 +112,10 @@ struct State {
     unacked: FastMap<u64, Unacked>,
     /// Numbers the entries of `unacked` in the order they were queued.
     unacked_seq: u64,
+    /// Where the frames of `unacked` are copied: each is a slice of a chunk shared
+    /// with the frames sent around it (no allocation per frame); a chunk is freed once
+    /// all of its frames are acknowledged.
+    kept: BytesMut,
     /// Outcomes of important sends this node received from the peer's current
     /// incarnation, by delivery id: a resent one is acknowledged again, not delivered
     /// twice. Bounded by [`DEDUP_WINDOW`].
@@ -133,6 +137,19 @@ struct Queued {
     /// The delivery id of an important send.
     important: Option<u64>,
     frame: Bytes,
+}
+
+/// How many bytes of kept frames one chunk holds.
+const KEPT_CHUNK: usize = 16 * 1024;
+
+/// Copies an encoded frame into `kept` and returns it as its own `Bytes`.
+fn keep(kept: &mut BytesMut, frame: &[u8]) -> Bytes {
+    if kept.capacity() - kept.len() < frame.len() {
+        // A fresh chunk: the frames already taken out keep the old one alive.
+        *kept = BytesMut::with_capacity(KEPT_CHUNK.max(frame.len()));
+    }
+    kept.extend_from_slice(frame);
+    kept.split().freeze()
 }
 
 impl State {
@@ -275,6 +292,7 @@ impl Peer {
                 backoff: None,
                 unacked: FastMap::default(),
                 unacked_seq: 0,
+                kept: BytesMut::new(),
                 seen: DedupWindow::default(),
             }),
             room: Arc::new(Notify::new()),
@@ -324,11 +342,16 @@ impl Peer {
         match st.status {
             Status::Up => {
                 let n = st.out.len().max(1);
-                let queue = st.out.get((pin % n as u64) as usize).ok_or(Error::NoConnection)?;
+                let state = &mut *st;
+                let queue = state
+                    .out
+                    .get((pin % n as u64) as usize)
+                    .ok_or(Error::NoConnection)?;
+                let kept = &mut state.kept;
                 let copy = queue.push(bounded, |out| {
                     let start = out.len();
                     frame.encode(out, max)?;
-                    Ok(track.map(|_| Bytes::copy_from_slice(&out[start..])))
+                    Ok(track.map(|_| keep(kept, &out[start..])))
                 })?;
                 if let (Some((id, _)), Some(copy)) = (track, copy) {
                     st.track(id, pin, copy);

@@ -58,6 +58,7 @@ impl Impl {
                 Outcome::Calls(d, l)
             }
             (Impl::Ackor(x), "important_w1024") => Outcome::Throughput(x.important_window(n, 1024).await?),
+            (Impl::Ackor(x), "important_w8192") => Outcome::Throughput(x.important_window(n, 8192).await?),
             (Impl::Ackor(x), "call_w1024") => Outcome::Throughput(x.call_window(n, 1024).await?),
             (Impl::Ackor(x), "important_seq") => Outcome::Throughput(x.important_window(n, 1).await?),
             (Impl::Ackor(x), "important_latency") => {

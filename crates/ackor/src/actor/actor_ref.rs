@@ -19,7 +19,9 @@ use crate::monitor::{Blocked, ExitReason, ProcessCell, SystemMsg};
 use crate::node::Node;
 use crate::reentrancy::ChainId;
 use crate::remote::wire::{self, Outgoing};
-use crate::remote::{DecodeReply, ForgetCall, Peer, PendingCall, Remote, RemoteMessages, RemoteMonitor, pin};
+use crate::remote::{
+    DecodeReply, ForgetCall, Peer, PendingCall, Remote, RemoteMessages, RemoteMonitor, Waiting, pin,
+};
 
 /// A handle to an actor of type `A`: send it messages, call it, stop it.
 ///
@@ -163,7 +165,7 @@ impl<A: Actor> RemoteTarget<A> {
         let peer = self.peer(remote)?;
         let pin = pin(sender, self.pid.id());
         self.with_frame(remote, sender, msg, Head::default(), |frame, _| {
-            remote.send_on(peer, pin, frame, None, true)
+            remote.send_on(peer, pin, frame, None, true, None)
         })
     }
 
@@ -191,13 +193,12 @@ impl<A: Actor> RemoteTarget<A> {
         sender: Option<Pid>,
         msg: M,
         timeout: Duration,
-    ) -> Result<impl Future<Output = Result<(), Error>> + Send + 'static, Error> {
+    ) -> Result<AckWait, Error> {
         let remote = self.remote()?;
         let peer = self.peer(remote)?;
         let id = remote.next_call_id();
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let pending: PendingCall =
-            Box::new(move |outcome| tx.send(outcome.map(|_| ())).map_err(|_| Error::ResponseIgnored));
+        let pending = Waiting::Ack(tx);
         metrics::counter!("ackor_important_sent_total").increment(1);
         let pin = pin(sender.as_ref(), self.pid.id());
         let head = Head {
@@ -208,27 +209,59 @@ impl<A: Actor> RemoteTarget<A> {
         let forget = self.with_frame(remote, sender.as_ref(), &msg, head, |frame, _| {
             remote.call_on(peer, pin, id, frame, pending, true)
         })?;
-        let span = tracing::debug_span!("send_important", delivery_id = id, to = %self.pid);
-        // The timeout runs from the send, not from the first poll: pipelined sends awaited
-        // one after another each get their full time and no more.
-        let deadline = tokio::time::Instant::now() + timeout;
-        Ok(async move {
-            let _forget = forget;
-            let outcome = match tokio::time::timeout_at(deadline, rx).await {
-                Ok(Ok(outcome)) => outcome,
-                Ok(Err(_)) => Err(Error::NoConnection),
-                Err(_) => Err(Error::Timeout),
-            };
-            let _enter = span.enter();
-            match &outcome {
-                Ok(()) => tracing::trace!("acknowledged"),
-                Err(e) => {
-                    metrics::counter!("ackor_important_nacked_total", "reason" => e.to_string()).increment(1);
-                    tracing::debug!(error = %e, "not acknowledged");
+        Ok(AckWait {
+            rx,
+            forget,
+            deadline: tokio::time::Instant::now() + timeout,
+            sleep: None,
+            delivery_id: id,
+        })
+    }
+}
+
+/// Waits for the acknowledgement of one important send. A pipelined send is often
+/// acknowledged by the time it is awaited: no timer is set up then; otherwise a timer
+/// for the deadline set at the send.
+struct AckWait {
+    rx: tokio::sync::oneshot::Receiver<Result<(), Error>>,
+    forget: ForgetCall,
+    /// The timeout runs from the send, not from the first wait: pipelined sends awaited
+    /// one after another each get their full time and no more.
+    deadline: tokio::time::Instant,
+    sleep: Option<Pin<Box<Sleep>>>,
+    delivery_id: u64,
+}
+
+impl Future for AckWait {
+    type Output = Result<(), Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let outcome = match Pin::new(&mut this.rx).poll(cx) {
+            Poll::Ready(Ok(outcome)) => {
+                this.forget.answered();
+                outcome
+            }
+            Poll::Ready(Err(_)) => Err(Error::NoConnection),
+            Poll::Pending => {
+                let deadline = this.deadline;
+                let sleep = this
+                    .sleep
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                match sleep.as_mut().poll(cx) {
+                    Poll::Ready(()) => Err(Error::Timeout),
+                    Poll::Pending => return Poll::Pending,
                 }
             }
-            outcome
-        })
+        };
+        match &outcome {
+            Ok(()) => tracing::trace!(delivery_id = this.delivery_id, "acknowledged"),
+            Err(e) => {
+                metrics::counter!("ackor_important_nacked_total", "reason" => e.to_string()).increment(1);
+                tracing::debug!(delivery_id = this.delivery_id, error = %e, "not acknowledged");
+            }
+        }
+        Poll::Ready(outcome)
     }
 }
 
@@ -835,7 +868,12 @@ impl<A: Actor, T> Future for CallFuture<'_, A, T> {
             CallState::Waiting(r) => r,
         };
         match Pin::new(&mut *receiver).poll(cx) {
-            Poll::Ready(Ok(outcome)) => return Poll::Ready(outcome),
+            Poll::Ready(Ok(outcome)) => {
+                if let Some(forget) = this._forget.as_mut() {
+                    forget.answered();
+                }
+                return Poll::Ready(outcome);
+            }
             Poll::Ready(Err(SenderGone)) => {
                 // The reply handle was dropped: by the actor stopping (its mailbox is
                 // closed before anything it held is dropped), or by the handler.

@@ -19,9 +19,9 @@ use tokio::task::AbortHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::handshake::{self, Local, PeerInfo};
-use super::peer::Peer;
+use super::peer::{Answer, Peer};
 use super::transport::{self, Listening, Raw};
-use super::wire::{Body, Decoded, Frame, Heartbeat, Outgoing, decode};
+use super::wire::{Body, CallReply, Decoded, Frame, Heartbeat, Outgoing, decode};
 use super::{Remote, address_of};
 use crate::error::Error;
 use crate::identity::NodeName;
@@ -410,6 +410,9 @@ async fn read_loop<R: AsyncRead + Unpin>(
     let mut heard = false;
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let mut since_yield = 0;
+    // Plain answers to calls and important sends, handed over together (one lock of
+    // the peer for all of them) before any other frame and at the end of each read.
+    let mut answers: Vec<Answer> = Vec::new();
     loop {
         // Every whole frame in the buffer, while no newer link set can come up.
         let newest = match set {
@@ -427,11 +430,31 @@ async fn read_loop<R: AsyncRead + Unpin>(
                 Err(e) => return e,
             };
             match decode(bytes) {
-                Ok(Decoded::Deliver(deliver)) => remote.on_deliver(&node, peer, deliver, back),
-                Ok(Decoded::Frame(frame)) => remote.dispatch(&node, peer, frame, back),
+                Ok(Decoded::Frame(Frame {
+                    body:
+                        Some(Body::Reply(CallReply {
+                            call_id,
+                            payload,
+                            error: None,
+                            ack_id: 0,
+                        })),
+                    ..
+                })) => answers.push((call_id, Ok(payload), None)),
+                Ok(decoded) => {
+                    if !answers.is_empty() {
+                        peer.complete_calls(&mut answers);
+                    }
+                    match decoded {
+                        Decoded::Deliver(deliver) => remote.on_deliver(&node, peer, deliver, back),
+                        Decoded::Frame(frame) => remote.dispatch(&node, peer, frame, back),
+                    }
+                }
                 Err(e) => return format!("undecodable envelope: {e}"),
             }
             frames += 1;
+        }
+        if !answers.is_empty() {
+            peer.complete_calls(&mut answers);
         }
         drop(newest);
         if frames > 0 {

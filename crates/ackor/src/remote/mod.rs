@@ -35,7 +35,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub use config::RemoteConfig;
 pub use messages::{Codec, MessagePack, RemoteMessage, RemoteMessages};
 pub(crate) use messages::{DecodeReply, RemoteReplyTo, Undelivered, table};
-pub(crate) use peer::{Peer, PendingCall, RemoteMonitor};
+pub(crate) use peer::{Peer, PendingCall, RemoteMonitor, Waiting};
 pub use tls::TlsConfig;
 pub use transport::{BoxFuture, Connection, Listener, Transport};
 
@@ -197,7 +197,14 @@ impl Remote {
             return Err(Error::NodeStopped);
         }
         let peer = self.peer_for(to)?;
-        self.send_on(&peer, pin, &Outgoing::Frame(&Frame::new(body)), track, false)
+        self.send_on(
+            &peer,
+            pin,
+            &Outgoing::Frame(&Frame::new(body)),
+            track,
+            false,
+            None,
+        )
     }
 
     /// The peer `to`, for a sender to keep: fails for this node itself and for a name
@@ -213,7 +220,7 @@ impl Remote {
     }
 
     /// Queues a frame on `peer`'s links (see [`Peer::send`]); with `track`, as the
-    /// important send of that delivery id.
+    /// important send of that delivery id; with `call`, registering the pending call.
     pub(crate) fn send_on(
         self: &Arc<Self>,
         peer: &Arc<Peer>,
@@ -221,19 +228,7 @@ impl Remote {
         frame: &Outgoing<'_>,
         track: Option<u64>,
         bounded: bool,
-    ) -> Result<(), Error> {
-        self.send_call_on(peer, pin, frame, track, bounded, None)
-    }
-
-    /// [`Remote::send_on`] for the frame of pending call `call`.
-    fn send_call_on(
-        self: &Arc<Self>,
-        peer: &Arc<Peer>,
-        pin: u64,
-        frame: &Outgoing<'_>,
-        track: Option<u64>,
-        bounded: bool,
-        call: Option<u64>,
+        call: Option<(u64, Waiting)>,
     ) -> Result<(), Error> {
         if self.stopped.load(Ordering::Acquire) {
             return Err(Error::NodeStopped);
@@ -276,17 +271,13 @@ impl Remote {
         pin: u64,
         call_id: u64,
         frame: &Outgoing<'_>,
-        pending: PendingCall,
+        pending: impl Into<Waiting>,
         important: bool,
     ) -> Result<ForgetCall, Error> {
-        peer.add_call(call_id, pending);
         let track = important.then_some(call_id);
-        if let Err(e) = self.send_call_on(peer, pin, frame, track, false, Some(call_id)) {
-            peer.remove_call(call_id);
-            return Err(e);
-        }
+        self.send_on(peer, pin, frame, track, false, Some((call_id, pending.into())))?;
         Ok(ForgetCall {
-            peer: peer.clone(),
+            peer: Some(peer.clone()),
             call_id,
         })
     }
@@ -667,30 +658,37 @@ impl Remote {
                     Err(e) => (bytes::Bytes::new(), Some(wire::WireError::from(&e))),
                 };
                 let pin = caller.as_ref().map_or(call_id, |c| pin(None, c.id()) ^ callee_id);
-                // An important response waits for the caller's node to confirm.
-                let ack_id = match ack {
-                    Some(tx) => {
-                        let ack_id = remote.next_call_id();
-                        let confirm: PendingCall = Box::new(move |outcome| {
-                            let _ = tx.send(outcome.map(|_| ()));
-                            Ok(())
-                        });
-                        remote.peer(&caller_node).add_call(ack_id, confirm);
-                        ack_id
+                // An important response waits for the caller's node to confirm: it is a
+                // call of its own (so a connection lost after it left is `ConnectionLost`,
+                // one that never left `NoConnection`).
+                let Some(tx) = ack else {
+                    let body = Body::Reply(wire::CallReply {
+                        call_id,
+                        payload,
+                        error,
+                        ack_id: 0,
+                    });
+                    if let Err(e) = remote.send(&caller_node, pin, body) {
+                        tracing::debug!(to = %caller_node, %e, "reply lost: no route to the caller");
                     }
-                    None => 0,
+                    return;
                 };
+                let ack_id = remote.next_call_id();
+                let confirm: PendingCall = Box::new(move |outcome| {
+                    let _ = tx.send(outcome.map(|_| ()));
+                    Ok(())
+                });
                 let body = Body::Reply(wire::CallReply {
                     call_id,
                     payload,
                     error,
                     ack_id,
                 });
-                if let Err(e) = remote.send(&caller_node, pin, body) {
-                    tracing::debug!(to = %caller_node, %e, "reply lost: no route to the caller");
-                    if ack_id != 0 {
-                        let _ = remote.peer(&caller_node).complete_call(ack_id, Err(e));
-                    }
+                match remote.call(&caller_node, pin, ack_id, body, confirm, false) {
+                    // The responder bounds its wait itself; the entry goes with the answer
+                    // or the connection.
+                    Ok(mut waiting) => waiting.answered(),
+                    Err(e) => tracing::debug!(to = %caller_node, %e, "reply lost: no route to the caller"),
                 }
             }),
             ack_timeout: self.config.important_timeout,
@@ -888,13 +886,24 @@ pub(crate) async fn respond_for_test(bytes: &[u8]) -> Result<(), Error> {
 /// Forgets a pending call when dropped: a caller that gives up (timeout, cancel)
 /// leaves nothing behind.
 pub(crate) struct ForgetCall {
-    peer: Arc<Peer>,
+    /// `None` once the call has its outcome: nothing is left to forget.
+    peer: Option<Arc<Peer>>,
     call_id: u64,
+}
+
+impl ForgetCall {
+    /// The call got its outcome (its pending entry is gone with it): nothing to do when
+    /// dropped, which saves a lock of the peer per call.
+    pub(crate) fn answered(&mut self) {
+        self.peer = None;
+    }
 }
 
 impl Drop for ForgetCall {
     fn drop(&mut self) {
-        self.peer.remove_call(self.call_id);
+        if let Some(peer) = &self.peer {
+            peer.remove_call(self.call_id);
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! What a node knows about one peer: its links, what is pending on it, and what must
 //! hear about it going down.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, Weak};
 use std::time::Duration;
 
@@ -14,6 +14,7 @@ use super::Remote;
 use super::link::LinkQueue;
 use super::wire::{Outgoing, WireError};
 use crate::error::Error;
+use crate::fasthash::FastMap;
 use crate::identity::{NodeName, Pid, Ref};
 use crate::monitor::{ExitReason, ProcessCell};
 use crate::node::Node;
@@ -21,6 +22,34 @@ use crate::node::Node;
 /// Completes a remote call with the reply payload or an error; says whether a caller
 /// was still there to take it ([`Error::ResponseIgnored`] if not).
 pub(crate) type PendingCall = Box<dyn FnOnce(Result<bytes::Bytes, Error>) -> Result<(), Error> + Send>;
+
+/// What waits for the answer of the peer to a call or an important send.
+pub(crate) enum Waiting {
+    /// A call: the closure takes the outcome.
+    Call(PendingCall),
+    /// An important send: its sender waits on the channel for the acknowledgement.
+    Ack(oneshot::Sender<Result<(), Error>>),
+}
+
+impl Waiting {
+    /// Hands over the outcome; says whether anyone was still waiting for it.
+    fn complete(self, outcome: Result<Bytes, Error>) -> Result<(), Error> {
+        match self {
+            Waiting::Call(call) => call(outcome),
+            Waiting::Ack(tx) => tx.send(outcome.map(|_| ())).map_err(|_| Error::ResponseIgnored),
+        }
+    }
+}
+
+impl From<PendingCall> for Waiting {
+    fn from(call: PendingCall) -> Self {
+        Waiting::Call(call)
+    }
+}
+
+/// An answer read from the peer, on its way to what waits for it (see
+/// [`Peer::complete_calls`]).
+pub(crate) type Answer = (u64, Result<Bytes, Error>, Option<Waiting>);
 
 /// Someone on this node watching a process of the peer.
 pub(crate) enum RemoteMonitor {
@@ -73,23 +102,38 @@ struct State {
     /// Tasks of the links the peer dialed: they end by themselves when the peer drops
     /// them, and are aborted only at shutdown.
     incoming: Vec<AbortHandle>,
-    calls: HashMap<u64, Pending>,
+    calls: FastMap<u64, Pending>,
     monitors: HashMap<u64, (Pid, RemoteMonitor)>,
     /// (local pid, remote pid) pairs linked across.
     links: Vec<(Pid, Pid)>,
     backoff: Option<Duration>,
-    /// Important sends not yet acknowledged, by delivery id, with their pin and
-    /// encoded frame: resent after a reconnect to the same incarnation.
-    unacked: BTreeMap<u64, (u64, Bytes)>,
+    /// Important sends not yet acknowledged, by delivery id: resent after a reconnect
+    /// to the same incarnation.
+    unacked: FastMap<u64, Unacked>,
+    /// Numbers the entries of `unacked` in the order they were queued.
+    unacked_seq: u64,
+    /// Where the frames of `unacked` are copied: each is a slice of a chunk shared
+    /// with the frames sent around it (no allocation per frame); a chunk is freed once
+    /// all of its frames are acknowledged.
+    kept: BytesMut,
     /// Outcomes of important sends this node received from the peer's current
     /// incarnation, by delivery id: a resent one is acknowledged again, not delivered
     /// twice. Bounded by [`DEDUP_WINDOW`].
-    seen: BTreeMap<u64, Seen>,
+    seen: DedupWindow,
+}
+
+/// An important send awaiting its acknowledgement.
+struct Unacked {
+    /// Its place in the order of sends to the peer.
+    seq: u64,
+    pin: u64,
+    /// The encoded frame, to resend.
+    frame: Bytes,
 }
 
 /// A call waiting for its answer.
 struct Pending {
-    call: PendingCall,
+    waiting: Waiting,
     /// Its frame was handed to a link: the peer may have it, so losing the connection
     /// leaves its fate unknown ([`Error::ConnectionLost`]); a frame that never left
     /// fails with [`Error::NoConnection`].
@@ -102,6 +146,106 @@ struct Queued {
     /// The delivery id of an important send.
     important: Option<u64>,
     frame: Bytes,
+}
+
+/// How many bytes of kept frames one chunk holds.
+const KEPT_CHUNK: usize = 16 * 1024;
+
+/// Copies an encoded frame into `kept` and returns it as its own `Bytes`.
+fn keep(kept: &mut BytesMut, frame: &[u8]) -> Bytes {
+    if kept.capacity() - kept.len() < frame.len() {
+        // A fresh chunk: the frames already taken out keep the old one alive.
+        *kept = BytesMut::with_capacity(KEPT_CHUNK.max(frame.len()));
+    }
+    kept.extend_from_slice(frame);
+    kept.split().freeze()
+}
+
+impl State {
+    /// Registers a call waiting for its answer.
+    /// Registers the call waiting for an answer to the frame just queued; `sent` when
+    /// the frame is on a link (not in the queue of a connecting peer).
+    fn expect(&mut self, call: Option<(u64, Waiting)>, sent: bool) {
+        if let Some((id, waiting)) = call {
+            self.calls.insert(id, Pending { waiting, sent });
+        }
+    }
+
+    /// Keeps the copy of an important send until it is acknowledged.
+    fn track(&mut self, id: u64, pin: u64, frame: Bytes) {
+        self.unacked_seq += 1;
+        let seq = self.unacked_seq;
+        self.unacked.insert(id, Unacked { seq, pin, frame });
+    }
+}
+
+/// The important deliveries received from a peer's incarnation, among its last
+/// [`DEDUP_WINDOW`] delivery ids (ids are a counter of the sender, so they are mostly
+/// received in order): one slot per id modulo the window, packed as `id << 2 | state`
+/// (0: empty), and the errors of the few refused ones aside. A slot holds the newest id
+/// that mapped to it; an id older than the one in its slot is out of the window and
+/// forgotten, as the oldest ids are.
+#[derive(Default)]
+struct DedupWindow {
+    /// Allocated on the first important delivery from the peer.
+    slots: Vec<u64>,
+    errors: FastMap<u64, WireError>,
+}
+
+const IN_PROGRESS: u64 = 1;
+const DONE: u64 = 2;
+const REFUSED: u64 = 3;
+
+impl DedupWindow {
+    fn slot(&mut self, id: u64) -> &mut u64 {
+        if self.slots.is_empty() {
+            self.slots = vec![0; DEDUP_WINDOW];
+        }
+        let at = (id % DEDUP_WINDOW as u64) as usize;
+        // `at` is below the length, which is DEDUP_WINDOW.
+        &mut self.slots[at]
+    }
+
+    fn get(&mut self, id: u64) -> Option<Seen> {
+        let slot = *self.slot(id);
+        if slot == 0 || slot >> 2 != id {
+            return None;
+        }
+        Some(match slot & 3 {
+            IN_PROGRESS => Seen::InProgress,
+            REFUSED => Seen::Done(self.errors.get(&id).cloned()),
+            _ => Seen::Done(None),
+        })
+    }
+
+    /// Records where delivery `id` stands, unless the window has moved past it (ids
+    /// of 2^62 and more, which no counter reaches, are not recorded).
+    fn set(&mut self, id: u64, seen: Seen) {
+        if id >> 62 != 0 {
+            return;
+        }
+        let slot = self.slot(id);
+        let before = *slot;
+        if before != 0 && before >> 2 > id {
+            return;
+        }
+        let (state, error) = match seen {
+            Seen::InProgress => (IN_PROGRESS, None),
+            Seen::Done(None) => (DONE, None),
+            Seen::Done(Some(error)) => (REFUSED, Some(error)),
+        };
+        *slot = id << 2 | state;
+        if before & 3 == REFUSED && before >> 2 != id {
+            self.errors.remove(&(before >> 2));
+        }
+        if let Some(error) = error {
+            self.errors.insert(id, error);
+        }
+    }
+
+    fn clear(&mut self) {
+        *self = DedupWindow::default();
+    }
 }
 
 /// Where an important delivery from the peer stands.
@@ -117,7 +261,9 @@ pub(crate) enum Seen {
 /// How many received important deliveries a peer's dedup window remembers.
 const DEDUP_WINDOW: usize = 1 << 17;
 
-/// One peer node.
+/// One peer node. Aligned to a cache line so that the reference count of its `Arc`,
+/// touched by every call's guard, does not share one with the lock of its state.
+#[repr(align(64))]
 pub(crate) struct Peer {
     name: NodeName,
     state: Mutex<State>,
@@ -133,7 +279,7 @@ pub(crate) struct Peer {
 #[derive(Default)]
 struct Fallout {
     /// Each failed call with its error.
-    calls: Vec<(PendingCall, Error)>,
+    calls: Vec<(Waiting, Error)>,
     monitors: Vec<(Pid, RemoteMonitor)>,
     links: Vec<(Pid, Pid)>,
     dropped_frames: usize,
@@ -152,12 +298,14 @@ impl Peer {
                 creation: None,
                 tasks: Vec::new(),
                 incoming: Vec::new(),
-                calls: HashMap::new(),
+                calls: FastMap::default(),
                 monitors: HashMap::new(),
                 links: Vec::new(),
                 backoff: None,
-                unacked: BTreeMap::new(),
-                seen: BTreeMap::new(),
+                unacked: FastMap::default(),
+                unacked_seq: 0,
+                kept: BytesMut::new(),
+                seen: DedupWindow::default(),
             }),
             room: Arc::new(Notify::new()),
             incoming: RwLock::new((0, 0)),
@@ -184,7 +332,9 @@ impl Peer {
     /// reconnect can never resend a frame that has not been queued yet (which would let
     /// it overtake the frames queued before it). A `bounded` send is refused with
     /// [`Error::MailboxFull`] while the link's queue (or, while connecting, the queue
-    /// of the peer) holds `link_buffer` bytes or more.
+    /// of the peer) holds `link_buffer` bytes or more. A `call` waiting for its answer
+    /// is registered under the same lock once the frame is queued.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn send(
         self: &Arc<Self>,
         remote: &Arc<Remote>,
@@ -192,7 +342,7 @@ impl Peer {
         frame: &Outgoing<'_>,
         track: Option<(u64, usize)>,
         bounded: bool,
-        call: Option<u64>,
+        call: Option<(u64, Waiting)>,
     ) -> Result<(), Error> {
         let max = remote.config().max_frame_size;
         let mut st = self.lock();
@@ -204,24 +354,33 @@ impl Peer {
         match st.status {
             Status::Up => {
                 let n = st.out.len().max(1);
-                let queue = st.out.get((pin % n as u64) as usize).ok_or(Error::NoConnection)?;
+                let state = &mut *st;
+                let queue = state
+                    .out
+                    .get((pin % n as u64) as usize)
+                    .ok_or(Error::NoConnection)?;
+                let kept = &mut state.kept;
                 let copy = queue.push(bounded, |out| {
                     let start = out.len();
                     frame.encode(out, max)?;
-                    Ok(track.map(|_| Bytes::copy_from_slice(&out[start..])))
+                    Ok(track.map(|_| keep(kept, &out[start..])))
                 })?;
                 if let (Some((id, _)), Some(copy)) = (track, copy) {
-                    st.unacked.insert(id, (pin, copy));
+                    st.track(id, pin, copy);
                 }
-                if let Some(p) = call.and_then(|id| st.calls.get_mut(&id)) {
-                    p.sent = true;
-                }
+                // On a link: the peer may get it from now on.
+                st.expect(call, true);
                 Ok(())
             }
-            Status::Connecting => self.enqueue(&mut st, remote, pin, frame, track, bounded),
+            Status::Connecting => {
+                self.enqueue(&mut st, remote, pin, frame, track, bounded)?;
+                st.expect(call, false);
+                Ok(())
+            }
             Status::Backoff(until) if Instant::now() < until => Err(Error::NoConnection),
             Status::Idle | Status::Backoff(_) => {
                 self.enqueue(&mut st, remote, pin, frame, track, bounded)?;
+                st.expect(call, false);
                 st.status = Status::Connecting;
                 drop(st);
                 remote.dial(self.clone());
@@ -248,7 +407,7 @@ impl Peer {
         let frame = out.freeze();
         st.queued_bytes += frame.len();
         if let Some((id, _)) = track {
-            st.unacked.insert(id, (pin, frame.clone()));
+            st.track(id, pin, frame.clone());
         }
         st.queue.push(Queued {
             pin,
@@ -373,13 +532,15 @@ impl Peer {
         // queued); the peer's dedup window drops the ones it already has. Those still
         // in the queue never left and go out in their place.
         let queued: std::collections::HashSet<u64> = st.queue.iter().filter_map(|q| q.important).collect();
-        let resend: Vec<_> = st
+        let mut resend: Vec<_> = st
             .unacked
             .iter()
             .filter(|(id, _)| !queued.contains(id))
-            .map(|(_, sent)| sent.clone())
+            .map(|(_, sent)| (sent.seq, sent.pin, sent.frame.clone()))
             .collect();
-        if !resend.is_empty() {
+        resend.sort_unstable_by_key(|(seq, _, _)| *seq);
+        let resend = resend.into_iter().map(|(_, pin, frame)| (pin, frame));
+        if resend.len() > 0 {
             metrics::counter!("ackor_important_resent_total").increment(resend.len() as u64);
             tracing::info!(peer = %self.name, count = resend.len(), "resending unacknowledged important messages");
         }
@@ -389,10 +550,7 @@ impl Peer {
         for p in st.calls.values_mut() {
             p.sent = true;
         }
-        for (pin, frame) in resend
-            .into_iter()
-            .chain(queue.into_iter().map(|q| (q.pin, q.frame)))
-        {
+        for (pin, frame) in resend.chain(queue.into_iter().map(|q| (q.pin, q.frame))) {
             if let Some(link) = st.out.get((pin % n) as usize) {
                 link.push_encoded(&frame);
             }
@@ -518,7 +676,7 @@ impl Peer {
                 } else {
                     Error::NoConnection
                 };
-                (p.call, error)
+                (p.waiting, error)
             })
             .collect();
         Fallout {
@@ -547,19 +705,16 @@ impl Peer {
     /// delivered once.
     pub(crate) fn claim(&self, id: u64) -> Option<Seen> {
         let mut st = self.lock();
-        if let Some(seen) = st.seen.get(&id) {
-            return Some(seen.clone());
+        if let Some(seen) = st.seen.get(id) {
+            return Some(seen);
         }
-        st.seen.insert(id, Seen::InProgress);
-        while st.seen.len() > DEDUP_WINDOW {
-            st.seen.pop_first();
-        }
+        st.seen.set(id, Seen::InProgress);
         None
     }
 
     /// Records the outcome of an important delivery from the peer.
     pub(crate) fn record(&self, id: u64, outcome: Option<WireError>) {
-        self.lock().seen.insert(id, Seen::Done(outcome));
+        self.lock().seen.set(id, Seen::Done(outcome));
     }
 
     fn deliver(&self, fallout: Fallout, why: &str, node: Option<Node>) {
@@ -574,7 +729,7 @@ impl Peer {
         metrics::counter!("ackor_remote_calls_failed_total", "reason" => "no_connection")
             .increment(fallout.calls.len() as u64);
         for (call, error) in fallout.calls {
-            let _ = call(Err(error));
+            let _ = call.complete(Err(error));
         }
         for (pid, m) in fallout.monitors {
             m.fire(pid, ExitReason::NoConnection);
@@ -586,10 +741,6 @@ impl Peer {
                 cell.signal_exit(remote_pid, ExitReason::NoConnection);
             }
         }
-    }
-
-    pub(crate) fn add_call(&self, id: u64, call: PendingCall) {
-        self.lock().calls.insert(id, Pending { call, sent: false });
     }
 
     pub(crate) fn remove_call(&self, id: u64) {
@@ -605,10 +756,34 @@ impl Peer {
         let call = {
             let mut st = self.lock();
             st.unacked.remove(&id);
-            st.calls.remove(&id)
+            st.calls.remove(&id).map(|p| p.waiting)
         };
-        let taken = match call {
-            Some(p) => (p.call)(outcome),
+        self.hand_over(id, outcome, call)
+    }
+
+    /// [`Peer::complete_call`] for many answers (read together from one link) under one
+    /// lock; leaves `answers` empty.
+    pub(crate) fn complete_calls(&self, answers: &mut Vec<Answer>) {
+        {
+            let mut st = self.lock();
+            for (id, _, waiting) in answers.iter_mut() {
+                st.unacked.remove(id);
+                *waiting = st.calls.remove(id).map(|p| p.waiting);
+            }
+        }
+        for (id, outcome, waiting) in answers.drain(..) {
+            let _ = self.hand_over(id, outcome, waiting);
+        }
+    }
+
+    fn hand_over(
+        &self,
+        id: u64,
+        outcome: Result<Bytes, Error>,
+        waiting: Option<Waiting>,
+    ) -> Result<(), Error> {
+        let taken = match waiting {
+            Some(waiting) => waiting.complete(outcome),
             None => Err(Error::ResponseIgnored),
         };
         if taken.is_err() {
@@ -635,5 +810,45 @@ impl Peer {
 
     pub(crate) fn remove_link(&self, local: &Pid, remote: &Pid) {
         self.lock().links.retain(|(l, r)| l != local || r != remote);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn done(seen: Option<Seen>) -> Option<Option<WireError>> {
+        match seen {
+            Some(Seen::Done(e)) => Some(e),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn the_dedup_window_remembers_the_last_ids_and_their_outcomes() {
+        let mut w = DedupWindow::default();
+        assert!(w.get(1).is_none());
+        w.set(1, Seen::InProgress);
+        assert!(matches!(w.get(1), Some(Seen::InProgress)));
+        w.set(1, Seen::Done(None));
+        assert_eq!(done(w.get(1)), Some(None));
+        let refused = WireError::from(&Error::MailboxFull);
+        w.set(2, Seen::Done(Some(refused.clone())));
+        assert_eq!(done(w.get(2)), Some(Some(refused)));
+        // One window later the slots are reused: the old ids are forgotten.
+        let later = DEDUP_WINDOW as u64;
+        w.set(1 + later, Seen::Done(None));
+        w.set(2 + later, Seen::Done(None));
+        assert!(w.get(1).is_none() && w.get(2).is_none());
+        assert!(w.errors.is_empty());
+        // An id older than its slot's is out of the window: it does not evict the newer.
+        w.set(1, Seen::Done(None));
+        assert_eq!(done(w.get(1 + later)), Some(None));
+        assert!(w.get(1).is_none());
+        // Ids no counter reaches are never recorded (and never panic).
+        w.set(u64::MAX, Seen::InProgress);
+        assert!(w.get(u64::MAX).is_none());
+        w.clear();
+        assert!(w.get(1 + later).is_none());
     }
 }

@@ -389,16 +389,17 @@ impl Outgoing<'_> {
     }
 }
 
-/// Decodes a frame exactly as `Frame::decode` does, faster for the common case: a
-/// `Deliver` to a pid whose fields are all known to this node and each present at most
-/// once is read by hand, its byte fields sliced out of `bytes` without copying.
-/// Anything else (another body, a field this node does not know, a repeated field, a
-/// non-canonical varint, malformed input) goes to prost, so the outcome never differs.
+/// Decodes a frame exactly as `Frame::decode` does, faster for the common cases: a
+/// `Deliver` to a pid, or a `CallReply` without an error (an acknowledgement, or a
+/// reply), whose fields are all known to this node and each present at most once, is
+/// read by hand, its byte fields sliced out of `bytes` without copying. Anything else
+/// (another body, a field this node does not know, a repeated field, a non-canonical
+/// varint, malformed input) goes to prost, so the outcome never differs.
 pub(crate) fn decode_frame(bytes: bytes::Bytes) -> Result<Frame, prost::DecodeError> {
     match fast::frame(&bytes) {
-        Some((version, deliver)) => Ok(Frame {
+        Some((version, body)) => Ok(Frame {
             version,
-            body: Some(Body::Deliver(deliver)),
+            body: Some(body),
         }),
         None => Frame::decode(bytes),
     }
@@ -414,7 +415,11 @@ pub(crate) enum Decoded {
 /// [`decode_frame`], for the link's reader.
 pub(crate) fn decode(bytes: bytes::Bytes) -> Result<Decoded, prost::DecodeError> {
     match fast::frame(&bytes) {
-        Some((_, deliver)) => Ok(Decoded::Deliver(deliver)),
+        Some((_, Body::Deliver(deliver))) => Ok(Decoded::Deliver(deliver)),
+        Some((version, body)) => Ok(Decoded::Frame(Frame {
+            version,
+            body: Some(body),
+        })),
         None => Frame::decode(bytes).map(Decoded::Frame),
     }
 }
@@ -426,7 +431,7 @@ mod fast {
 
     use bytes::Bytes;
 
-    use super::{Deliver, Target, WirePid};
+    use super::{Body, CallReply, Deliver, Target, WirePid};
 
     const VARINT: u8 = 0;
     const LEN: u8 = 2;
@@ -491,8 +496,8 @@ mod fast {
         }
     }
 
-    /// The version and the `Deliver` of a frame.
-    pub(super) fn frame(bytes: &Bytes) -> Option<(u32, Deliver)> {
+    /// The version and the body of a frame.
+    pub(super) fn frame(bytes: &Bytes) -> Option<(u32, Body)> {
         let mut r = Reader {
             buf: bytes,
             pos: 0,
@@ -502,12 +507,35 @@ mod fast {
         while !r.done() {
             match r.key()? {
                 (1, VARINT) => once(&mut version, r.varint()? as u32)?,
-                (2, LEN) => once(&mut body, r.len()?)?,
+                (field @ (2 | 3), LEN) => once(&mut body, (field, r.len()?))?,
                 _ => return None,
             }
         }
-        let deliver = deliver(bytes, r.within(body?))?;
-        Some((version.unwrap_or(0), deliver))
+        let body = match body? {
+            (2, range) => Body::Deliver(deliver(bytes, r.within(range))?),
+            (_, range) => Body::Reply(reply(bytes, r.within(range))?),
+        };
+        Some((version.unwrap_or(0), body))
+    }
+
+    fn reply(bytes: &Bytes, mut r: Reader<'_>) -> Option<CallReply> {
+        let (mut call_id, mut payload, mut ack_id) = (None, None, None);
+        while !r.done() {
+            match r.key()? {
+                (1, VARINT) => once(&mut call_id, r.varint()?)?,
+                (2, LEN) => once(&mut payload, bytes.slice(r.len()?))?,
+                (4, VARINT) => once(&mut ack_id, r.varint()?)?,
+                // The error (3), and anything else, goes to prost.
+                _ => return None,
+            }
+        }
+        // Every field of `CallReply` (see `deliver`).
+        Some(CallReply {
+            call_id: call_id.unwrap_or(0),
+            payload: payload.unwrap_or_default(),
+            error: None,
+            ack_id: ack_id.unwrap_or(0),
+        })
     }
 
     #[inline]
@@ -741,11 +769,22 @@ mod tests {
                 path: Vec::new(),
             }));
             let bytes = bytes::Bytes::from(frame.encode_to_vec());
-            let fast = fast::frame(&bytes).map(|(version, d)| Frame {
+            let fast = fast::frame(&bytes).map(|(version, body)| Frame {
                 version,
-                body: Some(Body::Deliver(d)),
+                body: Some(body),
             });
             assert_eq!(fast.as_ref(), Some(&frame));
+            assert_eq!(decode_frame(bytes).ok(), Some(frame));
+        }
+        // An acknowledgement, and a reply.
+        for payload in [&b""[..], &[0xcc, 0x05][..]] {
+            let frame = Frame::new(Body::Reply(CallReply {
+                call_id: 12,
+                payload: bytes::Bytes::copy_from_slice(payload),
+                ..Default::default()
+            }));
+            let bytes = bytes::Bytes::from(frame.encode_to_vec());
+            assert!(fast::frame(&bytes).is_some());
             assert_eq!(decode_frame(bytes).ok(), Some(frame));
         }
         // A body it does not take on goes to prost.

@@ -67,6 +67,7 @@
 //! # Ok(()) }
 //! ```
 
+mod deadlines;
 mod request;
 mod table;
 

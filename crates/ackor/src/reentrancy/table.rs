@@ -2,7 +2,7 @@
 //! stash count that pauses its user lane, the call chains it waits on, and timeouts.
 //!
 //! Owned by the actor's [`Context`](crate::Context) and touched only on its task, so
-//! it needs no lock. Timeouts use one `DelayQueue` per actor (one timer for all its
+//! it needs no lock. Timeouts use one timer per actor (see `Deadlines`) for all its
 //! requests), polled by the actor's loop only while something is in flight.
 
 use std::collections::HashMap;
@@ -12,8 +12,9 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use tokio_util::time::DelayQueue;
-use tokio_util::time::delay_queue::Key;
+use tokio::time::Instant;
+
+use super::deadlines::Deadlines;
 
 use super::request::Pending;
 use super::{ChainId, Reentrancy, ReentrancyMode, RequestOptions};
@@ -21,7 +22,8 @@ use crate::actor::{Continuation, Envelope};
 use crate::mailbox::{Item, Mailbox, Receiver};
 use crate::{Actor, Error};
 
-/// The longest request timeout kept as a timer (`DelayQueue` takes at most 2^36 ms).
+/// The longest request timeout kept as a timer (tokio's timer wheel holds about two
+/// years; longer ones would be clamped or overflow `Instant`).
 const MAX_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// The chains a stash-mode actor waits on, with how many of its requests wait on each,
@@ -52,7 +54,8 @@ pub(crate) struct Entry<A: Actor> {
     id: u64,
     holds: bool,
     chain: Option<ChainId>,
-    timer: Option<Key>,
+    /// Its deadline, while it has one.
+    timer: Option<Instant>,
     pub(crate) pending: Arc<dyn Pending<A>>,
     _guard: Option<Guard>,
 }
@@ -76,7 +79,7 @@ pub(crate) struct Requests<A: Actor> {
     holding: usize,
     /// The chains of those requests, with how many requests wait on each.
     waiting: HashMap<ChainId, usize>,
-    timers: DelayQueue<u64>,
+    timers: Deadlines,
     /// Set when a chain was added to `waiting`: held messages must be looked at again.
     rescan: bool,
     /// `waiting`, as the actor's cell sees it.
@@ -92,7 +95,7 @@ impl<A: Actor> Requests<A> {
             entries: HashMap::new(),
             holding: 0,
             waiting: HashMap::new(),
-            timers: DelayQueue::new(),
+            timers: Deadlines::default(),
             rescan: false,
         }
     }
@@ -186,8 +189,8 @@ impl<A: Actor> Requests<A> {
     /// Takes a request out of the table (it completed); `None` if it already was.
     pub(crate) fn remove(&mut self, id: u64) -> Option<Entry<A>> {
         let mut entry = self.entries.remove(&id)?;
-        if let Some(key) = entry.timer.take() {
-            self.timers.try_remove(&key);
+        if let Some(at) = entry.timer.take() {
+            self.timers.remove(at, id);
         }
         if entry.holds {
             self.holding -= 1;
@@ -236,7 +239,7 @@ impl<A: Actor> Requests<A> {
                 let admit = |env: &Box<dyn Envelope<A>>| {
                     env.interleaves() || env.chain().is_some_and(|c| waiting.contains_key(&c))
                 };
-                if self.timers.is_empty() {
+                if !self.timers.is_armed() {
                     return Next::Item(rx.recv(mailbox, &admit).await);
                 }
                 let timers = &mut self.timers;
@@ -244,8 +247,8 @@ impl<A: Actor> Requests<A> {
                 // Timers first: a mailbox that always has something ready must not keep
                 // a request from timing out.
                 let next = poll_fn(|cx| {
-                    if let Poll::Ready(Some(expired)) = timers.poll_expired(cx) {
-                        return Poll::Ready(Ok(expired.into_inner()));
+                    if let Poll::Ready(id) = timers.poll_expired(cx) {
+                        return Poll::Ready(Ok(id));
                     }
                     recv.as_mut().poll(cx).map(Err)
                 })

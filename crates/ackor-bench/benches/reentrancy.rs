@@ -7,12 +7,13 @@
 //! - `reentrancy_roundtrip_local`, `reentrancy_roundtrip_remote`: an `AllowAll` driver
 //!   makes `n` sequential round trips to a callee that echoes at once (same node, or the
 //!   other node on loopback): `call` (`ctx.call(..).await` in a loop inside one handler),
-//!   `request` (each continuation sends the next request; default timeout, so one timer
-//!   per request), `request_no_timeout` (the same without a timeout);
+//!   `request` (each continuation sends the next request, with the default timeout),
+//!   `request_no_timeout` (the same without a timeout);
 //! - `reentrancy_serve_send`, `reentrancy_serve_call`: one task floods a driver with `n`
 //!   plain messages (`send_wait`, then a call for the count; or `n` sequential calls)
 //!   while the driver has nothing in flight (`off_idle`: spawned without reentrancy;
-//!   `allow_all_idle`), 64 requests parked at the callee for the whole run
+//!   `allow_all_idle`; `allow_all_after_request`: one request completed just before),
+//!   64 requests parked at the callee for the whole run
 //!   (`allow_all_parked_64`, with the default timeout; `.._no_timeout`), or 64 requests
 //!   answered after 1 ms and sent again by their continuations (`allow_all_churn_64x1ms`,
 //!   `.._no_timeout`).
@@ -53,9 +54,10 @@ const K: u64 = 64;
 /// The callee's delay in the churn set-up.
 const CHURN_DELAY: Duration = Duration::from_millis(1);
 
-const SERVES: [Serve; 6] = [
+const SERVES: [Serve; 7] = [
     Serve::Off,
     Serve::Idle,
+    Serve::AfterRequest,
     Serve::Parked { k: K, timeout: true },
     Serve::Parked { k: K, timeout: false },
     Serve::Churn {

@@ -15,8 +15,8 @@
 //! Local: one node (user lanes of [`MAILBOX`] messages) on the runtime. Remote
 //! ([`RemoteEnv`]): two nodes on loopback in one process, the driver on A, the callee on
 //! B, reached through A's remote handle. Both set a call timeout of [`CALL_TIMEOUT`],
-//! which is also the default timeout of every request (so a request still arms a timer
-//! unless its options say [`RoundTrip::RequestNoTimeout`]).
+//! which is also the default timeout of every request (kept by the actor's timer unless
+//! its options say none, as in [`RoundTrip::RequestNoTimeout`]).
 
 use std::time::{Duration, Instant};
 
@@ -203,10 +203,10 @@ pub enum RoundTrip {
     /// `ctx.call(&callee, Echo(i)).await` in a loop inside one handler.
     Call,
     /// `ctx.request(&callee, Echo(i), RequestOptions::new())`; the continuation sends
-    /// the next request (the node's call timeout applies: one timer per request).
+    /// the next request (the node's call timeout applies, kept by the actor's timer).
     Request,
     /// The same with [`RequestOptions::with_request_timeout`]`(Duration::ZERO)`: no
-    /// timeout, no timer.
+    /// timeout (nothing for the actor's timer to keep).
     RequestNoTimeout,
 }
 
@@ -430,6 +430,12 @@ impl Handler<Fill> for Driver {
     async fn handle(&mut self, msg: Fill, ctx: &mut Context<Self>) -> Result<(), Error> {
         match msg.kind {
             Serve::Off | Serve::Idle => Ok(()),
+            Serve::AfterRequest => {
+                ctx.request(&self.callee, Echo(7), RequestOptions::new())?
+                    .then(fill_done);
+                self.issued += 1;
+                Ok(())
+            }
             Serve::Parked { timeout, .. } => {
                 let opts = request_options(timeout);
                 for _ in 0..msg.k {
@@ -516,8 +522,12 @@ pub enum Serve {
     Off,
     /// `AllowAll`, nothing in flight.
     Idle,
+    /// `AllowAll`, nothing in flight, but one request (with the default timeout)
+    /// completed just before the flood: whatever it leaves behind (a timer still armed)
+    /// is measured.
+    AfterRequest,
     /// `AllowAll`, `k` [`Park`] requests in flight for the whole run; `timeout`: with
-    /// the node's call timeout (a timer each) or none.
+    /// the node's call timeout (the actor's timer armed) or none.
     Parked {
         /// Requests in flight.
         k: u64,
@@ -539,7 +549,7 @@ pub enum Serve {
 impl Serve {
     fn k(self) -> u64 {
         match self {
-            Serve::Off | Serve::Idle => 0,
+            Serve::Off | Serve::Idle | Serve::AfterRequest => 0,
             Serve::Parked { k, .. } | Serve::Churn { k, .. } => k,
         }
     }
@@ -556,6 +566,7 @@ impl Serve {
         match self {
             Serve::Off => "off_idle".into(),
             Serve::Idle => "allow_all_idle".into(),
+            Serve::AfterRequest => "allow_all_after_request".into(),
             Serve::Parked { k, timeout: true } => format!("allow_all_parked_{k}"),
             Serve::Parked { k, timeout: false } => format!("allow_all_parked_{k}_no_timeout"),
             Serve::Churn { k, delay, timeout } => format!(
@@ -645,7 +656,11 @@ impl LocalEnv {
                 k,
             )?;
         }
-        let before = driver.call(GetStatus).await?;
+        let mut before = driver.call(GetStatus).await?;
+        while serve == Serve::AfterRequest && before.completed < before.issued {
+            tokio::task::yield_now().await;
+            before = driver.call(GetStatus).await?;
+        }
         check_count("requests in flight before the flood", before.in_flight, k)?;
 
         let start = Instant::now();
@@ -737,7 +752,7 @@ async fn finish_serve(
     let k = serve.k();
     check_count("requests in flight after the flood", got.in_flight, k)?;
     match serve {
-        Serve::Off | Serve::Idle => {}
+        Serve::Off | Serve::Idle | Serve::AfterRequest => {}
         Serve::Parked { .. } => {
             check_count("released", callee.call(ReleaseAll).await?, k)?;
         }
@@ -899,6 +914,7 @@ mod tests {
             for serve in [
                 Serve::Off,
                 Serve::Idle,
+                Serve::AfterRequest,
                 Serve::Parked { k: 16, timeout: true },
                 Serve::Parked {
                     k: 16,

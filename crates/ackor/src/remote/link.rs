@@ -7,6 +7,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Poll;
 use std::time::Duration;
@@ -31,6 +32,10 @@ const READ_CHUNK: usize = 64 * 1024;
 
 /// The reader lets other tasks run after handing on this many frames.
 const YIELD_EVERY: u64 = 8 * 1024;
+
+/// A read that brought at least this many important sends makes the reader yield, so
+/// their acknowledgements go out before it reads on.
+const ACKS_BEFORE_YIELD: u64 = 64;
 
 /// A writer's spare buffer above this capacity is given back after its write.
 const KEEP_CAPACITY: usize = 4 * 1024 * 1024;
@@ -60,6 +65,9 @@ pub(crate) struct LinkQueue {
     room: Arc<Notify>,
     /// Bounded sends are refused while the outbox holds at least this many bytes.
     limit: usize,
+    /// Frames the link's own reader queued since it last looked (see
+    /// [`LinkQueue::push_from_reader`]).
+    from_reader: AtomicU64,
 }
 
 #[derive(Default)]
@@ -78,6 +86,7 @@ impl LinkQueue {
             ready: Notify::new(),
             room,
             limit,
+            from_reader: AtomicU64::new(0),
         })
     }
 
@@ -111,6 +120,7 @@ impl LinkQueue {
         let mut outbox = lock(&self.outbox);
         frame.encode(&mut outbox.bytes, max)?;
         outbox.frames += 1;
+        self.from_reader.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
@@ -463,8 +473,13 @@ async fn read_loop<R: AsyncRead + Unpin>(
             // more in the socket every time would otherwise keep its worker until the
             // task budget runs out (128 reads), and the mailboxes behind it would fill
             // up (and the heap with them) meanwhile.
+            // And when a read brought many important sends, let the writer (polled
+            // right after the reader returns) send their acknowledgements at once, so
+            // the sender can go on while the rest is read. (Not for a few: the reader
+            // returns soon anyway, and a yield would wake the other worker.)
             since_yield += frames;
-            if since_yield >= YIELD_EVERY {
+            let acked = back.from_reader.swap(0, Ordering::Relaxed) >= ACKS_BEFORE_YIELD;
+            if since_yield >= YIELD_EVERY || acked {
                 since_yield = 0;
                 tokio::task::yield_now().await;
             }

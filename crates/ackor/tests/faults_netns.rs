@@ -39,18 +39,14 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)] // tests fail loudly by design
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ackor::{
-    Actor, ActorRef, BoxError, Context, Error, Handler, Message, Node, RemoteConfig, RemoteMessage,
-    RemoteMessages, SpawnOptions,
-};
-use serde::{Deserialize, Serialize};
+use ackor::{Actor, ActorRef, BoxError, Context, Error, Handler, Message, Node, RemoteConfig, SpawnOptions};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 mod common;
+use common::recorder::{Count, Log, Rec, Recorder};
 use common::start_node;
 
 /// A `#[test]` that runs `$scenario` (an `async fn(netns::Lo)`) inside a network
@@ -93,53 +89,6 @@ fn steady() -> RemoteConfig {
 
 // ----------------------------------------------------------------------------------
 // Actors
-
-/// What a receiver got, in arrival order, shared with the test (both nodes live in the
-/// child process).
-type Log = Arc<Mutex<Vec<u64>>>;
-
-/// Records every number it receives.
-struct Recorder(Log);
-impl Actor for Recorder {
-    type Args = Log;
-    async fn init(log: Log, _: &mut Context<Self>) -> Result<Self, BoxError> {
-        Ok(Recorder(log))
-    }
-    fn remote_messages(m: &mut RemoteMessages<Self>) {
-        m.add::<Rec>().add::<Count>();
-    }
-}
-
-#[derive(Serialize, Deserialize)]
-struct Rec(u64);
-impl Message for Rec {
-    type Reply = ();
-}
-impl RemoteMessage for Rec {
-    const TAG: &'static str = "netns.rec";
-}
-impl Handler<Rec> for Recorder {
-    type Return = ();
-    async fn handle(&mut self, msg: Rec, _: &mut Context<Self>) {
-        self.0.lock().unwrap().push(msg.0);
-    }
-}
-
-/// How many numbers the recorder has.
-#[derive(Serialize, Deserialize)]
-struct Count;
-impl Message for Count {
-    type Reply = usize;
-}
-impl RemoteMessage for Count {
-    const TAG: &'static str = "netns.count";
-}
-impl Handler<Count> for Recorder {
-    type Return = usize;
-    async fn handle(&mut self, _: Count, _: &mut Context<Self>) -> usize {
-        self.0.lock().unwrap().len()
-    }
-}
 
 /// Sends numbered messages to its receiver on the other node.
 struct Sender;

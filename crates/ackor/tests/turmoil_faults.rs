@@ -38,6 +38,9 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
+mod common;
+use common::recorder::{Count, Log, Rec, Recorder};
+
 const COOKIE: &str = "turmoil";
 const RX: &str = "rx@b:7000";
 
@@ -196,52 +199,6 @@ async fn incarnation(all: &Incarnations, n: usize) -> Incarnation {
 
 // ----------------------------------------------------------------------------------
 // Actors
-
-/// What a receiver got, in arrival order.
-type Log = Arc<Mutex<Vec<u64>>>;
-
-/// Records every number it receives.
-struct Recorder(Log);
-impl Actor for Recorder {
-    type Args = Log;
-    async fn init(log: Log, _: &mut Context<Self>) -> Result<Self, BoxError> {
-        Ok(Recorder(log))
-    }
-    fn remote_messages(m: &mut RemoteMessages<Self>) {
-        m.add::<Rec>().add::<Count>();
-    }
-}
-
-#[derive(Serialize, Deserialize)]
-struct Rec(u64);
-impl Message for Rec {
-    type Reply = ();
-}
-impl RemoteMessage for Rec {
-    const TAG: &'static str = "turmoil.rec";
-}
-impl Handler<Rec> for Recorder {
-    type Return = ();
-    async fn handle(&mut self, msg: Rec, _: &mut Context<Self>) {
-        self.0.lock().unwrap().push(msg.0);
-    }
-}
-
-/// How many numbers the recorder has.
-#[derive(Serialize, Deserialize)]
-struct Count;
-impl Message for Count {
-    type Reply = usize;
-}
-impl RemoteMessage for Count {
-    const TAG: &'static str = "turmoil.count";
-}
-impl Handler<Count> for Recorder {
-    type Return = usize;
-    async fn handle(&mut self, _: Count, _: &mut Context<Self>) -> usize {
-        self.0.lock().unwrap().len()
-    }
-}
 
 /// Answers a minute after it is asked.
 struct Slow;

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use ackor::{Node, RemoteConfig};
 
+pub mod recorder;
+
 /// Bounds every "at once" answer, far below the nodes' 30 s call timeout.
 pub const PROMPT: Duration = Duration::from_secs(5);
 

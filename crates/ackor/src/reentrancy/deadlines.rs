@@ -41,8 +41,16 @@ impl Deadlines {
         self.queue.remove(&(at, id));
     }
 
-    /// True while the timer is armed: the actor's loop must poll it.
-    pub(crate) fn is_armed(&self) -> bool {
+    /// True while a request has a deadline: only then does the actor's loop poll the
+    /// timer. A timer left armed at a stale deadline is not polled meanwhile (its one
+    /// wake-up when it passes finds nothing to do); it is polled again, and moved if
+    /// stale, once a deadline is pending.
+    pub(crate) fn is_pending(&self) -> bool {
+        !self.queue.is_empty()
+    }
+
+    #[cfg(test)]
+    fn is_armed(&self) -> bool {
         self.armed.is_some()
     }
 

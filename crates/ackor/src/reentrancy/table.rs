@@ -239,7 +239,7 @@ impl<A: Actor> Requests<A> {
                 let admit = |env: &Box<dyn Envelope<A>>| {
                     env.interleaves() || env.chain().is_some_and(|c| waiting.contains_key(&c))
                 };
-                if !self.timers.is_armed() {
+                if !self.timers.is_pending() {
                     return Next::Item(rx.recv(mailbox, &admit).await);
                 }
                 let timers = &mut self.timers;

@@ -1,6 +1,7 @@
 //! Names of nodes and processes: [`NodeName`], [`Pid`], [`ProcessId`], [`Ref`].
 
 use std::fmt;
+use std::num::NonZeroU64;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -181,5 +182,38 @@ impl Ref {
 impl fmt::Debug for Ref {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "#Ref<{}.{}.{}>", self.node, self.creation, self.id)
+    }
+}
+
+/// The call chain a message belongs to: every request and call made while handling a
+/// message carries the chain of that message (or a new one), so an actor can let in a
+/// message of a chain it is itself waiting on (call-chain reentrancy), and a blocking
+/// call that would wait on itself is detected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct ChainId(NonZeroU64);
+
+impl ChainId {
+    /// Decodes a wire value (0: none).
+    pub(crate) fn from_wire(v: u64) -> Option<Self> {
+        NonZeroU64::new(v).map(ChainId)
+    }
+
+    pub(crate) fn get(self) -> u64 {
+        self.0.get()
+    }
+
+    pub(crate) fn to_wire(chain: Option<Self>) -> u64 {
+        chain.map_or(0, |c| c.0.get())
+    }
+
+    /// A chain id for message `seq` of process `id` on the node with `seed`: distinct
+    /// per message without any shared counter (splitmix64 finalizer over the three).
+    pub(crate) fn derive(seed: u64, id: u64, seq: u64) -> Self {
+        let mut z = seed ^ id.rotate_left(32) ^ seq.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        // 63 bits: at most 9 bytes as a varint, which the wire's fast decoder takes.
+        ChainId(NonZeroU64::new(z >> 1).unwrap_or(NonZeroU64::MIN))
     }
 }

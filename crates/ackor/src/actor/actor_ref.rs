@@ -14,10 +14,10 @@ use super::envelope::MsgEnvelope;
 use super::reply::{self, Forward, ReplyHandle, ReplyReceiver, SenderGone};
 use super::{Actor, ActorCell, Handler, Message};
 use crate::error::Error;
+use crate::identity::ChainId;
 use crate::identity::{Pid, ProcessId};
 use crate::monitor::{Blocked, ExitReason, ProcessCell, SystemMsg};
 use crate::node::Node;
-use crate::reentrancy::ChainId;
 use crate::remote::wire::{self, Outgoing};
 use crate::remote::{
     DecodeReply, ForgetCall, Peer, PendingCall, Remote, RemoteMessages, RemoteMonitor, Waiting, pin,

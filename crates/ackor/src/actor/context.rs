@@ -8,10 +8,11 @@ use super::actor_ref::{ActorRef, Call, SendImportant};
 use super::reply::{ErasedReply, ReplyHandle};
 use super::{ActorCell, Chained, DeliveryFailure, Handler, Message, Recipient};
 use crate::error::Error;
+use crate::identity::ChainId;
 use crate::identity::{Pid, ProcessId, Ref};
 use crate::monitor::{ExitReason, MonitorRef, ProcessCell, Watcher, weak};
 use crate::node::{Node, SpawnOptions};
-use crate::reentrancy::{ChainId, Pending, Reentrancy, RequestCall, RequestOptions, Requests, Shared};
+use crate::reentrancy::{Pending, Reentrancy, RequestCall, RequestOptions, Requests, Shared};
 use crate::remote::RemoteMonitor;
 use crate::{Actor, Down};
 

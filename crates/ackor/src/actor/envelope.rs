@@ -5,8 +5,8 @@ use std::pin::Pin;
 
 use super::reply::{ErasedReply, ReplyHandle};
 use super::{Actor, Context, Handler, Message, Reply};
+use crate::identity::ChainId;
 use crate::identity::Pid;
-use crate::reentrancy::ChainId;
 
 /// One user message for an actor of type `A`, whatever its message type.
 pub(crate) trait Envelope<A: Actor>: Send {

@@ -21,11 +21,12 @@ pub(crate) use envelope::{Envelope, MsgEnvelope};
 pub(crate) use run::run;
 
 use crate::error::{BoxError, Error};
+use crate::identity::ChainId;
 use crate::identity::Pid;
-use crate::mailbox::Mailbox;
+use crate::mailbox::{Item, Mailbox};
 use crate::monitor::{Down, Exit};
 use crate::monitor::{ExitReason, ProcessCell, ProcessCore, SystemMsg};
-use crate::reentrancy::{ChainId, WaitingChains};
+use crate::reentrancy::WaitingChains;
 use crate::remote::{RemoteMessages, RemoteReplyTo, Undelivered};
 
 /// An actor: state owned by one task that handles its messages one at a time.
@@ -250,10 +251,17 @@ impl<T> Reply<T> {
 /// A continuation run on the actor with its state: the items of the response lane.
 pub(crate) type Continuation<A> = Box<dyn FnOnce(&mut A, &mut Context<A>) + Send>;
 
+/// An actor's mailbox: signals on the system lane, continuations on the response lane,
+/// envelopes on the user lane.
+pub(crate) type ActorMailbox<A> = Mailbox<SystemMsg, Box<dyn Envelope<A>>, Continuation<A>>;
+
+/// One item taken from an actor's mailbox.
+pub(crate) type ActorItem<A> = Item<SystemMsg, Box<dyn Envelope<A>>, Continuation<A>>;
+
 /// The shared home of one actor: identity, mailbox, failure bookkeeping.
 pub(crate) struct ActorCell<A: Actor> {
     core: ProcessCore,
-    mailbox: Mailbox<Box<dyn Envelope<A>>, Continuation<A>>,
+    mailbox: ActorMailbox<A>,
     call_timeout: Duration,
     /// The actor type's remote messages, fetched on the first remote delivery.
     remote_table: OnceLock<Arc<RemoteMessages<A>>>,
@@ -290,7 +298,7 @@ impl<A: Actor> ActorCell<A> {
         })
     }
 
-    pub(crate) fn mailbox(&self) -> &Mailbox<Box<dyn Envelope<A>>, Continuation<A>> {
+    pub(crate) fn mailbox(&self) -> &ActorMailbox<A> {
         &self.mailbox
     }
 

@@ -12,6 +12,10 @@
 //! a busy actor touches the lock once per batch, not once per message, and handling a
 //! message from its batch touches no shared memory at all.
 //!
+//! The lanes are generic over what they carry: the system lane's messages (stop, down
+//! and exit signals) are defined by the layers above, so the mailbox knows nothing of
+//! monitors, nodes or the network.
+//!
 //! Capacity bounds the messages queued and not yet taken by the actor, as a tokio
 //! bounded channel drained with `recv_many` does: a batch the actor is working through
 //! no longer counts, so a sender may queue up to `capacity` more behind it.
@@ -25,23 +29,22 @@ use std::task::{Context, Poll, Waker};
 
 use tokio::sync::Notify;
 
-use crate::Error;
-use crate::monitor::SystemMsg;
+use crate::error::Error;
 
 /// One item taken from the mailbox, in priority order.
-pub(crate) enum Item<U, R> {
-    System(SystemMsg),
+pub(crate) enum Item<S, U, R> {
+    System(S),
     Response(R),
     User(U),
     /// The mailbox was closed by a kill: the actor must stop now.
     Closed,
 }
 
-struct Lanes<U, R> {
+struct Lanes<S, U, R> {
     /// Responses due before anything else (continuations whose outcome was already in),
     /// first in, first out.
     first: VecDeque<R>,
-    system: VecDeque<SystemMsg>,
+    system: VecDeque<S>,
     response: VecDeque<R>,
     user: VecDeque<U>,
     closed: bool,
@@ -50,13 +53,13 @@ struct Lanes<U, R> {
 }
 
 /// Everything a mailbox held when it was closed, to be dropped outside its lock.
-pub(crate) struct Drained<U, R> {
-    _system: VecDeque<SystemMsg>,
+pub(crate) struct Drained<S, U, R> {
+    _system: VecDeque<S>,
     response: VecDeque<R>,
     _user: VecDeque<U>,
 }
 
-impl<U, R> Drained<U, R> {
+impl<S, U, R> Drained<S, U, R> {
     /// The responses that were queued (a stopping actor still completes its requests).
     pub(crate) fn take_responses(&mut self) -> VecDeque<R> {
         std::mem::take(&mut self.response)
@@ -64,8 +67,8 @@ impl<U, R> Drained<U, R> {
 }
 
 /// The shared half of a mailbox: senders push here, the actor's [`Receiver`] takes.
-pub(crate) struct Mailbox<U, R> {
-    lanes: Mutex<Lanes<U, R>>,
+pub(crate) struct Mailbox<S, U, R> {
+    lanes: Mutex<Lanes<S, U, R>>,
     /// Set while the system or response lane is non-empty, so the receiver can work
     /// through a batch of user messages without locking, yet let urgent items overtake.
     urgent: AtomicBool,
@@ -75,7 +78,7 @@ pub(crate) struct Mailbox<U, R> {
     space: Notify,
 }
 
-impl<U, R> Mailbox<U, R> {
+impl<S, U, R> Mailbox<S, U, R> {
     pub(crate) fn new(capacity: usize) -> Self {
         Mailbox {
             lanes: Mutex::new(Lanes {
@@ -93,7 +96,7 @@ impl<U, R> Mailbox<U, R> {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Lanes<U, R>> {
+    fn lock(&self) -> MutexGuard<'_, Lanes<S, U, R>> {
         // A poisoned lock only means a thread panicked while holding it; every critical
         // section here leaves the lanes consistent, so keep going.
         self.lanes.lock().unwrap_or_else(|p| p.into_inner())
@@ -153,7 +156,7 @@ impl<U, R> Mailbox<U, R> {
     }
 
     /// Pushes onto the system lane; gives the message back if the mailbox is closed.
-    pub(crate) fn push_system(&self, msg: SystemMsg) -> Result<(), SystemMsg> {
+    pub(crate) fn push_system(&self, msg: S) -> Result<(), S> {
         self.push_urgent(msg, |lanes, msg| lanes.system.push_back(msg))
     }
 
@@ -185,7 +188,7 @@ impl<U, R> Mailbox<U, R> {
     }
 
     /// Pushes onto a lane that overtakes the user lane, and wakes the actor.
-    fn push_urgent<T>(&self, msg: T, push: impl FnOnce(&mut Lanes<U, R>, T)) -> Result<(), T> {
+    fn push_urgent<T>(&self, msg: T, push: impl FnOnce(&mut Lanes<S, U, R>, T)) -> Result<(), T> {
         let mut lanes = self.lock();
         if lanes.closed {
             return Err(msg);
@@ -202,7 +205,7 @@ impl<U, R> Mailbox<U, R> {
 
     /// Closes the mailbox: every later push fails, waiting senders are told. Returns
     /// what was queued, for the caller to drop once the process counts as terminated.
-    pub(crate) fn close(&self) -> Drained<U, R> {
+    pub(crate) fn close(&self) -> Drained<S, U, R> {
         let mut lanes = self.lock();
         lanes.closed = true;
         let drained = Drained {
@@ -281,16 +284,20 @@ impl<U> Receiver<U> {
 
     /// Takes the next item in priority order, waiting while there is none. While the
     /// user lane is paused, the oldest held message that `admit` lets through is taken.
-    pub(crate) async fn recv<R>(&mut self, mailbox: &Mailbox<U, R>, admit: Admit<'_, U>) -> Item<U, R> {
+    pub(crate) async fn recv<S, R>(
+        &mut self,
+        mailbox: &Mailbox<S, U, R>,
+        admit: Admit<'_, U>,
+    ) -> Item<S, U, R> {
         poll_fn(|cx| self.poll_recv(mailbox, admit, cx)).await
     }
 
-    fn poll_recv<R>(
+    fn poll_recv<S, R>(
         &mut self,
-        mailbox: &Mailbox<U, R>,
+        mailbox: &Mailbox<S, U, R>,
         admit: Admit<'_, U>,
         cx: &mut Context<'_>,
-    ) -> Poll<Item<U, R>> {
+    ) -> Poll<Item<S, U, R>> {
         if !self.user_paused
             && !mailbox.urgent.load(Ordering::Acquire)
             && let Some(msg) = self.batch.pop_front()
@@ -378,7 +385,13 @@ impl<U> Receiver<U> {
 mod tests {
     use super::*;
 
-    fn recv_now<R>(rx: &mut Receiver<u32>, mb: &Mailbox<u32, R>) -> Option<Item<u32, R>> {
+    /// A system message for the tests (the actor's are signals of `monitor`).
+    #[derive(Debug)]
+    enum Sys {
+        Stop,
+    }
+
+    fn recv_now<R>(rx: &mut Receiver<u32>, mb: &Mailbox<Sys, u32, R>) -> Option<Item<Sys, u32, R>> {
         let waker = Waker::noop();
         let mut cx = Context::from_waker(waker);
         match rx.poll_recv(mb, &|_| false, &mut cx) {
@@ -389,7 +402,7 @@ mod tests {
 
     #[test]
     fn user_lane_is_bounded_and_frees_space_as_messages_are_taken() {
-        let mb: Mailbox<u32, ()> = Mailbox::new(2);
+        let mb: Mailbox<Sys, u32, ()> = Mailbox::new(2);
         let mut rx = Receiver::new();
         assert!(mb.try_push_user(1).is_ok());
         assert!(mb.try_push_user(2).is_ok());
@@ -406,11 +419,11 @@ mod tests {
 
     #[test]
     fn system_then_response_then_user() {
-        let mb: Mailbox<u32, &str> = Mailbox::new(8);
+        let mb: Mailbox<Sys, u32, &str> = Mailbox::new(8);
         let mut rx = Receiver::new();
         mb.try_push_user(1).ok();
         mb.push_response("r").ok();
-        mb.push_system(SystemMsg::Stop(crate::ExitReason::Normal)).ok();
+        mb.push_system(Sys::Stop).ok();
         assert!(matches!(recv_now(&mut rx, &mb), Some(Item::System(_))));
         assert!(matches!(recv_now(&mut rx, &mb), Some(Item::Response("r"))));
         assert!(matches!(recv_now(&mut rx, &mb), Some(Item::User(1))));
@@ -419,7 +432,7 @@ mod tests {
 
     #[test]
     fn urgent_items_overtake_a_batch_already_taken() {
-        let mb: Mailbox<u32, &str> = Mailbox::new(8);
+        let mb: Mailbox<Sys, u32, &str> = Mailbox::new(8);
         let mut rx = Receiver::new();
         for i in 0..4 {
             mb.try_push_user(i).ok();
@@ -432,7 +445,7 @@ mod tests {
 
     #[test]
     fn paused_user_lane_holds_messages_in_order() {
-        let mb: Mailbox<u32, ()> = Mailbox::new(8);
+        let mb: Mailbox<Sys, u32, ()> = Mailbox::new(8);
         let mut rx = Receiver::new();
         rx.set_user_paused(true);
         mb.try_push_user(1).ok();
@@ -445,7 +458,7 @@ mod tests {
 
     #[test]
     fn paused_user_lane_lets_admitted_messages_through_and_keeps_the_rest_in_order() {
-        let mb: Mailbox<u32, ()> = Mailbox::new(8);
+        let mb: Mailbox<Sys, u32, ()> = Mailbox::new(8);
         let mut rx = Receiver::new();
         for i in 0..3 {
             mb.try_push_user(i).ok();
@@ -475,10 +488,10 @@ mod tests {
 
     #[test]
     fn first_lane_goes_before_everything_in_order() {
-        let mb: Mailbox<u32, &str> = Mailbox::new(8);
+        let mb: Mailbox<Sys, u32, &str> = Mailbox::new(8);
         let mut rx = Receiver::new();
         mb.try_push_user(1).ok();
-        mb.push_system(SystemMsg::Stop(crate::ExitReason::Normal)).ok();
+        mb.push_system(Sys::Stop).ok();
         mb.push_response("later").ok();
         mb.push_first("first").ok();
         mb.push_first("second").ok();
@@ -490,7 +503,7 @@ mod tests {
 
     #[test]
     fn closed_mailbox_refuses_pushes() {
-        let mb: Mailbox<u32, ()> = Mailbox::new(8);
+        let mb: Mailbox<Sys, u32, ()> = Mailbox::new(8);
         mb.try_push_user(1).ok();
         let drained = mb.close();
         drop(drained);

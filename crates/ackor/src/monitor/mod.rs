@@ -12,9 +12,9 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use tokio::sync::oneshot;
 use tokio::task::AbortHandle;
 
+use crate::identity::ChainId;
 use crate::identity::{Pid, Ref};
 use crate::node::Node;
-use crate::reentrancy::ChainId;
 use crate::remote::{RemoteReplyTo, Undelivered};
 
 /// Why a process stopped.

@@ -216,7 +216,7 @@ impl SpawnOptions {
 
 struct NodeInner {
     creation: u32,
-    /// Seeds the call-chain ids of this node's actors (see `reentrancy::ChainId`).
+    /// Seeds the call-chain ids of this node's actors (see `identity::ChainId`).
     chain_seed: u64,
     remote: Option<Arc<Remote>>,
     config: NodeConfig,

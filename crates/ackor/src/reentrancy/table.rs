@@ -17,9 +17,10 @@ use tokio::time::Instant;
 use super::deadlines::Deadlines;
 
 use super::request::Pending;
-use super::{ChainId, Reentrancy, ReentrancyMode, RequestOptions};
-use crate::actor::{Continuation, Envelope};
-use crate::mailbox::{Item, Mailbox, Receiver};
+use super::{Reentrancy, ReentrancyMode, RequestOptions};
+use crate::actor::{ActorItem, ActorMailbox, Envelope};
+use crate::identity::ChainId;
+use crate::mailbox::Receiver;
 use crate::{Actor, Error};
 
 /// The longest request timeout kept as a timer (tokio's timer wheel holds about two
@@ -32,7 +33,7 @@ pub(crate) type WaitingChains = std::sync::Mutex<HashMap<ChainId, usize>>;
 
 /// What the actor's loop handles next.
 pub(crate) enum Next<A: Actor> {
-    Item(Item<Box<dyn Envelope<A>>, Continuation<A>>),
+    Item(ActorItem<A>),
     /// A request timed out; it is out of the table, its continuation still to run.
     Expired(Entry<A>),
 }
@@ -230,7 +231,7 @@ impl<A: Actor> Requests<A> {
     pub(crate) async fn next(
         &mut self,
         rx: &mut Receiver<Box<dyn Envelope<A>>>,
-        mailbox: &Mailbox<Box<dyn Envelope<A>>, Continuation<A>>,
+        mailbox: &ActorMailbox<A>,
     ) -> Next<A> {
         loop {
             let expired = {

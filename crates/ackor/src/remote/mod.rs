@@ -40,10 +40,10 @@ pub use tls::TlsConfig;
 pub use transport::{BoxFuture, Connection, Listener, Transport};
 
 use crate::error::Error;
+use crate::identity::ChainId;
 use crate::identity::{NodeName, Pid, Ref};
 use crate::monitor::{ExitReason, ProcessCell, SystemMsg, Watcher};
 use crate::node::Node;
-use crate::reentrancy::ChainId;
 use link::LinkQueue;
 use transport::Listening;
 use wire::{Body, Frame, Outgoing, Target, WirePid, WireReason};

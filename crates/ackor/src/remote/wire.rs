@@ -143,7 +143,7 @@ pub(crate) struct Deliver {
     /// handler's reply, if any, is not sent.
     #[prost(bool, tag = "6")]
     pub ack: bool,
-    /// The call chain of a call or request (0: none); see `reentrancy::ChainId`.
+    /// The call chain of a call or request (0: none); see `identity::ChainId`.
     #[prost(uint64, tag = "7")]
     pub chain: u64,
     /// The tokens of the blocking calls this message is handled for (a blocking call's

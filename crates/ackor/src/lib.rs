@@ -168,13 +168,13 @@ pub mod testing;
 
 pub use actor::{Actor, ActorRef, Call, Context, Handler, Message, Reply, ReplyHandle};
 pub use actor::{CallFuture, DeliveryFailure, Recipient, SendImportant};
+pub use actor::{Codec, MessagePack, RemoteActor, RemoteMessage, RemoteMessages, SpawnOptions};
 pub use error::{BoxError, Error};
 pub use identity::{NodeName, Pid, ProcessId, Ref};
 pub use monitor::{Down, Exit, ExitReason, MonitorRef};
 pub use node::{
     DEFAULT_CALL_TIMEOUT, DEFAULT_MAILBOX_CAPACITY, DEFAULT_SHUTDOWN_TIMEOUT, Node, NodeBuilder, NodeConfig,
-    RemoteActor, SpawnOptions,
 };
 pub use reentrancy::{Reentrancy, ReentrancyMode, RequestCall, RequestOptions};
 pub use remote::{BoxFuture, Connection, Listener, Transport};
-pub use remote::{Codec, MessagePack, RemoteConfig, RemoteMessage, RemoteMessages, TlsConfig};
+pub use remote::{RemoteConfig, TlsConfig};

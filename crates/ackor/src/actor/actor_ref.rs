@@ -11,6 +11,7 @@ use pin_project_lite::pin_project;
 use tokio::time::Sleep;
 
 use super::envelope::MsgEnvelope;
+use super::remote_messages::{DecodeReply, RemoteMessages, table};
 use super::reply::{self, Forward, ReplyHandle, ReplyReceiver, SenderGone};
 use super::{Actor, ActorCell, Handler, Message};
 use crate::error::Error;
@@ -19,9 +20,7 @@ use crate::identity::{Pid, ProcessId};
 use crate::monitor::{Blocked, ExitReason, ProcessCell, SystemMsg};
 use crate::node::Node;
 use crate::remote::wire::{self, Outgoing};
-use crate::remote::{
-    DecodeReply, ForgetCall, Peer, PendingCall, Remote, RemoteMessages, RemoteMonitor, Waiting, pin,
-};
+use crate::remote::{ForgetCall, Peer, PendingCall, Remote, Waiting, pin};
 
 /// A handle to an actor of type `A`: send it messages, call it, stop it.
 ///
@@ -299,7 +298,7 @@ impl<A: Actor> ActorRef<A> {
     pub(crate) fn remote(pid: Pid, node: Node) -> Self {
         ActorRef {
             inner: Inner::Remote(Arc::new(RemoteTarget {
-                table: crate::remote::table::<A>(),
+                table: table::<A>(),
                 peer: OnceLock::new(),
                 to: wire::WirePid::from(&pid),
                 pid,
@@ -313,7 +312,7 @@ impl<A: Actor> ActorRef<A> {
     pub(crate) fn remote_named(id: &ProcessId, node: Node) -> Self {
         ActorRef {
             inner: Inner::Remote(Arc::new(RemoteTarget {
-                table: crate::remote::table::<A>(),
+                table: table::<A>(),
                 peer: OnceLock::new(),
                 to: wire::WirePid::from(&Pid::new(id.node.clone(), 0, 0)),
                 pid: Pid::new(id.node.clone(), 0, 0),
@@ -598,7 +597,10 @@ impl<A: Actor> ActorRef<A> {
                 match r.remote() {
                     Ok(remote) => {
                         let mref = crate::Ref::new(r.node.name().clone(), r.node.creation());
-                        remote.monitor(&r.pid, None, &mref, RemoteMonitor::Waiter(tx));
+                        let on_down = Box::new(move |_: Pid, reason: ExitReason| {
+                            let _ = tx.send(reason);
+                        });
+                        remote.monitor(&r.pid, None, &mref, on_down);
                     }
                     Err(_) => {
                         let _ = tx.send(ExitReason::NoConnection);

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
+use super::SpawnOptions;
 use super::actor_ref::{ActorRef, Call, SendImportant};
 use super::reply::{ErasedReply, ReplyHandle};
 use super::{ActorCell, Chained, DeliveryFailure, Handler, Message, Recipient};
@@ -11,9 +12,8 @@ use crate::error::Error;
 use crate::identity::ChainId;
 use crate::identity::{Pid, ProcessId, Ref};
 use crate::monitor::{ExitReason, MonitorRef, ProcessCell, Watcher, weak};
-use crate::node::{Node, SpawnOptions};
+use crate::node::Node;
 use crate::reentrancy::{Pending, Reentrancy, RequestCall, RequestOptions, Requests, Shared};
-use crate::remote::RemoteMonitor;
 use crate::{Actor, Down};
 
 /// What a handler can do besides change its actor's state: know who it is and who
@@ -445,11 +445,13 @@ impl<A: Actor> Context<A> {
         if self.is_remote(pid) {
             match self.node.remote() {
                 Some(remote) => {
-                    let monitor = RemoteMonitor::Actor {
-                        watcher: weak(&me),
-                        mref: mref.clone(),
-                    };
-                    remote.monitor(pid, Some(self.pid()), &mref, monitor);
+                    let (watcher, down_ref) = (weak(&me), mref.clone());
+                    let on_down = Box::new(move |pid: Pid, reason: ExitReason| {
+                        if let Some(w) = watcher.upgrade() {
+                            w.signal_down(down_ref, pid, reason);
+                        }
+                    });
+                    remote.monitor(pid, Some(self.pid()), &mref, on_down);
                 }
                 None => me.signal_down(mref.clone(), pid.clone(), ExitReason::NoConnection),
             }
@@ -489,7 +491,12 @@ impl<A: Actor> Context<A> {
         if self.is_remote(pid) {
             let _ = me.core().add_link(pid.clone(), None);
             match self.node.remote() {
-                Some(remote) => remote.link(self.cell.core.pid(), pid, &me),
+                Some(remote) => {
+                    if remote.link(self.cell.core.pid(), pid).is_err() {
+                        me.core().remove_link(pid);
+                        me.signal_exit(pid.clone(), ExitReason::NoConnection);
+                    }
+                }
                 None => me.signal_exit(pid.clone(), ExitReason::NoConnection),
             }
             return;
@@ -503,6 +510,7 @@ impl<A: Actor> Context<A> {
         };
         match linked {
             Ok(other) => {
+                let other: Arc<dyn ProcessCell> = other;
                 let _ = me.core().add_link(pid.clone(), Some(weak(&other)));
             }
             Err(reason) => me.signal_exit(pid.clone(), reason),

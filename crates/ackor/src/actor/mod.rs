@@ -4,8 +4,11 @@
 mod actor_ref;
 mod context;
 mod envelope;
+mod remote_messages;
+mod remote_spawn;
 mod reply;
 mod run;
+mod spawn;
 
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
@@ -14,11 +17,15 @@ use std::time::Duration;
 pub(crate) use actor_ref::Chained;
 pub use actor_ref::{ActorRef, Call, CallFuture, SendImportant};
 pub use context::Context;
+pub(crate) use reply::Forward;
 pub use reply::ReplyHandle;
-pub(crate) use reply::{Forward, SendOn};
 
 pub(crate) use envelope::{Envelope, MsgEnvelope};
+pub(crate) use remote_messages::table;
+pub use remote_messages::{Codec, MessagePack, RemoteMessage, RemoteMessages};
+pub use remote_spawn::RemoteActor;
 pub(crate) use run::run;
+pub use spawn::SpawnOptions;
 
 use crate::error::{BoxError, Error};
 use crate::identity::ChainId;
@@ -26,8 +33,8 @@ use crate::identity::Pid;
 use crate::mailbox::{Item, Mailbox};
 use crate::monitor::{Down, Exit};
 use crate::monitor::{ExitReason, ProcessCell, ProcessCore, SystemMsg};
+use crate::node::{Inbound, Process, RemoteReplyTo, Undelivered};
 use crate::reentrancy::WaitingChains;
-use crate::remote::{RemoteMessages, RemoteReplyTo, Undelivered};
 
 /// An actor: state owned by one task that handles its messages one at a time.
 ///
@@ -324,15 +331,25 @@ impl<A: Actor> ProcessCell for ActorCell<A> {
         self.mailbox.push_system(msg)
     }
 
-    fn deliver_remote(
-        self: Arc<Self>,
-        tag: &str,
-        payload: &[u8],
-        from: Option<Pid>,
-        chain: Option<ChainId>,
-        path: Vec<u64>,
-        reply: Option<RemoteReplyTo>,
-    ) -> Result<(), Undelivered> {
+    fn kill(&self) {
+        // Close first: callers waiting on this actor see it terminated, not a dropped
+        // reply, while the task unwinds.
+        let drained = self.mailbox.close();
+        drop(drained);
+        self.core.abort();
+    }
+}
+
+impl<A: Actor> Process for ActorCell<A> {
+    fn deliver_remote(self: Arc<Self>, message: Inbound<'_>) -> Result<(), Undelivered> {
+        let Inbound {
+            tag,
+            payload,
+            from,
+            chain,
+            path,
+            reply,
+        } = message;
         if self.core.is_blocked_by(&path) {
             return Err((Error::CallCycle, reply));
         }
@@ -352,7 +369,7 @@ impl<A: Actor> ProcessCell for ActorCell<A> {
                 ack_timeout: to.ack_timeout,
             }
         });
-        let table = self.remote_table.get_or_init(crate::remote::table::<A>);
+        let table = self.remote_table.get_or_init(table::<A>);
         let mut env = table.deliver(tag, payload, from, reply)?;
         env.set_chain(chain);
         env.set_path(path);
@@ -361,13 +378,5 @@ impl<A: Actor> ProcessCell for ActorCell<A> {
             return Err((error, None));
         }
         Ok(())
-    }
-
-    fn kill(&self) {
-        // Close first: callers waiting on this actor see it terminated, not a dropped
-        // reply, while the task unwinds.
-        let drained = self.mailbox.close();
-        drop(drained);
-        self.core.abort();
     }
 }

@@ -11,7 +11,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
-use crate::Error;
+use crate::error::Error;
+use crate::node::SendOn;
 
 enum SlotState<T> {
     Waiting(Option<Waker>),
@@ -20,13 +21,6 @@ enum SlotState<T> {
     ReceiverGone,
     Taken,
 }
-
-/// Told whether an important response reached a caller that was still waiting.
-pub(crate) type AckSender = tokio::sync::oneshot::Sender<Result<(), Error>>;
-
-/// Sends an outcome on to another node; with an [`AckSender`] for an important
-/// response.
-pub(crate) type SendOn<T> = Box<dyn FnOnce(Result<T, Error>, Option<AckSender>) + Send + Sync>;
 
 /// Where a slot whose caller is on another node sends the outcome.
 pub(crate) struct Forward<T> {

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use futures_util::FutureExt;
 
 use super::{Actor, ActorCell, Context};
-use crate::Error;
+use crate::error::Error;
 use crate::mailbox::{Item, Receiver};
-use crate::monitor::{ExitReason, SystemMsg};
+use crate::monitor::{ExitReason, RemoteSignals, SystemMsg};
 use crate::node::Node;
 use crate::reentrancy::{Next, Reentrancy};
 
@@ -224,6 +224,7 @@ impl<A: Actor> Drop for ExitGuard<A> {
         }
         self.node.registry().remove(&pid);
         tracing::debug!(%pid, reason = %self.reason, "actor stopped");
-        obituary.deliver(&pid, &self.reason, &self.node);
+        let remote = self.node.remote().map(|r| r as &dyn RemoteSignals);
+        obituary.deliver(&pid, &self.reason, remote);
     }
 }

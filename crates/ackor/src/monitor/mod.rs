@@ -12,10 +12,8 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use tokio::sync::oneshot;
 use tokio::task::AbortHandle;
 
-use crate::identity::ChainId;
+use crate::error::Error;
 use crate::identity::{Pid, Ref};
-use crate::node::Node;
-use crate::remote::{RemoteReplyTo, Undelivered};
 
 /// Why a process stopped.
 ///
@@ -133,17 +131,17 @@ pub(crate) trait ProcessCell: std::any::Any + Send + Sync {
     fn signal_exit(&self, pid: Pid, reason: ExitReason) {
         let _ = self.push_system(SystemMsg::Exit(Exit { pid, reason }));
     }
+}
 
-    /// Decodes a message that came from another node and queues it.
-    fn deliver_remote(
-        self: Arc<Self>,
-        tag: &str,
-        payload: &[u8],
-        from: Option<Pid>,
-        chain: Option<ChainId>,
-        path: Vec<u64>,
-        reply: Option<RemoteReplyTo>,
-    ) -> Result<(), Undelivered>;
+/// How signals reach processes on other nodes: the node's network side implements it,
+/// so this module hands it `Down` and exit signals as data and knows nothing of links
+/// or frames.
+pub(crate) trait RemoteSignals {
+    /// Tells `watcher` (on another node) that `pid`, which it monitors with `ref_id`,
+    /// stopped with `reason`.
+    fn down(&self, watcher: &Pid, ref_id: u64, pid: &Pid, reason: &ExitReason);
+    /// Sends `to` (on another node) the exit signal of its linked process `from`.
+    fn exit_signal(&self, from: &Pid, to: &Pid, reason: &ExitReason);
 }
 
 /// Who is told when a monitored process stops.
@@ -256,13 +254,13 @@ impl ProcessCore {
     }
 
     /// Records the name; fails if the process already has one or is gone.
-    pub(crate) fn set_name(&self, name: &str) -> Result<(), crate::Error> {
+    pub(crate) fn set_name(&self, name: &str) -> Result<(), Error> {
         let mut st = self.lock();
         if st.exit.is_some() {
-            return Err(crate::Error::ProcessTerminated);
+            return Err(Error::ProcessTerminated);
         }
         if let Some(old) = &st.name {
-            return Err(crate::Error::AlreadyRegistered(old.clone()));
+            return Err(Error::AlreadyRegistered(old.clone()));
         }
         st.name = Some(name.to_string());
         Ok(())
@@ -344,8 +342,9 @@ impl ProcessCore {
 }
 
 impl Obituary {
-    /// Tells monitors, linked processes and waiters that `pid` stopped with `reason`.
-    pub(crate) fn deliver(self, pid: &Pid, reason: &ExitReason, node: &Node) {
+    /// Tells monitors, linked processes and waiters that `pid` stopped with `reason`;
+    /// those on other nodes through `remote` (dropped on a node without a network side).
+    pub(crate) fn deliver(self, pid: &Pid, reason: &ExitReason, remote: Option<&dyn RemoteSignals>) {
         for (mref, watcher) in self.monitors {
             match watcher {
                 Watcher::Local(w) => {
@@ -354,7 +353,7 @@ impl Obituary {
                     }
                 }
                 Watcher::Remote { watcher, ref_id } => {
-                    if let Some(remote) = node.remote() {
+                    if let Some(remote) = remote {
                         remote.down(&watcher, ref_id, pid, reason);
                     }
                 }
@@ -370,8 +369,8 @@ impl Obituary {
                     }
                 }
                 None => {
-                    if let Some(remote) = node.remote() {
-                        let _ = remote.exit(Some(pid), &other, reason);
+                    if let Some(remote) = remote {
+                        remote.exit_signal(pid, &other, reason);
                     }
                 }
             }

@@ -1,7 +1,10 @@
-//! [`Node`]: the runtime that owns actors, their pids and names.
+//! [`Node`]: the runtime that owns processes, their pids and names, and the network
+//! side. What names an actor type (spawning, typed handles) is in the layers above.
 
+mod inbound;
+mod process;
 mod registry;
-mod remote_spawn;
+mod spawnables;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -9,14 +12,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::runtime::Handle;
 
+pub(crate) use process::{Inbound, Process, RemoteReplyTo, SendOn, Undelivered};
 pub(crate) use registry::Registry;
-pub use remote_spawn::RemoteActor;
+pub(crate) use spawnables::{SpawnFn, Spawnables};
 
-use crate::actor::{self, Actor, ActorCell, ActorRef};
 use crate::error::Error;
-use crate::identity::{NodeName, Pid, ProcessId};
-use crate::monitor::{ExitReason, ProcessCell, SystemMsg};
-use crate::reentrancy::Reentrancy;
+use crate::identity::{NodeName, Pid};
+use crate::monitor::{ExitReason, SystemMsg};
 use crate::remote::{Remote, RemoteConfig};
 
 /// Default capacity of an actor's user lane.
@@ -119,7 +121,8 @@ impl NodeBuilder {
         let mut listener = None;
         let remote = match &config.remote {
             Some(rc) => {
-                let (remote, name, l) = Remote::bind(&config.name, creation, rc.clone()).await?;
+                let (remote, name, l) =
+                    Remote::bind(&config.name, creation, rc.clone(), runtime.clone()).await?;
                 config.name = name;
                 listener = Some(l);
                 Some(remote)
@@ -142,7 +145,7 @@ impl NodeBuilder {
             inner: Arc::new(inner),
         };
         if let (Some(remote), Some(listener)) = (&node.inner.remote, listener) {
-            remote.start(node.clone(), listener);
+            remote.start(Arc::new(node.clone()), listener);
         }
         Ok(node)
     }
@@ -171,49 +174,6 @@ fn new_creation() -> u32 {
     ((millis as u32) ^ noise).max(1)
 }
 
-/// Options for [`Node::spawn_with`].
-///
-/// ```
-/// let opts = ackor::SpawnOptions::default().name("bank").mailbox_capacity(16);
-/// assert_eq!(opts.name.as_deref(), Some("bank"));
-/// ```
-#[derive(Debug, Clone, Default)]
-#[non_exhaustive]
-pub struct SpawnOptions {
-    /// Registers the actor under this name, atomically with the spawn.
-    pub name: Option<String>,
-    /// Capacity of the actor's user lane; the node's default if `None`.
-    pub mailbox_capacity: Option<usize>,
-    /// Whether and how the actor makes non-blocking requests; off by default.
-    pub reentrancy: Reentrancy,
-}
-
-impl SpawnOptions {
-    /// Registers the actor under `name`.
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
-
-    /// Sets the capacity of the actor's user lane.
-    pub fn mailbox_capacity(mut self, capacity: usize) -> Self {
-        self.mailbox_capacity = Some(capacity);
-        self
-    }
-
-    /// Lets the actor make non-blocking requests; see [`Reentrancy`].
-    ///
-    /// ```
-    /// use ackor::{Reentrancy, ReentrancyMode, SpawnOptions};
-    /// let opts = SpawnOptions::default().reentrancy(Reentrancy::allow_all().max_in_flight(64));
-    /// assert_eq!(opts.reentrancy.mode, ReentrancyMode::AllowAll);
-    /// ```
-    pub fn reentrancy(mut self, reentrancy: Reentrancy) -> Self {
-        self.reentrancy = reentrancy;
-        self
-    }
-}
-
 struct NodeInner {
     creation: u32,
     /// Seeds the call-chain ids of this node's actors (see `identity::ChainId`).
@@ -223,7 +183,7 @@ struct NodeInner {
     next_id: AtomicU64,
     registry: Registry,
     /// The actor kinds other nodes may spawn here.
-    spawnables: remote_spawn::Spawnables,
+    spawnables: Spawnables,
     stopping: AtomicBool,
     runtime: Handle,
 }
@@ -322,51 +282,23 @@ impl Node {
         &self.inner.registry
     }
 
-    pub(crate) fn runtime(&self) -> &Handle {
-        &self.inner.runtime
+    pub(crate) fn spawnables(&self) -> &Spawnables {
+        &self.inner.spawnables
     }
 
-    /// Spawns an actor with default options. Returns at once; `init` runs on the
-    /// actor's task before its first message, and messages sent meanwhile wait.
-    pub fn spawn<A: Actor>(&self, args: A::Args) -> Result<ActorRef<A>, Error> {
-        self.spawn_with(args, SpawnOptions::default())
-    }
-
-    /// Spawns an actor with options; fails with [`Error::NameTaken`] if the name is
-    /// registered, [`Error::NodeStopped`] during shutdown.
-    pub fn spawn_with<A: Actor>(&self, args: A::Args, options: SpawnOptions) -> Result<ActorRef<A>, Error> {
-        self.spawn_setup(args, options, |_| {})
-    }
-
-    /// Spawns, running `setup` (links, monitors) before the actor's task starts.
-    pub(crate) fn spawn_setup<A: Actor>(
-        &self,
-        args: A::Args,
-        options: SpawnOptions,
-        setup: impl FnOnce(&Arc<dyn ProcessCell>),
-    ) -> Result<ActorRef<A>, Error> {
+    /// A fresh pid for a process about to start; [`Error::NodeStopped`] once shutdown
+    /// has begun.
+    pub(crate) fn next_pid(&self) -> Result<Pid, Error> {
         let inner = &self.inner;
         if inner.stopping.load(Ordering::Acquire) {
             return Err(Error::NodeStopped);
         }
-        let capacity = options.mailbox_capacity.unwrap_or(inner.config.mailbox_capacity);
-        if capacity == 0 {
-            return Err(Error::Config("the mailbox capacity must be at least 1".into()));
-        }
         let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
-        let pid = Pid::new(inner.config.name.clone(), id, inner.creation);
-        let cell = ActorCell::<A>::new(pid, capacity, inner.config.call_timeout);
-        let dyn_cell: Arc<dyn ProcessCell> = cell.clone();
-        if let Some(name) = &options.name {
-            inner.registry.register(name, dyn_cell.clone())?;
-        }
-        inner.registry.insert(dyn_cell.clone());
-        setup(&dyn_cell);
-        let task = inner
-            .runtime
-            .spawn(actor::run(cell.clone(), args, self.clone(), options.reentrancy));
-        cell.core().set_abort(task.abort_handle());
-        Ok(ActorRef::from_cell(cell))
+        Ok(Pid::new(inner.config.name.clone(), id, inner.creation))
+    }
+
+    pub(crate) fn runtime(&self) -> &Handle {
+        &self.inner.runtime
     }
 
     /// Registers `name` for the live process `pid`. A process has at most one name and
@@ -384,77 +316,6 @@ impl Node {
     /// The pid registered under `name` on this node.
     pub fn whereis(&self, name: &str) -> Option<Pid> {
         self.inner.registry.whereis(name).map(|c| c.core().pid().clone())
-    }
-
-    /// A typed handle to the actor registered as `id` on this node.
-    ///
-    /// Fails with [`Error::ProcessUnknown`] if the name is not registered on this node
-    /// or belongs to an actor of another type.
-    pub fn lookup<A: Actor>(&self, id: &ProcessId) -> Result<ActorRef<A>, Error> {
-        if &id.node != self.name() {
-            return Err(Error::ProcessUnknown);
-        }
-        let cell = self
-            .inner
-            .registry
-            .whereis(&id.name)
-            .ok_or(Error::ProcessUnknown)?;
-        downcast(cell)
-    }
-
-    /// A typed handle to the live actor `pid`.
-    ///
-    /// Fails with [`Error::ProcessUnknown`] if it is gone (or never was), or is an actor
-    /// of another type.
-    pub fn actor_ref<A: Actor>(&self, pid: &Pid) -> Result<ActorRef<A>, Error> {
-        if pid.node() != self.name() {
-            return self.remote_ref(pid.clone());
-        }
-        downcast(self.inner.registry.get(pid).ok_or(Error::ProcessUnknown)?)
-    }
-
-    /// A handle to an actor on another node. Nothing is checked here: a send to a
-    /// process that does not exist is dropped there, a call fails with
-    /// [`Error::ProcessUnknown`].
-    fn remote_ref<A: Actor>(&self, pid: Pid) -> Result<ActorRef<A>, Error> {
-        if self.inner.remote.is_none() {
-            return Err(Error::Config(
-                "this node has no network side (set a cookie)".into(),
-            ));
-        }
-        Ok(ActorRef::remote(pid, self.clone()))
-    }
-
-    /// A handle addressing the name `id` on another node, resolved there on arrival;
-    /// only for requests (its pid is not the actor's).
-    pub(crate) fn remote_named<A: Actor>(&self, id: &ProcessId) -> Result<ActorRef<A>, Error> {
-        if self.inner.remote.is_none() {
-            return Err(Error::Config(
-                "this node has no network side (set a cookie)".into(),
-            ));
-        }
-        Ok(ActorRef::remote_named(id, self.clone()))
-    }
-
-    /// A handle to the actor registered as `id`, on this node or another one (the name
-    /// is resolved there, in one round trip).
-    ///
-    /// Fails with [`Error::ProcessUnknown`] when the name is not registered,
-    /// [`Error::NoConnection`] when the node cannot be reached, [`Error::Timeout`]
-    /// after the call timeout.
-    pub async fn resolve<A: Actor>(&self, id: &ProcessId) -> Result<ActorRef<A>, Error> {
-        if &id.node == self.name() {
-            return self.lookup(id);
-        }
-        let remote = self
-            .inner
-            .remote
-            .as_ref()
-            .ok_or_else(|| Error::Config("this node has no network side (set a cookie)".into()))?;
-        let pid = remote
-            .whereis(&id.node, &id.name, self.inner.config.call_timeout)
-            .await?;
-        self.remote_ref(pid)
     }
 
     /// True while `pid` is a live process of this node.
@@ -524,11 +385,4 @@ fn scopeguard_remote(remote: Option<Arc<Remote>>) -> impl Drop {
         }
     }
     CloseRemote(remote)
-}
-
-fn downcast<A: Actor>(cell: Arc<dyn ProcessCell>) -> Result<ActorRef<A>, Error> {
-    let any: Arc<dyn std::any::Any + Send + Sync> = cell;
-    any.downcast::<ActorCell<A>>()
-        .map(ActorRef::from_cell)
-        .map_err(|_| Error::ProcessUnknown)
 }

@@ -3,16 +3,16 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::Process;
 use crate::error::Error;
 use crate::fasthash::FastMap;
 use crate::identity::Pid;
-use crate::monitor::ProcessCell;
 
 /// Live processes by id, and registered names.
 #[derive(Default)]
 pub(crate) struct Registry {
-    processes: Mutex<FastMap<u64, Arc<dyn ProcessCell>>>,
-    names: Mutex<HashMap<String, Arc<dyn ProcessCell>>>,
+    processes: Mutex<FastMap<u64, Arc<dyn Process>>>,
+    names: Mutex<HashMap<String, Arc<dyn Process>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -20,7 +20,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Registry {
-    pub(crate) fn insert(&self, cell: Arc<dyn ProcessCell>) {
+    pub(crate) fn insert(&self, cell: Arc<dyn Process>) {
         lock(&self.processes).insert(cell.core().pid().id(), cell);
     }
 
@@ -30,12 +30,12 @@ impl Registry {
     }
 
     /// The live process with this pid (its node and creation must match too).
-    pub(crate) fn get(&self, pid: &Pid) -> Option<Arc<dyn ProcessCell>> {
+    pub(crate) fn get(&self, pid: &Pid) -> Option<Arc<dyn Process>> {
         let cell = lock(&self.processes).get(&pid.id()).cloned()?;
         (cell.core().pid() == pid).then_some(cell)
     }
 
-    pub(crate) fn all(&self) -> Vec<Arc<dyn ProcessCell>> {
+    pub(crate) fn all(&self) -> Vec<Arc<dyn Process>> {
         lock(&self.processes).values().cloned().collect()
     }
 
@@ -43,7 +43,7 @@ impl Registry {
         lock(&self.processes).len()
     }
 
-    pub(crate) fn register(&self, name: &str, cell: Arc<dyn ProcessCell>) -> Result<(), Error> {
+    pub(crate) fn register(&self, name: &str, cell: Arc<dyn Process>) -> Result<(), Error> {
         let mut names = lock(&self.names);
         if names.contains_key(name) {
             return Err(Error::NameTaken(name.to_string()));
@@ -74,7 +74,7 @@ impl Registry {
         }
     }
 
-    pub(crate) fn whereis(&self, name: &str) -> Option<Arc<dyn ProcessCell>> {
+    pub(crate) fn whereis(&self, name: &str) -> Option<Arc<dyn Process>> {
         lock(&self.names).get(name).cloned()
     }
 }

@@ -410,7 +410,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
     let max = remote.config().max_frame_size;
     let silence = remote.config().heartbeat_timeout;
     // Taken once: the reader lives no longer than the node's network side.
-    let Some(node) = remote.node() else {
+    let Some(inbound) = remote.inbound() else {
         return "the node is stopping".to_string();
     };
     let step = (silence / 4).max(Duration::from_millis(1));
@@ -455,8 +455,8 @@ async fn read_loop<R: AsyncRead + Unpin>(
                         peer.complete_calls(&mut answers);
                     }
                     match decoded {
-                        Decoded::Deliver(deliver) => remote.on_deliver(&node, peer, deliver, back),
-                        Decoded::Frame(frame) => remote.dispatch(&node, peer, frame, back),
+                        Decoded::Deliver(deliver) => inbound.deliver(remote, peer, deliver, back),
+                        Decoded::Frame(frame) => remote.dispatch(&*inbound, peer, frame, back),
                     }
                 }
                 Err(e) => return format!("undecodable envelope: {e}"),

@@ -18,8 +18,8 @@
 
 mod config;
 mod handshake;
+mod inbound;
 mod link;
-mod messages;
 mod peer;
 mod tls;
 mod transport;
@@ -33,18 +33,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use config::RemoteConfig;
-pub use messages::{Codec, MessagePack, RemoteMessage, RemoteMessages};
-pub(crate) use messages::{DecodeReply, RemoteReplyTo, Undelivered, table};
-pub(crate) use peer::{Peer, PendingCall, RemoteMonitor, Waiting};
+pub(crate) use inbound::Inbound;
+pub(crate) use link::LinkQueue;
+pub(crate) use peer::{OnDown, Peer, PendingCall, Seen, Waiting};
 pub use tls::TlsConfig;
 pub use transport::{BoxFuture, Connection, Listener, Transport};
 
 use crate::error::Error;
-use crate::identity::ChainId;
 use crate::identity::{NodeName, Pid, Ref};
-use crate::monitor::{ExitReason, ProcessCell, SystemMsg, Watcher};
-use crate::node::Node;
-use link::LinkQueue;
+use crate::monitor::{ExitReason, RemoteSignals};
 use transport::Listening;
 use wire::{Body, Frame, Outgoing, Target, WirePid, WireReason};
 
@@ -61,8 +58,11 @@ pub(crate) struct Remote {
     /// Numbers the sets of links this node dials (see `Hello::link_set`).
     next_link_set: AtomicU64,
     listener: Mutex<Option<tokio::task::JoinHandle<()>>>,
-    /// The node, to deliver what arrives; cleared at shutdown to end the cycle.
-    node: Mutex<Option<Node>>,
+    /// The runtime links and redials run on.
+    runtime: tokio::runtime::Handle,
+    /// Where frames for this node's processes go; cleared at shutdown to end the cycle
+    /// (the node holds this side, and the inbound side is the node).
+    inbound: Mutex<Option<Arc<dyn Inbound>>>,
     stopped: AtomicBool,
 }
 
@@ -89,6 +89,7 @@ impl Remote {
         name: &NodeName,
         creation: u32,
         config: RemoteConfig,
+        runtime: tokio::runtime::Handle,
     ) -> Result<(Arc<Remote>, NodeName, Listening), Error> {
         if config.links_per_peer == 0 {
             return Err(Error::Config("links_per_peer must be at least 1".into()));
@@ -115,16 +116,18 @@ impl Remote {
             next_call: AtomicU64::new(1),
             next_link_set: AtomicU64::new(1),
             listener: Mutex::new(None),
-            node: Mutex::new(None),
+            runtime,
+            inbound: Mutex::new(None),
             stopped: AtomicBool::new(false),
         });
         Ok((remote, name, listener))
     }
 
-    /// Starts accepting peers.
-    pub(crate) fn start(self: &Arc<Self>, node: Node, listener: Listening) {
-        *lock(&self.node) = Some(node.clone());
-        let task = node.runtime().spawn(link::accept_loop(self.clone(), listener));
+    /// Starts accepting peers; what they send to this node's processes goes to
+    /// `inbound`.
+    pub(crate) fn start(self: &Arc<Self>, inbound: Arc<dyn Inbound>, listener: Listening) {
+        *lock(&self.inbound) = Some(inbound);
+        let task = self.runtime.spawn(link::accept_loop(self.clone(), listener));
         *lock(&self.listener) = Some(task);
     }
 
@@ -136,8 +139,13 @@ impl Remote {
         &self.config
     }
 
-    pub(crate) fn node(&self) -> Option<Node> {
-        lock(&self.node).clone()
+    /// Where frames for this node's processes go; `None` once shut down.
+    pub(crate) fn inbound(&self) -> Option<Arc<dyn Inbound>> {
+        lock(&self.inbound).clone()
+    }
+
+    pub(crate) fn runtime(&self) -> &tokio::runtime::Handle {
+        &self.runtime
     }
 
     pub(crate) fn local_name(&self) -> &NodeName {
@@ -155,7 +163,7 @@ impl Remote {
             .clone()
     }
 
-    fn existing_peer(&self, name: &NodeName) -> Option<Arc<Peer>> {
+    pub(crate) fn existing_peer(&self, name: &NodeName) -> Option<Arc<Peer>> {
         lock(&self.peers).get(name).cloned()
     }
 
@@ -346,10 +354,10 @@ impl Remote {
         target: &Pid,
         watcher: Option<&Pid>,
         mref: &Ref,
-        monitor: RemoteMonitor,
+        on_down: OnDown,
     ) {
         let peer = self.peer(target.node());
-        peer.add_monitor(mref.id(), target, monitor);
+        peer.add_monitor(mref.id(), target, on_down);
         // A waiter that is not a process is addressed as process 0 of this node: the
         // `Down` only needs to find its way back here.
         let nobody = Pid::new(self.local.clone(), 0, self.creation);
@@ -362,8 +370,8 @@ impl Remote {
         });
         if let Err(e) = self.send(target.node(), pin(watcher, target.id()), body) {
             tracing::debug!(%target, error = %e, "remote monitor could not be sent");
-            if let Some(m) = peer.take_monitor(mref.id()) {
-                m.fire(target.clone(), ExitReason::NoConnection);
+            if let Some(on_down) = peer.take_monitor(mref.id()) {
+                on_down(target.clone(), ExitReason::NoConnection);
             }
         }
     }
@@ -381,8 +389,9 @@ impl Remote {
         let _ = self.send(target.node(), pin(Some(watcher), target.id()), body);
     }
 
-    /// Links a local process with a remote one (the local half is already recorded).
-    pub(crate) fn link(self: &Arc<Self>, local: &Pid, remote: &Pid, cell: &Arc<dyn ProcessCell>) {
+    /// Links a local process with a remote one (the local half is already recorded);
+    /// fails when the link request cannot be sent (the caller undoes the local half).
+    pub(crate) fn link(self: &Arc<Self>, local: &Pid, remote: &Pid) -> Result<(), Error> {
         let peer = self.peer(remote.node());
         peer.add_link(local.clone(), remote.clone());
         let body = Body::Link(wire::Link {
@@ -390,14 +399,11 @@ impl Remote {
             to: Some(WirePid::from(remote)),
             remove: false,
         });
-        if self
-            .send(remote.node(), pin(Some(local), remote.id()), body)
-            .is_err()
-        {
+        let sent = self.send(remote.node(), pin(Some(local), remote.id()), body);
+        if sent.is_err() {
             peer.remove_link(local, remote);
-            cell.core().remove_link(remote);
-            cell.signal_exit(remote.clone(), ExitReason::NoConnection);
         }
+        sent
     }
 
     pub(crate) fn unlink(self: &Arc<Self>, local: &Pid, remote: &Pid) {
@@ -462,7 +468,7 @@ impl Remote {
             peer.fail(self, "node shutting down", None, false);
             peer.close_incoming();
         }
-        *lock(&self.node) = None;
+        *lock(&self.inbound) = None;
     }
 
     /// Names of peers with an outgoing connection up.
@@ -476,18 +482,22 @@ impl Remote {
 
     /// Dials `peer` (its links come up in the background).
     fn dial(self: &Arc<Self>, peer: Arc<Peer>) {
-        let Some(node) = self.node() else { return };
-        node.runtime().spawn(link::dial(self.clone(), peer));
+        if self.is_stopped() {
+            return;
+        }
+        self.runtime.spawn(link::dial(self.clone(), peer));
     }
 
-    /// Delivers a frame that arrived from `peer` on the link whose queue is `back`.
-    fn dispatch(self: &Arc<Self>, node: &Node, peer: &Arc<Peer>, frame: Frame, back: &LinkQueue) {
+    /// Handles a frame that arrived from `peer` on the link whose queue is `back`:
+    /// answers to this node's calls here, everything addressed to its processes
+    /// through the node's [`Inbound`].
+    fn dispatch(self: &Arc<Self>, inbound: &dyn Inbound, peer: &Arc<Peer>, frame: Frame, back: &LinkQueue) {
         let Some(body) = frame.body else {
             tracing::debug!(peer = %peer.name(), "frame with an unknown body ignored");
             return;
         };
         match body {
-            Body::Deliver(d) => self.on_deliver(node, peer, d, back),
+            Body::Deliver(d) => inbound.deliver(self, peer, d, back),
             Body::Reply(r) => {
                 let outcome = match &r.error {
                     Some(e) => Err(Error::from(e)),
@@ -504,17 +514,6 @@ impl Remote {
                     let _ = self.send(peer.name(), r.call_id, ack);
                 }
             }
-            Body::Whereis(w) => {
-                let pid = node
-                    .registry()
-                    .whereis(&w.name)
-                    .map(|c| WirePid::from(c.core().pid()));
-                let reply = Body::WhereisReply(wire::WhereisReply {
-                    call_id: w.call_id,
-                    pid,
-                });
-                let _ = self.send(peer.name(), w.call_id, reply);
-            }
             Body::WhereisReply(r) => {
                 let outcome = match r.pid {
                     Some(pid) => Ok(bytes::Bytes::from(prost::Message::encode_to_vec(&pid))),
@@ -522,258 +521,28 @@ impl Remote {
                 };
                 let _ = peer.complete_call(r.call_id, outcome);
             }
-            Body::Monitor(m) => self.on_monitor(node, peer, m),
             Body::Down(d) => {
-                if let Some(m) = peer.take_monitor(d.ref_id) {
+                if let Some(on_down) = peer.take_monitor(d.ref_id) {
                     let pid = d.pid.as_ref().map(WirePid::to_pid);
                     let reason = ExitReason::from(d.reason.as_ref());
                     if let Some(pid) = pid {
-                        m.fire(pid, reason);
+                        on_down(pid, reason);
                     }
                 }
             }
-            Body::Link(l) => self.on_link(node, peer, l),
-            Body::Exit(x) => self.on_exit(node, peer, x),
             Body::Heartbeat(_) => {}
-            Body::Spawn(s) => {
-                let options = s.options.unwrap_or_default();
-                let spawned = node.spawn_for_peer(&s.kind, &s.args, &options);
-                let reply = match spawned {
-                    Ok(pid) => wire::CallReply {
-                        call_id: s.call_id,
-                        payload: prost::Message::encode_to_vec(&pid).into(),
-                        ..Default::default()
-                    },
-                    Err(e) => {
-                        tracing::debug!(peer = %peer.name(), kind = %s.kind, error = %e, "remote spawn refused");
-                        wire::CallReply {
-                            call_id: s.call_id,
-                            error: Some(wire::WireError::from(&e)),
-                            ..Default::default()
-                        }
-                    }
-                };
-                let _ = self.send(peer.name(), s.call_id, Body::Reply(reply));
-            }
+            other => inbound.request(self, peer, other),
         }
     }
+}
 
-    fn resolve(&self, node: &Node, target: Option<&Target>) -> Option<Arc<dyn ProcessCell>> {
-        match target? {
-            Target::Pid(p) if p.is_on(&self.local) => {
-                node.registry()
-                    .get(&Pid::new(self.local.clone(), p.id, p.creation))
-            }
-            Target::Pid(_) => None,
-            Target::Name(n) => node.registry().whereis(n),
-        }
+impl RemoteSignals for Arc<Remote> {
+    fn down(&self, watcher: &Pid, ref_id: u64, pid: &Pid, reason: &ExitReason) {
+        Remote::down(self, watcher, ref_id, pid, reason);
     }
 
-    fn on_deliver(self: &Arc<Self>, node: &Node, peer: &Arc<Peer>, mut d: wire::Deliver, back: &LinkQueue) {
-        let tag = match std::str::from_utf8(&d.tag) {
-            Ok(tag) => std::borrow::Cow::Borrowed(tag),
-            Err(_) => String::from_utf8_lossy(&d.tag),
-        };
-        let span = tracing::trace_span!("deliver", peer = %peer.name(), tag = %tag, call_id = d.call_id);
-        let _enter = span.enter();
-        let from = d.from.as_ref().map(|p| p.to_pid_on(peer.name()));
-        if d.ack
-            && let Some(before) = peer.claim(d.call_id)
-        {
-            // A resend after a link flap: deliver once; acknowledge again if the first
-            // copy is done (if it is still being delivered, it answers itself).
-            metrics::counter!("ackor_important_deduplicated_total").increment(1);
-            if let peer::Seen::Done(error) = before {
-                self.acknowledge(back, d.call_id, error);
-            }
-            return;
-        }
-        // A call's reply comes from the handler; an important send's acknowledgement
-        // comes from this node as soon as the message is in the mailbox, on the link
-        // the message came in on.
-        let reply = (d.call_id != 0 && !d.ack)
-            .then(|| self.reply_route(peer.name().clone(), d.call_id, from.clone(), &d.to));
-        let outcome = match self.resolve(node, d.to.as_ref()) {
-            Some(cell) => {
-                let chain = ChainId::from_wire(d.chain);
-                let path = std::mem::take(&mut d.path);
-                cell.deliver_remote(&tag, &d.payload, from.clone(), chain, path, reply)
-            }
-            None => Err((Error::ProcessUnknown, reply)),
-        };
-        match outcome {
-            Ok(()) => {
-                if d.ack {
-                    metrics::counter!("ackor_important_acked_total").increment(1);
-                    peer.record(d.call_id, None);
-                    self.acknowledge(back, d.call_id, None);
-                }
-            }
-            Err((error, reply)) => {
-                metrics::counter!("ackor_remote_undelivered_total", "reason" => error_label(&error))
-                    .increment(1);
-                tracing::debug!(peer = %peer.name(), tag = %tag, %error, "remote message not delivered");
-                if d.ack {
-                    let error = wire::WireError::from(&error);
-                    peer.record(d.call_id, Some(error.clone()));
-                    self.acknowledge(back, d.call_id, Some(error));
-                } else if let Some(route) = reply {
-                    (route.send)(Err(error), None);
-                }
-            }
-        }
-    }
-
-    /// Answers an important send: on `back`, the queue of the link it came in on,
-    /// whose writer (in the same task as the reader) writes it right after this read.
-    /// No other task is woken, which would cost a worker wake-up per acknowledgement.
-    fn acknowledge(&self, back: &LinkQueue, delivery_id: u64, error: Option<wire::WireError>) {
-        let ack = Frame::new(Body::Reply(wire::CallReply {
-            call_id: delivery_id,
-            error,
-            ..Default::default()
-        }));
-        if let Err(e) = back.push_from_reader(&Outgoing::Frame(&ack), self.config.max_frame_size) {
-            tracing::debug!(delivery_id, error = %e, "acknowledgement not sent");
-        }
-    }
-
-    /// The route back to a remote caller.
-    fn reply_route(
-        self: &Arc<Self>,
-        caller_node: NodeName,
-        call_id: u64,
-        caller: Option<Pid>,
-        to: &Option<Target>,
-    ) -> RemoteReplyTo {
-        let remote = self.clone();
-        let callee_id = match to {
-            Some(Target::Pid(p)) => p.id,
-            _ => 0,
-        };
-        RemoteReplyTo {
-            send: Box::new(move |outcome, ack| {
-                let (payload, error) = match outcome {
-                    Ok(bytes) => (bytes::Bytes::from(bytes), None),
-                    Err(e) => (bytes::Bytes::new(), Some(wire::WireError::from(&e))),
-                };
-                let pin = caller.as_ref().map_or(call_id, |c| pin(None, c.id()) ^ callee_id);
-                // An important response waits for the caller's node to confirm: it is a
-                // call of its own (so a connection lost after it left is `ConnectionLost`,
-                // one that never left `NoConnection`).
-                let Some(tx) = ack else {
-                    let body = Body::Reply(wire::CallReply {
-                        call_id,
-                        payload,
-                        error,
-                        ack_id: 0,
-                    });
-                    if let Err(e) = remote.send(&caller_node, pin, body) {
-                        tracing::debug!(to = %caller_node, %e, "reply lost: no route to the caller");
-                    }
-                    return;
-                };
-                let ack_id = remote.next_call_id();
-                let confirm: PendingCall = Box::new(move |outcome| {
-                    let _ = tx.send(outcome.map(|_| ()));
-                    Ok(())
-                });
-                let body = Body::Reply(wire::CallReply {
-                    call_id,
-                    payload,
-                    error,
-                    ack_id,
-                });
-                match remote.call(&caller_node, pin, ack_id, body, confirm, false) {
-                    // The responder bounds its wait itself; the entry goes with the answer
-                    // or the connection.
-                    Ok(mut waiting) => waiting.answered(),
-                    Err(e) => tracing::debug!(to = %caller_node, %e, "reply lost: no route to the caller"),
-                }
-            }),
-            ack_timeout: self.config.important_timeout,
-        }
-    }
-
-    fn on_monitor(self: &Arc<Self>, node: &Node, peer: &Arc<Peer>, m: wire::Monitor) {
-        let Some(watcher) = m.watcher.as_ref().map(WirePid::to_pid) else {
-            return;
-        };
-        let mref = Ref::from_parts(peer.name().clone(), 0, m.ref_id);
-        let cell = self.resolve(node, m.target.as_ref());
-        if m.remove {
-            if let Some(cell) = cell {
-                cell.core().remove_monitor(&mref);
-            }
-            return;
-        }
-        let target_pid = match (&cell, &m.target) {
-            (Some(c), _) => c.core().pid().clone(),
-            (None, Some(Target::Pid(p))) => p.to_pid(),
-            (None, _) => Pid::new(self.local.clone(), 0, self.creation),
-        };
-        let added = match cell {
-            Some(c) => c.core().add_monitor(
-                mref,
-                Watcher::Remote {
-                    watcher: watcher.clone(),
-                    ref_id: m.ref_id,
-                },
-            ),
-            None => Err(ExitReason::NoProcess),
-        };
-        if let Err(reason) = added {
-            self.down(&watcher, m.ref_id, &target_pid, &reason);
-        }
-    }
-
-    fn on_link(self: &Arc<Self>, node: &Node, peer: &Arc<Peer>, l: wire::Link) {
-        let (Some(from), Some(to)) = (
-            l.from.as_ref().map(WirePid::to_pid),
-            l.to.as_ref().map(WirePid::to_pid),
-        ) else {
-            return;
-        };
-        let cell = node.registry().get(&to);
-        if l.remove {
-            if let Some(c) = cell {
-                c.core().remove_link(&from);
-            }
-            peer.remove_link(&to, &from);
-            return;
-        }
-        let added = match cell {
-            Some(c) => c.core().add_link(from.clone(), None),
-            None => Err(ExitReason::NoProcess),
-        };
-        match added {
-            Ok(()) => peer.add_link(to, from),
-            Err(reason) => {
-                let _ = self.exit(Some(&to), &from, &reason);
-            }
-        }
-    }
-
-    fn on_exit(self: &Arc<Self>, node: &Node, peer: &Arc<Peer>, x: wire::ExitSignal) {
-        let Some(to) = x.to.as_ref().map(WirePid::to_pid) else {
-            return;
-        };
-        let reason = ExitReason::from(x.reason.as_ref());
-        let Some(cell) = node.registry().get(&to) else {
-            return;
-        };
-        match x.from.as_ref().map(WirePid::to_pid) {
-            Some(from) => {
-                peer.remove_link(&to, &from);
-                cell.core().remove_link(&from);
-                cell.signal_exit(from, reason);
-            }
-            // A stop or kill request from another node.
-            None if reason == ExitReason::Killed => cell.kill(),
-            None => {
-                let _ = cell.push_system(SystemMsg::Stop(reason));
-            }
-        }
+    fn exit_signal(&self, from: &Pid, to: &Pid, reason: &ExitReason) {
+        let _ = self.exit(Some(from), to, reason);
     }
 }
 
@@ -904,18 +673,5 @@ impl Drop for ForgetCall {
         if let Some(peer) = &self.peer {
             peer.remove_call(self.call_id);
         }
-    }
-}
-
-/// A short, fixed label for an error, for metrics.
-fn error_label(e: &Error) -> &'static str {
-    match e {
-        Error::ProcessUnknown => "process_unknown",
-        Error::MailboxFull => "mailbox_full",
-        Error::ProcessTerminated => "process_terminated",
-        Error::UnknownMessage(_) => "unknown_message",
-        Error::Codec(_) => "codec",
-        Error::CallCycle => "call_cycle",
-        _ => "other",
     }
 }

@@ -2,7 +2,7 @@
 //! hear about it going down.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -15,9 +15,8 @@ use super::link::LinkQueue;
 use super::wire::{Outgoing, WireError};
 use crate::error::Error;
 use crate::fasthash::FastMap;
-use crate::identity::{NodeName, Pid, Ref};
-use crate::monitor::{ExitReason, ProcessCell};
-use crate::node::Node;
+use crate::identity::{NodeName, Pid};
+use crate::monitor::ExitReason;
 
 /// Completes a remote call with the reply payload or an error; says whether a caller
 /// was still there to take it ([`Error::ResponseIgnored`] if not).
@@ -51,31 +50,9 @@ impl From<PendingCall> for Waiting {
 /// [`Peer::complete_calls`]).
 pub(crate) type Answer = (u64, Result<Bytes, Error>, Option<Waiting>);
 
-/// Someone on this node watching a process of the peer.
-pub(crate) enum RemoteMonitor {
-    /// An actor's monitor: its `on_down` gets the `Down`.
-    Actor {
-        watcher: Weak<dyn ProcessCell>,
-        mref: Ref,
-    },
-    /// `ActorRef::wait_for_stop` on a remote actor.
-    Waiter(oneshot::Sender<ExitReason>),
-}
-
-impl RemoteMonitor {
-    pub(crate) fn fire(self, pid: Pid, reason: ExitReason) {
-        match self {
-            RemoteMonitor::Actor { watcher, mref } => {
-                if let Some(w) = watcher.upgrade() {
-                    w.signal_down(mref, pid, reason);
-                }
-            }
-            RemoteMonitor::Waiter(tx) => {
-                let _ = tx.send(reason);
-            }
-        }
-    }
-}
+/// Someone on this node watching a process of the peer: told the process's pid and
+/// why it stopped (or [`ExitReason::NoConnection`] when the peer is lost).
+pub(crate) type OnDown = Box<dyn FnOnce(Pid, ExitReason) + Send>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Status {
@@ -103,7 +80,7 @@ struct State {
     /// them, and are aborted only at shutdown.
     incoming: Vec<AbortHandle>,
     calls: FastMap<u64, Pending>,
-    monitors: HashMap<u64, (Pid, RemoteMonitor)>,
+    monitors: HashMap<u64, (Pid, OnDown)>,
     /// (local pid, remote pid) pairs linked across.
     links: Vec<(Pid, Pid)>,
     backoff: Option<Duration>,
@@ -280,7 +257,7 @@ pub(crate) struct Peer {
 struct Fallout {
     /// Each failed call with its error.
     calls: Vec<(Waiting, Error)>,
-    monitors: Vec<(Pid, RemoteMonitor)>,
+    monitors: Vec<(Pid, OnDown)>,
     links: Vec<(Pid, Pid)>,
     dropped_frames: usize,
 }
@@ -468,7 +445,7 @@ impl Peer {
         drop(st);
         if let Some(f) = fallout {
             tracing::warn!(peer = %self.name, "peer restarted: its previous incarnation is down");
-            self.deliver(f, "the peer restarted", remote.node());
+            self.deliver(f, "the peer restarted", remote);
         }
         generation
     }
@@ -605,7 +582,7 @@ impl Peer {
         } else {
             tracing::debug!(peer = %self.name, reason = why, "peer down");
         }
-        self.deliver(fallout, why, remote.node());
+        self.deliver(fallout, why, remote);
         self.room.notify_waiters();
         match redial {
             Some(wait) if wait.is_zero() => {
@@ -620,9 +597,12 @@ impl Peer {
     /// Dials again after `wait` if important sends still await their acknowledgement
     /// and nothing else dialed meanwhile.
     fn redial_later(self: &Arc<Self>, remote: &Arc<Remote>, wait: Duration) {
-        let Some(node) = remote.node() else { return };
+        if remote.is_stopped() {
+            return;
+        }
+        let runtime = remote.runtime().clone();
         let (peer, remote) = (self.clone(), remote.clone());
-        node.runtime().spawn(async move {
+        runtime.spawn(async move {
             tokio::time::sleep(wait).await;
             let mut st = peer.lock();
             if st.unacked.is_empty()
@@ -717,7 +697,7 @@ impl Peer {
         self.lock().seen.set(id, Seen::Done(outcome));
     }
 
-    fn deliver(&self, fallout: Fallout, why: &str, node: Option<Node>) {
+    fn deliver(&self, fallout: Fallout, why: &str, remote: &Remote) {
         if fallout.dropped_frames > 0 {
             tracing::warn!(
                 peer = %self.name,
@@ -731,15 +711,13 @@ impl Peer {
         for (call, error) in fallout.calls {
             let _ = call.complete(Err(error));
         }
-        for (pid, m) in fallout.monitors {
-            m.fire(pid, ExitReason::NoConnection);
+        for (pid, on_down) in fallout.monitors {
+            on_down(pid, ExitReason::NoConnection);
         }
-        let Some(node) = node else { return };
-        for (local, remote_pid) in fallout.links {
-            if let Some(cell) = node.registry().get(&local) {
-                cell.core().remove_link(&remote_pid);
-                cell.signal_exit(remote_pid, ExitReason::NoConnection);
-            }
+        if !fallout.links.is_empty()
+            && let Some(inbound) = remote.inbound()
+        {
+            inbound.links_lost(fallout.links);
         }
     }
 
@@ -793,11 +771,11 @@ impl Peer {
         taken
     }
 
-    pub(crate) fn add_monitor(&self, ref_id: u64, target: &Pid, m: RemoteMonitor) {
+    pub(crate) fn add_monitor(&self, ref_id: u64, target: &Pid, m: OnDown) {
         self.lock().monitors.insert(ref_id, (target.clone(), m));
     }
 
-    pub(crate) fn take_monitor(&self, ref_id: u64) -> Option<RemoteMonitor> {
+    pub(crate) fn take_monitor(&self, ref_id: u64) -> Option<OnDown> {
         self.lock().monitors.remove(&ref_id).map(|(_, m)| m)
     }
 

@@ -6,19 +6,18 @@
 //! reentrancy) on the wire, and returns a handle to it. Only listed kinds can be
 //! spawned: anything else is refused with [`Error::UnknownActorKind`].
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Node, SpawnOptions};
-use crate::actor::{Actor, ActorRef};
+use super::remote_messages::{Codec, MessagePack};
+use super::{Actor, ActorRef, SpawnOptions};
 use crate::error::Error;
 use crate::identity::{NodeName, Pid};
+use crate::node::{Node, SpawnFn};
 use crate::reentrancy::{Reentrancy, ReentrancyMode};
-use crate::remote::wire::{WirePid, WireSpawnOptions};
-use crate::remote::{Codec, MessagePack};
+use crate::remote::wire::WireSpawnOptions;
 
 /// An actor other nodes may spawn on this one: its `Args` travel as MessagePack, and
 /// `KIND` names it on the wire (keep it stable across versions).
@@ -51,42 +50,16 @@ pub trait RemoteActor: Actor<Args: Serialize + DeserializeOwned> {
     const KIND: &'static str;
 }
 
-/// Starts an actor of one kind from encoded arguments.
-type SpawnFn = Arc<dyn Fn(&Node, &[u8], SpawnOptions) -> Result<Pid, Error> + Send + Sync>;
-
-/// The kinds this node lets other nodes spawn.
-#[derive(Default)]
-pub(crate) struct Spawnables {
-    kinds: RwLock<HashMap<&'static str, SpawnFn>>,
-}
-
-impl Spawnables {
-    fn spawn(&self, node: &Node, kind: &str, args: &[u8], options: SpawnOptions) -> Result<Pid, Error> {
-        let spawn = self
-            .kinds
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(kind)
-            .cloned()
-            .ok_or_else(|| Error::UnknownActorKind(kind.to_string()))?;
-        spawn(node, args, options)
-    }
-}
-
 impl Node {
     /// Lets other nodes spawn actors of kind `A` on this node with
     /// [`Node::spawn_remote`]. See [`RemoteActor`] for an example.
     pub fn allow_remote_spawn<A: RemoteActor>(&self) {
-        let spawn: SpawnFn = Arc::new(|node: &Node, args: &[u8], options: SpawnOptions| {
+        let spawn: SpawnFn = Arc::new(|node: &Node, args: &[u8], options: &WireSpawnOptions| {
             let args: A::Args = MessagePack::decode(args)?;
-            node.spawn_with::<A>(args, options).map(|r| r.pid().clone())
+            node.spawn_with::<A>(args, spawn_options(options))
+                .map(|r| r.pid().clone())
         });
-        self.inner
-            .spawnables
-            .kinds
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(A::KIND, spawn);
+        self.spawnables().allow(A::KIND, spawn);
     }
 
     /// Spawns an actor of kind `A` on node `on` (which must
@@ -133,22 +106,15 @@ impl Node {
             .spawn(on, kind, args, options, self.config().call_timeout)
             .await
     }
+}
 
-    /// Spawns for another node: a kind this node allows, with options off the wire.
-    pub(crate) fn spawn_for_peer(
-        &self,
-        kind: &str,
-        args: &[u8],
-        options: &WireSpawnOptions,
-    ) -> Result<WirePid, Error> {
-        let options = SpawnOptions {
-            name: (!options.name.is_empty()).then(|| options.name.clone()),
-            mailbox_capacity: (options.mailbox_capacity > 0)
-                .then(|| usize::try_from(options.mailbox_capacity).unwrap_or(usize::MAX)),
-            reentrancy: Reentrancy::new(ReentrancyMode::from_wire(options.reentrancy_mode))
-                .max_in_flight(usize::try_from(options.max_in_flight).unwrap_or(usize::MAX)),
-        };
-        let pid = self.inner.spawnables.spawn(self, kind, args, options)?;
-        Ok(WirePid::from(&pid))
+/// Spawn options as they came off the wire.
+fn spawn_options(options: &WireSpawnOptions) -> SpawnOptions {
+    SpawnOptions {
+        name: (!options.name.is_empty()).then(|| options.name.clone()),
+        mailbox_capacity: (options.mailbox_capacity > 0)
+            .then(|| usize::try_from(options.mailbox_capacity).unwrap_or(usize::MAX)),
+        reentrancy: Reentrancy::new(ReentrancyMode::from_wire(options.reentrancy_mode))
+            .max_in_flight(usize::try_from(options.max_in_flight).unwrap_or(usize::MAX)),
     }
 }

@@ -8,10 +8,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::actor::{Actor, Envelope, Forward, Handler, Message, MsgEnvelope, ReplyHandle, SendOn};
+use super::{Actor, Envelope, Forward, Handler, Message, MsgEnvelope, ReplyHandle};
 use crate::error::Error;
 use crate::fasthash::FastMap;
 use crate::identity::Pid;
+use crate::node::{RemoteReplyTo, Undelivered};
 
 /// A message type that can be sent to actors on other nodes.
 ///
@@ -88,8 +89,6 @@ impl Codec for MessagePack {
     }
 }
 
-/// A delivery that failed, with the reply route given back so the caller can be told.
-pub(crate) type Undelivered = (Error, Option<RemoteReplyTo>);
 /// Turns received bytes into an envelope for actor `A`.
 type DeliverFn<A> =
     fn(&[u8], Option<Pid>, Option<RemoteReplyTo>) -> Result<Box<dyn Envelope<A>>, Undelivered>;
@@ -98,15 +97,6 @@ type DeliverFn<A> =
 type EncodeFn = fn(&dyn Any, &mut Vec<u8>) -> Result<(), Error>;
 /// Decodes a reply into a boxed value of the message's reply type.
 pub(crate) type DecodeReply = fn(&[u8]) -> Result<Box<dyn Any + Send>, Error>;
-
-/// Where the reply to a remote call goes, and how to encode it.
-pub(crate) struct RemoteReplyTo {
-    /// Sends the encoded outcome back to the caller's node; with an ack sender for an
-    /// important response.
-    pub(crate) send: SendOn<Vec<u8>>,
-    /// How long an important response waits for the caller's node to confirm.
-    pub(crate) ack_timeout: std::time::Duration,
-}
 
 /// The remote messages an actor type accepts; filled in by
 /// [`Actor::remote_messages`].

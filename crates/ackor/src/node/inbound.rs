@@ -1,0 +1,314 @@
+//! Frames from peers, routed to this node's processes: the node's side of
+//! [`remote::Inbound`](crate::remote::Inbound). The network side decodes frames; here
+//! they find their process (by pid or registered name), which decodes the message with
+//! its own actor type, and the answers that must go back (replies, acknowledgements,
+//! `Down`s, exit signals) are sent.
+
+use std::sync::Arc;
+
+use super::{Inbound, Node, Process, RemoteReplyTo};
+use crate::error::Error;
+use crate::identity::{ChainId, NodeName, Pid, Ref};
+use crate::monitor::{ExitReason, SystemMsg, Watcher};
+use crate::remote::wire::{self, Body, Frame, Outgoing, Target, WirePid};
+use crate::remote::{self, LinkQueue, Peer, PendingCall, Remote, Seen, pin};
+
+impl remote::Inbound for Node {
+    fn deliver(&self, remote: &Arc<Remote>, peer: &Arc<Peer>, deliver: wire::Deliver, back: &LinkQueue) {
+        self.on_deliver(remote, peer, deliver, back);
+    }
+
+    fn request(&self, remote: &Arc<Remote>, peer: &Arc<Peer>, body: Body) {
+        match body {
+            Body::Whereis(w) => {
+                let pid = self
+                    .registry()
+                    .whereis(&w.name)
+                    .map(|c| WirePid::from(c.core().pid()));
+                let reply = Body::WhereisReply(wire::WhereisReply {
+                    call_id: w.call_id,
+                    pid,
+                });
+                let _ = remote.send(peer.name(), w.call_id, reply);
+            }
+            Body::Monitor(m) => self.on_monitor(remote, peer, m),
+            Body::Link(l) => self.on_link(remote, peer, l),
+            Body::Exit(x) => self.on_exit(peer, x),
+            Body::Spawn(s) => {
+                let options = s.options.unwrap_or_default();
+                let spawned = self
+                    .spawnables()
+                    .spawn(self, &s.kind, &s.args, &options)
+                    .map(|pid| WirePid::from(&pid));
+                let reply = match spawned {
+                    Ok(pid) => wire::CallReply {
+                        call_id: s.call_id,
+                        payload: prost::Message::encode_to_vec(&pid).into(),
+                        ..Default::default()
+                    },
+                    Err(e) => {
+                        tracing::debug!(peer = %peer.name(), kind = %s.kind, error = %e, "remote spawn refused");
+                        wire::CallReply {
+                            call_id: s.call_id,
+                            error: Some(wire::WireError::from(&e)),
+                            ..Default::default()
+                        }
+                    }
+                };
+                let _ = remote.send(peer.name(), s.call_id, Body::Reply(reply));
+            }
+            _ => tracing::debug!(peer = %peer.name(), "unexpected frame ignored"),
+        }
+    }
+
+    fn links_lost(&self, links: Vec<(Pid, Pid)>) {
+        for (local, remote_pid) in links {
+            if let Some(cell) = self.registry().get(&local) {
+                cell.core().remove_link(&remote_pid);
+                cell.signal_exit(remote_pid, ExitReason::NoConnection);
+            }
+        }
+    }
+}
+
+impl Node {
+    /// The local process a frame is addressed to.
+    fn process_at(&self, remote: &Remote, target: Option<&Target>) -> Option<Arc<dyn Process>> {
+        let local = remote.local_name();
+        match target? {
+            Target::Pid(p) if p.is_on(local) => {
+                self.registry().get(&Pid::new(local.clone(), p.id, p.creation))
+            }
+            Target::Pid(_) => None,
+            Target::Name(n) => self.registry().whereis(n),
+        }
+    }
+
+    fn on_deliver(&self, remote: &Arc<Remote>, peer: &Arc<Peer>, mut d: wire::Deliver, back: &LinkQueue) {
+        let tag = match std::str::from_utf8(&d.tag) {
+            Ok(tag) => std::borrow::Cow::Borrowed(tag),
+            Err(_) => String::from_utf8_lossy(&d.tag),
+        };
+        let span = tracing::trace_span!("deliver", peer = %peer.name(), tag = %tag, call_id = d.call_id);
+        let _enter = span.enter();
+        let from = d.from.as_ref().map(|p| p.to_pid_on(peer.name()));
+        if d.ack
+            && let Some(before) = peer.claim(d.call_id)
+        {
+            // A resend after a link flap: deliver once; acknowledge again if the first
+            // copy is done (if it is still being delivered, it answers itself).
+            metrics::counter!("ackor_important_deduplicated_total").increment(1);
+            if let Seen::Done(error) = before {
+                acknowledge(remote, back, d.call_id, error);
+            }
+            return;
+        }
+        // A call's reply comes from the handler; an important send's acknowledgement
+        // comes from this node as soon as the message is in the mailbox, on the link
+        // the message came in on.
+        let reply = (d.call_id != 0 && !d.ack)
+            .then(|| reply_route(remote, peer.name().clone(), d.call_id, from.clone(), &d.to));
+        let outcome = match self.process_at(remote, d.to.as_ref()) {
+            Some(cell) => {
+                let chain = ChainId::from_wire(d.chain);
+                let path = std::mem::take(&mut d.path);
+                cell.deliver_remote(Inbound {
+                    tag: &tag,
+                    payload: &d.payload,
+                    from: from.clone(),
+                    chain,
+                    path,
+                    reply,
+                })
+            }
+            None => Err((Error::ProcessUnknown, reply)),
+        };
+        match outcome {
+            Ok(()) => {
+                if d.ack {
+                    metrics::counter!("ackor_important_acked_total").increment(1);
+                    peer.record(d.call_id, None);
+                    acknowledge(remote, back, d.call_id, None);
+                }
+            }
+            Err((error, reply)) => {
+                metrics::counter!("ackor_remote_undelivered_total", "reason" => error_label(&error))
+                    .increment(1);
+                tracing::debug!(peer = %peer.name(), tag = %tag, %error, "remote message not delivered");
+                if d.ack {
+                    let error = wire::WireError::from(&error);
+                    peer.record(d.call_id, Some(error.clone()));
+                    acknowledge(remote, back, d.call_id, Some(error));
+                } else if let Some(route) = reply {
+                    (route.send)(Err(error), None);
+                }
+            }
+        }
+    }
+
+    fn on_monitor(&self, remote: &Arc<Remote>, peer: &Arc<Peer>, m: wire::Monitor) {
+        let Some(watcher) = m.watcher.as_ref().map(WirePid::to_pid) else {
+            return;
+        };
+        let mref = Ref::from_parts(peer.name().clone(), 0, m.ref_id);
+        let cell = self.process_at(remote, m.target.as_ref());
+        if m.remove {
+            if let Some(cell) = cell {
+                cell.core().remove_monitor(&mref);
+            }
+            return;
+        }
+        let target_pid = match (&cell, &m.target) {
+            (Some(c), _) => c.core().pid().clone(),
+            (None, Some(Target::Pid(p))) => p.to_pid(),
+            (None, _) => Pid::new(remote.local_name().clone(), 0, remote.creation()),
+        };
+        let added = match cell {
+            Some(c) => c.core().add_monitor(
+                mref,
+                Watcher::Remote {
+                    watcher: watcher.clone(),
+                    ref_id: m.ref_id,
+                },
+            ),
+            None => Err(ExitReason::NoProcess),
+        };
+        if let Err(reason) = added {
+            remote.down(&watcher, m.ref_id, &target_pid, &reason);
+        }
+    }
+
+    fn on_link(&self, remote: &Arc<Remote>, peer: &Arc<Peer>, l: wire::Link) {
+        let (Some(from), Some(to)) = (
+            l.from.as_ref().map(WirePid::to_pid),
+            l.to.as_ref().map(WirePid::to_pid),
+        ) else {
+            return;
+        };
+        let cell = self.registry().get(&to);
+        if l.remove {
+            if let Some(c) = cell {
+                c.core().remove_link(&from);
+            }
+            peer.remove_link(&to, &from);
+            return;
+        }
+        let added = match cell {
+            Some(c) => c.core().add_link(from.clone(), None),
+            None => Err(ExitReason::NoProcess),
+        };
+        match added {
+            Ok(()) => peer.add_link(to, from),
+            Err(reason) => {
+                let _ = remote.exit(Some(&to), &from, &reason);
+            }
+        }
+    }
+
+    fn on_exit(&self, peer: &Arc<Peer>, x: wire::ExitSignal) {
+        let Some(to) = x.to.as_ref().map(WirePid::to_pid) else {
+            return;
+        };
+        let reason = ExitReason::from(x.reason.as_ref());
+        let Some(cell) = self.registry().get(&to) else {
+            return;
+        };
+        match x.from.as_ref().map(WirePid::to_pid) {
+            Some(from) => {
+                peer.remove_link(&to, &from);
+                cell.core().remove_link(&from);
+                cell.signal_exit(from, reason);
+            }
+            // A stop or kill request from another node.
+            None if reason == ExitReason::Killed => cell.kill(),
+            None => {
+                let _ = cell.push_system(SystemMsg::Stop(reason));
+            }
+        }
+    }
+}
+
+/// Answers an important send: on `back`, the queue of the link it came in on,
+/// whose writer (in the same task as the reader) writes it right after this read.
+/// No other task is woken, which would cost a worker wake-up per acknowledgement.
+fn acknowledge(remote: &Remote, back: &LinkQueue, delivery_id: u64, error: Option<wire::WireError>) {
+    let ack = Frame::new(Body::Reply(wire::CallReply {
+        call_id: delivery_id,
+        error,
+        ..Default::default()
+    }));
+    if let Err(e) = back.push_from_reader(&Outgoing::Frame(&ack), remote.config().max_frame_size) {
+        tracing::debug!(delivery_id, error = %e, "acknowledgement not sent");
+    }
+}
+
+/// The route back to a remote caller.
+fn reply_route(
+    remote: &Arc<Remote>,
+    caller_node: NodeName,
+    call_id: u64,
+    caller: Option<Pid>,
+    to: &Option<Target>,
+) -> RemoteReplyTo {
+    let ack_timeout = remote.config().important_timeout;
+    let remote = remote.clone();
+    let callee_id = match to {
+        Some(Target::Pid(p)) => p.id,
+        _ => 0,
+    };
+    RemoteReplyTo {
+        send: Box::new(move |outcome, ack| {
+            let (payload, error) = match outcome {
+                Ok(bytes) => (bytes::Bytes::from(bytes), None),
+                Err(e) => (bytes::Bytes::new(), Some(wire::WireError::from(&e))),
+            };
+            let pin = caller.as_ref().map_or(call_id, |c| pin(None, c.id()) ^ callee_id);
+            // An important response waits for the caller's node to confirm: it is a
+            // call of its own (so a connection lost after it left is `ConnectionLost`,
+            // one that never left `NoConnection`).
+            let Some(tx) = ack else {
+                let body = Body::Reply(wire::CallReply {
+                    call_id,
+                    payload,
+                    error,
+                    ack_id: 0,
+                });
+                if let Err(e) = remote.send(&caller_node, pin, body) {
+                    tracing::debug!(to = %caller_node, %e, "reply lost: no route to the caller");
+                }
+                return;
+            };
+            let ack_id = remote.next_call_id();
+            let confirm: PendingCall = Box::new(move |outcome| {
+                let _ = tx.send(outcome.map(|_| ()));
+                Ok(())
+            });
+            let body = Body::Reply(wire::CallReply {
+                call_id,
+                payload,
+                error,
+                ack_id,
+            });
+            match remote.call(&caller_node, pin, ack_id, body, confirm, false) {
+                // The responder bounds its wait itself; the entry goes with the answer
+                // or the connection.
+                Ok(mut waiting) => waiting.answered(),
+                Err(e) => tracing::debug!(to = %caller_node, %e, "reply lost: no route to the caller"),
+            }
+        }),
+        ack_timeout,
+    }
+}
+
+/// A short, fixed label for an error, for metrics.
+fn error_label(e: &Error) -> &'static str {
+    match e {
+        Error::ProcessUnknown => "process_unknown",
+        Error::MailboxFull => "mailbox_full",
+        Error::ProcessTerminated => "process_terminated",
+        Error::UnknownMessage(_) => "unknown_message",
+        Error::Codec(_) => "codec",
+        Error::CallCycle => "call_cycle",
+        _ => "other",
+    }
+}

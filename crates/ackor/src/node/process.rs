@@ -1,0 +1,48 @@
+//! What the node's process table holds: processes that take signals (see
+//! [`ProcessCell`]) and, decoded by their own actor type, messages from other nodes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::identity::{ChainId, Pid};
+use crate::monitor::ProcessCell;
+
+/// Told whether an important response reached a caller that was still waiting.
+pub(crate) type AckSender = tokio::sync::oneshot::Sender<Result<(), Error>>;
+
+/// Sends an outcome on to another node; with an [`AckSender`] for an important
+/// response.
+pub(crate) type SendOn<T> = Box<dyn FnOnce(Result<T, Error>, Option<AckSender>) + Send + Sync>;
+
+/// Where the reply to a remote call goes: the encoded outcome is sent back to the
+/// caller's node.
+pub(crate) struct RemoteReplyTo {
+    /// Sends the encoded outcome; with an ack sender for an important response.
+    pub(crate) send: SendOn<Vec<u8>>,
+    /// How long an important response waits for the caller's node to confirm.
+    pub(crate) ack_timeout: Duration,
+}
+
+/// A delivery that failed, with the reply route given back so the caller can be told.
+pub(crate) type Undelivered = (Error, Option<RemoteReplyTo>);
+
+/// A message from another node, as the node's router hands it to a process.
+pub(crate) struct Inbound<'a> {
+    /// The message type's wire tag.
+    pub(crate) tag: &'a str,
+    pub(crate) payload: &'a [u8],
+    pub(crate) from: Option<Pid>,
+    pub(crate) chain: Option<ChainId>,
+    /// The wait-for path of a call (see `identity::ChainId` and `monitor::Blocked`).
+    pub(crate) path: Vec<u64>,
+    /// Set for a call: where its reply goes.
+    pub(crate) reply: Option<RemoteReplyTo>,
+}
+
+/// A live process of this node, as its process table holds it.
+pub(crate) trait Process: ProcessCell {
+    /// Decodes a message that came from another node and queues it; gives the reply
+    /// route back with the error when it cannot.
+    fn deliver_remote(self: Arc<Self>, message: Inbound<'_>) -> Result<(), Undelivered>;
+}

@@ -1,0 +1,26 @@
+//! The one way up out of the network side: frames addressed to this node's processes
+//! go to the node through [`Inbound`]. The network side knows bytes, pids and frames;
+//! the node knows its processes and routes what arrives to them.
+
+use std::sync::Arc;
+
+use super::Remote;
+use super::link::LinkQueue;
+use super::peer::Peer;
+use super::wire::{Body, Deliver};
+use crate::identity::Pid;
+
+/// What the node does with what its peers send.
+pub(crate) trait Inbound: Send + Sync + 'static {
+    /// A message for a process of this node, read from `peer` on the link whose
+    /// outgoing queue is `back` (an acknowledgement goes back on that link).
+    fn deliver(&self, remote: &Arc<Remote>, peer: &Arc<Peer>, deliver: Deliver, back: &LinkQueue);
+
+    /// A request of `peer` about this node's processes: `Whereis`, `Monitor`, `Link`,
+    /// `Exit` or `Spawn` (the network side handles answers, `Down` and heartbeats).
+    fn request(&self, remote: &Arc<Remote>, peer: &Arc<Peer>, body: Body);
+
+    /// `peer` went down: each `(local, remote)` link between a process of this node
+    /// and one of the peer's is cut.
+    fn links_lost(&self, links: Vec<(Pid, Pid)>);
+}

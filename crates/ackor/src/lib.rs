@@ -162,6 +162,7 @@ mod mailbox;
 mod monitor;
 mod node;
 pub mod reentrancy;
+mod reliable;
 mod remote;
 #[doc(hidden)]
 pub mod testing;

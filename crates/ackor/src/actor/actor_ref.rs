@@ -19,8 +19,9 @@ use crate::identity::ChainId;
 use crate::identity::{Pid, ProcessId};
 use crate::monitor::{Blocked, ExitReason, ProcessCell, SystemMsg};
 use crate::node::Node;
+use crate::reliable::{self, AckWait};
 use crate::remote::wire::{self, Outgoing};
-use crate::remote::{ForgetCall, Peer, PendingCall, Remote, Waiting, pin};
+use crate::remote::{ForgetCall, Peer, PendingCall, Remote, pin};
 
 /// A handle to an actor of type `A`: send it messages, call it, stop it.
 ///
@@ -185,8 +186,8 @@ impl<A: Actor> RemoteTarget<A> {
 }
 
 impl<A: Actor> RemoteTarget<A> {
-    /// Sends with an acknowledgement from the receiving node: the frame is queued now,
-    /// the returned future waits for the acknowledgement.
+    /// Sends with an acknowledgement from the receiving node (see [`crate::reliable`]):
+    /// the frame is queued now, the returned future waits for the acknowledgement.
     fn send_important<M: Message>(
         &self,
         sender: Option<Pid>,
@@ -195,72 +196,16 @@ impl<A: Actor> RemoteTarget<A> {
     ) -> Result<AckWait, Error> {
         let remote = self.remote()?;
         let peer = self.peer(remote)?;
-        let id = remote.next_call_id();
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let pending = Waiting::Ack(tx);
-        metrics::counter!("ackor_important_sent_total").increment(1);
+        let id = reliable::delivery_id(remote);
         let pin = pin(sender.as_ref(), self.pid.id());
         let head = Head {
             call_id: id,
             ack: true,
             ..Head::default()
         };
-        let forget = self.with_frame(remote, sender.as_ref(), &msg, head, |frame, _| {
-            remote.call_on(peer, pin, id, frame, pending, true)
-        })?;
-        Ok(AckWait {
-            rx,
-            forget,
-            deadline: tokio::time::Instant::now() + timeout,
-            sleep: None,
-            delivery_id: id,
+        self.with_frame(remote, sender.as_ref(), &msg, head, |frame, _| {
+            reliable::send(remote, peer, pin, id, frame, timeout)
         })
-    }
-}
-
-/// Waits for the acknowledgement of one important send. A pipelined send is often
-/// acknowledged by the time it is awaited: no timer is set up then; otherwise a timer
-/// for the deadline set at the send.
-struct AckWait {
-    rx: tokio::sync::oneshot::Receiver<Result<(), Error>>,
-    forget: ForgetCall,
-    /// The timeout runs from the send, not from the first wait: pipelined sends awaited
-    /// one after another each get their full time and no more.
-    deadline: tokio::time::Instant,
-    sleep: Option<Pin<Box<Sleep>>>,
-    delivery_id: u64,
-}
-
-impl Future for AckWait {
-    type Output = Result<(), Error>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
-        let this = &mut *self;
-        let outcome = match Pin::new(&mut this.rx).poll(cx) {
-            Poll::Ready(Ok(outcome)) => {
-                this.forget.answered();
-                outcome
-            }
-            Poll::Ready(Err(_)) => Err(Error::NoConnection),
-            Poll::Pending => {
-                let deadline = this.deadline;
-                let sleep = this
-                    .sleep
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-                match sleep.as_mut().poll(cx) {
-                    Poll::Ready(()) => Err(Error::Timeout),
-                    Poll::Pending => return Poll::Pending,
-                }
-            }
-        };
-        match &outcome {
-            Ok(()) => tracing::trace!(delivery_id = this.delivery_id, "acknowledged"),
-            Err(e) => {
-                metrics::counter!("ackor_important_nacked_total", "reason" => e.to_string()).increment(1);
-                tracing::debug!(delivery_id = this.delivery_id, error = %e, "not acknowledged");
-            }
-        }
-        Poll::Ready(outcome)
     }
 }
 
@@ -832,7 +777,7 @@ fn remote_call<A: Actor, M: Message>(
             });
             complete(value)
         });
-        remote.call_on(peer, pin, call_id, frame, pending, false)
+        remote.call_on(peer, pin, call_id, frame, pending, None)
     })
 }
 

@@ -10,8 +10,9 @@ use super::{Inbound, Node, Process, RemoteReplyTo};
 use crate::error::Error;
 use crate::identity::{ChainId, NodeName, Pid, Ref};
 use crate::monitor::{ExitReason, SystemMsg, Watcher};
-use crate::remote::wire::{self, Body, Frame, Outgoing, Target, WirePid};
-use crate::remote::{self, LinkQueue, Peer, PendingCall, Remote, Seen, pin};
+use crate::reliable::{self, Arrival};
+use crate::remote::wire::{self, Body, Target, WirePid};
+use crate::remote::{self, LinkQueue, Peer, Remote, pin};
 
 impl remote::Inbound for Node {
     fn deliver(&self, remote: &Arc<Remote>, peer: &Arc<Peer>, deliver: wire::Deliver, back: &LinkQueue) {
@@ -31,6 +32,7 @@ impl remote::Inbound for Node {
                 });
                 let _ = remote.send(peer.name(), w.call_id, reply);
             }
+            Body::Reply(r) => reliable::confirm_response(remote, peer, r),
             Body::Monitor(m) => self.on_monitor(remote, peer, m),
             Body::Link(l) => self.on_link(remote, peer, l),
             Body::Exit(x) => self.on_exit(peer, x),
@@ -92,15 +94,7 @@ impl Node {
         let span = tracing::trace_span!("deliver", peer = %peer.name(), tag = %tag, call_id = d.call_id);
         let _enter = span.enter();
         let from = d.from.as_ref().map(|p| p.to_pid_on(peer.name()));
-        if d.ack
-            && let Some(before) = peer.claim(d.call_id)
-        {
-            // A resend after a link flap: deliver once; acknowledge again if the first
-            // copy is done (if it is still being delivered, it answers itself).
-            metrics::counter!("ackor_important_deduplicated_total").increment(1);
-            if let Seen::Done(error) = before {
-                acknowledge(remote, back, d.call_id, error);
-            }
+        if d.ack && matches!(reliable::arrived(remote, peer, back, d.call_id), Arrival::Repeat) {
             return;
         }
         // A call's reply comes from the handler; an important send's acknowledgement
@@ -126,9 +120,7 @@ impl Node {
         match outcome {
             Ok(()) => {
                 if d.ack {
-                    metrics::counter!("ackor_important_acked_total").increment(1);
-                    peer.record(d.call_id, None);
-                    acknowledge(remote, back, d.call_id, None);
+                    reliable::settled(remote, peer, back, d.call_id, Ok(()));
                 }
             }
             Err((error, reply)) => {
@@ -136,9 +128,7 @@ impl Node {
                     .increment(1);
                 tracing::debug!(peer = %peer.name(), tag = %tag, %error, "remote message not delivered");
                 if d.ack {
-                    let error = wire::WireError::from(&error);
-                    peer.record(d.call_id, Some(error.clone()));
-                    acknowledge(remote, back, d.call_id, Some(error));
+                    reliable::settled(remote, peer, back, d.call_id, Err(&error));
                 } else if let Some(route) = reply {
                     (route.send)(Err(error), None);
                 }
@@ -228,20 +218,6 @@ impl Node {
     }
 }
 
-/// Answers an important send: on `back`, the queue of the link it came in on,
-/// whose writer (in the same task as the reader) writes it right after this read.
-/// No other task is woken, which would cost a worker wake-up per acknowledgement.
-fn acknowledge(remote: &Remote, back: &LinkQueue, delivery_id: u64, error: Option<wire::WireError>) {
-    let ack = Frame::new(Body::Reply(wire::CallReply {
-        call_id: delivery_id,
-        error,
-        ..Default::default()
-    }));
-    if let Err(e) = back.push_from_reader(&Outgoing::Frame(&ack), remote.config().max_frame_size) {
-        tracing::debug!(delivery_id, error = %e, "acknowledgement not sent");
-    }
-}
-
 /// The route back to a remote caller.
 fn reply_route(
     remote: &Arc<Remote>,
@@ -263,37 +239,19 @@ fn reply_route(
                 Err(e) => (bytes::Bytes::new(), Some(wire::WireError::from(&e))),
             };
             let pin = caller.as_ref().map_or(call_id, |c| pin(None, c.id()) ^ callee_id);
-            // An important response waits for the caller's node to confirm: it is a
-            // call of its own (so a connection lost after it left is `ConnectionLost`,
-            // one that never left `NoConnection`).
-            let Some(tx) = ack else {
-                let body = Body::Reply(wire::CallReply {
-                    call_id,
-                    payload,
-                    error,
-                    ack_id: 0,
-                });
-                if let Err(e) = remote.send(&caller_node, pin, body) {
-                    tracing::debug!(to = %caller_node, %e, "reply lost: no route to the caller");
-                }
+            // An important response waits for the caller's node to confirm.
+            if let Some(tx) = ack {
+                reliable::send_response(&remote, &caller_node, pin, call_id, (payload, error), tx);
                 return;
-            };
-            let ack_id = remote.next_call_id();
-            let confirm: PendingCall = Box::new(move |outcome| {
-                let _ = tx.send(outcome.map(|_| ()));
-                Ok(())
-            });
+            }
             let body = Body::Reply(wire::CallReply {
                 call_id,
                 payload,
                 error,
-                ack_id,
+                ack_id: 0,
             });
-            match remote.call(&caller_node, pin, ack_id, body, confirm, false) {
-                // The responder bounds its wait itself; the entry goes with the answer
-                // or the connection.
-                Ok(mut waiting) => waiting.answered(),
-                Err(e) => tracing::debug!(to = %caller_node, %e, "reply lost: no route to the caller"),
+            if let Err(e) = remote.send(&caller_node, pin, body) {
+                tracing::debug!(to = %caller_node, %e, "reply lost: no route to the caller");
             }
         }),
         ack_timeout,

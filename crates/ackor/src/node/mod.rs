@@ -19,6 +19,7 @@ pub(crate) use spawnables::{SpawnFn, Spawnables};
 use crate::error::Error;
 use crate::identity::{NodeName, Pid};
 use crate::monitor::{ExitReason, SystemMsg};
+use crate::reliable;
 use crate::remote::{Remote, RemoteConfig};
 
 /// Default capacity of an actor's user lane.
@@ -121,8 +122,14 @@ impl NodeBuilder {
         let mut listener = None;
         let remote = match &config.remote {
             Some(rc) => {
-                let (remote, name, l) =
-                    Remote::bind(&config.name, creation, rc.clone(), runtime.clone()).await?;
+                let (remote, name, l) = Remote::bind(
+                    &config.name,
+                    creation,
+                    rc.clone(),
+                    runtime.clone(),
+                    reliable::new_custody,
+                )
+                .await?;
                 config.name = name;
                 listener = Some(l);
                 Some(remote)

@@ -7,9 +7,7 @@ use std::time::Duration;
 use crate::error::Error;
 use crate::identity::{ChainId, Pid};
 use crate::monitor::ProcessCell;
-
-/// Told whether an important response reached a caller that was still waiting.
-pub(crate) type AckSender = tokio::sync::oneshot::Sender<Result<(), Error>>;
+use crate::reliable::AckSender;
 
 /// Sends an outcome on to another node; with an [`AckSender`] for an important
 /// response.

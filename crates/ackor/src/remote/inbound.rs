@@ -17,7 +17,9 @@ pub(crate) trait Inbound: Send + Sync + 'static {
     fn deliver(&self, remote: &Arc<Remote>, peer: &Arc<Peer>, deliver: Deliver, back: &LinkQueue);
 
     /// A request of `peer` about this node's processes: `Whereis`, `Monitor`, `Link`,
-    /// `Exit` or `Spawn` (the network side handles answers, `Down` and heartbeats).
+    /// `Exit` or `Spawn`; or an important response (a `Reply` with an `ack_id`), which
+    /// wants an answer of its own. The network side handles plain answers, `Down` and
+    /// heartbeats.
     fn request(&self, remote: &Arc<Remote>, peer: &Arc<Peer>, body: Body);
 
     /// `peer` went down: each `(local, remote)` link between a process of this node

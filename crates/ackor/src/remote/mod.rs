@@ -17,6 +17,7 @@
 //! A link the peer dialed that dies is the peer's to mend: here it only ends.
 
 mod config;
+mod custody;
 mod handshake;
 mod inbound;
 mod link;
@@ -33,9 +34,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use config::RemoteConfig;
+pub(crate) use custody::{Custody, NewCustody};
 pub(crate) use inbound::Inbound;
 pub(crate) use link::LinkQueue;
-pub(crate) use peer::{OnDown, Peer, PendingCall, Seen, Waiting};
+pub(crate) use peer::{OnDown, Peer, PendingCall, Waiting};
 pub use tls::TlsConfig;
 pub use transport::{BoxFuture, Connection, Listener, Transport};
 
@@ -60,6 +62,8 @@ pub(crate) struct Remote {
     listener: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// The runtime links and redials run on.
     runtime: tokio::runtime::Handle,
+    /// Makes each peer's custody (what the layer above keeps under its lock).
+    new_custody: NewCustody,
     /// Where frames for this node's processes go; cleared at shutdown to end the cycle
     /// (the node holds this side, and the inbound side is the node).
     inbound: Mutex<Option<Arc<dyn Inbound>>>,
@@ -90,6 +94,7 @@ impl Remote {
         creation: u32,
         config: RemoteConfig,
         runtime: tokio::runtime::Handle,
+        new_custody: NewCustody,
     ) -> Result<(Arc<Remote>, NodeName, Listening), Error> {
         if config.links_per_peer == 0 {
             return Err(Error::Config("links_per_peer must be at least 1".into()));
@@ -117,6 +122,7 @@ impl Remote {
             next_link_set: AtomicU64::new(1),
             listener: Mutex::new(None),
             runtime,
+            new_custody,
             inbound: Mutex::new(None),
             stopped: AtomicBool::new(false),
         });
@@ -159,7 +165,7 @@ impl Remote {
     fn peer(&self, name: &NodeName) -> Arc<Peer> {
         lock(&self.peers)
             .entry(name.clone())
-            .or_insert_with(|| Arc::new(Peer::new(name.clone())))
+            .or_insert_with(|| Arc::new(Peer::new(name.clone(), (self.new_custody)())))
             .clone()
     }
 
@@ -191,28 +197,11 @@ impl Remote {
     /// Queues a frame for `to`, dialing if needed. Fails with `NoConnection` at once
     /// while the peer is known to be unreachable (in reconnect backoff).
     pub(crate) fn send(self: &Arc<Self>, to: &NodeName, pin: u64, body: Body) -> Result<(), Error> {
-        self.send_tracked(to, pin, body, None)
-    }
-
-    fn send_tracked(
-        self: &Arc<Self>,
-        to: &NodeName,
-        pin: u64,
-        body: Body,
-        track: Option<u64>,
-    ) -> Result<(), Error> {
         if self.stopped.load(Ordering::Acquire) {
             return Err(Error::NodeStopped);
         }
         let peer = self.peer_for(to)?;
-        self.send_on(
-            &peer,
-            pin,
-            &Outgoing::Frame(&Frame::new(body)),
-            track,
-            false,
-            None,
-        )
+        self.send_on(&peer, pin, &Outgoing::Frame(&Frame::new(body)), None, false, None)
     }
 
     /// The peer `to`, for a sender to keep: fails for this node itself and for a name
@@ -227,31 +216,30 @@ impl Remote {
         Ok(self.peer(to))
     }
 
-    /// Queues a frame on `peer`'s links (see [`Peer::send`]); with `track`, as the
-    /// important send of that delivery id; with `call`, registering the pending call.
+    /// Queues a frame on `peer`'s links (see [`Peer::send`]); with `keep = Some((id,
+    /// limit))`, also kept by the peer's custody under `id`; with `call`, registering
+    /// the pending call.
     pub(crate) fn send_on(
         self: &Arc<Self>,
         peer: &Arc<Peer>,
         pin: u64,
         frame: &Outgoing<'_>,
-        track: Option<u64>,
+        keep: Option<(u64, usize)>,
         bounded: bool,
         call: Option<(u64, Waiting)>,
     ) -> Result<(), Error> {
         if self.stopped.load(Ordering::Acquire) {
             return Err(Error::NodeStopped);
         }
-        let track = track.map(|id| (id, self.config.important_window));
-        peer.send(self, pin, frame, track, bounded, call)
+        peer.send(self, pin, frame, keep, bounded, call)
     }
 
     pub(crate) fn is_stopped(&self) -> bool {
         self.stopped.load(Ordering::Acquire)
     }
 
-    /// Registers a pending call with `to` and sends its frame; with `important`, also
-    /// keeps a copy of the frame until it is acknowledged (resent after a link flap).
-    /// The returned guard forgets the pending call when the caller gives up.
+    /// Registers a pending call with `to` and sends its frame. The returned guard
+    /// forgets the pending call when the caller gives up.
     pub(crate) fn call(
         self: &Arc<Self>,
         to: &NodeName,
@@ -259,7 +247,6 @@ impl Remote {
         call_id: u64,
         body: Body,
         pending: PendingCall,
-        important: bool,
     ) -> Result<ForgetCall, Error> {
         let peer = self.peer_for(to)?;
         self.call_on(
@@ -268,11 +255,13 @@ impl Remote {
             call_id,
             &Outgoing::Frame(&Frame::new(body)),
             pending,
-            important,
+            None,
         )
     }
 
-    /// [`Remote::call`] to a peer the caller already holds.
+    /// [`Remote::call`] to a peer the caller already holds; with `keep = Some(limit)`,
+    /// the peer's custody also keeps the frame under the call's id until it is
+    /// answered (see [`Custody`]), refused beyond `limit` kept frames.
     pub(crate) fn call_on(
         self: &Arc<Self>,
         peer: &Arc<Peer>,
@@ -280,10 +269,10 @@ impl Remote {
         call_id: u64,
         frame: &Outgoing<'_>,
         pending: impl Into<Waiting>,
-        important: bool,
+        keep: Option<usize>,
     ) -> Result<ForgetCall, Error> {
-        let track = important.then_some(call_id);
-        self.send_on(peer, pin, frame, track, false, Some((call_id, pending.into())))?;
+        let keep = keep.map(|limit| (call_id, limit));
+        self.send_on(peer, pin, frame, keep, false, Some((call_id, pending.into())))?;
         Ok(ForgetCall {
             peer: Some(peer.clone()),
             call_id,
@@ -337,7 +326,7 @@ impl Remote {
             let _ = tx.send(outcome);
             Ok(())
         });
-        let _forget = self.call(node, call_id, call_id, body, pending, false)?;
+        let _forget = self.call(node, call_id, call_id, body, pending)?;
         match tokio::time::timeout(timeout, rx).await {
             Err(_) => Err(Error::Timeout),
             Ok(Err(_)) => Err(Error::NoConnection),
@@ -498,21 +487,14 @@ impl Remote {
         };
         match body {
             Body::Deliver(d) => inbound.deliver(self, peer, d, back),
+            // An important response wants an answer of its own: the layer above's.
+            Body::Reply(r) if r.ack_id != 0 => inbound.request(self, peer, Body::Reply(r)),
             Body::Reply(r) => {
                 let outcome = match &r.error {
                     Some(e) => Err(Error::from(e)),
                     None => Ok(r.payload),
                 };
-                let taken = peer.complete_call(r.call_id, outcome);
-                if r.ack_id != 0 {
-                    // An important response: tell the responder whether its caller got it.
-                    let ack = Body::Reply(wire::CallReply {
-                        call_id: r.ack_id,
-                        error: taken.err().as_ref().map(wire::WireError::from),
-                        ..Default::default()
-                    });
-                    let _ = self.send(peer.name(), r.call_id, ack);
-                }
+                let _ = peer.complete_call(r.call_id, outcome);
             }
             Body::WhereisReply(r) => {
                 let outcome = match r.pid {

@@ -11,8 +11,9 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use super::Remote;
+use super::custody::Custody;
 use super::link::LinkQueue;
-use super::wire::{Outgoing, WireError};
+use super::wire::Outgoing;
 use crate::error::Error;
 use crate::fasthash::FastMap;
 use crate::identity::{NodeName, Pid};
@@ -26,8 +27,9 @@ pub(crate) type PendingCall = Box<dyn FnOnce(Result<bytes::Bytes, Error>) -> Res
 pub(crate) enum Waiting {
     /// A call: the closure takes the outcome.
     Call(PendingCall),
-    /// An important send: its sender waits on the channel for the acknowledgement.
-    Ack(oneshot::Sender<Result<(), Error>>),
+    /// Its sender waits on the channel only for whether it succeeded (the
+    /// acknowledgement of an important send).
+    Done(oneshot::Sender<Result<(), Error>>),
 }
 
 impl Waiting {
@@ -35,7 +37,7 @@ impl Waiting {
     fn complete(self, outcome: Result<Bytes, Error>) -> Result<(), Error> {
         match self {
             Waiting::Call(call) => call(outcome),
-            Waiting::Ack(tx) => tx.send(outcome.map(|_| ())).map_err(|_| Error::ResponseIgnored),
+            Waiting::Done(tx) => tx.send(outcome.map(|_| ())).map_err(|_| Error::ResponseIgnored),
         }
     }
 }
@@ -84,28 +86,9 @@ struct State {
     /// (local pid, remote pid) pairs linked across.
     links: Vec<(Pid, Pid)>,
     backoff: Option<Duration>,
-    /// Important sends not yet acknowledged, by delivery id: resent after a reconnect
-    /// to the same incarnation.
-    unacked: FastMap<u64, Unacked>,
-    /// Numbers the entries of `unacked` in the order they were queued.
-    unacked_seq: u64,
-    /// Where the frames of `unacked` are copied: each is a slice of a chunk shared
-    /// with the frames sent around it (no allocation per frame); a chunk is freed once
-    /// all of its frames are acknowledged.
-    kept: BytesMut,
-    /// Outcomes of important sends this node received from the peer's current
-    /// incarnation, by delivery id: a resent one is acknowledged again, not delivered
-    /// twice. Bounded by [`DEDUP_WINDOW`].
-    seen: DedupWindow,
-}
-
-/// An important send awaiting its acknowledgement.
-struct Unacked {
-    /// Its place in the order of sends to the peer.
-    seq: u64,
-    pin: u64,
-    /// The encoded frame, to resend.
-    frame: Bytes,
+    /// Frames kept for the layer above until it releases them (the copies of
+    /// important sends): resent first after a reconnect to the same incarnation.
+    custody: Box<dyn Custody>,
 }
 
 /// A call waiting for its answer.
@@ -120,26 +103,12 @@ struct Pending {
 /// A frame queued while the links come up.
 struct Queued {
     pin: u64,
-    /// The delivery id of an important send.
-    important: Option<u64>,
+    /// The id its custody keeps it under, if kept.
+    kept: Option<u64>,
     frame: Bytes,
 }
 
-/// How many bytes of kept frames one chunk holds.
-const KEPT_CHUNK: usize = 16 * 1024;
-
-/// Copies an encoded frame into `kept` and returns it as its own `Bytes`.
-fn keep(kept: &mut BytesMut, frame: &[u8]) -> Bytes {
-    if kept.capacity() - kept.len() < frame.len() {
-        // A fresh chunk: the frames already taken out keep the old one alive.
-        *kept = BytesMut::with_capacity(KEPT_CHUNK.max(frame.len()));
-    }
-    kept.extend_from_slice(frame);
-    kept.split().freeze()
-}
-
 impl State {
-    /// Registers a call waiting for its answer.
     /// Registers the call waiting for an answer to the frame just queued; `sent` when
     /// the frame is on a link (not in the queue of a connecting peer).
     fn expect(&mut self, call: Option<(u64, Waiting)>, sent: bool) {
@@ -147,96 +116,7 @@ impl State {
             self.calls.insert(id, Pending { waiting, sent });
         }
     }
-
-    /// Keeps the copy of an important send until it is acknowledged.
-    fn track(&mut self, id: u64, pin: u64, frame: Bytes) {
-        self.unacked_seq += 1;
-        let seq = self.unacked_seq;
-        self.unacked.insert(id, Unacked { seq, pin, frame });
-    }
 }
-
-/// The important deliveries received from a peer's incarnation, among its last
-/// [`DEDUP_WINDOW`] delivery ids (ids are a counter of the sender, so they are mostly
-/// received in order): one slot per id modulo the window, packed as `id << 2 | state`
-/// (0: empty), and the errors of the few refused ones aside. A slot holds the newest id
-/// that mapped to it; an id older than the one in its slot is out of the window and
-/// forgotten, as the oldest ids are.
-#[derive(Default)]
-struct DedupWindow {
-    /// Allocated on the first important delivery from the peer.
-    slots: Vec<u64>,
-    errors: FastMap<u64, WireError>,
-}
-
-const IN_PROGRESS: u64 = 1;
-const DONE: u64 = 2;
-const REFUSED: u64 = 3;
-
-impl DedupWindow {
-    fn slot(&mut self, id: u64) -> &mut u64 {
-        if self.slots.is_empty() {
-            self.slots = vec![0; DEDUP_WINDOW];
-        }
-        let at = (id % DEDUP_WINDOW as u64) as usize;
-        // `at` is below the length, which is DEDUP_WINDOW.
-        &mut self.slots[at]
-    }
-
-    fn get(&mut self, id: u64) -> Option<Seen> {
-        let slot = *self.slot(id);
-        if slot == 0 || slot >> 2 != id {
-            return None;
-        }
-        Some(match slot & 3 {
-            IN_PROGRESS => Seen::InProgress,
-            REFUSED => Seen::Done(self.errors.get(&id).cloned()),
-            _ => Seen::Done(None),
-        })
-    }
-
-    /// Records where delivery `id` stands, unless the window has moved past it (ids
-    /// of 2^62 and more, which no counter reaches, are not recorded).
-    fn set(&mut self, id: u64, seen: Seen) {
-        if id >> 62 != 0 {
-            return;
-        }
-        let slot = self.slot(id);
-        let before = *slot;
-        if before != 0 && before >> 2 > id {
-            return;
-        }
-        let (state, error) = match seen {
-            Seen::InProgress => (IN_PROGRESS, None),
-            Seen::Done(None) => (DONE, None),
-            Seen::Done(Some(error)) => (REFUSED, Some(error)),
-        };
-        *slot = id << 2 | state;
-        if before & 3 == REFUSED && before >> 2 != id {
-            self.errors.remove(&(before >> 2));
-        }
-        if let Some(error) = error {
-            self.errors.insert(id, error);
-        }
-    }
-
-    fn clear(&mut self) {
-        *self = DedupWindow::default();
-    }
-}
-
-/// Where an important delivery from the peer stands.
-#[derive(Clone)]
-pub(crate) enum Seen {
-    /// Being delivered right now (a repeat raced it on another link): the first copy
-    /// answers.
-    InProgress,
-    /// Delivered, or refused with this error.
-    Done(Option<WireError>),
-}
-
-/// How many received important deliveries a peer's dedup window remembers.
-const DEDUP_WINDOW: usize = 1 << 17;
 
 /// One peer node. Aligned to a cache line so that the reference count of its `Arc`,
 /// touched by every call's guard, does not share one with the lock of its state.
@@ -263,7 +143,7 @@ struct Fallout {
 }
 
 impl Peer {
-    pub(crate) fn new(name: NodeName) -> Self {
+    pub(crate) fn new(name: NodeName, custody: Box<dyn Custody>) -> Self {
         Peer {
             name,
             state: Mutex::new(State {
@@ -279,10 +159,7 @@ impl Peer {
                 monitors: HashMap::new(),
                 links: Vec::new(),
                 backoff: None,
-                unacked: FastMap::default(),
-                unacked_seq: 0,
-                kept: BytesMut::new(),
-                seen: DedupWindow::default(),
+                custody,
             }),
             room: Arc::new(Notify::new()),
             incoming: RwLock::new((0, 0)),
@@ -302,10 +179,9 @@ impl Peer {
     }
 
     /// Sends on the pinned link, queues while connecting, dials when idle; with
-    /// `track = Some((id, window))` it also keeps a copy of the important send
-    /// until it is acknowledged, refusing with [`Error::MailboxFull`] when `window`
-    /// sends to this peer already await theirs (memory stays bounded when the peer is
-    /// slow). Keeping the copy and queueing the frame happen under one lock, so a
+    /// `keep = Some((id, limit))` its custody also keeps the frame under `id` (see
+    /// [`Custody`]), refusing with [`Error::MailboxFull`] when it already keeps `limit`
+    /// frames of this peer (memory stays bounded when the peer is slow). Keeping the copy and queueing the frame happen under one lock, so a
     /// reconnect can never resend a frame that has not been queued yet (which would let
     /// it overtake the frames queued before it). A `bounded` send is refused with
     /// [`Error::MailboxFull`] while the link's queue (or, while connecting, the queue
@@ -317,14 +193,14 @@ impl Peer {
         remote: &Arc<Remote>,
         pin: u64,
         frame: &Outgoing<'_>,
-        track: Option<(u64, usize)>,
+        keep: Option<(u64, usize)>,
         bounded: bool,
         call: Option<(u64, Waiting)>,
     ) -> Result<(), Error> {
         let max = remote.config().max_frame_size;
         let mut st = self.lock();
-        if let Some((_, window)) = track
-            && st.unacked.len() >= window
+        if let Some((_, limit)) = keep
+            && st.custody.len() >= limit
         {
             return Err(Error::MailboxFull);
         }
@@ -336,27 +212,27 @@ impl Peer {
                     .out
                     .get((pin % n as u64) as usize)
                     .ok_or(Error::NoConnection)?;
-                let kept = &mut state.kept;
-                let copy = queue.push(bounded, |out| {
+                let custody = &mut state.custody;
+                queue.push(bounded, |out| {
                     let start = out.len();
                     frame.encode(out, max)?;
-                    Ok(track.map(|_| keep(kept, &out[start..])))
+                    if let Some((id, _)) = keep {
+                        custody.keep(id, pin, &out[start..]);
+                    }
+                    Ok(())
                 })?;
-                if let (Some((id, _)), Some(copy)) = (track, copy) {
-                    st.track(id, pin, copy);
-                }
                 // On a link: the peer may get it from now on.
                 st.expect(call, true);
                 Ok(())
             }
             Status::Connecting => {
-                self.enqueue(&mut st, remote, pin, frame, track, bounded)?;
+                self.enqueue(&mut st, remote, pin, frame, keep, bounded)?;
                 st.expect(call, false);
                 Ok(())
             }
             Status::Backoff(until) if Instant::now() < until => Err(Error::NoConnection),
             Status::Idle | Status::Backoff(_) => {
-                self.enqueue(&mut st, remote, pin, frame, track, bounded)?;
+                self.enqueue(&mut st, remote, pin, frame, keep, bounded)?;
                 st.expect(call, false);
                 st.status = Status::Connecting;
                 drop(st);
@@ -373,7 +249,7 @@ impl Peer {
         remote: &Remote,
         pin: u64,
         frame: &Outgoing<'_>,
-        track: Option<(u64, usize)>,
+        keep: Option<(u64, usize)>,
         bounded: bool,
     ) -> Result<(), Error> {
         if bounded && st.queued_bytes >= remote.config().link_buffer {
@@ -383,12 +259,12 @@ impl Peer {
         frame.encode(&mut out, remote.config().max_frame_size)?;
         let frame = out.freeze();
         st.queued_bytes += frame.len();
-        if let Some((id, _)) = track {
-            st.track(id, pin, frame.clone());
+        if let Some((id, _)) = keep {
+            st.custody.keep_encoded(id, pin, frame.clone());
         }
         st.queue.push(Queued {
             pin,
-            important: track.map(|(id, _)| id),
+            kept: keep.map(|(id, _)| id),
             frame,
         });
         Ok(())
@@ -435,7 +311,7 @@ impl Peer {
         let mut st = self.lock();
         let fallout = match st.creation {
             Some(old) if old != creation => {
-                st.seen.clear();
+                st.custody.new_incarnation();
                 Some(self.fail_locked(&mut st, remote, false, false))
             }
             _ => None,
@@ -504,22 +380,14 @@ impl Peer {
         st.status = Status::Up;
         st.backoff = None;
         let n = st.out.len().max(1) as u64;
-        // Important sends that went out on the previous links and were not
-        // acknowledged go first, in their order (they were sent before anything now
-        // queued); the peer's dedup window drops the ones it already has. Those still
-        // in the queue never left and go out in their place.
-        let queued: std::collections::HashSet<u64> = st.queue.iter().filter_map(|q| q.important).collect();
-        let mut resend: Vec<_> = st
-            .unacked
-            .iter()
-            .filter(|(id, _)| !queued.contains(id))
-            .map(|(_, sent)| (sent.seq, sent.pin, sent.frame.clone()))
-            .collect();
-        resend.sort_unstable_by_key(|(seq, _, _)| *seq);
-        let resend = resend.into_iter().map(|(_, pin, frame)| (pin, frame));
-        if resend.len() > 0 {
-            metrics::counter!("ackor_important_resent_total").increment(resend.len() as u64);
-            tracing::info!(peer = %self.name, count = resend.len(), "resending unacknowledged important messages");
+        // Kept frames that went out on the previous links and were not answered go
+        // first, in their order (they were sent before anything now queued); the
+        // peer drops the ones it already has. Those still in the queue never left and
+        // go out in their place.
+        let queued: std::collections::HashSet<u64> = st.queue.iter().filter_map(|q| q.kept).collect();
+        let resend = st.custody.resend(&|id| queued.contains(&id));
+        if !resend.is_empty() {
+            tracing::info!(peer = %self.name, count = resend.len(), "resending unanswered kept frames");
         }
         let queue = std::mem::take(&mut st.queue);
         st.queued_bytes = 0;
@@ -527,7 +395,10 @@ impl Peer {
         for p in st.calls.values_mut() {
             p.sent = true;
         }
-        for (pin, frame) in resend.chain(queue.into_iter().map(|q| (q.pin, q.frame))) {
+        for (pin, frame) in resend
+            .into_iter()
+            .chain(queue.into_iter().map(|q| (q.pin, q.frame)))
+        {
             if let Some(link) = st.out.get((pin % n) as usize) {
                 link.push_encoded(&frame);
             }
@@ -540,11 +411,11 @@ impl Peer {
     /// A link failed or the peer became unreachable: fail everything that depends on it.
     /// `generation` limits this to news about the current links.
     ///
-    /// Unacknowledged important sends are kept (the peer may have them): they are
-    /// resent if the same incarnation comes back, fail with
-    /// [`Error::ConnectionLost`] if a new one does, and otherwise end at their sender's
-    /// timeout. With `heal` (a link of an established connection died) the peer is
-    /// dialed again at once; after a failed dial, again once the backoff is over.
+    /// Kept frames that left stay kept (the peer may have them): they are resent if
+    /// the same incarnation comes back, fail with [`Error::ConnectionLost`] if a new
+    /// one does, and otherwise end at their sender's timeout. With `heal` (a link of an
+    /// established connection died) the peer is dialed again at once; after a failed
+    /// dial, again once the backoff is over.
     /// Pending calls fail at once: [`Error::ConnectionLost`] if their frame had left,
     /// [`Error::NoConnection`] if it had not.
     pub(crate) fn fail(
@@ -560,7 +431,7 @@ impl Peer {
                 return;
             }
             let was_connected = matches!(st.status, Status::Up | Status::Connecting);
-            let keep = !st.unacked.is_empty() && !remote.is_stopped();
+            let keep = !st.custody.is_empty() && !remote.is_stopped();
             let fallout = self.fail_locked(&mut st, remote, true, keep);
             let redial = match (keep, heal, st.status) {
                 (true, true, _) => {
@@ -586,7 +457,7 @@ impl Peer {
         self.room.notify_waiters();
         match redial {
             Some(wait) if wait.is_zero() => {
-                tracing::info!(peer = %self.name, "redialing to resend unacknowledged important messages");
+                tracing::info!(peer = %self.name, "redialing to resend kept frames");
                 remote.dial(self.clone());
             }
             Some(wait) => self.redial_later(remote, wait),
@@ -594,8 +465,8 @@ impl Peer {
         }
     }
 
-    /// Dials again after `wait` if important sends still await their acknowledgement
-    /// and nothing else dialed meanwhile.
+    /// Dials again after `wait` if kept frames still await their answer and nothing
+    /// else dialed meanwhile.
     fn redial_later(self: &Arc<Self>, remote: &Arc<Remote>, wait: Duration) {
         if remote.is_stopped() {
             return;
@@ -605,7 +476,7 @@ impl Peer {
         runtime.spawn(async move {
             tokio::time::sleep(wait).await;
             let mut st = peer.lock();
-            if st.unacked.is_empty()
+            if st.custody.is_empty()
                 || remote.is_stopped()
                 || !matches!(st.status, Status::Backoff(_) | Status::Idle)
             {
@@ -613,12 +484,12 @@ impl Peer {
             }
             st.status = Status::Connecting;
             drop(st);
-            tracing::info!(peer = %peer.name, "redialing to resend unacknowledged important messages");
+            tracing::info!(peer = %peer.name, "redialing to resend kept frames");
             remote.dial(peer);
         });
     }
 
-    fn fail_locked(&self, st: &mut State, remote: &Remote, backoff: bool, keep_unacked: bool) -> Fallout {
+    fn fail_locked(&self, st: &mut State, remote: &Remote, backoff: bool, keep_left: bool) -> Fallout {
         st.generation += 1;
         st.out.clear();
         for t in st.tasks.drain(..) {
@@ -632,19 +503,19 @@ impl Peer {
         } else {
             Status::Idle
         };
-        // Kept: important sends that left (the peer may have them). One still queued
-        // never left: it fails with `NoConnection` like any call that never left.
-        if keep_unacked {
-            let calls = &st.calls;
-            st.unacked.retain(|id, _| calls.get(id).is_some_and(|p| p.sent));
+        // Kept: frames that left (the peer may have them). One still queued never
+        // left: it fails with `NoConnection` like any call that never left.
+        let calls = &st.calls;
+        if keep_left {
+            st.custody.keep_only(&|id| calls.get(&id).is_some_and(|p| p.sent));
         } else {
-            st.unacked.clear();
+            st.custody.keep_only(&|_| false);
         }
-        let unacked = &st.unacked;
+        let custody = &st.custody;
         let failing: Vec<u64> = st
             .calls
             .keys()
-            .filter(|id| !unacked.contains_key(id))
+            .filter(|id| !custody.holds(**id))
             .copied()
             .collect();
         let calls = failing
@@ -679,22 +550,9 @@ impl Peer {
         }
     }
 
-    /// Claims an important delivery from the peer: `None` if it is new (the caller
-    /// delivers it and then [`Peer::record`]s the outcome), or where an earlier copy
-    /// stands. Check and claim are one step, so copies read on two links at once are
-    /// delivered once.
-    pub(crate) fn claim(&self, id: u64) -> Option<Seen> {
-        let mut st = self.lock();
-        if let Some(seen) = st.seen.get(id) {
-            return Some(seen);
-        }
-        st.seen.set(id, Seen::InProgress);
-        None
-    }
-
-    /// Records the outcome of an important delivery from the peer.
-    pub(crate) fn record(&self, id: u64, outcome: Option<WireError>) {
-        self.lock().seen.set(id, Seen::Done(outcome));
+    /// Runs `f` on the peer's custody, under the peer's lock.
+    pub(crate) fn with_custody<R>(&self, f: impl FnOnce(&mut dyn Custody) -> R) -> R {
+        f(&mut *self.lock().custody)
     }
 
     fn deliver(&self, fallout: Fallout, why: &str, remote: &Remote) {
@@ -723,7 +581,7 @@ impl Peer {
 
     pub(crate) fn remove_call(&self, id: u64) {
         let mut st = self.lock();
-        st.unacked.remove(&id);
+        st.custody.release(id);
         let removed = st.calls.remove(&id);
         drop(st);
         drop(removed);
@@ -733,7 +591,7 @@ impl Peer {
     pub(crate) fn complete_call(&self, id: u64, outcome: Result<bytes::Bytes, Error>) -> Result<(), Error> {
         let call = {
             let mut st = self.lock();
-            st.unacked.remove(&id);
+            st.custody.release(id);
             st.calls.remove(&id).map(|p| p.waiting)
         };
         self.hand_over(id, outcome, call)
@@ -745,7 +603,7 @@ impl Peer {
         {
             let mut st = self.lock();
             for (id, _, waiting) in answers.iter_mut() {
-                st.unacked.remove(id);
+                st.custody.release(*id);
                 *waiting = st.calls.remove(id).map(|p| p.waiting);
             }
         }
@@ -788,45 +646,5 @@ impl Peer {
 
     pub(crate) fn remove_link(&self, local: &Pid, remote: &Pid) {
         self.lock().links.retain(|(l, r)| l != local || r != remote);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn done(seen: Option<Seen>) -> Option<Option<WireError>> {
-        match seen {
-            Some(Seen::Done(e)) => Some(e),
-            _ => None,
-        }
-    }
-
-    #[test]
-    fn the_dedup_window_remembers_the_last_ids_and_their_outcomes() {
-        let mut w = DedupWindow::default();
-        assert!(w.get(1).is_none());
-        w.set(1, Seen::InProgress);
-        assert!(matches!(w.get(1), Some(Seen::InProgress)));
-        w.set(1, Seen::Done(None));
-        assert_eq!(done(w.get(1)), Some(None));
-        let refused = WireError::from(&Error::MailboxFull);
-        w.set(2, Seen::Done(Some(refused.clone())));
-        assert_eq!(done(w.get(2)), Some(Some(refused)));
-        // One window later the slots are reused: the old ids are forgotten.
-        let later = DEDUP_WINDOW as u64;
-        w.set(1 + later, Seen::Done(None));
-        w.set(2 + later, Seen::Done(None));
-        assert!(w.get(1).is_none() && w.get(2).is_none());
-        assert!(w.errors.is_empty());
-        // An id older than its slot's is out of the window: it does not evict the newer.
-        w.set(1, Seen::Done(None));
-        assert_eq!(done(w.get(1 + later)), Some(None));
-        assert!(w.get(1).is_none());
-        // Ids no counter reaches are never recorded (and never panic).
-        w.set(u64::MAX, Seen::InProgress);
-        assert!(w.get(u64::MAX).is_none());
-        w.clear();
-        assert!(w.get(1 + later).is_none());
     }
 }

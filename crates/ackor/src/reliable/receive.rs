@@ -1,0 +1,76 @@
+//! The receiving side: deliver each important send once, and acknowledge it on the
+//! link it came in on.
+
+use super::dedup::Seen;
+use super::store::PeerCustody;
+use crate::error::Error;
+use crate::remote::wire::{Body, CallReply, Frame, Outgoing, WireError};
+use crate::remote::{LinkQueue, Peer, Remote};
+
+/// What to do with an important delivery that just arrived.
+pub(crate) enum Arrival {
+    /// First seen: deliver it, then call [`settled`].
+    New,
+    /// A copy of one already delivered or being delivered (resent after a link flap):
+    /// not delivered again; answered here if the first copy is settled.
+    Repeat,
+}
+
+/// Important delivery `id` arrived from `peer` on the link whose queue is `back`.
+/// Check and claim are one step under the peer's lock, so copies read on two links
+/// at once are delivered once.
+pub(crate) fn arrived(remote: &Remote, peer: &Peer, back: &LinkQueue, id: u64) -> Arrival {
+    let before = peer.with_custody(|custody| {
+        // The peer's custody is always this folder's `PeerCustody` (see `new_custody`).
+        let custody = custody.as_any_mut().downcast_mut::<PeerCustody>()?;
+        let before = custody.seen.get(id);
+        if before.is_none() {
+            custody.seen.set(id, Seen::InProgress);
+        }
+        before
+    });
+    match before {
+        None => Arrival::New,
+        Some(before) => {
+            // Deliver once; acknowledge again if the first copy is done (if it is still
+            // being delivered, it answers itself).
+            metrics::counter!("ackor_important_deduplicated_total").increment(1);
+            if let Seen::Done(error) = before {
+                acknowledge(remote, back, id, error);
+            }
+            Arrival::Repeat
+        }
+    }
+}
+
+/// Important delivery `id` from `peer` is in the mailbox (`Ok`) or was refused: records
+/// the outcome for repeats and acknowledges it on `back`.
+pub(crate) fn settled(remote: &Remote, peer: &Peer, back: &LinkQueue, id: u64, outcome: Result<(), &Error>) {
+    let error = match outcome {
+        Ok(()) => {
+            metrics::counter!("ackor_important_acked_total").increment(1);
+            None
+        }
+        Err(e) => Some(WireError::from(e)),
+    };
+    peer.with_custody(|custody| {
+        if let Some(custody) = custody.as_any_mut().downcast_mut::<PeerCustody>() {
+            custody.seen.set(id, Seen::Done(error.clone()));
+        }
+    });
+    acknowledge(remote, back, id, error);
+}
+
+/// Answers an important send: on `back`, the queue of the link it came in on, whose
+/// writer (in the same task as the reader) writes it right after this read. No other
+/// task is woken, which would cost a worker wake-up per acknowledgement.
+fn acknowledge(remote: &Remote, back: &LinkQueue, delivery_id: u64, error: Option<WireError>) {
+    let ack = Frame::new(Body::Reply(CallReply {
+        call_id: delivery_id,
+        error,
+        ..Default::default()
+    }));
+    if let Err(e) = back.push_from_reader(&Outgoing::Frame(&ack), remote.config().max_frame_size) {
+        tracing::debug!(delivery_id, error = %e, "acknowledgement not sent");
+    }
+}

@@ -1,0 +1,96 @@
+//! The sending side: queue an important send with its copy kept, and wait for the
+//! receiving node's acknowledgement.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::time::{Instant, Sleep};
+
+use crate::error::Error;
+use crate::remote::wire::Outgoing;
+use crate::remote::{ForgetCall, Peer, Remote, Waiting};
+
+/// A fresh delivery id, to put in the frame before it is handed to [`send`].
+pub(crate) fn delivery_id(remote: &Remote) -> u64 {
+    remote.next_call_id()
+}
+
+/// Queues `frame` (a `Deliver` with `ack` set and delivery id `id`) for `peer`, with
+/// its copy kept until the acknowledgement; the returned future waits for that, at
+/// most `timeout` from now.
+///
+/// Fails at once with [`Error::MailboxFull`] while `important_window` sends to the
+/// peer already wait, and with the errors of a plain send ([`Error::NoConnection`]
+/// while the peer is unreachable, [`Error::NodeStopped`]).
+pub(crate) fn send(
+    remote: &Arc<Remote>,
+    peer: &Arc<Peer>,
+    pin: u64,
+    id: u64,
+    frame: &Outgoing<'_>,
+    timeout: Duration,
+) -> Result<AckWait, Error> {
+    let (tx, rx) = oneshot::channel();
+    metrics::counter!("ackor_important_sent_total").increment(1);
+    let window = remote.config().important_window;
+    let forget = remote.call_on(peer, pin, id, frame, Waiting::Done(tx), Some(window))?;
+    Ok(AckWait {
+        rx,
+        forget,
+        deadline: Instant::now() + timeout,
+        sleep: None,
+        delivery_id: id,
+    })
+}
+
+/// Waits for the acknowledgement of one important send. A pipelined send is often
+/// acknowledged by the time it is awaited: no timer is set up then; otherwise a timer
+/// for the deadline set at the send.
+pub(crate) struct AckWait {
+    rx: oneshot::Receiver<Result<(), Error>>,
+    /// Forgets the pending entry (and the kept copy) if the sender gives up.
+    forget: ForgetCall,
+    /// The timeout runs from the send, not from the first wait: pipelined sends awaited
+    /// one after another each get their full time and no more.
+    deadline: Instant,
+    sleep: Option<Pin<Box<Sleep>>>,
+    delivery_id: u64,
+}
+
+impl Future for AckWait {
+    type Output = Result<(), Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let outcome = match Pin::new(&mut this.rx).poll(cx) {
+            Poll::Ready(Ok(outcome)) => {
+                this.forget.answered();
+                outcome
+            }
+            // The pending entry was dropped unanswered: the node's network side shut down.
+            Poll::Ready(Err(_)) => Err(Error::NoConnection),
+            Poll::Pending => {
+                let deadline = this.deadline;
+                let sleep = this
+                    .sleep
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                match sleep.as_mut().poll(cx) {
+                    Poll::Ready(()) => Err(Error::Timeout),
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
+        };
+        match &outcome {
+            Ok(()) => tracing::trace!(delivery_id = this.delivery_id, "acknowledged"),
+            Err(e) => {
+                metrics::counter!("ackor_important_nacked_total", "reason" => e.to_string()).increment(1);
+                tracing::debug!(delivery_id = this.delivery_id, error = %e, "not acknowledged");
+            }
+        }
+        Poll::Ready(outcome)
+    }
+}

@@ -164,12 +164,12 @@ mod node;
 pub mod reentrancy;
 mod reliable;
 mod remote;
+mod route;
 #[doc(hidden)]
 pub mod testing;
 
-pub use actor::{Actor, ActorRef, Call, Context, Handler, Message, Reply, ReplyHandle};
-pub use actor::{CallFuture, DeliveryFailure, Recipient, SendImportant};
-pub use actor::{Codec, MessagePack, RemoteActor, RemoteMessage, RemoteMessages, SpawnOptions};
+pub use actor::{Actor, Context, DeliveryFailure, Handler, Message, Recipient, Reply, ReplyHandle};
+pub use actor::{Codec, MessagePack, RemoteMessage, RemoteMessages, SpawnOptions};
 pub use error::{BoxError, Error};
 pub use identity::{NodeName, Pid, ProcessId, Ref};
 pub use monitor::{Down, Exit, ExitReason, MonitorRef};
@@ -179,3 +179,4 @@ pub use node::{
 pub use reentrancy::{Reentrancy, ReentrancyMode, RequestCall, RequestOptions};
 pub use remote::{BoxFuture, Connection, Listener, Transport};
 pub use remote::{RemoteConfig, TlsConfig};
+pub use route::{ActorRef, Call, CallFuture, RemoteActor, SendImportant};

@@ -1,11 +1,10 @@
 //! Actors: the [`Actor`] lifecycle, typed [`Handler`]s, the [`Context`] a handler runs
-//! in, and [`ActorRef`], the handle to send to one.
+//! in, the cell that holds an actor's mailbox, and the task that runs it. (The handle
+//! to send to one, [`ActorRef`](crate::ActorRef), is in `route`.)
 
-mod actor_ref;
 mod context;
 mod envelope;
 mod remote_messages;
-mod remote_spawn;
 mod reply;
 mod run;
 mod spawn;
@@ -14,16 +13,14 @@ use std::future::Future;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-pub(crate) use actor_ref::Chained;
-pub use actor_ref::{ActorRef, Call, CallFuture, SendImportant};
+pub(crate) use context::Chained;
 pub use context::Context;
-pub(crate) use reply::Forward;
 pub use reply::ReplyHandle;
+pub(crate) use reply::{Forward, ReplyReceiver, SenderGone, channel as reply_channel};
 
 pub(crate) use envelope::{Envelope, MsgEnvelope};
-pub(crate) use remote_messages::table;
 pub use remote_messages::{Codec, MessagePack, RemoteMessage, RemoteMessages};
-pub use remote_spawn::RemoteActor;
+pub(crate) use remote_messages::{DecodeReply, table};
 pub(crate) use run::run;
 pub use spawn::SpawnOptions;
 
@@ -267,9 +264,9 @@ pub(crate) type ActorItem<A> = Item<SystemMsg, Box<dyn Envelope<A>>, Continuatio
 
 /// The shared home of one actor: identity, mailbox, failure bookkeeping.
 pub(crate) struct ActorCell<A: Actor> {
-    core: ProcessCore,
-    mailbox: ActorMailbox<A>,
-    call_timeout: Duration,
+    pub(crate) core: ProcessCore,
+    pub(crate) mailbox: ActorMailbox<A>,
+    pub(crate) call_timeout: Duration,
     /// The actor type's remote messages, fetched on the first remote delivery.
     remote_table: OnceLock<Arc<RemoteMessages<A>>>,
     /// The chains its stash-mode requests wait on (see `reentrancy::WaitingChains`).

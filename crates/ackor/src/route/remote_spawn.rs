@@ -11,8 +11,8 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::remote_messages::{Codec, MessagePack};
-use super::{Actor, ActorRef, SpawnOptions};
+use super::ActorRef;
+use crate::actor::{Actor, Codec, MessagePack, SpawnOptions};
 use crate::error::Error;
 use crate::identity::{NodeName, Pid};
 use crate::node::{Node, SpawnFn};

@@ -1,0 +1,398 @@
+//! [`ActorRef`]: the typed handle to an actor, local or remote. Every verb decides
+//! here, once, whether the actor is on this node (its mailbox is pushed directly) or on
+//! another one (the message goes through [`RemoteTarget`]).
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::call::{Call, SendImportant, envelope};
+use super::remote_target::{Head, RemoteTarget, remote_call};
+use crate::actor::{Actor, ActorCell, Forward, Handler, Message, MsgEnvelope, ReplyHandle};
+use crate::error::Error;
+use crate::identity::{ChainId, Pid, ProcessId};
+use crate::monitor::{ExitReason, ProcessCell, SystemMsg};
+use crate::node::Node;
+use crate::reentrancy::Guard;
+
+/// A handle to an actor of type `A`: send it messages, call it, stop it.
+///
+/// Cheap to clone; holding one does not keep the actor running. Every verb fails at
+/// once with [`Error::ProcessTerminated`] once the actor has stopped.
+///
+/// ```
+/// # #[tokio::main] async fn main() -> Result<(), ackor::Error> {
+/// use ackor::{Actor, BoxError, Context, Handler, Message, Node};
+///
+/// struct Counter(u64);
+/// impl Actor for Counter {
+///     type Args = u64;
+///     async fn init(start: u64, _: &mut Context<Self>) -> Result<Self, BoxError> { Ok(Counter(start)) }
+/// }
+/// struct Add(u64);
+/// impl Message for Add { type Reply = u64; }
+/// impl Handler<Add> for Counter {
+///     type Return = u64;
+///     async fn handle(&mut self, msg: Add, _: &mut Context<Self>) -> u64 { self.0 += msg.0; self.0 }
+/// }
+///
+/// let node = Node::builder().name("doc@local").start().await?;
+/// let counter = node.spawn::<Counter>(10)?;
+/// counter.send(Add(1))?;                       // fire and forget
+/// assert_eq!(counter.call(Add(2)).await?, 13); // request and reply
+/// counter.stop()?;
+/// counter.wait_for_stop().await;
+/// assert_eq!(counter.send(Add(1)), Err(ackor::Error::ProcessTerminated));
+/// node.shutdown().await;
+/// # Ok(()) }
+/// ```
+pub struct ActorRef<A: Actor> {
+    pub(super) inner: Inner<A>,
+}
+
+pub(super) enum Inner<A: Actor> {
+    Local(Arc<ActorCell<A>>),
+    Remote(Arc<RemoteTarget<A>>),
+}
+
+impl<A: Actor> Clone for ActorRef<A> {
+    fn clone(&self) -> Self {
+        let inner = match &self.inner {
+            Inner::Local(c) => Inner::Local(c.clone()),
+            Inner::Remote(r) => Inner::Remote(r.clone()),
+        };
+        ActorRef { inner }
+    }
+}
+
+impl<A: Actor> PartialEq for ActorRef<A> {
+    fn eq(&self, other: &Self) -> bool {
+        self.pid() == other.pid()
+    }
+}
+
+impl<A: Actor> Eq for ActorRef<A> {}
+
+impl<A: Actor> fmt::Debug for ActorRef<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ActorRef({})", self.pid())
+    }
+}
+
+impl<A: Actor> ActorRef<A> {
+    pub(crate) fn from_cell(cell: Arc<ActorCell<A>>) -> Self {
+        ActorRef {
+            inner: Inner::Local(cell),
+        }
+    }
+
+    pub(crate) fn remote(pid: Pid, node: Node) -> Self {
+        ActorRef {
+            inner: Inner::Remote(Arc::new(RemoteTarget::new(pid, node))),
+        }
+    }
+
+    /// A handle to the name `id` on another node (see `Node::remote_named`).
+    pub(crate) fn remote_named(id: &ProcessId, node: Node) -> Self {
+        ActorRef {
+            inner: Inner::Remote(Arc::new(RemoteTarget::named(id, node))),
+        }
+    }
+
+    /// Sends `msg` as a request of `chain`: `complete` gets the outcome (the reply, the
+    /// callee's error, or why it cannot come) and says whether the requester still
+    /// waited. Returns what must live as long as the request (a remote call to forget).
+    pub(crate) fn request_from<M>(
+        &self,
+        sender: Pid,
+        msg: M,
+        chain: ChainId,
+        complete: impl FnOnce(Result<M::Reply, Error>) -> Result<(), Error> + Send + Sync + 'static,
+    ) -> Result<Option<Guard>, Error>
+    where
+        A: Handler<M>,
+        M: Message,
+    {
+        match &self.inner {
+            Inner::Local(cell) => {
+                let target = Arc::downgrade(cell);
+                let reply = ReplyHandle::forwarding(Forward {
+                    send: Box::new(move |outcome, ack| {
+                        // A handle dropped because the callee stopped is its termination.
+                        let outcome = match outcome {
+                            Err(Error::ReplyDropped)
+                                if target.upgrade().is_none_or(|c| c.mailbox.is_closed()) =>
+                            {
+                                Err(Error::ProcessTerminated)
+                            }
+                            other => other,
+                        };
+                        let taken = complete(outcome);
+                        if let Some(ack) = ack {
+                            let _ = ack.send(taken);
+                        }
+                    }),
+                    ack_timeout: cell.call_timeout,
+                });
+                cell.push_chained(Box::new(MsgEnvelope {
+                    msg,
+                    sender: Some(sender),
+                    reply: Some(reply),
+                    chain: Some(chain),
+                    path: Box::default(),
+                }))?;
+                Ok(None)
+            }
+            Inner::Remote(r) => {
+                let head = Head {
+                    chain: Some(chain),
+                    ..Head::default()
+                };
+                let forget = remote_call::<A, M>(r, Some(sender), head, &msg, complete)?;
+                Ok(Some(Box::new(forget)))
+            }
+        }
+    }
+
+    /// The actor's pid.
+    pub fn pid(&self) -> &Pid {
+        match &self.inner {
+            Inner::Local(c) => c.core.pid(),
+            Inner::Remote(r) => &r.pid,
+        }
+    }
+
+    /// True for an actor on another node.
+    pub fn is_remote(&self) -> bool {
+        matches!(self.inner, Inner::Remote(_))
+    }
+
+    /// For a local actor: true until it has stopped (or begun stopping and closed its
+    /// mailbox). For a remote one: true while this node has a link to its node.
+    pub fn is_alive(&self) -> bool {
+        match &self.inner {
+            Inner::Local(c) => !c.mailbox.is_closed(),
+            Inner::Remote(r) => r.node.connected_nodes().contains(r.pid.node()),
+        }
+    }
+
+    /// Messages waiting in the user lane (0 for a remote actor: not known here).
+    pub fn mailbox_len(&self) -> usize {
+        match &self.inner {
+            Inner::Local(c) => c.mailbox.user_len(),
+            Inner::Remote(_) => 0,
+        }
+    }
+
+    /// The capacity of the user lane (0 for a remote actor: not known here).
+    pub fn mailbox_capacity(&self) -> usize {
+        match &self.inner {
+            Inner::Local(c) => c.mailbox.capacity(),
+            Inner::Remote(_) => 0,
+        }
+    }
+
+    /// Sends a message without waiting: [`Error::MailboxFull`] when the user lane is
+    /// full, [`Error::ProcessTerminated`] when the actor has stopped.
+    ///
+    /// To an actor on another node the message is encoded and queued on the link; only
+    /// local problems are reported ([`Error::UnknownMessage`] for a message type the
+    /// actor does not list in [`Actor::remote_messages`], [`Error::Codec`],
+    /// [`Error::NoConnection`] while its node is known to be unreachable, and
+    /// [`Error::MailboxFull`] while the link already holds
+    /// [`RemoteConfig::link_buffer`](crate::RemoteConfig::link_buffer) bytes not yet
+    /// written, i.e. the network or the other node does not keep up; nothing is queued
+    /// then). Use [`ActorRef::send_wait`] to wait for room instead. A message that finds
+    /// the remote mailbox full is dropped there (the sender is not told; use
+    /// [`ActorRef::send_important`] to know).
+    pub fn send<M>(&self, msg: M) -> Result<(), Error>
+    where
+        A: Handler<M>,
+        M: Message,
+    {
+        self.send_from(None, msg)
+    }
+
+    pub(crate) fn send_from<M>(&self, sender: Option<Pid>, msg: M) -> Result<(), Error>
+    where
+        A: Handler<M>,
+        M: Message,
+    {
+        match &self.inner {
+            Inner::Local(cell) => cell
+                .mailbox
+                .try_push_user(envelope(msg, sender))
+                .map_err(|(_, e)| e),
+            Inner::Remote(r) => r.send::<M>(sender.as_ref(), &msg),
+        }
+    }
+
+    /// Sends a message, waiting while the user lane is full (back-pressure).
+    /// Fails with [`Error::ProcessTerminated`] if the actor stops meanwhile. To a
+    /// remote actor it is [`ActorRef::send`], except that it waits while the link is
+    /// full ([`RemoteConfig::link_buffer`](crate::RemoteConfig::link_buffer)) instead of
+    /// failing with [`Error::MailboxFull`]; the remote mailbox is not waited for.
+    pub async fn send_wait<M>(&self, msg: M) -> Result<(), Error>
+    where
+        A: Handler<M>,
+        M: Message,
+    {
+        match &self.inner {
+            Inner::Local(cell) => cell.mailbox.push_user_wait(envelope(msg, None)).await,
+            Inner::Remote(r) => r.send_wait::<M>(None, msg).await,
+        }
+    }
+
+    /// Sends a message and learns for certain whether it reached the actor's mailbox:
+    /// `Ok(())` once it is there, or why not — [`Error::ProcessUnknown`],
+    /// [`Error::MailboxFull`], [`Error::ProcessTerminated`], [`Error::NoConnection`]
+    /// (definitely not delivered: it never left this node), [`Error::ConnectionLost`]
+    /// (the node restarted after the message left: it may have reached the old
+    /// incarnation), or [`Error::Timeout`] when no acknowledgement came within the
+    /// important-delivery timeout (node default 5 s, see [`SendImportant::timeout`]).
+    /// Neither of the last two says the message was not delivered. [`Error::MailboxFull`] also comes back at once when
+    /// the per-peer window of unacknowledged important sends
+    /// ([`RemoteConfig::important_window`](crate::RemoteConfig::important_window)) is
+    /// full. To a local actor it is exactly [`ActorRef::send`]. Unacknowledged sends
+    /// survive a link flap: they are resent to the same node incarnation, which delivers
+    /// each once.
+    /// Many may be in flight at once: await them together to pipeline.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> Result<(), ackor::Error> {
+    /// # use ackor::{Actor, BoxError, Context, Handler, Message, Node};
+    /// # struct Sink;
+    /// # impl Actor for Sink { type Args = (); async fn init(_: (), _: &mut Context<Self>) -> Result<Self, BoxError> { Ok(Sink) } }
+    /// # struct Item;
+    /// # impl Message for Item { type Reply = (); }
+    /// # impl Handler<Item> for Sink { type Return = (); async fn handle(&mut self, _: Item, _: &mut Context<Self>) {} }
+    /// let node = Node::builder().name("doc@local").start().await?;
+    /// let sink = node.spawn::<Sink>(())?;
+    /// sink.send_important(Item).await?; // in the mailbox, for certain
+    /// node.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn send_important<M>(&self, msg: M) -> SendImportant<'_, A, M>
+    where
+        A: Handler<M>,
+        M: Message,
+    {
+        let timeout = match &self.inner {
+            Inner::Local(_) => Duration::ZERO,
+            Inner::Remote(r) => r
+                .node
+                .config()
+                .remote
+                .as_ref()
+                .map_or(crate::DEFAULT_CALL_TIMEOUT, |c| c.important_timeout),
+        };
+        SendImportant {
+            target: self,
+            msg,
+            sender: None,
+            timeout,
+        }
+    }
+
+    /// A call whose request delivery is confirmed: if the message cannot be put in the
+    /// actor's mailbox the error comes back at once (no timeout); on success no extra
+    /// acknowledgement is sent and the caller waits for the reply. (ackor's plain
+    /// [`ActorRef::call`] reports delivery failures the same way.)
+    pub fn call_important<M>(&self, msg: M) -> Call<'_, A, M>
+    where
+        A: Handler<M>,
+        M: Message,
+    {
+        self.call(msg)
+    }
+
+    /// Calls the actor: sends `msg` and waits for the handler's reply, for the node's
+    /// call timeout unless [`Call::timeout`] says otherwise.
+    ///
+    /// Fails with [`Error::MailboxFull`] or [`Error::ProcessTerminated`] at once when
+    /// the message cannot be queued, [`Error::ProcessTerminated`] as soon as the actor
+    /// stops without answering, [`Error::Timeout`] on expiry (a late reply is then
+    /// discarded), or the error the handler answered with. To a remote actor also
+    /// [`Error::NoConnection`] (the call never left) and [`Error::ConnectionLost`] (the
+    /// connection dropped after it left: it may have been handled), both at once.
+    pub fn call<M>(&self, msg: M) -> Call<'_, A, M>
+    where
+        A: Handler<M>,
+        M: Message,
+    {
+        let timeout = match &self.inner {
+            Inner::Local(c) => c.call_timeout,
+            Inner::Remote(r) => r.node.config().call_timeout,
+        };
+        Call {
+            target: self,
+            msg,
+            sender: None,
+            timeout,
+            chain: None,
+        }
+    }
+
+    /// Asks the actor to stop with reason `Normal`. The stop overtakes queued user
+    /// messages (their callers get [`Error::ProcessTerminated`]); the handler running
+    /// now finishes first, then `on_stop` runs.
+    pub fn stop(&self) -> Result<(), Error> {
+        self.stop_with(ExitReason::Normal)
+    }
+
+    /// Asks the actor to stop with `reason`.
+    pub fn stop_with(&self, reason: ExitReason) -> Result<(), Error> {
+        match &self.inner {
+            Inner::Local(cell) => cell
+                .mailbox
+                .push_system(SystemMsg::Stop(reason))
+                .map_err(|_| Error::ProcessTerminated),
+            Inner::Remote(r) => r.remote()?.exit(None, &r.pid, &reason),
+        }
+    }
+
+    /// Kills the actor now, even in the middle of a handler: no `on_stop`, reason
+    /// [`ExitReason::Killed`].
+    pub fn kill(&self) {
+        match &self.inner {
+            Inner::Local(cell) => ProcessCell::kill(&**cell),
+            Inner::Remote(r) => {
+                if let Ok(remote) = r.remote() {
+                    let _ = remote.exit(None, &r.pid, &ExitReason::Killed);
+                }
+            }
+        }
+    }
+
+    /// Waits until the actor has stopped and returns why. For a remote actor,
+    /// [`ExitReason::NoConnection`] if its node is lost first.
+    pub fn wait_for_stop(&self) -> impl Future<Output = ExitReason> + Send + 'static {
+        let (local, remote) = match &self.inner {
+            Inner::Local(cell) => (Some(cell.core.wait_for_exit()), None),
+            Inner::Remote(r) => {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                match r.remote() {
+                    Ok(remote) => {
+                        let mref = crate::Ref::new(r.node.name().clone(), r.node.creation());
+                        let on_down = Box::new(move |_: Pid, reason: ExitReason| {
+                            let _ = tx.send(reason);
+                        });
+                        remote.monitor(&r.pid, None, &mref, on_down);
+                    }
+                    Err(_) => {
+                        let _ = tx.send(ExitReason::NoConnection);
+                    }
+                }
+                (None, Some(rx))
+            }
+        };
+        async move {
+            match (local, remote) {
+                (Some(wait), _) => wait.await,
+                (None, Some(rx)) => rx.await.unwrap_or(ExitReason::NoConnection),
+                (None, None) => ExitReason::NoConnection,
+            }
+        }
+    }
+}

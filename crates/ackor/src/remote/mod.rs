@@ -22,6 +22,7 @@ mod handshake;
 mod inbound;
 mod link;
 mod peer;
+mod test_support;
 mod tls;
 mod transport;
 pub(crate) mod wire;
@@ -38,6 +39,9 @@ pub(crate) use custody::{Custody, NewCustody};
 pub(crate) use inbound::Inbound;
 pub(crate) use link::LinkQueue;
 pub(crate) use peer::{OnDown, Peer, PendingCall, Waiting};
+pub(crate) use test_support::{
+    decode_frames_for_test, handshake_raw, heartbeat_bytes, respond_for_test, respond_raw, sever,
+};
 pub use tls::TlsConfig;
 pub use transport::{BoxFuture, Connection, Listener, Transport};
 
@@ -526,112 +530,6 @@ impl RemoteSignals for Arc<Remote> {
     fn exit_signal(&self, from: &Pid, to: &Pid, reason: &ExitReason) {
         let _ = self.exit(Some(from), to, reason);
     }
-}
-
-/// Cuts every link between this node and `peer` as a network fault would (for tests).
-pub(crate) fn sever(remote: &Arc<Remote>, peer: &NodeName) {
-    if let Some(p) = remote.existing_peer(peer) {
-        p.fail(remote, "severed", None, true);
-    }
-}
-
-/// Runs the initiator's handshake on a raw stream (for wire-level tests).
-pub(crate) async fn handshake_raw(
-    stream: &mut tokio::net::TcpStream,
-    name: &str,
-    cookie: &str,
-    expected: &str,
-) -> Result<(), Error> {
-    let local = handshake::Local {
-        node: name,
-        creation: 1,
-        cookie: cookie.as_bytes(),
-        link_set: 0,
-    };
-    handshake::initiate(stream, &local, expected).await.map(|_| ())
-}
-
-/// Runs the responder's handshake on a raw stream (for wire-level tests).
-pub(crate) async fn respond_raw(
-    stream: &mut tokio::net::TcpStream,
-    name: &str,
-    cookie: &str,
-) -> Result<(), Error> {
-    let local = handshake::Local {
-        node: name,
-        creation: 1,
-        cookie: cookie.as_bytes(),
-        link_set: 0,
-    };
-    handshake::respond(stream, &local).await.map(|_| ())
-}
-
-/// A length-prefixed heartbeat frame (for wire-level tests).
-pub(crate) fn heartbeat_bytes() -> Vec<u8> {
-    let mut buf = bytes::BytesMut::new();
-    Frame::new(Body::Heartbeat(wire::Heartbeat {})).encode_into(&mut buf);
-    buf.to_vec()
-}
-
-/// Decodes frames as a link reader does (for fuzzing through `testing`).
-pub(crate) fn decode_frames_for_test(bytes: &[u8], max_frame_size: usize) -> usize {
-    let mut buf = bytes::BytesMut::from(bytes);
-    let mut frames = 0;
-    while let Ok(Some(frame)) = link::next_frame(&mut buf, max_frame_size) {
-        let Ok(frame) = wire::decode_frame(frame) else {
-            break;
-        };
-        frames += 1;
-        // The conversions the dispatcher applies to what it reads.
-        match frame.body {
-            Some(Body::Deliver(d)) => {
-                let _ = d.from.as_ref().map(WirePid::to_pid);
-            }
-            Some(Body::Reply(r)) => {
-                let _ = r.error.as_ref().map(Error::from);
-            }
-            Some(Body::Down(d)) => {
-                let _ = ExitReason::from(d.reason.as_ref());
-                let _ = d.pid.as_ref().map(WirePid::to_pid);
-            }
-            Some(Body::Exit(x)) => {
-                let _ = ExitReason::from(x.reason.as_ref());
-            }
-            _ => {}
-        }
-    }
-    frames
-}
-
-/// Runs the responder's handshake against fixed bytes (for fuzzing through `testing`):
-/// the bytes are written while the responder reads, and what it writes back is read
-/// and dropped, so inputs of any size reach every step the bytes allow.
-pub(crate) async fn respond_for_test(bytes: &[u8]) -> Result<(), Error> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let (mut ours, theirs) = tokio::io::duplex(64 * 1024);
-    let (mut their_rd, mut their_wr) = tokio::io::split(theirs);
-    let input = bytes.to_vec();
-    let write = async move {
-        let _ = their_wr.write_all(&input).await;
-        let _ = their_wr.shutdown().await;
-    };
-    let drain = async move {
-        let mut sink = vec![0u8; 4096];
-        while matches!(their_rd.read(&mut sink).await, Ok(n) if n > 0) {}
-    };
-    let local = handshake::Local {
-        node: "fuzz@127.0.0.1:1",
-        creation: 1,
-        cookie: b"fuzz",
-        link_set: 0,
-    };
-    let respond = async move {
-        let outcome = handshake::respond(&mut ours, &local).await.map(|_| ());
-        drop(ours);
-        outcome
-    };
-    let (outcome, (), ()) = tokio::join!(respond, write, drain);
-    outcome
 }
 
 /// Forgets a pending call when dropped: a caller that gives up (timeout, cancel)

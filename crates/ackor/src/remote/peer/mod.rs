@@ -1,16 +1,21 @@
 //! What a node knows about one peer: its links, what is pending on it, and what must
-//! hear about it going down.
+//! hear about it going down. The calls waiting for its answers are in [`calls`].
+
+mod calls;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use super::Remote;
+use calls::Pending;
+pub(crate) use calls::{Answer, PendingCall, Waiting};
+
 use super::custody::Custody;
 use super::link::LinkQueue;
 use super::wire::Outgoing;
@@ -18,39 +23,6 @@ use crate::error::Error;
 use crate::fasthash::FastMap;
 use crate::identity::{NodeName, Pid};
 use crate::monitor::ExitReason;
-
-/// Completes a remote call with the reply payload or an error; says whether a caller
-/// was still there to take it ([`Error::ResponseIgnored`] if not).
-pub(crate) type PendingCall = Box<dyn FnOnce(Result<bytes::Bytes, Error>) -> Result<(), Error> + Send>;
-
-/// What waits for the answer of the peer to a call or an important send.
-pub(crate) enum Waiting {
-    /// A call: the closure takes the outcome.
-    Call(PendingCall),
-    /// Its sender waits on the channel only for whether it succeeded (the
-    /// acknowledgement of an important send).
-    Done(oneshot::Sender<Result<(), Error>>),
-}
-
-impl Waiting {
-    /// Hands over the outcome; says whether anyone was still waiting for it.
-    fn complete(self, outcome: Result<Bytes, Error>) -> Result<(), Error> {
-        match self {
-            Waiting::Call(call) => call(outcome),
-            Waiting::Done(tx) => tx.send(outcome.map(|_| ())).map_err(|_| Error::ResponseIgnored),
-        }
-    }
-}
-
-impl From<PendingCall> for Waiting {
-    fn from(call: PendingCall) -> Self {
-        Waiting::Call(call)
-    }
-}
-
-/// An answer read from the peer, on its way to what waits for it (see
-/// [`Peer::complete_calls`]).
-pub(crate) type Answer = (u64, Result<Bytes, Error>, Option<Waiting>);
 
 /// Someone on this node watching a process of the peer: told the process's pid and
 /// why it stopped (or [`ExitReason::NoConnection`] when the peer is lost).
@@ -89,15 +61,6 @@ struct State {
     /// Frames kept for the layer above until it releases them (the copies of
     /// important sends): resent first after a reconnect to the same incarnation.
     custody: Box<dyn Custody>,
-}
-
-/// A call waiting for its answer.
-struct Pending {
-    waiting: Waiting,
-    /// Its frame was handed to a link: the peer may have it, so losing the connection
-    /// leaves its fate unknown ([`Error::ConnectionLost`]); a frame that never left
-    /// fails with [`Error::NoConnection`].
-    sent: bool,
 }
 
 /// A frame queued while the links come up.
@@ -577,56 +540,6 @@ impl Peer {
         {
             inbound.links_lost(fallout.links);
         }
-    }
-
-    pub(crate) fn remove_call(&self, id: u64) {
-        let mut st = self.lock();
-        st.custody.release(id);
-        let removed = st.calls.remove(&id);
-        drop(st);
-        drop(removed);
-    }
-
-    /// Hands a reply to its waiting caller; [`Error::ResponseIgnored`] if none waits.
-    pub(crate) fn complete_call(&self, id: u64, outcome: Result<bytes::Bytes, Error>) -> Result<(), Error> {
-        let call = {
-            let mut st = self.lock();
-            st.custody.release(id);
-            st.calls.remove(&id).map(|p| p.waiting)
-        };
-        self.hand_over(id, outcome, call)
-    }
-
-    /// [`Peer::complete_call`] for many answers (read together from one link) under one
-    /// lock; leaves `answers` empty.
-    pub(crate) fn complete_calls(&self, answers: &mut Vec<Answer>) {
-        {
-            let mut st = self.lock();
-            for (id, _, waiting) in answers.iter_mut() {
-                st.custody.release(*id);
-                *waiting = st.calls.remove(id).map(|p| p.waiting);
-            }
-        }
-        for (id, outcome, waiting) in answers.drain(..) {
-            let _ = self.hand_over(id, outcome, waiting);
-        }
-    }
-
-    fn hand_over(
-        &self,
-        id: u64,
-        outcome: Result<Bytes, Error>,
-        waiting: Option<Waiting>,
-    ) -> Result<(), Error> {
-        let taken = match waiting {
-            Some(waiting) => waiting.complete(outcome),
-            None => Err(Error::ResponseIgnored),
-        };
-        if taken.is_err() {
-            metrics::counter!("ackor_remote_late_replies_total").increment(1);
-            tracing::debug!(peer = %self.name, call_id = id, "late reply discarded");
-        }
-        taken
     }
 
     pub(crate) fn add_monitor(&self, ref_id: u64, target: &Pid, m: OnDown) {

@@ -1,3 +1,29 @@
+// How this crate is built: layers, and imports point down.
+//
+//   lib.rs, testing.rs   api surface: re-exports, the guided docs below
+//   route/               how a message finds its actor: ActorRef (local or remote, decided
+//                        here for every verb) and its remote half, the Call/SendImportant
+//                        futures, Node's typed verbs (spawn, lookup, resolve, remote
+//                        spawn), the Context verbs that address other actors
+//   actor/  reentrancy/  Actor/Handler/Message, the actor's cell and Context, the run
+//                        loop | requests, continuations, the stash (one layer)
+//   node/                the Node every actor holds: pids, the process table and names,
+//                        config, shutdown; frames from peers routed to processes
+//   reliable/            important delivery: delivery ids, the resend store, the dedup
+//                        window, acknowledgements, important responses
+//   remote/              links, handshake, framing, wire, peers: bytes, pids and frames
+//                        only; hands frames up through remote::Inbound
+//   monitor/             exit reasons, Down/Exit signals, monitors and links as data
+//   mailbox/             the three lanes, generic over what they carry
+//   identity, error, fasthash   leaves
+//
+// A module uses only modules of its own layer or below; never one above. Where a lower
+// layer must reach up, it defines a trait the upper one implements (remote::Inbound,
+// remote::Custody, monitor::RemoteSignals, node::Process). tests/layering.rs checks
+// every `crate::` path against this table and fails on an upward one: change both
+// together. The Node handle sits below the actor layer because every actor holds it;
+// the verbs that name an actor type (spawn, lookup) are added to it from route/.
+
 //! # ackor
 //!
 //! A distributed actor framework for messages that must not get lost.

@@ -10,11 +10,11 @@
 //! | 9 | the crate root `lib.rs` and `testing.rs` (the api surface) |
 //! | 8 | `route/`: ActorRef and its remote half, spawn/lookup, the Context verbs that address other actors |
 //! | 7 | `actor/` and `reentrancy/` (one layer: they may use each other) |
-//! | 6 | `node/` |
-//! | 5 | `reliable/` |
-//! | 4 | `remote/` |
-//! | 3 | `monitor/` |
-//! | 2 | `mailbox/` |
+//! | 6 | `node/`: the Node handle, process table and names, frames from peers to processes |
+//! | 5 | `reliable/`: important delivery |
+//! | 4 | `remote/`: links, handshake, framing, wire, peers |
+//! | 3 | `monitor/`: exit signals, monitors and links as data |
+//! | 2 | `mailbox/`: the three lanes |
 //! | 1 | leaves: `identity.rs`, `error.rs`, `fasthash.rs` |
 //!
 //! A use is any `crate::<name>` in code: `use` lines, grouped `use crate::{a::X, b::Y}`

@@ -146,7 +146,7 @@ impl std::fmt::Display for Recipient {
 /// }
 /// ```
 pub trait Message: Send + 'static {
-    /// What [`ActorRef::call`] resolves to on success.
+    /// What [`ActorRef::call`](crate::ActorRef::call) resolves to on success.
     type Reply: Send + 'static;
 
     /// Messages of this type run even while a

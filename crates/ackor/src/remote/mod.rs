@@ -1,5 +1,8 @@
-//! The network side of a node: TCP links to peer nodes, the handshake, framing, and
-//! routing of messages, replies, monitors and links across them.
+//! The network side of a node: TCP (or TLS, or a custom [`Transport`]) links to peer
+//! nodes, the handshake, framing, the wire format, and what is pending on each peer.
+//! It knows bytes, pids and frames only: frames for this node's processes go up to
+//! the node through [`Inbound`], and the frames important delivery needs kept are kept
+//! by each peer's [`Custody`] (`crate::reliable` decides what they mean).
 //!
 //! Each node sends only on links it dialed itself and receives on links the peer
 //! dialed, so all traffic from one node to another is ordered per sender→recipient
@@ -12,8 +15,9 @@
 //! this node dialed dying (an i/o error, a bad frame, silence past the heartbeat
 //! timeout) takes the whole peer down: pending calls to it fail with `NoConnection`,
 //! monitors of its processes get `Down` with `NoConnection`, links to them an exit
-//! signal. Unacknowledged important sends are kept instead and resent once the same
-//! peer incarnation is reached again (`peer.rs`); the receiver delivers each once.
+//! signal. Frames its custody keeps (unacknowledged important sends) are kept instead
+//! and resent first once the same peer incarnation is reached again (`peer/`); the
+//! receiver delivers each once.
 //! A link the peer dialed that dies is the peer's to mend: here it only ends.
 
 mod config;

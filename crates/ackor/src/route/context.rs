@@ -116,7 +116,7 @@ impl<A: Actor> Context<A> {
     ///
     /// Fails at once with [`Error::ReentrancyDisabled`] when the actor was spawned
     /// without reentrancy or `opts` sets mode `Off`, [`Error::ReentrancyInFlightLimit`]
-    /// at the cap of [`Reentrancy::max_in_flight`], and the addressing errors of a call
+    /// at the cap of [`Reentrancy::max_in_flight`](crate::Reentrancy::max_in_flight), and the addressing errors of a call
     /// ([`Error::MailboxFull`], [`Error::ProcessTerminated`], [`Error::UnknownMessage`],
     /// [`Error::NoConnection`], [`Error::CallCycle`]). Without
     /// [`RequestOptions::with_request_timeout`] the node's call timeout applies. The

@@ -54,7 +54,7 @@ impl<A: Actor> Context<A> {
     /// before queued user messages.
     ///
     /// Piped futures follow the rules of requests: they count against
-    /// [`Reentrancy::max_in_flight`] ([`Error::ReentrancyInFlightLimit`] beyond it), hold
+    /// [`Reentrancy::max_in_flight`](crate::Reentrancy::max_in_flight) ([`Error::ReentrancyInFlightLimit`] beyond it), hold
     /// user messages while in flight in
     /// [`StashNonReentrant`](crate::ReentrancyMode::StashNonReentrant), and can be
     /// canceled through the returned [`RequestCall`] (the future is dropped). They work

@@ -22,7 +22,8 @@
 // remote::Custody, monitor::RemoteSignals, node::Process). tests/layering.rs checks
 // every `crate::` path against this table and fails on an upward one: change both
 // together. The Node handle sits below the actor layer because every actor holds it;
-// the verbs that name an actor type (spawn, lookup) are added to it from route/.
+// what names an actor type is added to it from above: starting an actor's task
+// (actor/spawn.rs), and the public spawn, lookup and resolve verbs (route/spawn.rs).
 
 //! # ackor
 //!

@@ -30,7 +30,7 @@ use crate::identity::Pid;
 use crate::mailbox::{Item, Mailbox};
 use crate::monitor::{Down, Exit};
 use crate::monitor::{ExitReason, ProcessCell, ProcessCore, SystemMsg};
-use crate::node::{Inbound, Process, RemoteReplyTo, Undelivered};
+use crate::node::{Delivery, Process, RemoteReplyTo, Undelivered};
 use crate::reentrancy::WaitingChains;
 
 /// An actor: state owned by one task that handles its messages one at a time.
@@ -338,8 +338,8 @@ impl<A: Actor> ProcessCell for ActorCell<A> {
 }
 
 impl<A: Actor> Process for ActorCell<A> {
-    fn deliver_remote(self: Arc<Self>, message: Inbound<'_>) -> Result<(), Undelivered> {
-        let Inbound {
+    fn deliver_remote(self: Arc<Self>, message: Delivery<'_>) -> Result<(), Undelivered> {
+        let Delivery {
             tag,
             payload,
             from,

@@ -61,6 +61,9 @@ impl Node {
         options: SpawnOptions,
         setup: impl FnOnce(&Arc<dyn ProcessCell>),
     ) -> Result<Arc<ActorCell<A>>, Error> {
+        if self.is_stopping() {
+            return Err(Error::NodeStopped);
+        }
         let config = self.config();
         let capacity = options.mailbox_capacity.unwrap_or(config.mailbox_capacity);
         if capacity == 0 {

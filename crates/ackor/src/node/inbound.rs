@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use super::{Inbound, Node, Process, RemoteReplyTo};
+use super::{Delivery, Node, Process, RemoteReplyTo};
 use crate::error::Error;
 use crate::identity::{ChainId, NodeName, Pid, Ref};
 use crate::monitor::{ExitReason, SystemMsg, Watcher};
@@ -106,7 +106,7 @@ impl Node {
             Some(cell) => {
                 let chain = ChainId::from_wire(d.chain);
                 let path = std::mem::take(&mut d.path);
-                cell.deliver_remote(Inbound {
+                cell.deliver_remote(Delivery {
                     tag: &tag,
                     payload: &d.payload,
                     from: from.clone(),

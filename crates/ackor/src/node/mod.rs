@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::runtime::Handle;
 
-pub(crate) use process::{Inbound, Process, RemoteReplyTo, SendOn, Undelivered};
+pub(crate) use process::{Delivery, Process, RemoteReplyTo, SendOn, Undelivered};
 pub(crate) use registry::Registry;
 pub(crate) use spawnables::{SpawnFn, Spawnables};
 
@@ -291,6 +291,11 @@ impl Node {
 
     pub(crate) fn spawnables(&self) -> &Spawnables {
         &self.inner.spawnables
+    }
+
+    /// True once shutdown has begun (spawning fails with [`Error::NodeStopped`]).
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.inner.stopping.load(Ordering::Acquire)
     }
 
     /// A fresh pid for a process about to start; [`Error::NodeStopped`] once shutdown

@@ -26,7 +26,7 @@ pub(crate) struct RemoteReplyTo {
 pub(crate) type Undelivered = (Error, Option<RemoteReplyTo>);
 
 /// A message from another node, as the node's router hands it to a process.
-pub(crate) struct Inbound<'a> {
+pub(crate) struct Delivery<'a> {
     /// The message type's wire tag.
     pub(crate) tag: &'a str,
     pub(crate) payload: &'a [u8],
@@ -42,5 +42,5 @@ pub(crate) struct Inbound<'a> {
 pub(crate) trait Process: ProcessCell {
     /// Decodes a message that came from another node and queues it; gives the reply
     /// route back with the error when it cannot.
-    fn deliver_remote(self: Arc<Self>, message: Inbound<'_>) -> Result<(), Undelivered>;
+    fn deliver_remote(self: Arc<Self>, message: Delivery<'_>) -> Result<(), Undelivered>;
 }

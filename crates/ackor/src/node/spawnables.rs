@@ -1,6 +1,6 @@
 //! The actor kinds other nodes may spawn on this one, type-erased: each kind is a
 //! function from encoded arguments and wire options to a pid (the typed side is
-//! `actor::remote_spawn`).
+//! `route::remote_spawn`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};

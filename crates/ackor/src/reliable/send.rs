@@ -14,8 +14,10 @@ use crate::error::Error;
 use crate::remote::wire::Outgoing;
 use crate::remote::{ForgetCall, Peer, Remote, Waiting};
 
-/// A fresh delivery id, to put in the frame before it is handed to [`send`].
+/// Counts an important send and gives it a fresh delivery id, to put in its frame
+/// before the frame is handed to [`send`].
 pub(crate) fn delivery_id(remote: &Remote) -> u64 {
+    metrics::counter!("ackor_important_sent_total").increment(1);
     remote.next_call_id()
 }
 
@@ -35,7 +37,6 @@ pub(crate) fn send(
     timeout: Duration,
 ) -> Result<AckWait, Error> {
     let (tx, rx) = oneshot::channel();
-    metrics::counter!("ackor_important_sent_total").increment(1);
     let window = remote.config().important_window;
     let forget = remote.call_on(peer, pin, id, frame, Waiting::Done(tx), Some(window))?;
     Ok(AckWait {

@@ -46,31 +46,24 @@ pub(crate) fn new_custody() -> Box<dyn Custody> {
     Box::new(PeerCustody::default())
 }
 
-impl PeerCustody {
-    fn track(&mut self, id: u64, pin: u64, frame: Bytes) {
-        self.seq += 1;
-        let seq = self.seq;
-        self.unacked.insert(id, Unacked { seq, pin, frame });
-    }
-}
-
 impl Custody for PeerCustody {
     fn len(&self) -> usize {
         self.unacked.len()
     }
 
-    fn keep(&mut self, id: u64, pin: u64, frame: &[u8]) {
+    fn copy(&mut self, frame: &[u8]) -> Bytes {
         if self.chunk.capacity() - self.chunk.len() < frame.len() {
             // A fresh chunk: the frames already taken out keep the old one alive.
             self.chunk = BytesMut::with_capacity(KEPT_CHUNK.max(frame.len()));
         }
         self.chunk.extend_from_slice(frame);
-        let copy = self.chunk.split().freeze();
-        self.track(id, pin, copy);
+        self.chunk.split().freeze()
     }
 
-    fn keep_encoded(&mut self, id: u64, pin: u64, frame: Bytes) {
-        self.track(id, pin, frame);
+    fn keep(&mut self, id: u64, pin: u64, frame: Bytes) {
+        self.seq += 1;
+        let seq = self.seq;
+        self.unacked.insert(id, Unacked { seq, pin, frame });
     }
 
     fn holds(&self, id: u64) -> bool {
@@ -100,10 +93,6 @@ impl Custody for PeerCustody {
         resend.sort_unstable_by_key(|(seq, _, _)| *seq);
         if !resend.is_empty() {
             metrics::counter!("ackor_important_resent_total").increment(resend.len() as u64);
-            tracing::info!(
-                count = resend.len(),
-                "resending unacknowledged important messages"
-            );
         }
         resend.into_iter().map(|(_, pin, frame)| (pin, frame)).collect()
     }
@@ -120,9 +109,11 @@ mod tests {
     #[test]
     fn kept_frames_are_resent_oldest_first_except_those_still_queued() {
         let mut c = PeerCustody::default();
-        c.keep(30, 1, b"first");
-        c.keep_encoded(10, 2, Bytes::from_static(b"second"));
-        c.keep(20, 3, b"third");
+        let first = c.copy(b"first");
+        c.keep(30, 1, first);
+        c.keep(10, 2, Bytes::from_static(b"second"));
+        let third = c.copy(b"third");
+        c.keep(20, 3, third);
         assert_eq!(c.len(), 3);
         let resend = c.resend(&|id| id == 10);
         assert_eq!(

@@ -23,11 +23,13 @@ pub(crate) trait Custody: Any + Send {
         self.len() == 0
     }
 
-    /// Keeps a copy of frame `id` (going out on the link of `pin`) as it is queued.
-    fn keep(&mut self, id: u64, pin: u64, frame: &[u8]);
+    /// Copies a frame as it is queued on a link (called under the link's queue lock,
+    /// so it only copies; [`Custody::keep`] follows once the lock is released).
+    fn copy(&mut self, frame: &[u8]) -> Bytes;
 
-    /// Keeps frame `id`, already encoded on its own (queued while connecting).
-    fn keep_encoded(&mut self, id: u64, pin: u64, frame: Bytes);
+    /// Keeps frame `id` (going out on the link of `pin`): a [`Custody::copy`], or a
+    /// frame encoded on its own while the links come up.
+    fn keep(&mut self, id: u64, pin: u64, frame: Bytes);
 
     /// True while frame `id` is kept.
     fn holds(&self, id: u64) -> bool;
@@ -39,8 +41,9 @@ pub(crate) trait Custody: Any + Send {
     /// gone out on a link, so the peer may have it).
     fn keep_only(&mut self, left: &dyn Fn(u64) -> bool);
 
-    /// The peer restarted, or this node is giving up on it: forgets every frame and
-    /// whatever else was kept about the peer's previous incarnation.
+    /// The peer restarted (links came up to a new incarnation): forgets every frame
+    /// and whatever else was kept about the previous incarnation. (A lost link or a
+    /// shutdown only drops frames, through [`Custody::keep_only`].)
     fn new_incarnation(&mut self);
 
     /// The links to the same incarnation are back: the kept frames to send again

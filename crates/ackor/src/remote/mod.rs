@@ -479,7 +479,8 @@ impl Remote {
 
     /// Dials `peer` (its links come up in the background).
     fn dial(self: &Arc<Self>, peer: Arc<Peer>) {
-        if self.is_stopped() {
+        // Only while the network side runs: from `start` until `shutdown` has ended.
+        if self.inbound().is_none() {
             return;
         }
         self.runtime.spawn(link::dial(self.clone(), peer));

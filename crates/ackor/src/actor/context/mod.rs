@@ -5,8 +5,10 @@
 //! - here: identity, replies, stopping, the important-delivery flag;
 //! - [`requests`]: the continuations of requests and piped futures;
 //! - [`links`]: monitors and links;
-//! - the verbs that address other actors (send, call, request, spawn_link) are in
-//!   `route::context`, beside [`ActorRef`](crate::ActorRef).
+//! - the verbs that address other actors (`actor_ref`, `send`, `send_name`,
+//!   `send_important`, `call`, `call_important`, `request`, `request_name`,
+//!   `spawn_link`, `spawn_monitor`) are in `route::context`, beside
+//!   [`ActorRef`](crate::ActorRef).
 
 mod links;
 mod requests;

@@ -176,14 +176,14 @@ impl Peer {
                     .get((pin % n as u64) as usize)
                     .ok_or(Error::NoConnection)?;
                 let custody = &mut state.custody;
-                queue.push(bounded, |out| {
+                let copy = queue.push(bounded, |out| {
                     let start = out.len();
                     frame.encode(out, max)?;
-                    if let Some((id, _)) = keep {
-                        custody.keep(id, pin, &out[start..]);
-                    }
-                    Ok(())
+                    Ok(keep.map(|_| custody.copy(&out[start..])))
                 })?;
+                if let (Some((id, _)), Some(copy)) = (keep, copy) {
+                    st.custody.keep(id, pin, copy);
+                }
                 // On a link: the peer may get it from now on.
                 st.expect(call, true);
                 Ok(())
@@ -223,7 +223,7 @@ impl Peer {
         let frame = out.freeze();
         st.queued_bytes += frame.len();
         if let Some((id, _)) = keep {
-            st.custody.keep_encoded(id, pin, frame.clone());
+            st.custody.keep(id, pin, frame.clone());
         }
         st.queue.push(Queued {
             pin,
@@ -350,7 +350,7 @@ impl Peer {
         let queued: std::collections::HashSet<u64> = st.queue.iter().filter_map(|q| q.kept).collect();
         let resend = st.custody.resend(&|id| queued.contains(&id));
         if !resend.is_empty() {
-            tracing::info!(peer = %self.name, count = resend.len(), "resending unanswered kept frames");
+            tracing::info!(peer = %self.name, count = resend.len(), "resending unacknowledged important messages");
         }
         let queue = std::mem::take(&mut st.queue);
         st.queued_bytes = 0;
@@ -420,7 +420,7 @@ impl Peer {
         self.room.notify_waiters();
         match redial {
             Some(wait) if wait.is_zero() => {
-                tracing::info!(peer = %self.name, "redialing to resend kept frames");
+                tracing::info!(peer = %self.name, "redialing to resend unacknowledged important messages");
                 remote.dial(self.clone());
             }
             Some(wait) => self.redial_later(remote, wait),
@@ -431,7 +431,8 @@ impl Peer {
     /// Dials again after `wait` if kept frames still await their answer and nothing
     /// else dialed meanwhile.
     fn redial_later(self: &Arc<Self>, remote: &Arc<Remote>, wait: Duration) {
-        if remote.is_stopped() {
+        // As long as the network side runs (it hands frames up until shutdown ends).
+        if remote.inbound().is_none() {
             return;
         }
         let runtime = remote.runtime().clone();
@@ -447,7 +448,7 @@ impl Peer {
             }
             st.status = Status::Connecting;
             drop(st);
-            tracing::info!(peer = %peer.name, "redialing to resend kept frames");
+            tracing::info!(peer = %peer.name, "redialing to resend unacknowledged important messages");
             remote.dial(peer);
         });
     }

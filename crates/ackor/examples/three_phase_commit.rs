@@ -141,10 +141,10 @@ async fn main() -> Result<(), Error> {
     assert_eq!(outcome, Err(Error::ProcessUnknown));
 
     println!("3. Participant 2's mailbox is full:");
-    let busy = a.actor_ref::<Participant>(spawn(&b, "p2-busy", 1)?.pid())?;
-    busy.send_important(Stall(500)).await?; // being handled
+    let busy = a.actor_ref::<Participant>(spawn(&b, "p2-busy", 2)?.pid())?;
+    busy.send_important(Stall(500)).await?; // being handled: takes one of the two slots
     tokio::time::sleep(Duration::from_millis(50)).await;
-    busy.send_important(Stall(0)).await?; // fills the one slot
+    busy.send_important(Stall(0)).await?; // fills the other
     let outcome = three_phase_commit(&[p1, busy]).await;
     println!("   => {outcome:?}");
     assert_eq!(outcome, Err(Error::MailboxFull));

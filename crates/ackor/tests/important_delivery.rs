@@ -202,14 +202,16 @@ async fn send_important_to_unknown_remote_process_fails_fast() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_important_to_full_mailbox_fails_with_mailbox_full() {
     let (a, b) = (node().await, node().await);
+    // Capacity 2 counts the message being handled too.
     let store = b
-        .spawn_with::<Store>((), SpawnOptions::default().mailbox_capacity(1))
+        .spawn_with::<Store>((), SpawnOptions::default().mailbox_capacity(2))
         .unwrap();
     let (open, gate) = oneshot::channel();
     store.call(Hold(gate)).await.unwrap();
     let there = remote(&a, &store);
     assert_eq!(prompt(there.send_important(Put(1))).await, Ok(()));
-    // Put(1) is being handled (held); Put(2) fills the lane; Put(3) does not fit.
+    // Put(1) is taken (waits on the gate, and counts); Put(2) fills the mailbox; Put(3)
+    // does not fit.
     while store.mailbox_len() > 0 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -385,7 +387,7 @@ async fn important_response_to_a_caller_that_timed_out_is_response_ignored() {
 async fn local_important_sends_behave_exactly_like_local_sends() {
     let a = node().await;
     let store = a
-        .spawn_with::<Store>((), SpawnOptions::default().mailbox_capacity(1))
+        .spawn_with::<Store>((), SpawnOptions::default().mailbox_capacity(2))
         .unwrap();
     let (open, gate) = oneshot::channel();
     store.call(Hold(gate)).await.unwrap();
@@ -815,9 +817,9 @@ async fn process_flag_makes_plain_send_call_and_responses_important() {
         Err(Error::ProcessUnknown)
     );
 
-    // Full mailbox on the other node.
+    // Full mailbox on the other node (capacity 2: the message taken counts).
     let small = b
-        .spawn_with::<Store>((), SpawnOptions::default().mailbox_capacity(1))
+        .spawn_with::<Store>((), SpawnOptions::default().mailbox_capacity(2))
         .unwrap();
     let (open, gate) = oneshot::channel();
     small.call(Hold(gate)).await.unwrap();
@@ -825,7 +827,7 @@ async fn process_flag_makes_plain_send_call_and_responses_important() {
     while small.mailbox_len() > 0 {
         tokio::task::yield_now().await;
     }
-    small.send(Put(101)).unwrap(); // fills the lane
+    small.send(Put(101)).unwrap(); // fills the mailbox
     flagged
         .call(FlagSend(remote(&a, &small), 102))
         .await
@@ -859,7 +861,7 @@ async fn process_flag_makes_plain_send_call_and_responses_important() {
 
     // To a local actor the flag changes nothing: errors come back at once.
     let local = a
-        .spawn_with::<Store>((), SpawnOptions::default().mailbox_capacity(1))
+        .spawn_with::<Store>((), SpawnOptions::default().mailbox_capacity(2))
         .unwrap();
     let (keep, gate) = oneshot::channel::<()>();
     local.call(Hold(gate)).await.unwrap();

@@ -401,7 +401,8 @@ async fn stop_runs_on_stop_with_reason_and_kill_skips_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_to_full_mailbox_fails_with_mailbox_full() {
     let node = node().await;
-    let (a, _ev) = probe_with(&node, SpawnOptions::default().mailbox_capacity(3), false);
+    // Capacity 4: the blocking message the actor is handling counts, three more fit.
+    let (a, _ev) = probe_with(&node, SpawnOptions::default().mailbox_capacity(4), false);
     let (open, block) = gate();
     a.call(Note(0)).await.expect("started");
     a.send(block).expect("send");
@@ -441,13 +442,14 @@ async fn send_wait_waits_for_capacity_instead_of_failing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_wait_to_actor_that_stops_fails_with_process_terminated() {
     let node = node().await;
-    let (a, _ev) = probe_with(&node, SpawnOptions::default().mailbox_capacity(1), false);
+    // Capacity 2: the blocking message in hand and one more.
+    let (a, _ev) = probe_with(&node, SpawnOptions::default().mailbox_capacity(2), false);
     let (_open, block) = gate();
     a.send(block).expect("send");
     while a.mailbox_len() > 0 {
         tokio::task::yield_now().await;
     }
-    a.send(Record(1)).expect("fills the lane");
+    a.send(Record(1)).expect("fills the mailbox");
     let waiting = tokio::spawn({
         let a = a.clone();
         async move { a.send_wait(Record(2)).await }
@@ -591,7 +593,8 @@ async fn context_send_and_call_carry_the_sender_pid() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn responses_are_delivered_when_user_lane_is_full() {
     let node = node().await;
-    let (a, mut ev) = probe_with(&node, SpawnOptions::default().mailbox_capacity(2), false);
+    // Capacity 3: the blocking message in hand and two more.
+    let (a, mut ev) = probe_with(&node, SpawnOptions::default().mailbox_capacity(3), false);
     assert_eq!(next(&mut ev).await, Event::Started);
 
     // A continuation (response lane) arrives while the user lane is full.
@@ -1111,4 +1114,83 @@ async fn actor_killed_before_it_ever_ran_is_reported_killed() {
         assert!(!node.is_alive(a.pid()));
     }
     node.shutdown().await;
+}
+
+/// Counts what it handles, slowly, and records the most messages it ever held: those
+/// whose send returned `Ok`, minus those it finished.
+struct Holder {
+    accepted: std::sync::Arc<AtomicU64>,
+    handled: u64,
+    most_held: std::sync::Arc<AtomicU64>,
+}
+
+impl Actor for Holder {
+    type Args = (std::sync::Arc<AtomicU64>, std::sync::Arc<AtomicU64>);
+    async fn init((accepted, most_held): Self::Args, _: &mut Context<Self>) -> Result<Self, BoxError> {
+        Ok(Holder {
+            accepted,
+            handled: 0,
+            most_held,
+        })
+    }
+}
+
+struct Hold;
+impl Message for Hold {
+    type Reply = ();
+}
+
+impl Handler<Hold> for Holder {
+    type Return = ();
+    async fn handle(&mut self, _: Hold, _: &mut Context<Self>) {
+        // This one is held too, until it is handled.
+        let held = self.accepted.load(Ordering::SeqCst) - self.handled;
+        self.most_held.fetch_max(held, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_micros(200)).await;
+        self.handled += 1;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mailbox_never_holds_more_than_its_capacity() {
+    const CAPACITY: usize = 64;
+    let node = node().await;
+    let accepted = std::sync::Arc::new(AtomicU64::new(0));
+    let most_held = std::sync::Arc::new(AtomicU64::new(0));
+    let holder = node
+        .spawn_with::<Holder>(
+            (accepted.clone(), most_held.clone()),
+            SpawnOptions::default().mailbox_capacity(CAPACITY),
+        )
+        .unwrap();
+    // Four senders keep the mailbox full for a while: each counts a send once it is Ok
+    // (so the count never runs ahead of what the actor was given).
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(400);
+    let mut senders = Vec::new();
+    for _ in 0..4 {
+        let (holder, accepted) = (holder.clone(), accepted.clone());
+        senders.push(tokio::spawn(async move {
+            while tokio::time::Instant::now() < deadline {
+                match holder.send(Hold) {
+                    Ok(()) => {
+                        accepted.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Err(Error::MailboxFull) => tokio::task::yield_now().await,
+                    Err(e) => panic!("unexpected {e}"),
+                }
+            }
+        }));
+    }
+    for s in senders {
+        s.await.unwrap();
+    }
+    holder.stop().unwrap();
+    holder.wait_for_stop().await;
+    let most = most_held.load(Ordering::SeqCst);
+    // The mailbox was full: the bound was reached, and never passed.
+    assert!(most >= CAPACITY as u64 / 2, "the mailbox never filled up: {most}");
+    assert!(
+        most <= CAPACITY as u64,
+        "held {most} messages with a capacity of {CAPACITY}"
+    );
 }

@@ -344,11 +344,11 @@ async fn unknown_message_tag_fails_the_call_with_a_clear_error() {
 async fn remote_call_to_full_mailbox_fails_with_mailbox_full() {
     let (a, b) = (node("a").await, node("b").await);
     let bank = b
-        .spawn_with::<Bank>(None, SpawnOptions::default().mailbox_capacity(1))
+        .spawn_with::<Bank>(None, SpawnOptions::default().mailbox_capacity(2))
         .unwrap();
     let there = remote_bank(&a, &bank);
     there.send(Nap(300)).unwrap();
-    // Wait until the nap is being handled, then fill the one slot.
+    // Wait until the nap is being handled (it counts), then fill the other slot.
     tokio::time::sleep(Duration::from_millis(100)).await;
     there.send(Deposit(1)).unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;

@@ -125,7 +125,7 @@ pub async fn every_error_for_its_cause() -> Outcome {
     check(unknown == Err(Error::ProcessUnknown), "ProcessUnknown")?;
 
     let small = b
-        .spawn_with::<Ledger>((), SpawnOptions::default().mailbox_capacity(1))
+        .spawn_with::<Ledger>((), SpawnOptions::default().mailbox_capacity(2))
         .map_err(err)?;
     let small_there = a.actor_ref::<Ledger>(small.pid()).map_err(err)?;
     small_there.send_important(Entry(400)).await.map_err(err)?;
@@ -133,7 +133,7 @@ pub async fn every_error_for_its_cause() -> Outcome {
     small_there.send_important(Entry(0)).await.map_err(err)?;
     let full = small_there.send_important(Entry(0)).await;
     say(format!(
-        "A busy ledger with room for one message, already queued: {full:?}."
+        "A busy ledger with room for two messages, one being handled and one queued: {full:?}."
     ));
     check(full == Err(Error::MailboxFull), "MailboxFull")?;
 

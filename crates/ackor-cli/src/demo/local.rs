@@ -93,9 +93,11 @@ pub async fn spawn_send_call() -> Outcome {
 pub async fn mailbox_full() -> Outcome {
     let node = start("tour").await?;
     let counter = node
-        .spawn_with::<Counter>(0, SpawnOptions::default().mailbox_capacity(3))
+        .spawn_with::<Counter>(0, SpawnOptions::default().mailbox_capacity(4))
         .map_err(err)?;
-    say("A counter with room for 3 user messages, kept busy by a long handler.");
+    say(
+        "A counter with room for 4 user messages (the one it is handling counts), kept busy by a long handler.",
+    );
     let (open, gate) = oneshot::channel();
     counter.send(Hold(gate)).map_err(err)?;
     while counter.mailbox_len() > 0 {
@@ -103,7 +105,11 @@ pub async fn mailbox_full() -> Outcome {
     }
     for i in 1..=3 {
         counter.send(Increment(1)).map_err(err)?;
-        say(format!("send #{i}: queued ({}/3).", counter.mailbox_len()));
+        say(format!(
+            "send #{i}: queued ({} behind the one being handled: {} of 4).",
+            counter.mailbox_len(),
+            counter.mailbox_len() + 1
+        ));
     }
     let full = counter.send(Increment(1));
     say(format!(

@@ -33,7 +33,12 @@ impl SpawnOptions {
         self
     }
 
-    /// Sets the capacity of the actor's user lane.
+    /// Sets the capacity of the actor's user lane: the most user messages it holds at
+    /// once, counting those queued and those it has taken and not finished handling
+    /// (the one it is handling included). A send beyond it fails with
+    /// [`Error::MailboxFull`](crate::Error::MailboxFull) (`send_wait` waits). The actor
+    /// takes queued messages in batches; a batch's room comes back once it has handled
+    /// the batch and looks for more.
     pub fn mailbox_capacity(mut self, capacity: usize) -> Self {
         self.mailbox_capacity = Some(capacity);
         self

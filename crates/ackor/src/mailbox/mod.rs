@@ -16,9 +16,13 @@
 //! and exit signals) are defined by the layers above, so the mailbox knows nothing of
 //! monitors, nodes or the network.
 //!
-//! Capacity bounds the messages queued and not yet taken by the actor, as a tokio
-//! bounded channel drained with `recv_many` does: a batch the actor is working through
-//! no longer counts, so a sender may queue up to `capacity` more behind it.
+//! Capacity bounds every user message the actor holds: queued, or taken and not yet
+//! handled (its batch, and the message it is handling). A batch's room comes back when
+//! the actor has handled it and asks for more (it takes the lock then, and counts what
+//! is left), not message by message: handling a message from the batch stays free of
+//! shared memory, and the bound stays exact. (A tokio bounded channel drained with
+//! `recv_many` counts only what is queued; a sender could then queue `capacity` more
+//! behind a full batch, and the actor would hold twice its capacity.)
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
@@ -47,6 +51,10 @@ struct Lanes<S, U, R> {
     system: VecDeque<S>,
     response: VecDeque<R>,
     user: VecDeque<U>,
+    /// User messages the receiver has taken and not finished: its batch and the one it
+    /// is handling, as of the last time it held the lock (it only ever shrinks in
+    /// between, so this never undercounts). Counted against the capacity.
+    taken: usize,
     closed: bool,
     /// The receiver's waker while it waits for a message.
     parked: Option<Waker>,
@@ -86,6 +94,7 @@ impl<S, U, R> Mailbox<S, U, R> {
                 system: VecDeque::new(),
                 response: VecDeque::new(),
                 user: VecDeque::new(),
+                taken: 0,
                 closed: false,
                 parked: None,
             }),
@@ -107,7 +116,8 @@ impl<S, U, R> Mailbox<S, U, R> {
         self.capacity
     }
 
-    /// User messages queued and not yet taken by the actor.
+    /// User messages queued and not yet taken by the actor (its capacity also counts
+    /// what it has taken and not handled yet).
     pub(crate) fn user_len(&self) -> usize {
         self.lock().user.len()
     }
@@ -122,7 +132,7 @@ impl<S, U, R> Mailbox<S, U, R> {
         if lanes.closed {
             return Err((msg, Error::ProcessTerminated));
         }
-        if lanes.user.len() >= self.capacity {
+        if lanes.user.len() + lanes.taken >= self.capacity {
             return Err((msg, Error::MailboxFull));
         }
         lanes.user.push_back(msg);
@@ -305,56 +315,67 @@ impl<U> Receiver<U> {
             return Poll::Ready(Item::User(msg));
         }
         let mut lanes = mailbox.lock();
+        // What the actor held before this item (the one it handled last is done now).
+        let held_before = lanes.user.len() + lanes.taken;
+        let item = self.next_locked(&mut lanes, mailbox, admit);
+        // Count what it holds from now on: its batch, and the user message it takes.
+        let in_hand = usize::from(matches!(item, Some(Item::User(_))));
+        lanes.taken = self.batch.len() + in_hand;
+        let freed = lanes.user.len() + lanes.taken < held_before;
+        if item.is_none() {
+            match &lanes.parked {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => lanes.parked = Some(cx.waker().clone()),
+            }
+        }
+        drop(lanes);
+        if freed && mailbox.waiting_senders.load(Ordering::SeqCst) > 0 {
+            mailbox.space.notify_waiters();
+        }
+        match item {
+            Some(item) => Poll::Ready(item),
+            None => Poll::Pending,
+        }
+    }
+
+    /// The next item, under the lock: the urgent lanes first, then (unless paused) the
+    /// batch, refilled from the user lane when empty; while paused, the oldest held
+    /// message `admit` lets through.
+    fn next_locked<S, R>(
+        &mut self,
+        lanes: &mut Lanes<S, U, R>,
+        mailbox: &Mailbox<S, U, R>,
+        admit: Admit<'_, U>,
+    ) -> Option<Item<S, U, R>> {
         if let Some(msg) = lanes.first.pop_front() {
             if lanes.first.is_empty() && lanes.system.is_empty() && lanes.response.is_empty() {
                 mailbox.urgent.store(false, Ordering::Release);
             }
-            return Poll::Ready(Item::Response(msg));
+            return Some(Item::Response(msg));
         }
         if let Some(msg) = lanes.system.pop_front() {
             if lanes.system.is_empty() && lanes.response.is_empty() {
                 mailbox.urgent.store(false, Ordering::Release);
             }
-            return Poll::Ready(Item::System(msg));
+            return Some(Item::System(msg));
         }
         if let Some(msg) = lanes.response.pop_front() {
             if lanes.response.is_empty() {
                 mailbox.urgent.store(false, Ordering::Release);
             }
-            return Poll::Ready(Item::Response(msg));
+            return Some(Item::Response(msg));
         }
         mailbox.urgent.store(false, Ordering::Release);
         if lanes.closed {
-            return Poll::Ready(Item::Closed);
+            return Some(Item::Closed);
         }
         if self.user_paused {
-            let before = lanes.user.len();
-            if let Some(msg) = self.take_admitted(&mut lanes.user, admit) {
-                let freed = lanes.user.len() < before;
-                drop(lanes);
-                if freed && mailbox.waiting_senders.load(Ordering::SeqCst) > 0 {
-                    mailbox.space.notify_waiters();
-                }
-                return Poll::Ready(Item::User(msg));
-            }
-        } else {
-            let took_batch = self.batch.is_empty() && !lanes.user.is_empty();
-            if took_batch {
-                std::mem::swap(&mut self.batch, &mut lanes.user);
-            }
-            if let Some(msg) = self.batch.pop_front() {
-                drop(lanes);
-                if took_batch && mailbox.waiting_senders.load(Ordering::SeqCst) > 0 {
-                    mailbox.space.notify_waiters();
-                }
-                return Poll::Ready(Item::User(msg));
-            }
+            return self.take_admitted(&mut lanes.user, admit).map(Item::User);
         }
-        match &lanes.parked {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => lanes.parked = Some(cx.waker().clone()),
+        if self.batch.is_empty() {
+            std::mem::swap(&mut self.batch, &mut lanes.user);
         }
-        Poll::Pending
+        self.batch.pop_front().map(Item::User)
     }
 
     /// The oldest held message `admit` lets through, taken out of its place (the
@@ -401,20 +422,45 @@ mod tests {
     }
 
     #[test]
-    fn user_lane_is_bounded_and_frees_space_as_messages_are_taken() {
+    fn capacity_counts_what_the_actor_took_until_it_has_handled_it() {
         let mb: Mailbox<Sys, u32, ()> = Mailbox::new(2);
         let mut rx = Receiver::new();
         assert!(mb.try_push_user(1).is_ok());
         assert!(mb.try_push_user(2).is_ok());
         assert!(matches!(mb.try_push_user(3), Err((3, Error::MailboxFull))));
-        // The actor takes the queue as one batch: the whole lane is free again.
+        // The actor takes the queue as one batch and handles 1: it still holds both.
         assert!(matches!(recv_now(&mut rx, &mb), Some(Item::User(1))));
         assert_eq!(mb.user_len(), 0);
+        assert!(matches!(mb.try_push_user(3), Err((3, Error::MailboxFull))));
+        // 2 comes from the batch without the lock: the room comes back when the actor
+        // asks for more, having handled both.
+        assert!(matches!(recv_now(&mut rx, &mb), Some(Item::User(2))));
+        assert!(matches!(mb.try_push_user(3), Err((3, Error::MailboxFull))));
+        assert!(recv_now(&mut rx, &mb).is_none());
         assert!(mb.try_push_user(3).is_ok());
         assert!(mb.try_push_user(4).is_ok());
         assert!(matches!(mb.try_push_user(5), Err((5, Error::MailboxFull))));
-        assert!(matches!(recv_now(&mut rx, &mb), Some(Item::User(2))));
+        // Taking one message of a new batch frees nothing: it is in hand.
         assert!(matches!(recv_now(&mut rx, &mb), Some(Item::User(3))));
+        assert!(matches!(mb.try_push_user(5), Err((5, Error::MailboxFull))));
+    }
+
+    #[test]
+    fn an_urgent_item_gives_back_the_room_of_what_the_batch_already_handled() {
+        let mb: Mailbox<Sys, u32, &str> = Mailbox::new(3);
+        let mut rx = Receiver::new();
+        for i in 0..3 {
+            mb.try_push_user(i).ok();
+        }
+        assert!(matches!(recv_now(&mut rx, &mb), Some(Item::User(0))));
+        assert!(matches!(recv_now(&mut rx, &mb), Some(Item::User(1))));
+        // A response overtakes: the lock is taken, and what is left (2, in the batch)
+        // is counted; 0 and 1 are done.
+        mb.push_response("r").ok();
+        assert!(matches!(recv_now(&mut rx, &mb), Some(Item::Response("r"))));
+        assert!(mb.try_push_user(3).is_ok());
+        assert!(mb.try_push_user(4).is_ok());
+        assert!(matches!(mb.try_push_user(5), Err((5, Error::MailboxFull))));
     }
 
     #[test]

@@ -72,7 +72,9 @@ impl NodeBuilder {
         self
     }
 
-    /// Default capacity of each actor's user lane.
+    /// Default capacity of each actor's user lane (see
+    /// [`SpawnOptions::mailbox_capacity`](crate::SpawnOptions::mailbox_capacity) for
+    /// exactly what it bounds).
     pub fn mailbox_capacity(mut self, capacity: usize) -> Self {
         self.config.mailbox_capacity = capacity;
         self

@@ -177,7 +177,9 @@ impl<A: Actor> ActorRef<A> {
         }
     }
 
-    /// Messages waiting in the user lane (0 for a remote actor: not known here).
+    /// Messages queued in the user lane that the actor has not taken yet (0 for a remote
+    /// actor: not known here). The capacity also counts those it has taken and not
+    /// finished handling, so a full mailbox may show fewer than its capacity here.
     pub fn mailbox_len(&self) -> usize {
         match &self.inner {
             Inner::Local(c) => c.mailbox.user_len(),
@@ -185,7 +187,8 @@ impl<A: Actor> ActorRef<A> {
         }
     }
 
-    /// The capacity of the user lane (0 for a remote actor: not known here).
+    /// The capacity of the user lane (0 for a remote actor: not known here); see
+    /// [`SpawnOptions::mailbox_capacity`](crate::SpawnOptions::mailbox_capacity).
     pub fn mailbox_capacity(&self) -> usize {
         match &self.inner {
             Inner::Local(c) => c.mailbox.capacity(),

@@ -981,3 +981,66 @@ async fn spawn_remote_starts_an_allowed_kind_with_its_options_and_refuses_the_re
     a.shutdown().await;
     b.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spinning_sender_does_not_stall_other_senders_on_the_link() {
+    spinning_sender_leaves_the_link_to_others(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spinning_sender_before_the_link_is_up_does_not_stall_the_dial() {
+    spinning_sender_leaves_the_link_to_others(false).await;
+}
+
+/// A task that retries a refused remote send without awaiting must not take the link
+/// down for everybody (its writer, or the task dialing the peer, must still run); with
+/// `link_up`, the link is up before it starts spinning, else its first send dials.
+async fn spinning_sender_leaves_the_link_to_others(link_up: bool) {
+    // One link, a small link buffer: the spinning sender fills it at once and then
+    // only ever gets MailboxFull back.
+    let small = || config().links_per_peer(1).link_buffer(64 * 1024);
+    let (a, b) = (node_with("a", small()).await, node_with("b", small()).await);
+    let bank = b
+        .spawn_with::<Bank>(None, SpawnOptions::default().mailbox_capacity(10_000_000))
+        .unwrap();
+    let there = remote_bank(&a, &bank);
+    if link_up {
+        assert_eq!(there.call(Balance).await, Ok(0));
+    }
+    // A careless task on a worker of the runtime: it retries a refused send in a loop
+    // without ever awaiting, for a while.
+    let spin = Duration::from_millis(2500);
+    let spinner = tokio::spawn({
+        let there = there.clone();
+        async move {
+            let end = std::time::Instant::now() + spin;
+            let mut sent = 0u64;
+            while std::time::Instant::now() < end {
+                match there.send(Deposit(1)) {
+                    Ok(()) => sent += 1,
+                    Err(Error::MailboxFull) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(sent)
+        }
+    });
+    // Meanwhile everybody else's calls and important sends on the same link go through,
+    // promptly, and the link stays up past its heartbeat timeout (1 s).
+    let started = std::time::Instant::now();
+    while started.elapsed() < spin {
+        let balance = tokio::time::timeout(Duration::from_millis(500), there.call(Balance))
+            .await
+            .expect("a call answered while another task spins");
+        assert!(balance.is_ok(), "call failed: {balance:?}");
+        let sent = tokio::time::timeout(Duration::from_millis(500), there.send_important(Deposit(0)))
+            .await
+            .expect("an important send acknowledged while another task spins");
+        assert_eq!(sent, Ok(()));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let sent = spinner.await.unwrap().unwrap();
+    assert!(sent > 1000, "the spinning sender itself made progress: {sent}");
+    a.shutdown().await;
+    b.shutdown().await;
+}

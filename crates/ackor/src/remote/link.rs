@@ -23,7 +23,7 @@ use super::handshake::{self, Local, PeerInfo};
 use super::peer::{Answer, Peer};
 use super::transport::{self, Listening, Raw};
 use super::wire::{Body, CallReply, Decoded, Frame, Heartbeat, Outgoing, decode};
-use super::{Remote, address_of};
+use super::{Remote, address_of, lifo};
 use crate::error::Error;
 use crate::identity::NodeName;
 
@@ -100,7 +100,13 @@ impl LinkQueue {
     ) -> Result<R, Error> {
         let mut outbox = lock(&self.outbox);
         if bounded && outbox.bytes.len() >= self.limit {
-            outbox.refused = true;
+            let first = !std::mem::replace(&mut outbox.refused, true);
+            drop(outbox);
+            if first {
+                // The writer should be draining a full queue: make sure it can run
+                // even if it was woken on this thread and this sender spins.
+                lifo::dislodge();
+            }
             return Err(Error::MailboxFull);
         }
         let was_empty = outbox.bytes.is_empty();

@@ -24,6 +24,7 @@ mod config;
 mod custody;
 mod handshake;
 mod inbound;
+mod lifo;
 mod link;
 mod peer;
 mod test_support;

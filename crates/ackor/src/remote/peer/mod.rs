@@ -17,6 +17,7 @@ use calls::Pending;
 pub(crate) use calls::{Answer, PendingCall, Waiting};
 
 use super::custody::Custody;
+use super::lifo;
 use super::link::LinkQueue;
 use super::wire::Outgoing;
 use crate::error::Error;
@@ -44,6 +45,8 @@ struct State {
     queue: Vec<Queued>,
     /// The bytes in `queue`.
     queued_bytes: usize,
+    /// A bounded send was refused since `queue` was last emptied (see `lifo`).
+    queue_refused: bool,
     /// Bumped each time the peer goes down, so late news from old links is ignored.
     generation: u64,
     /// The peer incarnation of the current links.
@@ -114,6 +117,7 @@ impl Peer {
                 out: Vec::new(),
                 queue: Vec::new(),
                 queued_bytes: 0,
+                queue_refused: false,
                 generation: 0,
                 creation: None,
                 tasks: Vec::new(),
@@ -216,6 +220,11 @@ impl Peer {
         bounded: bool,
     ) -> Result<(), Error> {
         if bounded && st.queued_bytes >= remote.config().link_buffer {
+            if !std::mem::replace(&mut st.queue_refused, true) {
+                // The links should be coming up: make sure the dialing task can run
+                // even if it was spawned on this thread and this sender spins.
+                lifo::dislodge();
+            }
             return Err(Error::MailboxFull);
         }
         let mut out = BytesMut::new();
@@ -354,6 +363,7 @@ impl Peer {
         }
         let queue = std::mem::take(&mut st.queue);
         st.queued_bytes = 0;
+        st.queue_refused = false;
         // Every call's frame is on a link now (queued ones go out just below).
         for p in st.calls.values_mut() {
             p.sent = true;
@@ -500,6 +510,7 @@ impl Peer {
             links: std::mem::take(&mut st.links),
             dropped_frames: {
                 st.queued_bytes = 0;
+                st.queue_refused = false;
                 std::mem::take(&mut st.queue).len()
             },
         }

@@ -167,6 +167,12 @@
 //! Unacknowledged important sends survive a link flap (resent, deduplicated); a
 //! restarted peer fails them. To a local actor they are plain sends.
 //!
+//! `Ok` means *in the mailbox*, not *handled*: a message still queued when its node
+//! crashes (or its actor stops) is lost, and nobody is told. To know a message was
+//! handled, call it ([`ActorRef::call_important`]): the reply comes from the handler;
+//! make the handler idempotent and retry on [`Error::Timeout`] or
+//! [`Error::ConnectionLost`].
+//!
 //! ## Reentrancy
 //!
 //! An actor spawned with a [`Reentrancy`] mode can make non-blocking requests:

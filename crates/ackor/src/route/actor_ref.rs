@@ -262,6 +262,13 @@ impl<A: Actor> ActorRef<A> {
     /// each once.
     /// Many may be in flight at once: await them together to pipeline.
     ///
+    /// **What `Ok` does not promise.** It says the message is in the actor's mailbox,
+    /// not that it was handled. If the receiving node crashes, or the actor stops or
+    /// fails, before handling it, the message is lost and nobody is told. When the
+    /// sender must know a message was *handled*, use a call
+    /// ([`ActorRef::call_important`]): its reply comes from the handler; make the
+    /// handler idempotent and retry on [`Error::Timeout`] or [`Error::ConnectionLost`].
+    ///
     /// ```
     /// # #[tokio::main] async fn main() -> Result<(), ackor::Error> {
     /// # use ackor::{Actor, BoxError, Context, Handler, Message, Node};

@@ -71,6 +71,11 @@ pub enum Error {
     /// The handler dropped the reply handle of a call without answering it.
     #[error("the handler dropped the reply without answering")]
     ReplyDropped,
+    /// The actor failed (its handler panicked, say) while it held this message or its
+    /// reply: the message is lost. A supervised actor is restarted and handles the
+    /// messages queued behind it; the text is the failure.
+    #[error("the actor failed while it held the message: {0}")]
+    ActorFailed(String),
     /// The callee answered the call with an error of its own.
     #[error("the callee answered with an error: {0}")]
     Rejected(String),

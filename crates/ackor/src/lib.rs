@@ -5,6 +5,8 @@
 //                        here for every verb) and its remote half, the Call/SendImportant
 //                        futures, Node's typed verbs (spawn, lookup, resolve, remote
 //                        spawn), the Context verbs that address other actors
+//   supervision/         Supervisor: child specs, strategies, restart in place (beside
+//                        route/, which it uses to address children)
 //   actor/  reentrancy/  Actor/Handler/Message, the actor's cell and Context, the run
 //                        loop | requests, continuations, the stash (one layer)
 //   node/                the Node every actor holds: pids, the process table and names,
@@ -198,6 +200,7 @@ pub mod reentrancy;
 mod reliable;
 mod remote;
 mod route;
+pub mod supervision;
 #[doc(hidden)]
 pub mod testing;
 

@@ -8,7 +8,7 @@
 //! | rank | modules |
 //! |------|---------|
 //! | 9 | the crate root `lib.rs` and `testing.rs` (the api surface) |
-//! | 8 | `route/`: ActorRef and its remote half, spawn/lookup, the Context verbs that address other actors |
+//! | 8 | `route/`: ActorRef and its remote half, spawn/lookup, the Context verbs that address other actors; `supervision/`: the Supervisor |
 //! | 7 | `actor/` and `reentrancy/` (one layer: they may use each other) |
 //! | 6 | `node/`: the Node handle, process table and names, frames from peers to processes |
 //! | 5 | `reliable/`: important delivery |
@@ -35,7 +35,7 @@ use std::path::Path;
 #[rustfmt::skip]
 const LAYERS: &[(&str, u32)] = &[
     ("lib", 9), ("testing", 9),
-    ("route", 8),
+    ("route", 8), ("supervision", 8),
     ("actor", 7), ("reentrancy", 7),
     ("node", 6),
     ("reliable", 5),

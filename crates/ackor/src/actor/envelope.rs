@@ -23,6 +23,9 @@ pub(crate) trait Envelope<A: Actor>: Send {
     /// The call chain of a call or request (none for a plain send).
     fn chain(&self) -> Option<ChainId>;
 
+    /// The message's type, for logs.
+    fn type_name(&self) -> &'static str;
+
     fn set_chain(&mut self, chain: Option<ChainId>);
 
     /// The tokens of the blocking calls this message is handled for (its wait-for
@@ -89,6 +92,10 @@ where
         if let Some(reply) = self.reply {
             reply.fail(error);
         }
+    }
+
+    fn type_name(&self) -> &'static str {
+        std::any::type_name::<M>()
     }
 
     fn chain(&self) -> Option<ChainId> {

@@ -85,6 +85,18 @@ pub trait Actor: Sized + Send + 'static {
         async {}
     }
 
+    /// Runs on a new instance right after a supervisor restarted the actor in place (on
+    /// the same pid, with the messages still queued), before it handles anything;
+    /// `reason` is why the previous instance ended.
+    fn on_restart(
+        &mut self,
+        ctx: &mut Context<Self>,
+        reason: &ExitReason,
+    ) -> impl Future<Output = ()> + Send {
+        let _ = (ctx, reason);
+        async {}
+    }
+
     /// A message this actor sent with [`Context::send`] while
     /// [`important delivery`](Context::set_important_delivery) was on did not reach its
     /// recipient's mailbox, for the reason in `failure.error`. Runs before the actor
@@ -271,6 +283,47 @@ pub(crate) struct ActorCell<A: Actor> {
     remote_table: OnceLock<Arc<RemoteMessages<A>>>,
     /// The chains its stash-mode requests wait on (see `reentrancy::WaitingChains`).
     pub(crate) waiting: Arc<WaitingChains>,
+    /// Its supervisor, for a supervised actor: asked what to do when an instance ends.
+    pub(crate) overseer: OnceLock<Arc<dyn Overseer<A>>>,
+}
+
+/// How an instance of a supervised actor ended, as its supervisor is told.
+#[derive(Debug, Clone)]
+pub(crate) enum Ending {
+    /// It failed: a handler, continuation or callback panicked, `init` failed, or an
+    /// exit signal from a link took it down.
+    Failed(ExitReason),
+    /// It stopped: it asked to, or was asked to.
+    Stopped(ExitReason),
+    /// Its supervisor asked it to restart.
+    Restarted(ExitReason),
+}
+
+impl Ending {
+    /// The exit reason it carries.
+    pub(crate) fn reason(&self) -> &ExitReason {
+        match self {
+            Ending::Failed(r) | Ending::Stopped(r) | Ending::Restarted(r) => r,
+        }
+    }
+}
+
+/// What a supervisor decides when an instance of its child ends.
+pub(crate) enum Decision<A: Actor> {
+    /// Start a new instance in place from these arguments.
+    Restart(A::Args),
+    /// End the process with this reason.
+    Stop(ExitReason),
+}
+
+/// The supervisor of an actor, as the actor's run loop sees it.
+pub(crate) trait Overseer<A: Actor>: Send + Sync + 'static {
+    /// An instance of `pid` ended: restart it (the future may wait, for a backoff or
+    /// for siblings) or end the process.
+    fn ended(&self, pid: &Pid, ending: Ending)
+    -> std::pin::Pin<Box<dyn Future<Output = Decision<A>> + Send>>;
+    /// A new instance of `pid` is up (its `init` returned).
+    fn started(&self, pid: &Pid);
 }
 
 impl<A: Actor> ActorCell<A> {
@@ -281,6 +334,7 @@ impl<A: Actor> ActorCell<A> {
             call_timeout,
             remote_table: OnceLock::new(),
             waiting: Arc::default(),
+            overseer: OnceLock::new(),
         })
     }
 

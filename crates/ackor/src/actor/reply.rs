@@ -76,10 +76,36 @@ trait AnySlot: Any + Send + Sync {
     fn sender_gone(&self);
 }
 
+thread_local! {
+    /// Set while the run loop drops what a failed actor instance held: a reply handle
+    /// dropped then answers [`Error::ActorFailed`] with this text, not `ReplyDropped`.
+    static FAILING: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` (which drops what a failed instance held) so that reply handles dropped
+/// meanwhile on this thread answer their callers with [`Error::ActorFailed`].
+pub(crate) fn while_failing<R>(why: &str, f: impl FnOnce() -> R) -> R {
+    let before = FAILING.with(|cell| cell.replace(Some(why.to_string())));
+    let out = f();
+    FAILING.with(|cell| *cell.borrow_mut() = before);
+    out
+}
+
+/// What a caller learns when the handle of its reply is dropped unanswered.
+fn dropped_unanswered() -> Error {
+    FAILING
+        .with(|cell| cell.borrow().clone())
+        .map_or(Error::ReplyDropped, Error::ActorFailed)
+}
+
 impl<T: Send + 'static> AnySlot for Slot<T> {
     fn sender_gone(&self) {
         if let Some(forward) = self.take_forward() {
-            (forward.send)(Err(Error::ReplyDropped), None);
+            (forward.send)(Err(dropped_unanswered()), None);
+            return;
+        }
+        if let Some(why) = FAILING.with(|cell| cell.borrow().clone()) {
+            let _ = self.complete(Err(Error::ActorFailed(why)));
             return;
         }
         let mut st = self.lock();

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use futures_util::FutureExt;
 
-use super::{Actor, ActorCell, Context};
+use super::reply::while_failing;
+use super::{Actor, ActorCell, Context, Decision, Ending};
 use crate::error::Error;
 use crate::mailbox::{Item, Receiver};
 use crate::monitor::{ExitReason, RemoteSignals, SystemMsg};
@@ -37,47 +38,140 @@ pub(crate) fn run<A: Actor>(
 }
 
 async fn run_actor<A: Actor>(cell: &Arc<ActorCell<A>>, args: A::Args, ctx: &mut Context<A>) -> ExitReason {
-    let init = AssertUnwindSafe(Box::pin(A::init(args, ctx)))
-        .catch_unwind()
-        .await;
-    let mut actor = match init {
-        Ok(Ok(actor)) => actor,
-        Ok(Err(e)) => {
-            drop(cell.mailbox.close());
-            return ExitReason::Error(format!("init failed: {e}"));
-        }
-        Err(panic) => {
-            drop(cell.mailbox.close());
-            return ExitReason::from_panic(&*panic);
-        }
-    };
+    let overseer = cell.overseer.get().cloned();
+    let pid = cell.core.pid().clone();
+    // The batch of user messages taken survives a restart in place, like the mailbox.
     let mut rx = Receiver::new();
-    let ended = message_loop(cell, &mut actor, ctx, &mut rx).await;
+    let mut args = args;
+    let mut restarted: Option<ExitReason> = None;
+    loop {
+        let init = AssertUnwindSafe(Box::pin(A::init(args, ctx)))
+            .catch_unwind()
+            .await;
+        let mut actor = match init {
+            Ok(Ok(actor)) => actor,
+            failed => {
+                let reason = match failed {
+                    Ok(Err(e)) => ExitReason::Error(format!("init failed: {e}")),
+                    Err(panic) => ExitReason::from_panic(&*panic),
+                    Ok(Ok(_)) => ExitReason::Error("init failed".into()),
+                };
+                let Some(overseer) = &overseer else {
+                    drop(cell.mailbox.close());
+                    return reason;
+                };
+                tracing::warn!(%pid, %reason, "supervised actor failed to start");
+                match overseer.ended(&pid, Ending::Failed(reason)).await {
+                    Decision::Restart(next) => {
+                        args = next;
+                        continue;
+                    }
+                    Decision::Stop(reason) => {
+                        drop(cell.mailbox.close());
+                        return reason;
+                    }
+                }
+            }
+        };
+        if let Some(overseer) = &overseer {
+            overseer.started(&pid);
+        }
+        let ended = match restarted.take() {
+            Some(reason) => {
+                let res = AssertUnwindSafe(Box::pin(actor.on_restart(ctx, &reason)))
+                    .catch_unwind()
+                    .await;
+                match res {
+                    Ok(()) => message_loop(cell, &mut actor, ctx, &mut rx).await,
+                    Err(panic) => Ok(Ending::Failed(ExitReason::from_panic(&*panic))),
+                }
+            }
+            None => message_loop(cell, &mut actor, ctx, &mut rx).await,
+        };
+        let ending = match ended {
+            Ok(ending) => ending,
+            Err(Killed) => return ExitReason::Killed,
+        };
+        let Some(overseer) = &overseer else {
+            // Close before anything the actor holds is dropped: callers whose reply
+            // handles die with it must see `ProcessTerminated`.
+            let mut drained = cell.mailbox.close();
+            rx.clear();
+            let responses = drained.take_responses();
+            drop(drained);
+            return retire(cell, actor, ctx, responses, ending.reason().clone()).await;
+        };
+        // Supervised: this instance settles what it started and runs `on_stop`; the
+        // mailbox stays open, and what is queued waits for the next instance.
+        let failed = matches!(ending, Ending::Failed(_));
+        if failed {
+            metrics::counter!("ackor_actor_failures_total", "actor" => std::any::type_name::<A>())
+                .increment(1);
+        }
+        let responses = cell.mailbox.take_responses();
+        let reason = {
+            let mut retiring = Box::pin(retire(cell, actor, ctx, responses, ending.reason().clone()));
+            if failed {
+                // Reply handles the failed instance drops answer `ActorFailed`.
+                let why = ending.reason().to_string();
+                with_failing(&why, retiring.as_mut()).await
+            } else {
+                retiring.await
+            }
+        };
+        let ending = match ending {
+            Ending::Failed(_) => Ending::Failed(reason),
+            Ending::Stopped(_) => Ending::Stopped(reason),
+            Ending::Restarted(_) => Ending::Restarted(reason),
+        };
+        match overseer.ended(&pid, ending.clone()).await {
+            Decision::Restart(next) => {
+                tracing::info!(%pid, reason = %ending.reason(), actor = std::any::type_name::<A>(), "actor restarted in place");
+                metrics::counter!("ackor_actor_restarts_total", "actor" => std::any::type_name::<A>())
+                    .increment(1);
+                ctx.reset_for_restart();
+                args = next;
+                restarted = Some(ending.reason().clone());
+            }
+            Decision::Stop(reason) => {
+                drop(cell.mailbox.close());
+                rx.clear();
+                return reason;
+            }
+        }
+    }
+}
 
-    // Close before anything the actor holds is dropped: callers whose reply handles
-    // die with it must see `ProcessTerminated`.
-    let mut drained = cell.mailbox.close();
-    rx.clear();
-    let mut reason = match ended {
-        Ok(reason) => reason,
-        Err(Killed) => return ExitReason::Killed,
-    };
-    // Every continuation fires before `on_stop`: those whose outcome is queued with it,
-    // then every request still in flight with `RequestCanceled`. A panic in one fails
-    // the actor as a panicking handler does (the first one is the exit reason); the
-    // others still run.
+/// Polls `future` with [`while_failing`] around every poll: the reply handles it drops
+/// answer their callers with [`Error::ActorFailed`].
+async fn with_failing<F: Future + Unpin>(why: &str, mut future: F) -> F::Output {
+    std::future::poll_fn(|cx| while_failing(why, || std::pin::Pin::new(&mut future).poll(cx))).await
+}
+
+/// Ends an instance that `ending` stopped: every continuation fires before `on_stop` —
+/// those whose outcome was queued (`responses`), then every request still in flight
+/// with `RequestCanceled` — then `on_stop`; the instance is dropped. A panic in one
+/// continuation fails the actor as a panicking handler does (the first one is the exit
+/// reason); the others still run. Returns the final exit reason.
+async fn retire<A: Actor>(
+    cell: &Arc<ActorCell<A>>,
+    mut actor: A,
+    ctx: &mut Context<A>,
+    responses: std::collections::VecDeque<super::Continuation<A>>,
+    reason: ExitReason,
+) -> ExitReason {
+    let mut reason = reason;
     let panicked = |panic: Box<dyn std::any::Any + Send>, reason: &mut ExitReason| {
         tracing::warn!(pid = %cell.core.pid(), "continuation panicked while the actor stopped");
         if !matches!(reason, ExitReason::Panic(_)) {
             *reason = ExitReason::from_panic(&*panic);
         }
     };
-    for cont in drained.take_responses() {
+    for cont in responses {
         if let Err(panic) = std::panic::catch_unwind(AssertUnwindSafe(|| cont(&mut actor, ctx))) {
             panicked(panic, &mut reason);
         }
     }
-    drop(drained);
     for entry in ctx.requests.drain() {
         entry.pending.settle();
         let canceled = AssertUnwindSafe(|| ctx.fail_request(entry, &mut actor, Error::RequestCanceled));
@@ -94,10 +188,12 @@ async fn run_actor<A: Actor>(cell: &Arc<ActorCell<A>>, args: A::Args, ctx: &mut 
     let stopped = AssertUnwindSafe(Box::pin(actor.on_stop(ctx, &reason)))
         .catch_unwind()
         .await;
-    match stopped {
+    let reason = match stopped {
         Ok(()) => reason,
         Err(panic) => ExitReason::from_panic(&*panic),
-    }
+    };
+    drop(actor);
+    reason
 }
 
 async fn message_loop<A: Actor>(
@@ -105,7 +201,8 @@ async fn message_loop<A: Actor>(
     actor: &mut A,
     ctx: &mut Context<A>,
     rx: &mut Receiver<Box<dyn super::Envelope<A>>>,
-) -> Result<ExitReason, Killed> {
+) -> Result<Ending, Killed> {
+    let supervised = cell.overseer.get().is_some();
     loop {
         rx.set_user_paused(ctx.requests.holding());
         if ctx.requests.take_rescan() {
@@ -124,25 +221,37 @@ async fn message_loop<A: Actor>(
                 }
                 if let Some(reason) = crashed {
                     tracing::warn!(pid = %cell.core.pid(), %reason, "actor crashed");
-                    return Ok(reason);
+                    return Ok(Ending::Failed(reason));
                 }
                 if let Some(reason) = ctx.take_stop() {
-                    return Ok(reason);
+                    return Ok(Ending::Stopped(reason));
                 }
                 continue;
             }
         };
         let panicked = match item {
             Item::User(env) => {
+                let message = env.type_name();
                 let mut running = AssertUnwindSafe(env.handle(actor, ctx)).catch_unwind();
                 match (&mut running).await {
                     Ok(()) => None,
                     Err(panic) => {
-                        // Close before the handler's future (and any reply handle it
-                        // holds) is dropped.
-                        drop(cell.mailbox.close());
-                        drop(running);
-                        Some(ExitReason::from_panic(&*panic))
+                        let reason = ExitReason::from_panic(&*panic);
+                        tracing::warn!(pid = %cell.core.pid(), %reason, message, "handler panicked: the message is lost");
+                        if supervised {
+                            // Its caller (and any reply the handler held) is told the
+                            // actor failed; the mailbox stays open for the next instance.
+                            let why = reason.to_string();
+                            while_failing(&why, || drop(running));
+                            let reply = ctx.end_message();
+                            while_failing(&why, || drop(reply));
+                        } else {
+                            // Close before the handler's future (and any reply handle it
+                            // holds) is dropped.
+                            drop(cell.mailbox.close());
+                            drop(running);
+                        }
+                        Some(reason)
                     }
                 }
             }
@@ -150,7 +259,8 @@ async fn message_loop<A: Actor>(
                 Ok(()) => None,
                 Err(panic) => Some(ExitReason::from_panic(&*panic)),
             },
-            Item::System(SystemMsg::Stop(reason)) => return Ok(reason),
+            Item::System(SystemMsg::Stop(reason)) => return Ok(Ending::Stopped(reason)),
+            Item::System(SystemMsg::Restart(reason)) => return Ok(Ending::Restarted(reason)),
             Item::System(SystemMsg::Down(down)) => {
                 if !ctx.accept_down(&down) {
                     continue;
@@ -167,7 +277,7 @@ async fn message_loop<A: Actor>(
                         .await;
                     res.err().map(|p| ExitReason::from_panic(&*p))
                 } else if exit.reason.is_abnormal() {
-                    return Ok(exit.reason);
+                    return Ok(Ending::Failed(exit.reason));
                 } else {
                     None
                 }
@@ -180,10 +290,10 @@ async fn message_loop<A: Actor>(
         };
         if let Some(reason) = panicked {
             tracing::warn!(pid = %cell.core.pid(), %reason, "actor crashed");
-            return Ok(reason);
+            return Ok(Ending::Failed(reason));
         }
         if let Some(reason) = ctx.take_stop() {
-            return Ok(reason);
+            return Ok(Ending::Stopped(reason));
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{Actor, ActorCell, run};
+use super::{Actor, ActorCell, Overseer, run};
 use crate::error::Error;
 use crate::monitor::ProcessCell;
 use crate::node::{Node, Process};
@@ -66,6 +66,18 @@ impl Node {
         options: SpawnOptions,
         setup: impl FnOnce(&Arc<dyn ProcessCell>),
     ) -> Result<Arc<ActorCell<A>>, Error> {
+        self.spawn_overseen(args, options, setup, None)
+    }
+
+    /// [`Node::spawn_setup`] for an actor with a supervisor: `overseer` decides what
+    /// happens when one of its instances ends (restart in place, or stop).
+    pub(crate) fn spawn_overseen<A: Actor>(
+        &self,
+        args: A::Args,
+        options: SpawnOptions,
+        setup: impl FnOnce(&Arc<dyn ProcessCell>),
+        overseer: Option<Arc<dyn Overseer<A>>>,
+    ) -> Result<Arc<ActorCell<A>>, Error> {
         if self.is_stopping() {
             return Err(Error::NodeStopped);
         }
@@ -76,6 +88,9 @@ impl Node {
         }
         let pid = self.next_pid()?;
         let cell = ActorCell::<A>::new(pid, capacity, config.call_timeout);
+        if let Some(overseer) = overseer {
+            let _ = cell.overseer.set(overseer);
+        }
         let process: Arc<dyn Process> = cell.clone();
         if let Some(name) = &options.name {
             self.registry().register(name, process.clone())?;

@@ -213,6 +213,18 @@ impl<S, U, R> Mailbox<S, U, R> {
         Ok(())
     }
 
+    /// Takes the continuations queued on the first and response lanes (oldest first),
+    /// leaving the mailbox open: a failed instance settles them before it is replaced.
+    pub(crate) fn take_responses(&self) -> VecDeque<R> {
+        let mut lanes = self.lock();
+        let mut taken = std::mem::take(&mut lanes.first);
+        taken.append(&mut lanes.response);
+        if lanes.system.is_empty() {
+            self.urgent.store(false, Ordering::Release);
+        }
+        taken
+    }
+
     /// Closes the mailbox: every later push fails, waiting senders are told. Returns
     /// what was queued, for the caller to drop once the process counts as terminated.
     pub(crate) fn close(&self) -> Drained<S, U, R> {

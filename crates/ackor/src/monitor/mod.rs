@@ -109,6 +109,9 @@ pub type MonitorRef = Ref;
 #[derive(Debug)]
 pub(crate) enum SystemMsg {
     Stop(ExitReason),
+    /// From the process's supervisor: end the current instance with this reason and
+    /// start a new one in place (same pid, same mailbox).
+    Restart(ExitReason),
     Down(Down),
     Exit(Exit),
 }
@@ -302,6 +305,11 @@ impl ProcessCore {
 
     pub(crate) fn remove_link(&self, other: &Pid) {
         self.lock().links.retain(|(p, _)| p != other);
+    }
+
+    /// True once the process has stopped.
+    pub(crate) fn is_terminated(&self) -> bool {
+        self.lock().exit.is_some()
     }
 
     /// A future that resolves with the exit reason once the process has stopped.

@@ -147,6 +147,16 @@ impl<A: Actor> Context<A> {
         self.reply.take()
     }
 
+    /// Forgets what belonged to the previous instance before a restart in place: the
+    /// flags its `init` set. (Monitors and links belong to the process and stay.)
+    pub(crate) fn reset_for_restart(&mut self) {
+        self.stop = None;
+        self.trap_exits = false;
+        self.important = false;
+        self.sender = None;
+        drop(self.reply.take());
+    }
+
     pub(crate) fn take_stop(&mut self) -> Option<ExitReason> {
         self.stop.take()
     }

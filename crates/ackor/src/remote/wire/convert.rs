@@ -59,6 +59,7 @@ impl From<&Error> for WireError {
             Error::UnknownActorKind(kind) => (ErrorKind::UnknownActorKind, kind.clone()),
             Error::NameTaken(name) => (ErrorKind::NameTaken, name.clone()),
             Error::ConnectionLost => (ErrorKind::ConnectionLost, String::new()),
+            Error::ActorFailed(why) => (ErrorKind::ActorFailed, why.clone()),
             other => (ErrorKind::Unspecified, other.to_string()),
         };
         WireError {
@@ -85,6 +86,7 @@ impl From<&WireError> for Error {
             ErrorKind::UnknownActorKind => Error::UnknownActorKind(e.message.clone()),
             ErrorKind::NameTaken => Error::NameTaken(e.message.clone()),
             ErrorKind::ConnectionLost => Error::ConnectionLost,
+            ErrorKind::ActorFailed => Error::ActorFailed(e.message.clone()),
             ErrorKind::Unspecified => Error::Protocol(format!("remote error: {}", e.message)),
         }
     }

@@ -93,6 +93,7 @@ pub(crate) enum ErrorKind {
     UnknownActorKind = 12,
     NameTaken = 13,
     ConnectionLost = 14,
+    ActorFailed = 15,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]

@@ -1,0 +1,581 @@
+//! Supervision: a [`Supervisor`] starts its children in order, restarts them when they
+//! fail, per a [`Strategy`], and stops them in reverse order.
+//!
+//! A child is restarted **in place**: its new instance runs on the same pid, keeps its
+//! registered name and its mailbox, and handles the messages already queued, in their
+//! order, including important sends already acknowledged to their senders. Only the
+//! message being handled when it failed is lost, and its caller is told
+//! ([`Error::ActorFailed`](crate::Error::ActorFailed)); so are callers whose deferred
+//! replies the failed instance held. Requests the failed instance had in flight get
+//! their continuations run on it (with `RequestCanceled`), never on the new one. (OTP
+//! restarts a process with a new pid and an empty mailbox; Akka restarts in place, as
+//! here.)
+//!
+//! ```
+//! # #[tokio::main] async fn main() -> Result<(), ackor::Error> {
+//! use ackor::supervision::{ChildSpec, Strategy, Supervisor, SupervisorSpec};
+//! use ackor::{Actor, BoxError, Context, Handler, Message, Node};
+//!
+//! struct Parser;
+//! impl Actor for Parser {
+//!     type Args = ();
+//!     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, BoxError> { Ok(Parser) }
+//! }
+//! struct Parse(String);
+//! impl Message for Parse { type Reply = u32; }
+//! impl Handler<Parse> for Parser {
+//!     type Return = u32;
+//!     async fn handle(&mut self, msg: Parse, _: &mut Context<Self>) -> u32 {
+//!         msg.0.parse().expect("a number") // bad input panics: let it crash
+//!     }
+//! }
+//!
+//! let node = Node::builder().name("doc@local").start().await?;
+//! let spec = SupervisorSpec::new(Strategy::OneForOne)
+//!     .child(ChildSpec::new::<Parser>("parser", || ()).name("parser"));
+//! let _sup = node.spawn::<Supervisor>(spec)?;
+//! let parser = node.lookup::<Parser>(&ackor::ProcessId::new("parser", node.name().clone()))?;
+//!
+//! assert!(matches!(parser.call(Parse("x".into())).await, Err(ackor::Error::ActorFailed(_))));
+//! assert_eq!(parser.call(Parse("42".into())).await?, 42); // same pid, new instance
+//! node.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+mod group;
+mod spec;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use group::{ChildEnded, Group, Verdict};
+pub use spec::{Backoff, ChildSpec, Restart, Strategy, SupervisorSpec};
+
+use crate::actor::{Actor, Context, Ending, Handler, Message};
+use crate::error::{BoxError, Error};
+use crate::identity::Pid;
+use crate::monitor::{Down, ExitReason, SystemMsg};
+use crate::node::Node;
+
+/// An actor that supervises others; spawn it with a [`SupervisorSpec`]. It can be a
+/// child of another supervisor (trees): when its children fail more often than its
+/// intensity allows, it stops them and fails itself.
+pub struct Supervisor {
+    group: Arc<Group>,
+    strategy: Strategy,
+    max_restarts: usize,
+    within: Duration,
+    node: Node,
+}
+
+impl std::fmt::Debug for Supervisor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Supervisor")
+            .field("strategy", &self.strategy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Actor for Supervisor {
+    type Args = SupervisorSpec;
+
+    async fn init(spec: SupervisorSpec, ctx: &mut Context<Self>) -> Result<Self, BoxError> {
+        let mut sup = Supervisor {
+            group: Group::new(Arc::downgrade(&ctx.cell)),
+            strategy: spec.strategy,
+            max_restarts: spec.max_restarts,
+            within: spec.within,
+            node: ctx.node().clone(),
+        };
+        for child in spec.children {
+            if let Err(e) = sup.add_and_start(child, ctx).await {
+                sup.stop_all().await;
+                return Err(e.into());
+            }
+        }
+        Ok(sup)
+    }
+
+    async fn on_stop(&mut self, _ctx: &mut Context<Self>, _reason: &ExitReason) {
+        self.stop_all().await;
+    }
+
+    async fn on_down(&mut self, ctx: &mut Context<Self>, down: Down) {
+        // A child's process ended without its run loop asking (it was killed): it is
+        // started again (a new pid), per its restart type.
+        let found = self.group.update(|st| {
+            let child = st
+                .children
+                .iter_mut()
+                .find(|c| c.pid.as_ref() == Some(&down.pid))?;
+            child.pid = None;
+            child.process = None;
+            child.up = false;
+            Some((child.key, child.terminating, child.spec.restart))
+        });
+        let Some((key, terminating, restart)) = found else {
+            return;
+        };
+        if terminating || !restarts(restart, &Ending::Failed(down.reason.clone())) {
+            return;
+        }
+        tracing::warn!(pid = %down.pid, reason = %down.reason, "supervised child died: starting a new one");
+        if self.too_many_restarts() {
+            self.escalate(ctx, &down.reason);
+            return;
+        }
+        if let Err(e) = self.start(key, ctx).await {
+            tracing::warn!(error = %e, "supervised child could not be started again");
+        }
+    }
+}
+
+/// Whether a child of restart type `restart` is restarted after `ending`.
+fn restarts(restart: Restart, ending: &Ending) -> bool {
+    match restart {
+        Restart::Permanent => true,
+        Restart::Transient => matches!(ending, Ending::Failed(_)) || ending.reason().is_abnormal(),
+        Restart::Temporary => false,
+    }
+}
+
+impl Supervisor {
+    /// Adds a child and starts it; fails if its id is taken or it cannot start.
+    async fn add_and_start(&mut self, spec: ChildSpec, ctx: &mut Context<Self>) -> Result<Pid, Error> {
+        let id = spec.id.clone();
+        let key = self.group.update(|st| match st.position(&id) {
+            Some(_) => None,
+            None => Some(st.add(spec)),
+        });
+        let key = key.ok_or_else(|| Error::Config(format!("a child with id {id:?} exists")))?;
+        self.start(key, ctx).await
+    }
+
+    /// Starts child `key` (a new process) and waits until its `init` returned; an
+    /// `init` that failed is an error, and the child is left stopped.
+    async fn start(&mut self, key: u64, ctx: &mut Context<Self>) -> Result<Pid, Error> {
+        let starter = {
+            let mut st = self.group.lock();
+            let child = st.child(key).ok_or(Error::ProcessUnknown)?;
+            child.terminating = false;
+            (child.spec.starter(), child.spec.id.clone())
+        };
+        let (start, id) = starter;
+        let (pid, process) = start(&self.node, &self.group, key)?;
+        self.group.update(|st| {
+            if let Some(child) = st.child(key) {
+                child.pid = Some(pid.clone());
+                child.process = Some(process);
+            }
+        });
+        ctx.monitor(&pid);
+        self.group
+            .until(|st| st.child(key).is_none_or(|c| c.up || c.ended.is_some()))
+            .await;
+        let failed = self.group.update(|st| {
+            let child = st.child(key)?;
+            let ended = child.ended.take()?;
+            child.terminating = true;
+            Some(ended)
+        });
+        if let Some((ending, verdict)) = failed {
+            let _ = verdict.send(Verdict::Stop(ending.reason().clone()));
+            self.forget_process(key).await;
+            return Err(Error::ActorFailed(format!(
+                "child {id:?} failed to start: {}",
+                ending.reason()
+            )));
+        }
+        Ok(pid)
+    }
+
+    /// Waits until child `key`'s process has ended, then forgets it.
+    async fn forget_process(&self, key: u64) {
+        let process = self.group.lock().child(key).and_then(|c| c.process.clone());
+        if let Some(process) = process {
+            process.core().wait_for_exit().await;
+        }
+        self.group.update(|st| {
+            if let Some(child) = st.child(key) {
+                child.pid = None;
+                child.process = None;
+                child.up = false;
+            }
+        });
+    }
+
+    /// Stops child `key` for good: asks it to stop, waits its shutdown timeout, then
+    /// kills it.
+    async fn stop_child(&self, key: u64) {
+        let found = self.group.update(|st| {
+            let child = st.child(key)?;
+            child.terminating = true;
+            Some((child.process.clone(), child.spec.shutdown))
+        });
+        let Some((Some(process), shutdown)) = found else {
+            return;
+        };
+        let stop_waiting = |st: &mut group::State| {
+            if let Some((ending, tx)) = st.child(key).and_then(|c| c.ended.take()) {
+                let _ = tx.send(Verdict::Stop(ending.reason().clone()));
+                true
+            } else {
+                false
+            }
+        };
+        if !self.group.update(stop_waiting) {
+            let _ = process.push_system(SystemMsg::Stop(ExitReason::Shutdown));
+            let stopped = self
+                .group
+                .until_for(shutdown, |st| {
+                    st.child(key).is_none_or(|c| c.ended.is_some()) || process.core().is_terminated()
+                })
+                .await;
+            if !stopped || !self.group.update(stop_waiting) {
+                if !process.core().is_terminated() {
+                    tracing::warn!(pid = %process.core().pid(), "supervised child killed: it did not stop in time");
+                }
+                process.kill();
+            }
+        }
+        self.forget_process(key).await;
+    }
+
+    /// Stops every child, in reverse order.
+    async fn stop_all(&mut self) {
+        let keys: Vec<u64> = self.group.lock().children.iter().map(|c| c.key).collect();
+        for key in keys.into_iter().rev() {
+            self.stop_child(key).await;
+        }
+    }
+
+    /// Counts a restart; true if that is one more than the intensity allows.
+    fn too_many_restarts(&self) -> bool {
+        let now = Instant::now();
+        let within = self.within;
+        let max = self.max_restarts;
+        self.group.update(|st| {
+            st.restarts.push_back(now);
+            while st
+                .restarts
+                .front()
+                .is_some_and(|t| now.duration_since(*t) > within)
+            {
+                st.restarts.pop_front();
+            }
+            st.restarts.len() > max
+        })
+    }
+
+    /// Restarts beyond the intensity: this supervisor stops its children and fails.
+    fn escalate(&self, ctx: &mut Context<Self>, last: &ExitReason) {
+        let reason = ExitReason::Error(format!(
+            "more than {} restarts within {:?} (last: {last})",
+            self.max_restarts, self.within
+        ));
+        tracing::warn!(pid = %ctx.pid(), %reason, "supervisor gives up");
+        ctx.stop_with(reason);
+    }
+
+    /// An instance of child `key` ended: restart it (and, per the strategy, its
+    /// siblings), or let it stop.
+    async fn child_ended(&mut self, key: u64, ctx: &mut Context<Self>) {
+        let taken = self.group.update(|st| {
+            let index = st.children.iter().position(|c| c.key == key)?;
+            let child = &mut st.children[index];
+            let (ending, tx) = child.ended.take()?;
+            Some((index, ending, tx, child.terminating, child.spec.restart))
+        });
+        let Some((index, ending, tx, terminating, restart)) = taken else {
+            return;
+        };
+        if terminating || !restarts(restart, &ending) {
+            let _ = tx.send(Verdict::Stop(ending.reason().clone()));
+            if restart == Restart::Temporary && !terminating {
+                self.forget_process(key).await;
+                self.group.update(|st| st.children.retain(|c| c.key != key));
+            }
+            return;
+        }
+        if self.too_many_restarts() {
+            let _ = tx.send(Verdict::Stop(ending.reason().clone()));
+            self.escalate(ctx, ending.reason());
+            return;
+        }
+        let delay = self.group.update(|st| {
+            let child = st.child(key)?;
+            let backoff = child.spec.backoff;
+            let stable = child.up_since.is_some_and(|t| t.elapsed() >= backoff.reset_after);
+            let previous = if stable { None } else { child.delay };
+            let delay = backoff.next(previous);
+            child.delay = Some(delay);
+            Some(backoff.jittered(delay))
+        });
+        let delay = delay.unwrap_or_default();
+        match self.strategy {
+            Strategy::OneForOne => {
+                if delay.is_zero() {
+                    let _ = tx.send(Verdict::Restart);
+                } else {
+                    tokio::spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        let _ = tx.send(Verdict::Restart);
+                    });
+                }
+            }
+            Strategy::OneForAll | Strategy::RestForOne => {
+                let keys: Vec<u64> = {
+                    let st = self.group.lock();
+                    let from = if self.strategy == Strategy::OneForAll {
+                        0
+                    } else {
+                        index
+                    };
+                    st.children.iter().skip(from).map(|c| c.key).collect()
+                };
+                self.restart_group(key, tx, &keys, ending.reason(), delay).await;
+            }
+        }
+    }
+
+    /// Restarts the children `keys` (in their order) after `failed` failed: the others
+    /// end their instances in reverse order, then all start again in order, each once
+    /// the one before it is up.
+    async fn restart_group(
+        &mut self,
+        failed: u64,
+        failed_tx: tokio::sync::oneshot::Sender<Verdict>,
+        keys: &[u64],
+        why: &ExitReason,
+        delay: Duration,
+    ) {
+        let mut waiting = HashMap::new();
+        waiting.insert(failed, failed_tx);
+        let reason = ExitReason::Error(format!("a sibling failed: {why}"));
+        for &key in keys.iter().rev() {
+            if key == failed {
+                continue;
+            }
+            let found = self
+                .group
+                .update(|st| st.child(key).map(|c| (c.process.clone(), c.spec.shutdown)));
+            let Some((Some(process), shutdown)) = found else {
+                continue;
+            };
+            let already = self.group.update(|st| st.child(key).and_then(|c| c.ended.take()));
+            let ended = match already {
+                Some(ended) => Some(ended),
+                None => {
+                    let _ = process.push_system(SystemMsg::Restart(reason.clone()));
+                    self.group
+                        .until_for(shutdown, |st| st.child(key).is_none_or(|c| c.ended.is_some()))
+                        .await;
+                    self.group.update(|st| st.child(key).and_then(|c| c.ended.take()))
+                }
+            };
+            match ended {
+                Some((_, tx)) => {
+                    waiting.insert(key, tx);
+                }
+                None => {
+                    // It did not end its instance in time: killed, started afresh below.
+                    process.kill();
+                    process.core().wait_for_exit().await;
+                }
+            }
+        }
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        for &key in keys {
+            match waiting.remove(&key) {
+                Some(tx) => {
+                    let _ = tx.send(Verdict::Restart);
+                    self.group
+                        .until(|st| st.child(key).is_none_or(|c| c.up || c.ended.is_some()))
+                        .await;
+                }
+                None => {
+                    let alive = self
+                        .group
+                        .lock()
+                        .child(key)
+                        .and_then(|c| c.process.clone())
+                        .is_some_and(|p| !p.core().is_terminated());
+                    if !alive {
+                        self.forget_process(key).await;
+                        // Started afresh through `start`, which waits until it is up.
+                        let _ = Box::pin(self.start_fresh(key)).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Starts child `key` again as a new process (used when its old one was killed).
+    async fn start_fresh(&mut self, key: u64) -> Result<Pid, Error> {
+        let start = self
+            .group
+            .lock()
+            .child(key)
+            .map(|c| c.spec.starter())
+            .ok_or(Error::ProcessUnknown)?;
+        let (pid, process) = start(&self.node, &self.group, key)?;
+        self.group.update(|st| {
+            if let Some(child) = st.child(key) {
+                child.pid = Some(pid.clone());
+                child.process = Some(process);
+                child.terminating = false;
+            }
+        });
+        self.group
+            .until(|st| st.child(key).is_none_or(|c| c.up || c.ended.is_some()))
+            .await;
+        Ok(pid)
+    }
+}
+
+impl Handler<ChildEnded> for Supervisor {
+    type Return = ();
+    async fn handle(&mut self, msg: ChildEnded, ctx: &mut Context<Self>) {
+        self.child_ended(msg.key, ctx).await;
+    }
+}
+
+/// One child, as [`WhichChildren`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ChildInfo {
+    /// Its id in the supervisor.
+    pub id: String,
+    /// Its process, unless it is stopped.
+    pub pid: Option<Pid>,
+    /// Its restart type.
+    pub restart: Restart,
+}
+
+/// Lists the supervisor's children, in start order.
+#[derive(Debug)]
+pub struct WhichChildren;
+impl Message for WhichChildren {
+    type Reply = Vec<ChildInfo>;
+}
+
+impl Handler<WhichChildren> for Supervisor {
+    type Return = Vec<ChildInfo>;
+    async fn handle(&mut self, _: WhichChildren, _: &mut Context<Self>) -> Vec<ChildInfo> {
+        self.group
+            .lock()
+            .children
+            .iter()
+            .map(|c| ChildInfo {
+                id: c.spec.id.clone(),
+                pid: c.pid.clone(),
+                restart: c.spec.restart,
+            })
+            .collect()
+    }
+}
+
+/// How many children the supervisor has, and how many of them have a process.
+#[derive(Debug)]
+pub struct CountChildren;
+impl Message for CountChildren {
+    /// (specs, running).
+    type Reply = (usize, usize);
+}
+
+impl Handler<CountChildren> for Supervisor {
+    type Return = (usize, usize);
+    async fn handle(&mut self, _: CountChildren, _: &mut Context<Self>) -> (usize, usize) {
+        let st = self.group.lock();
+        let running = st.children.iter().filter(|c| c.pid.is_some()).count();
+        (st.children.len(), running)
+    }
+}
+
+/// Adds a child at run time and starts it (dynamic children); answers its pid.
+#[derive(Debug)]
+pub struct StartChild(pub ChildSpec);
+impl Message for StartChild {
+    type Reply = Result<Pid, Error>;
+}
+
+impl Handler<StartChild> for Supervisor {
+    type Return = Result<Pid, Error>;
+    async fn handle(&mut self, msg: StartChild, ctx: &mut Context<Self>) -> Result<Pid, Error> {
+        let id = msg.0.id.clone();
+        let started = self.add_and_start(msg.0, ctx).await;
+        if started.is_err() {
+            self.group
+                .update(|st| st.children.retain(|c| c.spec.id != id || c.pid.is_some()));
+        }
+        started
+    }
+}
+
+/// Stops a child for good (it keeps its spec, for [`RestartChild`]); its shutdown
+/// timeout applies, then it is killed.
+#[derive(Debug)]
+pub struct TerminateChild(pub String);
+impl Message for TerminateChild {
+    type Reply = Result<(), Error>;
+}
+
+impl Handler<TerminateChild> for Supervisor {
+    type Return = Result<(), Error>;
+    async fn handle(&mut self, msg: TerminateChild, _: &mut Context<Self>) -> Result<(), Error> {
+        let key = self.key_of(&msg.0)?;
+        self.stop_child(key).await;
+        Ok(())
+    }
+}
+
+/// Starts a terminated child again (a new process); answers its pid.
+#[derive(Debug)]
+pub struct RestartChild(pub String);
+impl Message for RestartChild {
+    type Reply = Result<Pid, Error>;
+}
+
+impl Handler<RestartChild> for Supervisor {
+    type Return = Result<Pid, Error>;
+    async fn handle(&mut self, msg: RestartChild, ctx: &mut Context<Self>) -> Result<Pid, Error> {
+        let key = self.key_of(&msg.0)?;
+        if self.group.lock().child(key).is_some_and(|c| c.pid.is_some()) {
+            return Err(Error::Config(format!("child {:?} is running", msg.0)));
+        }
+        self.start(key, ctx).await
+    }
+}
+
+/// Removes a terminated child's spec.
+#[derive(Debug)]
+pub struct DeleteChild(pub String);
+impl Message for DeleteChild {
+    type Reply = Result<(), Error>;
+}
+
+impl Handler<DeleteChild> for Supervisor {
+    type Return = Result<(), Error>;
+    async fn handle(&mut self, msg: DeleteChild, _: &mut Context<Self>) -> Result<(), Error> {
+        let key = self.key_of(&msg.0)?;
+        self.group.update(|st| {
+            if st.child(key).is_some_and(|c| c.pid.is_some()) {
+                return Err(Error::Config(format!("child {:?} is running", msg.0)));
+            }
+            st.children.retain(|c| c.key != key);
+            Ok(())
+        })
+    }
+}
+
+impl Supervisor {
+    fn key_of(&self, id: &str) -> Result<u64, Error> {
+        let st = self.group.lock();
+        st.position(id)
+            .map(|i| st.children[i].key)
+            .ok_or(Error::ProcessUnknown)
+    }
+}

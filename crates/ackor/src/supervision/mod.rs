@@ -226,16 +226,23 @@ impl Supervisor {
         };
         if !self.group.update(stop_waiting) {
             let _ = process.push_system(SystemMsg::Stop(ExitReason::Shutdown));
-            let stopped = self
+            // Its instance ends (and waits for the verdict), or its process ends (it
+            // was already told to stop), within its shutdown time.
+            let ended = self
                 .group
-                .until_for(shutdown, |st| {
-                    st.child(key).is_none_or(|c| c.ended.is_some()) || process.core().is_terminated()
-                })
-                .await;
-            if !stopped || !self.group.update(stop_waiting) {
-                if !process.core().is_terminated() {
-                    tracing::warn!(pid = %process.core().pid(), "supervised child killed: it did not stop in time");
+                .until(|st| st.child(key).is_none_or(|c| c.ended.is_some()));
+            let exited = process.core().wait_for_exit();
+            let in_time = tokio::time::timeout(shutdown, async {
+                tokio::select! {
+                    () = ended => {}
+                    _ = exited => {}
                 }
+            })
+            .await
+            .is_ok();
+            let done = in_time && (self.group.update(stop_waiting) || process.core().is_terminated());
+            if !done {
+                tracing::warn!(pid = %process.core().pid(), "supervised child killed: it did not stop in time");
                 process.kill();
             }
         }
@@ -291,10 +298,19 @@ impl Supervisor {
             return;
         };
         if terminating || !restarts(restart, &ending) {
+            // Not restarted: its process ends now (its `Down` is not a failure).
+            self.group.update(|st| {
+                if let Some(child) = st.child(key) {
+                    child.terminating = true;
+                }
+            });
             let _ = tx.send(Verdict::Stop(ending.reason().clone()));
-            if restart == Restart::Temporary && !terminating {
+            if !terminating {
                 self.forget_process(key).await;
-                self.group.update(|st| st.children.retain(|c| c.key != key));
+                if restart == Restart::Temporary {
+                    // A temporary child's spec goes with it, as in OTP.
+                    self.group.update(|st| st.children.retain(|c| c.key != key));
+                }
             }
             return;
         }

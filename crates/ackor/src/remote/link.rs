@@ -395,11 +395,29 @@ where
         let why = tokio::select! {
             biased;
             why = read_loop(&remote, &peer, rd, set, &queue) => why,
-            why = write_loop(&remote, wr, &queue) => why,
+            why = write_loop(&remote, wr, &queue) => Closed::Ended(why),
         };
         link_closed(&remote, &peer, generation, &why, dialed);
     });
     task.abort_handle()
+}
+
+/// Why a link ended.
+enum Closed {
+    /// The peer broke the protocol: a frame over the size limit, one that does not
+    /// decode, or the link closed in the middle of a frame.
+    Violation(String),
+    /// Anything else: the peer closed it, i/o failed, silence, a newer link set, this
+    /// node stopping.
+    Ended(String),
+}
+
+impl Closed {
+    fn reason(&self) -> &str {
+        match self {
+            Closed::Violation(why) | Closed::Ended(why) => why,
+        }
+    }
 }
 
 /// Reads and dispatches frames until the link fails; returns why. Every frame read is
@@ -412,12 +430,12 @@ async fn read_loop<R: AsyncRead + Unpin>(
     mut rd: R,
     set: Option<(u32, u64)>,
     back: &LinkQueue,
-) -> String {
+) -> Closed {
     let max = remote.config().max_frame_size;
     let silence = remote.config().heartbeat_timeout;
     // Taken once: the reader lives no longer than the node's network side.
     let Some(inbound) = remote.inbound() else {
-        return "the node is stopping".to_string();
+        return Closed::Ended("the node is stopping".to_string());
     };
     let step = (silence / 4).max(Duration::from_millis(1));
     let mut check = tokio::time::interval_at(Instant::now() + step, step);
@@ -434,7 +452,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
         let newest = match set {
             Some((creation, set)) => match peer.deliver_from(creation, set) {
                 Some(newest) => Some(newest),
-                None => return "links of a newer set from the peer replaced it".to_string(),
+                None => return Closed::Ended("links of a newer set from the peer replaced it".to_string()),
             },
             None => None,
         };
@@ -443,7 +461,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
             let bytes = match next_frame(&mut buf, max) {
                 Ok(Some(bytes)) => bytes,
                 Ok(None) => break,
-                Err(e) => return e,
+                Err(e) => return Closed::Violation(e),
             };
             match decode(bytes) {
                 Ok(Decoded::Frame(Frame {
@@ -465,7 +483,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
                         Decoded::Frame(frame) => remote.dispatch(&*inbound, peer, frame, back),
                     }
                 }
-                Err(e) => return format!("undecodable envelope: {e}"),
+                Err(e) => return Closed::Violation(format!("undecodable envelope: {e}")),
             }
             frames += 1;
         }
@@ -496,17 +514,19 @@ async fn read_loop<R: AsyncRead + Unpin>(
         tokio::select! {
             biased;
             read = rd.read_buf(&mut buf) => match read {
-                Ok(0) if buf.is_empty() => return "the peer closed the link".to_string(),
-                Ok(0) => return "the peer closed the link in the middle of a frame".to_string(),
+                Ok(0) if buf.is_empty() => return Closed::Ended("the peer closed the link".to_string()),
+                Ok(0) => {
+                    return Closed::Violation("the peer closed the link in the middle of a frame".to_string());
+                }
                 Ok(_) => heard = true,
-                Err(e) => return format!("read failed: {e}"),
+                Err(e) => return Closed::Ended(format!("read failed: {e}")),
             },
             now = check.tick() => {
                 if heard {
                     heard = false;
                     last_heard = now;
                 } else if now.duration_since(last_heard) >= silence {
-                    return format!("no heartbeat for {silence:?}");
+                    return Closed::Ended(format!("no heartbeat for {silence:?}"));
                 }
             }
         }
@@ -537,13 +557,18 @@ pub(crate) fn next_frame(buf: &mut BytesMut, max: usize) -> Result<Option<Bytes>
 /// A link ended. Only the links this node dialed carry its traffic to the peer, so only
 /// their loss takes the peer down here; a link the peer dialed is the peer's to mend
 /// (it notices, redials and resends), and failing on it too would also tear down the
-/// peer's fresh links after a reconnect.
-fn link_closed(remote: &Arc<Remote>, peer: &Arc<Peer>, generation: u64, why: &str, dialed: bool) {
-    if dialed {
-        tracing::warn!(peer = %peer.name(), reason = %why, "link closed");
-        peer.fail(remote, why, Some(generation), true);
-    } else {
-        tracing::debug!(peer = %peer.name(), reason = %why, "incoming link closed");
+/// peer's fresh links after a reconnect. The end of a link the peer dialed is logged
+/// as a warning only when the peer broke the protocol on it (the peer's own log tells
+/// of the rest).
+fn link_closed(remote: &Arc<Remote>, peer: &Arc<Peer>, generation: u64, why: &Closed, dialed: bool) {
+    let (name, reason) = (peer.name(), why.reason());
+    match why {
+        _ if dialed => {
+            tracing::warn!(peer = %name, %reason, "link closed");
+            peer.fail(remote, reason, Some(generation), true);
+        }
+        Closed::Violation(_) => tracing::warn!(peer = %name, %reason, "incoming link closed"),
+        Closed::Ended(_) => tracing::debug!(peer = %name, %reason, "incoming link closed"),
     }
 }
 

@@ -1,20 +1,26 @@
-//! Hardening of the network side (issue 17): a bad frame on a link is a warning.
-//! Every node binds 127.0.0.1:0.
+//! Hardening of the network side (issue 17): what peers send is escaped before it is
+//! logged, refused connections are logged at a limited rate, and a bad frame on a link
+//! is a warning. Every node binds 127.0.0.1:0.
 //!
 //! The tests that look at logs run on a current-thread runtime (`#[tokio::test]`):
-//! every task of their nodes runs on the test's thread, so a subscriber set for that
-//! thread sees all of it and nothing of the other tests.
+//! every task of their nodes runs on the test's thread, so a subscriber (and a metrics
+//! recorder) set for that thread sees all of it and nothing of the other tests.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // tests fail loudly by design
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ackor::{Node, RemoteConfig};
+use ackor::{
+    Actor, BoxError, Context, Handler, Message, Node, RemoteConfig, RemoteMessage, RemoteMessages, SpawnOptions,
+};
+use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 mod common;
@@ -160,6 +166,297 @@ impl Capture {
     }
 }
 
+// ------------------------------------------------------------------ captured metrics
+
+/// ackor's counters on this thread, by name and labels (`name{k=v,...}`).
+#[derive(Clone, Default)]
+struct Counters(Arc<Mutex<BTreeMap<String, Arc<AtomicU64>>>>);
+
+impl Counters {
+    fn get(&self, key: &str) -> u64 {
+        self.0
+            .lock()
+            .unwrap()
+            .get(key)
+            .map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+}
+
+impl metrics::Recorder for Counters {
+    fn describe_counter(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: metrics::SharedString) {}
+    fn describe_gauge(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: metrics::SharedString) {}
+    fn describe_histogram(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: metrics::SharedString) {}
+    fn register_counter(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
+        let labels: Vec<String> = key
+            .labels()
+            .map(|l| format!("{}={}", l.key(), l.value()))
+            .collect();
+        let name = if labels.is_empty() {
+            key.name().to_string()
+        } else {
+            format!("{}{{{}}}", key.name(), labels.join(","))
+        };
+        metrics::Counter::from_arc(self.0.lock().unwrap().entry(name).or_default().clone())
+    }
+    fn register_gauge(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+        metrics::Gauge::noop()
+    }
+    fn register_histogram(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Histogram {
+        metrics::Histogram::noop()
+    }
+}
+
+/// Waits (a bounded while) until counter `key` reaches `n`.
+async fn wait_for_count(counters: &Counters, key: &str, n: u64) {
+    let deadline = Instant::now() + PROMPT;
+    while counters.get(key) < n {
+        assert!(
+            Instant::now() < deadline,
+            "{key} is {}, not {n}",
+            counters.get(key)
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+// ------------------------------------------------------------------ a probe actor
+
+/// Tells the test every number it gets.
+struct Probe(mpsc::UnboundedSender<u64>);
+
+impl Actor for Probe {
+    type Args = mpsc::UnboundedSender<u64>;
+    async fn init(tx: Self::Args, _: &mut Context<Self>) -> Result<Self, BoxError> {
+        Ok(Probe(tx))
+    }
+    fn remote_messages(m: &mut RemoteMessages<Self>) {
+        m.add::<Ping>().add::<Ready>();
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Ping(u64);
+impl Message for Ping {
+    type Reply = ();
+}
+impl RemoteMessage for Ping {
+    const TAG: &'static str = "test.hardening.ping";
+}
+impl Handler<Ping> for Probe {
+    type Return = ();
+    async fn handle(&mut self, msg: Ping, _: &mut Context<Self>) {
+        let _ = self.0.send(msg.0);
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Ready;
+impl Message for Ready {
+    type Reply = bool;
+}
+impl RemoteMessage for Ready {
+    const TAG: &'static str = "test.hardening.ready";
+}
+impl Handler<Ready> for Probe {
+    type Return = bool;
+    async fn handle(&mut self, _: Ready, _: &mut Context<Self>) -> bool {
+        true
+    }
+}
+
+// ------------------------------------------------------------------ raw frames
+
+/// The parts of ackor's frame a hostile peer needs here (protobuf, wire-compatible:
+/// a oneof member is an optional field on the wire).
+#[derive(Clone, PartialEq, prost::Message)]
+struct RawFrame {
+    #[prost(uint32, tag = "1")]
+    version: u32,
+    #[prost(message, optional, tag = "2")]
+    deliver: Option<RawDeliver>,
+    #[prost(message, optional, tag = "11")]
+    spawn: Option<RawSpawn>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct RawDeliver {
+    /// `Target::Name`.
+    #[prost(string, tag = "11")]
+    to_name: String,
+    #[prost(bytes = "vec", tag = "3")]
+    tag: Vec<u8>,
+    #[prost(bytes = "vec", tag = "4")]
+    payload: Vec<u8>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct RawSpawn {
+    #[prost(uint64, tag = "1")]
+    call_id: u64,
+    #[prost(string, tag = "2")]
+    kind: String,
+}
+
+fn framed(frame: &RawFrame) -> Vec<u8> {
+    let body = prost::Message::encode_to_vec(frame);
+    let mut out = (body.len() as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(&body);
+    out
+}
+
+/// True if no record holds a raw newline, carriage return or escape character: what
+/// a peer sent cannot start a forged log line or drive the terminal.
+fn all_clean(records: &[Record]) -> Result<(), String> {
+    for r in records {
+        let text = std::iter::once(&r.message).chain(r.fields.values());
+        if text.into_iter().any(|t| t.contains(['\n', '\r', '\x1b'])) {
+            return Err(format!("raw control character in {r:?}"));
+        }
+    }
+    Ok(())
+}
+
+// ------------------------------------------------------------------ 1. log injection
+
+#[tokio::test]
+async fn hostile_node_name_is_escaped_in_logs() {
+    let (capture, _guard) = Capture::install();
+    let b = start_node("b", config()).await;
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let _probe = b
+        .spawn_with::<Probe>(tx, SpawnOptions::default().name("probe"))
+        .unwrap();
+    let n = common::unique();
+    let hostile = format!("evil{n}\n2030-01-01T00:00:00Z  INFO forged: all is well\x1b[31m@127.0.0.1:1");
+
+    // A dialer that does not know the cookie, with a hostile name: refused and logged.
+    let refused =
+        ackor::testing::handshaken_stream(&addr(&b), &hostile, "not-the-cookie", b.name().as_str()).await;
+    assert!(refused.is_err());
+    let warn = capture
+        .wait_for("of the refusal", |r| {
+            r.level == tracing::Level::WARN && r.message == "incoming connection refused"
+        })
+        .await;
+    let error = warn.field("error").unwrap();
+    assert!(error.contains("does not know our cookie"), "{error}");
+    assert!(
+        error.contains(&format!("evil{n}\\n2030-01-01")),
+        "escaped, not dropped: {error}"
+    );
+    assert!(error.contains("\\u{1b}[31m"), "{error}");
+
+    // One that knows the cookie is logged with its name escaped too, and so are the
+    // tags and actor kinds it sends, and the link it breaks.
+    let mut s = ackor::testing::handshaken_stream(&addr(&b), &hostile, COOKIE, b.name().as_str())
+        .await
+        .expect("handshake");
+    capture
+        .wait_for("of the incoming link", |r| {
+            r.message == "peer connected (incoming link)"
+        })
+        .await;
+    let hostile_tag = b"tag\n2030-01-01T00:00:00Z ERROR forged\x1b]0;title\x07".to_vec();
+    let deliver = RawFrame {
+        version: 1,
+        deliver: Some(RawDeliver {
+            to_name: "probe".into(),
+            tag: hostile_tag,
+            payload: vec![0xc0],
+        }),
+        spawn: None,
+    };
+    let spawn = RawFrame {
+        version: 1,
+        deliver: None,
+        spawn: Some(RawSpawn {
+            call_id: 7,
+            kind: "kind\r\n\x1b[2J".into(),
+        }),
+    };
+    s.write_all(&framed(&deliver)).await.unwrap();
+    s.write_all(&framed(&spawn)).await.unwrap();
+    capture
+        .wait_for("of the refused spawn", |r| r.message == "remote spawn refused")
+        .await;
+    capture
+        .wait_for("of the undelivered message", |r| {
+            r.message == "remote message not delivered"
+        })
+        .await;
+    // Garbage: the link closes with a warning naming the peer.
+    s.write_all(&[0, 0, 0, 4, 0x0f, 0xff, 0xff, 0xff]).await.unwrap();
+    assert!(closed_by_node(&mut s).await);
+    let closed = capture
+        .wait_for("of the broken link", |r| r.message == "incoming link closed")
+        .await;
+    assert!(closed.field("peer").unwrap().starts_with(&format!("evil{n}\\n")));
+
+    b.shutdown().await;
+    let records = capture.records();
+    if let Err(e) = all_clean(&records) {
+        panic!("{e}\nall records:\n{}", capture.dump());
+    }
+    // The name shows (escaped) wherever the peer is named.
+    assert!(
+        records
+            .iter()
+            .filter(|r| r.fields.values().any(|v| v.contains(&format!("evil{n}"))))
+            .count()
+            >= 4,
+        "{}",
+        capture.dump()
+    );
+}
+
+#[tokio::test]
+async fn refused_handshakes_are_rate_limited_in_logs() {
+    let (capture, _guard) = Capture::install();
+    let counters = Counters::default();
+    let _recorder = metrics::set_default_local_recorder(&counters);
+    let b = start_node("b", config()).await;
+    let refused_total = "ackor_remote_handshakes_refused_total";
+
+    // A burst of connections that are not ackor peers.
+    let garbage = || async {
+        let mut s = TcpStream::connect(addr(&b)).await.unwrap();
+        s.write_all(b"\xff\xff\xff\xffGARBAGE").await.unwrap();
+        assert!(closed_by_node(&mut s).await);
+    };
+    const BURST: u64 = 200;
+    let started = Instant::now();
+    futures_util::future::join_all((0..BURST).map(|_| garbage())).await;
+    wait_for_count(&counters, refused_total, BURST).await;
+    let burst_took = started.elapsed();
+    let lines = capture.find(tracing::Level::WARN, "incoming connection refused");
+    // One line per second at most (plus the first).
+    let allowed = burst_took.as_secs() + 1;
+    assert!(
+        !lines.is_empty() && lines.len() as u64 <= allowed.min(5),
+        "{} lines for a burst of {BURST} in {burst_took:?}",
+        lines.len()
+    );
+
+    // The next line, a second later, tells how many were held back meanwhile.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    garbage().await;
+    wait_for_count(&counters, refused_total, BURST + 1).await;
+    let lines = capture.find(tracing::Level::WARN, "incoming connection refused");
+    let suppressed: u64 = lines
+        .iter()
+        .map(|r| r.field("suppressed").unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(
+        lines.len() as u64 + suppressed,
+        BURST + 1,
+        "every refusal is logged or counted as held back:\n{}",
+        capture.dump()
+    );
+    assert!(suppressed >= BURST - 5);
+    assert_eq!(counters.get(refused_total), BURST + 1);
+    b.shutdown().await;
+}
+
 // ------------------------------------------------------------------ 4. bad frames
 
 #[tokio::test]
@@ -205,9 +502,7 @@ async fn bad_frame_on_link_is_logged_as_warning() {
         })
         .await;
     assert_eq!(closed.level, tracing::Level::DEBUG);
-    assert_eq!(
-        capture.find(tracing::Level::WARN, "incoming link closed").len(),
-        2
-    );
+    assert_eq!(capture.find(tracing::Level::WARN, "incoming link closed").len(), 2);
     b.shutdown().await;
 }
+

@@ -12,7 +12,7 @@ use tokio::time::{Instant, Sleep};
 
 use crate::error::Error;
 use crate::remote::wire::Outgoing;
-use crate::remote::{ForgetCall, Peer, Remote, Waiting};
+use crate::remote::{ForgetCall, Peer, Remote, Waiting, untrusted_text};
 
 /// Counts an important send and gives it a fresh delivery id, to put in its frame
 /// before the frame is handed to [`send`].
@@ -89,7 +89,8 @@ impl Future for AckWait {
             Ok(()) => tracing::trace!(delivery_id = this.delivery_id, "acknowledged"),
             Err(e) => {
                 metrics::counter!("ackor_important_nacked_total", "reason" => e.to_string()).increment(1);
-                tracing::debug!(delivery_id = this.delivery_id, error = %e, "not acknowledged");
+                let error = untrusted_text(e);
+                tracing::debug!(delivery_id = this.delivery_id, %error, "not acknowledged");
             }
         }
         Poll::Ready(outcome)

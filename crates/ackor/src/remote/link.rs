@@ -20,8 +20,10 @@ use tokio::task::AbortHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::handshake::{self, Local, PeerInfo};
+use super::log_limit::LogLimit;
 use super::peer::{Answer, Peer};
 use super::transport::{self, Listening, Raw};
+use super::untrusted::{untrusted, untrusted_text};
 use super::wire::{Body, CallReply, Decoded, Frame, Heartbeat, Outgoing, decode};
 use super::{Remote, address_of, lifo};
 use crate::error::Error;
@@ -39,6 +41,11 @@ const ACKS_BEFORE_YIELD: u64 = 64;
 
 /// A writer's spare buffer above this capacity is given back after its write.
 const KEEP_CAPACITY: usize = 4 * 1024 * 1024;
+
+/// A listener logs at most one refused incoming connection per this period (with the
+/// count of those refused meanwhile); every one is counted in
+/// `ackor_remote_handshakes_refused_total`.
+const REFUSALS_LOGGED_EVERY: Duration = Duration::from_secs(1);
 
 /// A link's byte stream: plain TCP, TLS, or a custom transport's connection.
 pub(crate) use super::transport::Connection as Io;
@@ -183,10 +190,11 @@ fn local(remote: &Remote, link_set: u64) -> Local<'_> {
 
 /// Accepts peers until aborted.
 pub(crate) async fn accept_loop(remote: Arc<Remote>, mut listener: Listening) {
+    let refusals = Arc::new(LogLimit::new(REFUSALS_LOGGED_EVERY));
     loop {
         match listener.accept().await {
             Ok((stream, addr)) => {
-                tokio::spawn(accept_one(remote.clone(), stream, addr));
+                tokio::spawn(accept_one(remote.clone(), stream, addr, refusals.clone()));
             }
             Err(e) => {
                 tracing::warn!(error = %e, "accept failed");
@@ -196,7 +204,10 @@ pub(crate) async fn accept_loop(remote: Arc<Remote>, mut listener: Listening) {
     }
 }
 
-async fn accept_one(remote: Arc<Remote>, raw: Raw, addr: SocketAddr) {
+/// Secures (TLS) and handshakes one incoming connection, and starts its link. A refused
+/// one is counted, and logged at most once per [`REFUSALS_LOGGED_EVERY`] (`refusals`):
+/// whoever can reach the port can make many.
+async fn accept_one(remote: Arc<Remote>, raw: Raw, addr: SocketAddr, refusals: Arc<LogLimit>) {
     let timeout = remote.config().handshake_timeout;
     let secured = async {
         match &remote.config().tls {
@@ -225,16 +236,21 @@ async fn accept_one(remote: Arc<Remote>, raw: Raw, addr: SocketAddr) {
         Ok(Ok(info)) => info,
         Ok(Err(e)) => {
             metrics::counter!("ackor_remote_handshakes_refused_total").increment(1);
-            tracing::warn!(%addr, error = %e, "incoming connection refused");
+            if let Some(suppressed) = refusals.allow() {
+                // The error may quote the peer's hello: escaped.
+                tracing::warn!(%addr, error = %untrusted_text(&e), suppressed, "incoming connection refused");
+            }
             return;
         }
         Err(_) => {
             metrics::counter!("ackor_remote_handshakes_refused_total").increment(1);
-            tracing::warn!(%addr, "incoming connection refused: handshake timed out");
+            if let Some(suppressed) = refusals.allow() {
+                tracing::warn!(%addr, suppressed, "incoming connection refused: handshake timed out");
+            }
             return;
         }
     };
-    tracing::info!(peer = %info.node, %addr, "peer connected (incoming link)");
+    tracing::info!(peer = %untrusted(&info.node), %addr, "peer connected (incoming link)");
     let peer = remote.peer(&NodeName::new(&info.node));
     peer.reachable();
     let generation = peer.begin_links(&remote, info.creation);
@@ -245,7 +261,7 @@ async fn accept_one(remote: Arc<Remote>, raw: Raw, addr: SocketAddr) {
         0 => None,
         set if peer.incoming_links(info.creation, set) => Some((info.creation, set)),
         _ => {
-            tracing::debug!(peer = %info.node, %addr, "link of an older set refused");
+            tracing::debug!(peer = %untrusted(&info.node), %addr, "link of an older set refused");
             return;
         }
     };
@@ -277,11 +293,11 @@ pub(crate) async fn dial(remote: Arc<Remote>, peer: Arc<Peer>) {
             }
             peer.add_tasks(generation, tasks);
             if peer.connected(generation, creation, queues) {
-                tracing::info!(peer = %peer.name(), "peer connected (outgoing links)");
+                tracing::info!(peer = %untrusted(peer.name()), "peer connected (outgoing links)");
             }
         }
         Err(e) => {
-            tracing::warn!(peer = %peer.name(), error = %e, "cannot connect");
+            tracing::warn!(peer = %untrusted(peer.name()), error = %untrusted_text(&e), "cannot connect");
             peer.fail(&remote, &e.to_string(), Some(generation), false);
         }
     }
@@ -561,11 +577,11 @@ pub(crate) fn next_frame(buf: &mut BytesMut, max: usize) -> Result<Option<Bytes>
 /// as a warning only when the peer broke the protocol on it (the peer's own log tells
 /// of the rest).
 fn link_closed(remote: &Arc<Remote>, peer: &Arc<Peer>, generation: u64, why: &Closed, dialed: bool) {
-    let (name, reason) = (peer.name(), why.reason());
+    let (name, reason) = (untrusted(peer.name()), untrusted_text(why.reason()));
     match why {
         _ if dialed => {
             tracing::warn!(peer = %name, %reason, "link closed");
-            peer.fail(remote, reason, Some(generation), true);
+            peer.fail(remote, why.reason(), Some(generation), true);
         }
         Closed::Violation(_) => tracing::warn!(peer = %name, %reason, "incoming link closed"),
         Closed::Ended(_) => tracing::debug!(peer = %name, %reason, "incoming link closed"),

@@ -26,10 +26,12 @@ mod handshake;
 mod inbound;
 mod lifo;
 mod link;
+mod log_limit;
 mod peer;
 mod test_support;
 mod tls;
 mod transport;
+mod untrusted;
 pub(crate) mod wire;
 #[cfg(test)]
 mod wire_props;
@@ -49,6 +51,7 @@ pub(crate) use test_support::{
 };
 pub use tls::TlsConfig;
 pub use transport::{BoxFuture, Connection, Listener, Transport};
+pub(crate) use untrusted::{untrusted, untrusted_text};
 
 use crate::error::Error;
 use crate::identity::{NodeName, Pid, Ref};
@@ -367,7 +370,7 @@ impl Remote {
             remove: false,
         });
         if let Err(e) = self.send(target.node(), pin(watcher, target.id()), body) {
-            tracing::debug!(%target, error = %e, "remote monitor could not be sent");
+            tracing::debug!(target = %untrusted(target), error = %e, "remote monitor could not be sent");
             if let Some(on_down) = peer.take_monitor(mref.id()) {
                 on_down(target.clone(), ExitReason::NoConnection);
             }
@@ -492,7 +495,7 @@ impl Remote {
     /// through the node's [`Inbound`].
     fn dispatch(self: &Arc<Self>, inbound: &dyn Inbound, peer: &Arc<Peer>, frame: Frame, back: &LinkQueue) {
         let Some(body) = frame.body else {
-            tracing::debug!(peer = %peer.name(), "frame with an unknown body ignored");
+            tracing::debug!(peer = %untrusted(peer.name()), "frame with an unknown body ignored");
             return;
         };
         match body {

@@ -6,6 +6,7 @@ use tokio::sync::oneshot;
 
 use super::Peer;
 use crate::error::Error;
+use crate::remote::untrusted;
 
 /// Completes a remote call with the reply payload or an error; says whether a caller
 /// was still there to take it ([`Error::ResponseIgnored`] if not).
@@ -95,7 +96,7 @@ impl Peer {
         };
         if taken.is_err() {
             metrics::counter!("ackor_remote_late_replies_total").increment(1);
-            tracing::debug!(peer = %self.name, call_id = id, "late reply discarded");
+            tracing::debug!(peer = %untrusted(&self.name), call_id = id, "late reply discarded");
         }
         taken
     }

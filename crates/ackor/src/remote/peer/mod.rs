@@ -19,6 +19,7 @@ pub(crate) use calls::{Answer, PendingCall, Waiting};
 use super::custody::Custody;
 use super::lifo;
 use super::link::LinkQueue;
+use super::untrusted::{untrusted, untrusted_text};
 use super::wire::Outgoing;
 use crate::error::Error;
 use crate::fasthash::FastMap;
@@ -292,7 +293,7 @@ impl Peer {
         let generation = st.generation;
         drop(st);
         if let Some(f) = fallout {
-            tracing::warn!(peer = %self.name, "peer restarted: its previous incarnation is down");
+            tracing::warn!(peer = %untrusted(&self.name), "peer restarted: its previous incarnation is down");
             self.deliver(f, "the peer restarted", remote);
         }
         generation
@@ -359,7 +360,8 @@ impl Peer {
         let queued: std::collections::HashSet<u64> = st.queue.iter().filter_map(|q| q.kept).collect();
         let resend = st.custody.resend(&|id| queued.contains(&id));
         if !resend.is_empty() {
-            tracing::info!(peer = %self.name, count = resend.len(), "resending unacknowledged important messages");
+            let (peer, count) = (untrusted(&self.name), resend.len());
+            tracing::info!(%peer, count, "resending unacknowledged important messages");
         }
         let queue = std::mem::take(&mut st.queue);
         st.queued_bytes = 0;
@@ -421,16 +423,17 @@ impl Peer {
         if was_connected {
             metrics::counter!("ackor_remote_peer_down_total").increment(1);
         }
+        let (name, reason) = (untrusted(&self.name), untrusted_text(why));
         if was_connected && generation.is_some() {
-            tracing::warn!(peer = %self.name, reason = why, "peer down");
+            tracing::warn!(peer = %name, %reason, "peer down");
         } else {
-            tracing::debug!(peer = %self.name, reason = why, "peer down");
+            tracing::debug!(peer = %name, %reason, "peer down");
         }
         self.deliver(fallout, why, remote);
         self.room.notify_waiters();
         match redial {
             Some(wait) if wait.is_zero() => {
-                tracing::info!(peer = %self.name, "redialing to resend unacknowledged important messages");
+                tracing::info!(peer = %name, "redialing to resend unacknowledged important messages");
                 remote.dial(self.clone());
             }
             Some(wait) => self.redial_later(remote, wait),
@@ -458,7 +461,8 @@ impl Peer {
             }
             st.status = Status::Connecting;
             drop(st);
-            tracing::info!(peer = %peer.name, "redialing to resend unacknowledged important messages");
+            let name = untrusted(&peer.name);
+            tracing::info!(peer = %name, "redialing to resend unacknowledged important messages");
             remote.dial(peer);
         });
     }
@@ -533,9 +537,9 @@ impl Peer {
     fn deliver(&self, fallout: Fallout, why: &str, remote: &Remote) {
         if fallout.dropped_frames > 0 {
             tracing::warn!(
-                peer = %self.name,
+                peer = %untrusted(&self.name),
                 frames = fallout.dropped_frames,
-                reason = why,
+                reason = %untrusted_text(why),
                 "queued frames dropped: no connection"
             );
         }

@@ -1,6 +1,7 @@
 //! Hardening of the network side (issue 17): what peers send is escaped before it is
-//! logged, refused connections are logged at a limited rate, and a bad frame on a link
-//! is a warning. Every node binds 127.0.0.1:0.
+//! logged, refused connections are logged at a limited rate, a bad frame on a link is
+//! a warning, and a message that never left answers `NoConnection` every time. Every
+//! node binds 127.0.0.1:0.
 //!
 //! The tests that look at logs run on a current-thread runtime (`#[tokio::test]`):
 //! every task of their nodes runs on the test's thread, so a subscriber (and a metrics
@@ -10,16 +11,18 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::future::IntoFuture as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ackor::{
-    Actor, BoxError, Context, Handler, Message, Node, RemoteConfig, RemoteMessage, RemoteMessages, SpawnOptions,
+    Actor, BoxError, Context, Error, Handler, Message, Node, RemoteConfig, RemoteMessage, RemoteMessages,
+    SpawnOptions,
 };
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -502,7 +505,84 @@ async fn bad_frame_on_link_is_logged_as_warning() {
         })
         .await;
     assert_eq!(closed.level, tracing::Level::DEBUG);
-    assert_eq!(capture.find(tracing::Level::WARN, "incoming link closed").len(), 2);
+    assert_eq!(
+        capture.find(tracing::Level::WARN, "incoming link closed").len(),
+        2
+    );
     b.shutdown().await;
 }
 
+// ------------------------------------------------------------------ 6. a hung peer
+
+/// Accepts connections and never writes a byte (nor closes them) until dropped; its
+/// node name.
+async fn hung_peer() -> (String, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            held.push(s);
+        }
+    });
+    (format!("hung{}@127.0.0.1:{port}", common::unique()), task)
+}
+
+#[tokio::test]
+async fn hung_peer_answers_no_connection_every_time() {
+    let counters = Counters::default();
+    let _recorder = metrics::set_default_local_recorder(&counters);
+    let (hung, listener) = hung_peer().await;
+    // The handshake, call and important-send timeouts all equal: which fires first is
+    // a race the answer must not depend on.
+    let equal = Duration::from_millis(300);
+    let mut remote = config()
+        .handshake_timeout(equal)
+        .important_timeout(equal)
+        .reconnect_backoff(Duration::from_millis(1));
+    remote.max_reconnect_backoff = Duration::from_millis(5);
+    let a = Node::builder()
+        .name(format!("a{}@127.0.0.1:0", common::unique()))
+        .call_timeout(equal)
+        .remote(remote)
+        .start()
+        .await
+        .unwrap();
+    let there = ackor::Pid::new(ackor::NodeName::new(&hung), 1, 1);
+    let probe = a.actor_ref::<Probe>(&there).unwrap();
+    const ROUNDS: u64 = 6;
+    for round in 0..ROUNDS {
+        // Let the backoff of the last failed handshake pass: each round dials anew.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        probe.send(Ping(round)).unwrap();
+        let started = Instant::now();
+        let (important, call) = tokio::join!(
+            probe.send_important(Ping(round)).into_future(),
+            probe.call(Ready).into_future()
+        );
+        assert_eq!(
+            important,
+            Err(Error::NoConnection),
+            "round {round}: important send"
+        );
+        assert_eq!(call, Err(Error::NoConnection), "round {round}: call");
+        assert!(started.elapsed() < PROMPT);
+    }
+    // A call with a timeout shorter than the handshake's, and one with a longer one:
+    // neither left, both say so.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let short = probe.call(Ready).timeout(Duration::from_millis(50)).await;
+    assert_eq!(short, Err(Error::NoConnection));
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let long = probe.call(Ready).timeout(Duration::from_secs(3)).await;
+    assert_eq!(long, Err(Error::NoConnection));
+    let resolved = a
+        .resolve::<Probe>(&ackor::ProcessId::new("probe", ackor::NodeName::new(&hung)))
+        .await;
+    assert_eq!(resolved.err(), Some(Error::NoConnection));
+    // The plain sends went down with the failed handshakes, counted.
+    let dropped = counters.get("ackor_remote_frames_dropped_total{reason=no_connection}");
+    assert!(dropped >= ROUNDS, "{dropped} frames dropped counted");
+    a.shutdown().await;
+    listener.abort();
+}

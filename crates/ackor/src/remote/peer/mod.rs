@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use super::Remote;
 use calls::Pending;
-pub(crate) use calls::{Answer, PendingCall, Waiting};
+pub(crate) use calls::{Answer, PendingCall, Waiting, Withdrawn};
 
 use super::custody::Custody;
 use super::lifo;
@@ -72,15 +72,30 @@ struct Queued {
     pin: u64,
     /// The id its custody keeps it under, if kept.
     kept: Option<u64>,
+    /// Empty once withdrawn (see [`Peer::withdraw_call`]): then it is not sent.
     frame: Bytes,
 }
 
 impl State {
-    /// Registers the call waiting for an answer to the frame just queued; `sent` when
-    /// the frame is on a link (not in the queue of a connecting peer).
-    fn expect(&mut self, call: Option<(u64, Waiting)>, sent: bool) {
+    /// Registers the call waiting for an answer to the frame just handed to a link.
+    fn expect_sent(&mut self, call: Option<(u64, Waiting)>) {
         if let Some((id, waiting)) = call {
-            self.calls.insert(id, Pending { waiting, sent });
+            self.calls.insert(
+                id,
+                Pending {
+                    waiting,
+                    queued: None,
+                },
+            );
+        }
+    }
+
+    /// Registers the call waiting for an answer to the frame just queued while the
+    /// links come up (the last in `queue`).
+    fn expect_queued(&mut self, call: Option<(u64, Waiting)>) {
+        if let Some((id, waiting)) = call {
+            let queued = Some(self.queue.len().saturating_sub(1));
+            self.calls.insert(id, Pending { waiting, queued });
         }
     }
 }
@@ -190,18 +205,18 @@ impl Peer {
                     st.custody.keep(id, pin, copy);
                 }
                 // On a link: the peer may get it from now on.
-                st.expect(call, true);
+                st.expect_sent(call);
                 Ok(())
             }
             Status::Connecting => {
                 self.enqueue(&mut st, remote, pin, frame, keep, bounded)?;
-                st.expect(call, false);
+                st.expect_queued(call);
                 Ok(())
             }
             Status::Backoff(until) if Instant::now() < until => Err(Error::NoConnection),
             Status::Idle | Status::Backoff(_) => {
                 self.enqueue(&mut st, remote, pin, frame, keep, bounded)?;
-                st.expect(call, false);
+                st.expect_queued(call);
                 st.status = Status::Connecting;
                 drop(st);
                 remote.dial(self.clone());
@@ -368,12 +383,10 @@ impl Peer {
         st.queue_refused = false;
         // Every call's frame is on a link now (queued ones go out just below).
         for p in st.calls.values_mut() {
-            p.sent = true;
+            p.queued = None;
         }
-        for (pin, frame) in resend
-            .into_iter()
-            .chain(queue.into_iter().map(|q| (q.pin, q.frame)))
-        {
+        let queue = queue.into_iter().filter(|q| !q.frame.is_empty());
+        for (pin, frame) in resend.into_iter().chain(queue.map(|q| (q.pin, q.frame))) {
             if let Some(link) = st.out.get((pin % n) as usize) {
                 link.push_encoded(&frame);
             }
@@ -485,7 +498,8 @@ impl Peer {
         // left: it fails with `NoConnection` like any call that never left.
         let calls = &st.calls;
         if keep_left {
-            st.custody.keep_only(&|id| calls.get(&id).is_some_and(|p| p.sent));
+            st.custody
+                .keep_only(&|id| calls.get(&id).is_some_and(Pending::sent));
         } else {
             st.custody.keep_only(&|_| false);
         }
@@ -500,7 +514,7 @@ impl Peer {
             .iter()
             .filter_map(|id| st.calls.remove(id))
             .map(|p| {
-                let error = if p.sent {
+                let error = if p.sent() {
                     Error::ConnectionLost
                 } else {
                     Error::NoConnection
@@ -515,7 +529,8 @@ impl Peer {
             dropped_frames: {
                 st.queued_bytes = 0;
                 st.queue_refused = false;
-                std::mem::take(&mut st.queue).len()
+                let queue = std::mem::take(&mut st.queue);
+                queue.iter().filter(|q| !q.frame.is_empty()).count()
             },
         }
     }
@@ -536,6 +551,8 @@ impl Peer {
 
     fn deliver(&self, fallout: Fallout, why: &str, remote: &Remote) {
         if fallout.dropped_frames > 0 {
+            metrics::counter!("ackor_remote_frames_dropped_total", "reason" => "no_connection")
+                .increment(fallout.dropped_frames as u64);
             tracing::warn!(
                 peer = %untrusted(&self.name),
                 frames = fallout.dropped_frames,

@@ -617,6 +617,12 @@ async fn write_loop<W: AsyncWrite + Unpin>(remote: &Arc<Remote>, mut wr: W, queu
         if let Err(e) = wr.write_all(&spare).await {
             return format!("write failed: {e}");
         }
+        // TLS may keep the last records of a write in its own buffer when the socket
+        // took only part (tokio-rustls does): they would wait for the next write, a
+        // heartbeat interval away. On plain TCP this does nothing (no system call).
+        if let Err(e) = wr.flush().await {
+            return format!("write failed: {e}");
+        }
         wrote = true;
         metrics::counter!("ackor_remote_frames_sent_total").increment(frames.max(1));
         metrics::counter!("ackor_remote_bytes_sent_total").increment(spare.len() as u64);

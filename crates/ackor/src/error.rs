@@ -39,6 +39,12 @@ pub enum Error {
     #[error("the response was ignored: the caller was no longer waiting")]
     ResponseIgnored,
     /// No link to the recipient's node could be had; the message was not delivered.
+    ///
+    /// Also the answer of a remote call or important send whose timeout passed while
+    /// the link to the node was still being made (a node that accepts the connection
+    /// but does not complete the handshake, say): the message was still waiting on this
+    /// node and is taken back then, so it never leaves. Whichever of the handshake
+    /// timeout and the call's own timeout ends first, such a message answers this.
     #[error("no connection to the node")]
     NoConnection,
     /// The connection to the recipient's node was lost (or the node restarted) after

@@ -7,6 +7,7 @@ use super::reply::{ErasedReply, ReplyHandle};
 use super::{Actor, Context, Handler, Message, Reply};
 use crate::identity::ChainId;
 use crate::identity::Pid;
+use crate::remote::untrusted_text;
 
 /// One user message for an actor of type `A`, whatever its message type.
 pub(crate) trait Envelope<A: Actor>: Send {
@@ -77,7 +78,9 @@ where
                 Reply::Value(v) if ctx.important_delivery() => {
                     if let Err(e) = handle.reply_important(v).await {
                         metrics::counter!("ackor_important_responses_ignored_total").increment(1);
-                        tracing::warn!(pid = %ctx.pid(), error = %e, "important response not confirmed");
+                        // The error may be one the caller's node sent.
+                        let error = untrusted_text(&e);
+                        tracing::warn!(pid = %ctx.pid(), %error, "important response not confirmed");
                     }
                 }
                 Reply::Value(v) => handle.reply(v),

@@ -32,6 +32,7 @@ use crate::monitor::{Down, Exit};
 use crate::monitor::{ExitReason, ProcessCell, ProcessCore, SystemMsg};
 use crate::node::{Delivery, Process, RemoteReplyTo, Undelivered};
 use crate::reentrancy::WaitingChains;
+use crate::remote::{untrusted, untrusted_text};
 
 /// An actor: state owned by one task that handles its messages one at a time.
 ///
@@ -106,7 +107,9 @@ pub trait Actor: Sized + Send + 'static {
         ctx: &mut Context<Self>,
         failure: DeliveryFailure,
     ) -> impl Future<Output = ()> + Send {
-        tracing::warn!(pid = %ctx.pid(), to = %failure.to, error = %failure.error, "important send not delivered");
+        // The error may be one the receiving node sent.
+        let (to, error) = (untrusted(&failure.to), untrusted_text(&failure.error));
+        tracing::warn!(pid = %ctx.pid(), %to, %error, "important send not delivered");
         async {}
     }
 

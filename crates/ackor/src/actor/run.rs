@@ -13,6 +13,7 @@ use crate::mailbox::{Item, Receiver};
 use crate::monitor::{ExitReason, RemoteSignals, SystemMsg};
 use crate::node::Node;
 use crate::reentrancy::{Next, Reentrancy};
+use crate::remote::untrusted_text;
 
 /// Runs an actor to the end. If the task is aborted (kill) or dropped with the
 /// runtime, the guard still closes the mailbox and tells everyone, with `Killed`.
@@ -333,7 +334,8 @@ impl<A: Actor> Drop for ExitGuard<A> {
             self.node.registry().unregister_if(name, &pid);
         }
         self.node.registry().remove(&pid);
-        tracing::debug!(%pid, reason = %self.reason, "actor stopped");
+        // The reason may have come from another node (an exit signal).
+        tracing::debug!(%pid, reason = %untrusted_text(&self.reason), "actor stopped");
         let remote = self.node.remote().map(|r| r as &dyn RemoteSignals);
         obituary.deliver(&pid, &self.reason, remote);
     }

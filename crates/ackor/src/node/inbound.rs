@@ -12,7 +12,7 @@ use crate::identity::{ChainId, NodeName, Pid, Ref};
 use crate::monitor::{ExitReason, SystemMsg, Watcher};
 use crate::reliable::{self, Arrival};
 use crate::remote::wire::{self, Body, Target, WirePid};
-use crate::remote::{self, LinkQueue, Peer, Remote, pin};
+use crate::remote::{self, LinkQueue, Peer, Remote, pin, untrusted, untrusted_text};
 
 impl remote::Inbound for Node {
     fn deliver(&self, remote: &Arc<Remote>, peer: &Arc<Peer>, deliver: wire::Deliver, back: &LinkQueue) {
@@ -49,7 +49,12 @@ impl remote::Inbound for Node {
                         ..Default::default()
                     },
                     Err(e) => {
-                        tracing::debug!(peer = %peer.name(), kind = %s.kind, error = %e, "remote spawn refused");
+                        tracing::debug!(
+                            peer = %untrusted(peer.name()),
+                            kind = %untrusted(&s.kind),
+                            error = %untrusted_text(&e),
+                            "remote spawn refused"
+                        );
                         wire::CallReply {
                             call_id: s.call_id,
                             error: Some(wire::WireError::from(&e)),
@@ -59,7 +64,7 @@ impl remote::Inbound for Node {
                 };
                 let _ = remote.send(peer.name(), s.call_id, Body::Reply(reply));
             }
-            _ => tracing::debug!(peer = %peer.name(), "unexpected frame ignored"),
+            _ => tracing::debug!(peer = %untrusted(peer.name()), "unexpected frame ignored"),
         }
     }
 
@@ -91,7 +96,12 @@ impl Node {
             Ok(tag) => std::borrow::Cow::Borrowed(tag),
             Err(_) => String::from_utf8_lossy(&d.tag),
         };
-        let span = tracing::trace_span!("deliver", peer = %peer.name(), tag = %tag, call_id = d.call_id);
+        let span = tracing::trace_span!(
+            "deliver",
+            peer = %untrusted(peer.name()),
+            tag = %untrusted(&tag),
+            call_id = d.call_id
+        );
         let _enter = span.enter();
         let from = d.from.as_ref().map(|p| p.to_pid_on(peer.name()));
         if d.ack && matches!(reliable::arrived(remote, peer, back, d.call_id), Arrival::Repeat) {
@@ -126,7 +136,12 @@ impl Node {
             Err((error, reply)) => {
                 metrics::counter!("ackor_remote_undelivered_total", "reason" => error_label(&error))
                     .increment(1);
-                tracing::debug!(peer = %peer.name(), tag = %tag, %error, "remote message not delivered");
+                tracing::debug!(
+                    peer = %untrusted(peer.name()),
+                    tag = %untrusted(&tag),
+                    error = %untrusted_text(&error),
+                    "remote message not delivered"
+                );
                 if d.ack {
                     reliable::settled(remote, peer, back, d.call_id, Err(&error));
                 } else if let Some(route) = reply {
@@ -251,7 +266,7 @@ fn reply_route(
                 ack_id: 0,
             });
             if let Err(e) = remote.send(&caller_node, pin, body) {
-                tracing::debug!(to = %caller_node, %e, "reply lost: no route to the caller");
+                tracing::debug!(to = %untrusted(&caller_node), %e, "reply lost: no route to the caller");
             }
         }),
         ack_timeout,

@@ -25,11 +25,12 @@
 //! - [`Error::ProcessUnknown`], [`Error::MailboxFull`], [`Error::ProcessTerminated`],
 //!   [`Error::UnknownMessage`], ...: the receiving node said so, and did not deliver it.
 //! - [`Error::NoConnection`]: the frame never left this node (no link could be had), so
-//!   it surely did not arrive.
+//!   it surely did not arrive. A send whose timeout passes while the links are still
+//!   being made is taken out of the queue then (it never leaves) and answers this too.
 //! - [`Error::ConnectionLost`]: the peer restarted (a new incarnation) before answering:
 //!   the old one may have had it; the store forgets the copy (a new incarnation must
 //!   not get the old one's messages).
-//! - [`Error::Timeout`]: no answer within the timeout, whatever happened meanwhile.
+//! - [`Error::Timeout`]: the frame left, and no answer came within the timeout.
 //!   Across a link flap to the *same* incarnation the copy is resent and the dedup
 //!   window keeps it from landing twice, so the sender still gets a definite answer.
 //!

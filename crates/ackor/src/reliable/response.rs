@@ -8,7 +8,7 @@ use bytes::Bytes;
 use crate::error::Error;
 use crate::identity::NodeName;
 use crate::remote::wire::{Body, CallReply, WireError};
-use crate::remote::{Peer, PendingCall, Remote};
+use crate::remote::{Peer, PendingCall, Remote, untrusted};
 
 /// Told whether an important response reached a caller that was still waiting.
 pub(crate) type AckSender = tokio::sync::oneshot::Sender<Result<(), Error>>;
@@ -40,7 +40,7 @@ pub(crate) fn send_response(
     match remote.call(caller_node, pin, ack_id, body, confirm) {
         // The entry goes with the answer or the connection.
         Ok(mut waiting) => waiting.answered(),
-        Err(e) => tracing::debug!(to = %caller_node, %e, "reply lost: no route to the caller"),
+        Err(e) => tracing::debug!(to = %untrusted(caller_node), %e, "reply lost: no route to the caller"),
     }
 }
 

@@ -12,7 +12,7 @@ use tokio::time::{Instant, Sleep};
 
 use crate::error::Error;
 use crate::remote::wire::Outgoing;
-use crate::remote::{ForgetCall, Peer, Remote, Waiting};
+use crate::remote::{ForgetCall, Peer, Remote, Waiting, Withdrawn, untrusted_text};
 
 /// Counts an important send and gives it a fresh delivery id, to put in its frame
 /// before the frame is handed to [`send`].
@@ -80,7 +80,13 @@ impl Future for AckWait {
                     .sleep
                     .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
                 match sleep.as_mut().poll(cx) {
-                    Poll::Ready(()) => Err(Error::Timeout),
+                    Poll::Ready(()) => match this.forget.withdraw() {
+                        // Still queued while the links come up: it never leaves now.
+                        Withdrawn::NeverLeft => Err(Error::NoConnection),
+                        Withdrawn::Left => Err(Error::Timeout),
+                        // The outcome is being handed over: `rx` wakes this future.
+                        Withdrawn::Settled => return Poll::Pending,
+                    },
                     Poll::Pending => return Poll::Pending,
                 }
             }
@@ -89,7 +95,8 @@ impl Future for AckWait {
             Ok(()) => tracing::trace!(delivery_id = this.delivery_id, "acknowledged"),
             Err(e) => {
                 metrics::counter!("ackor_important_nacked_total", "reason" => e.to_string()).increment(1);
-                tracing::debug!(delivery_id = this.delivery_id, error = %e, "not acknowledged");
+                let error = untrusted_text(e);
+                tracing::debug!(delivery_id = this.delivery_id, %error, "not acknowledged");
             }
         }
         Poll::Ready(outcome)

@@ -37,7 +37,9 @@ pub struct RemoteConfig {
     /// TLS for every link, incoming and outgoing; `None` for plain TCP.
     pub tls: Option<TlsConfig>,
     /// How long an important send or response waits for its acknowledgement before
-    /// failing with [`Error::Timeout`](crate::Error::Timeout).
+    /// failing with [`Error::Timeout`](crate::Error::Timeout). An important send still
+    /// waiting for the link to its node to be made by then is taken back and fails with
+    /// [`Error::NoConnection`](crate::Error::NoConnection) instead: it never left.
     pub important_timeout: Duration,
     /// How many important sends to one peer may await their acknowledgement at once;
     /// one more fails at once with [`Error::MailboxFull`](crate::Error::MailboxFull).

@@ -17,6 +17,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use super::untrusted::{untrusted, untrusted_text};
 use super::wire::{FEATURES, Hello, PROTOCOL_VERSION, Proof};
 use crate::error::Error;
 
@@ -158,8 +159,9 @@ pub(crate) async fn initiate<S: AsyncRead + AsyncWrite + Unpin>(
     check_hello(&theirs)?;
     if theirs.node != expected {
         return Err(Error::Handshake(format!(
-            "dialed {expected} but {} answered",
-            theirs.node
+            "dialed {} but {} answered",
+            untrusted(expected),
+            untrusted(&theirs.node)
         )));
     }
     send_proof(io, local, Role::Initiator, &theirs).await?;
@@ -167,12 +169,13 @@ pub(crate) async fn initiate<S: AsyncRead + AsyncWrite + Unpin>(
     if !answer.refused.is_empty() {
         return Err(Error::Handshake(format!(
             "refused by {}: {}",
-            theirs.node, answer.refused
+            untrusted(&theirs.node),
+            untrusted_text(&answer.refused)
         )));
     }
     mac(local.cookie, Role::Responder, &my_nonce, &theirs.node, local.node)?
         .verify_slice(&answer.digest)
-        .map_err(|_| Error::Handshake(format!("{} does not know our cookie", theirs.node)))?;
+        .map_err(|_| Error::Handshake(format!("{} does not know our cookie", untrusted(&theirs.node))))?;
     Ok(PeerInfo::from(theirs))
 }
 
@@ -192,7 +195,7 @@ pub(crate) async fn respond<S: AsyncRead + AsyncWrite + Unpin>(
     let verified =
         mac(local.cookie, Role::Initiator, &my_nonce, &theirs.node, local.node)?.verify_slice(&proof.digest);
     if verified.is_err() {
-        let e = Error::Handshake(format!("{} does not know our cookie", theirs.node));
+        let e = Error::Handshake(format!("{} does not know our cookie", untrusted(&theirs.node)));
         refuse(io, &Error::Handshake("wrong cookie".into())).await;
         return Err(e);
     }

@@ -20,8 +20,10 @@ use tokio::task::AbortHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::handshake::{self, Local, PeerInfo};
+use super::log_limit::LogLimit;
 use super::peer::{Answer, Peer};
 use super::transport::{self, Listening, Raw};
+use super::untrusted::{untrusted, untrusted_text};
 use super::wire::{Body, CallReply, Decoded, Frame, Heartbeat, Outgoing, decode};
 use super::{Remote, address_of, lifo};
 use crate::error::Error;
@@ -39,6 +41,11 @@ const ACKS_BEFORE_YIELD: u64 = 64;
 
 /// A writer's spare buffer above this capacity is given back after its write.
 const KEEP_CAPACITY: usize = 4 * 1024 * 1024;
+
+/// A listener logs at most one refused incoming connection per this period (with the
+/// count of those refused meanwhile); every one is counted in
+/// `ackor_remote_handshakes_refused_total`.
+const REFUSALS_LOGGED_EVERY: Duration = Duration::from_secs(1);
 
 /// A link's byte stream: plain TCP, TLS, or a custom transport's connection.
 pub(crate) use super::transport::Connection as Io;
@@ -183,10 +190,11 @@ fn local(remote: &Remote, link_set: u64) -> Local<'_> {
 
 /// Accepts peers until aborted.
 pub(crate) async fn accept_loop(remote: Arc<Remote>, mut listener: Listening) {
+    let refusals = Arc::new(LogLimit::new(REFUSALS_LOGGED_EVERY));
     loop {
         match listener.accept().await {
             Ok((stream, addr)) => {
-                tokio::spawn(accept_one(remote.clone(), stream, addr));
+                tokio::spawn(accept_one(remote.clone(), stream, addr, refusals.clone()));
             }
             Err(e) => {
                 tracing::warn!(error = %e, "accept failed");
@@ -196,7 +204,10 @@ pub(crate) async fn accept_loop(remote: Arc<Remote>, mut listener: Listening) {
     }
 }
 
-async fn accept_one(remote: Arc<Remote>, raw: Raw, addr: SocketAddr) {
+/// Secures (TLS) and handshakes one incoming connection, and starts its link. A refused
+/// one is counted, and logged at most once per [`REFUSALS_LOGGED_EVERY`] (`refusals`):
+/// whoever can reach the port can make many.
+async fn accept_one(remote: Arc<Remote>, raw: Raw, addr: SocketAddr, refusals: Arc<LogLimit>) {
     let timeout = remote.config().handshake_timeout;
     let secured = async {
         match &remote.config().tls {
@@ -225,16 +236,21 @@ async fn accept_one(remote: Arc<Remote>, raw: Raw, addr: SocketAddr) {
         Ok(Ok(info)) => info,
         Ok(Err(e)) => {
             metrics::counter!("ackor_remote_handshakes_refused_total").increment(1);
-            tracing::warn!(%addr, error = %e, "incoming connection refused");
+            if let Some(suppressed) = refusals.allow() {
+                // The error may quote the peer's hello: escaped.
+                tracing::warn!(%addr, error = %untrusted_text(&e), suppressed, "incoming connection refused");
+            }
             return;
         }
         Err(_) => {
             metrics::counter!("ackor_remote_handshakes_refused_total").increment(1);
-            tracing::warn!(%addr, "incoming connection refused: handshake timed out");
+            if let Some(suppressed) = refusals.allow() {
+                tracing::warn!(%addr, suppressed, "incoming connection refused: handshake timed out");
+            }
             return;
         }
     };
-    tracing::info!(peer = %info.node, %addr, "peer connected (incoming link)");
+    tracing::info!(peer = %untrusted(&info.node), %addr, "peer connected (incoming link)");
     let peer = remote.peer(&NodeName::new(&info.node));
     peer.reachable();
     let generation = peer.begin_links(&remote, info.creation);
@@ -245,7 +261,7 @@ async fn accept_one(remote: Arc<Remote>, raw: Raw, addr: SocketAddr) {
         0 => None,
         set if peer.incoming_links(info.creation, set) => Some((info.creation, set)),
         _ => {
-            tracing::debug!(peer = %info.node, %addr, "link of an older set refused");
+            tracing::debug!(peer = %untrusted(&info.node), %addr, "link of an older set refused");
             return;
         }
     };
@@ -277,11 +293,11 @@ pub(crate) async fn dial(remote: Arc<Remote>, peer: Arc<Peer>) {
             }
             peer.add_tasks(generation, tasks);
             if peer.connected(generation, creation, queues) {
-                tracing::info!(peer = %peer.name(), "peer connected (outgoing links)");
+                tracing::info!(peer = %untrusted(peer.name()), "peer connected (outgoing links)");
             }
         }
         Err(e) => {
-            tracing::warn!(peer = %peer.name(), error = %e, "cannot connect");
+            tracing::warn!(peer = %untrusted(peer.name()), error = %untrusted_text(&e), "cannot connect");
             peer.fail(&remote, &e.to_string(), Some(generation), false);
         }
     }
@@ -395,11 +411,29 @@ where
         let why = tokio::select! {
             biased;
             why = read_loop(&remote, &peer, rd, set, &queue) => why,
-            why = write_loop(&remote, wr, &queue) => why,
+            why = write_loop(&remote, wr, &queue) => Closed::Ended(why),
         };
         link_closed(&remote, &peer, generation, &why, dialed);
     });
     task.abort_handle()
+}
+
+/// Why a link ended.
+enum Closed {
+    /// The peer broke the protocol: a frame over the size limit, one that does not
+    /// decode, or the link closed in the middle of a frame.
+    Violation(String),
+    /// Anything else: the peer closed it, i/o failed, silence, a newer link set, this
+    /// node stopping.
+    Ended(String),
+}
+
+impl Closed {
+    fn reason(&self) -> &str {
+        match self {
+            Closed::Violation(why) | Closed::Ended(why) => why,
+        }
+    }
 }
 
 /// Reads and dispatches frames until the link fails; returns why. Every frame read is
@@ -412,12 +446,12 @@ async fn read_loop<R: AsyncRead + Unpin>(
     mut rd: R,
     set: Option<(u32, u64)>,
     back: &LinkQueue,
-) -> String {
+) -> Closed {
     let max = remote.config().max_frame_size;
     let silence = remote.config().heartbeat_timeout;
     // Taken once: the reader lives no longer than the node's network side.
     let Some(inbound) = remote.inbound() else {
-        return "the node is stopping".to_string();
+        return Closed::Ended("the node is stopping".to_string());
     };
     let step = (silence / 4).max(Duration::from_millis(1));
     let mut check = tokio::time::interval_at(Instant::now() + step, step);
@@ -434,7 +468,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
         let newest = match set {
             Some((creation, set)) => match peer.deliver_from(creation, set) {
                 Some(newest) => Some(newest),
-                None => return "links of a newer set from the peer replaced it".to_string(),
+                None => return Closed::Ended("links of a newer set from the peer replaced it".to_string()),
             },
             None => None,
         };
@@ -443,7 +477,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
             let bytes = match next_frame(&mut buf, max) {
                 Ok(Some(bytes)) => bytes,
                 Ok(None) => break,
-                Err(e) => return e,
+                Err(e) => return Closed::Violation(e),
             };
             match decode(bytes) {
                 Ok(Decoded::Frame(Frame {
@@ -465,7 +499,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
                         Decoded::Frame(frame) => remote.dispatch(&*inbound, peer, frame, back),
                     }
                 }
-                Err(e) => return format!("undecodable envelope: {e}"),
+                Err(e) => return Closed::Violation(format!("undecodable envelope: {e}")),
             }
             frames += 1;
         }
@@ -496,17 +530,19 @@ async fn read_loop<R: AsyncRead + Unpin>(
         tokio::select! {
             biased;
             read = rd.read_buf(&mut buf) => match read {
-                Ok(0) if buf.is_empty() => return "the peer closed the link".to_string(),
-                Ok(0) => return "the peer closed the link in the middle of a frame".to_string(),
+                Ok(0) if buf.is_empty() => return Closed::Ended("the peer closed the link".to_string()),
+                Ok(0) => {
+                    return Closed::Violation("the peer closed the link in the middle of a frame".to_string());
+                }
                 Ok(_) => heard = true,
-                Err(e) => return format!("read failed: {e}"),
+                Err(e) => return Closed::Ended(format!("read failed: {e}")),
             },
             now = check.tick() => {
                 if heard {
                     heard = false;
                     last_heard = now;
                 } else if now.duration_since(last_heard) >= silence {
-                    return format!("no heartbeat for {silence:?}");
+                    return Closed::Ended(format!("no heartbeat for {silence:?}"));
                 }
             }
         }
@@ -537,13 +573,18 @@ pub(crate) fn next_frame(buf: &mut BytesMut, max: usize) -> Result<Option<Bytes>
 /// A link ended. Only the links this node dialed carry its traffic to the peer, so only
 /// their loss takes the peer down here; a link the peer dialed is the peer's to mend
 /// (it notices, redials and resends), and failing on it too would also tear down the
-/// peer's fresh links after a reconnect.
-fn link_closed(remote: &Arc<Remote>, peer: &Arc<Peer>, generation: u64, why: &str, dialed: bool) {
-    if dialed {
-        tracing::warn!(peer = %peer.name(), reason = %why, "link closed");
-        peer.fail(remote, why, Some(generation), true);
-    } else {
-        tracing::debug!(peer = %peer.name(), reason = %why, "incoming link closed");
+/// peer's fresh links after a reconnect. The end of a link the peer dialed is logged
+/// as a warning only when the peer broke the protocol on it (the peer's own log tells
+/// of the rest).
+fn link_closed(remote: &Arc<Remote>, peer: &Arc<Peer>, generation: u64, why: &Closed, dialed: bool) {
+    let (name, reason) = (untrusted(peer.name()), untrusted_text(why.reason()));
+    match why {
+        _ if dialed => {
+            tracing::warn!(peer = %name, %reason, "link closed");
+            peer.fail(remote, why.reason(), Some(generation), true);
+        }
+        Closed::Violation(_) => tracing::warn!(peer = %name, %reason, "incoming link closed"),
+        Closed::Ended(_) => tracing::debug!(peer = %name, %reason, "incoming link closed"),
     }
 }
 
@@ -574,6 +615,12 @@ async fn write_loop<W: AsyncWrite + Unpin>(remote: &Arc<Remote>, mut wr: W, queu
             Frame::new(Body::Heartbeat(Heartbeat {})).encode_into(&mut spare);
         }
         if let Err(e) = wr.write_all(&spare).await {
+            return format!("write failed: {e}");
+        }
+        // TLS may keep the last records of a write in its own buffer when the socket
+        // took only part (tokio-rustls does): they would wait for the next write, a
+        // heartbeat interval away. On plain TCP this does nothing (no system call).
+        if let Err(e) = wr.flush().await {
             return format!("write failed: {e}");
         }
         wrote = true;

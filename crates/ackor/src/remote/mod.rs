@@ -26,10 +26,12 @@ mod handshake;
 mod inbound;
 mod lifo;
 mod link;
+mod log_limit;
 mod peer;
 mod test_support;
 mod tls;
 mod transport;
+mod untrusted;
 pub(crate) mod wire;
 #[cfg(test)]
 mod wire_props;
@@ -43,12 +45,13 @@ pub use config::RemoteConfig;
 pub(crate) use custody::{Custody, NewCustody};
 pub(crate) use inbound::Inbound;
 pub(crate) use link::LinkQueue;
-pub(crate) use peer::{OnDown, Peer, PendingCall, Waiting};
+pub(crate) use peer::{OnDown, Peer, PendingCall, Waiting, Withdrawn};
 pub(crate) use test_support::{
     decode_frames_for_test, handshake_raw, heartbeat_bytes, respond_for_test, respond_raw, sever,
 };
 pub use tls::TlsConfig;
 pub use transport::{BoxFuture, Connection, Listener, Transport};
+pub(crate) use untrusted::{untrusted, untrusted_text};
 
 use crate::error::Error;
 use crate::identity::{NodeName, Pid, Ref};
@@ -330,17 +333,26 @@ impl Remote {
         body: Body,
         timeout: std::time::Duration,
     ) -> Result<Pid, Error> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
+        let (tx, mut rx) = tokio::sync::oneshot::channel();
         let pending: PendingCall = Box::new(move |outcome| {
             let _ = tx.send(outcome);
             Ok(())
         });
-        let _forget = self.call(node, call_id, call_id, body, pending)?;
-        match tokio::time::timeout(timeout, rx).await {
-            Err(_) => Err(Error::Timeout),
-            Ok(Err(_)) => Err(Error::NoConnection),
-            Ok(Ok(Err(e))) => Err(e),
-            Ok(Ok(Ok(bytes))) => <WirePid as prost::Message>::decode(bytes)
+        let mut forget = self.call(node, call_id, call_id, body, pending)?;
+        let outcome = match tokio::time::timeout(timeout, &mut rx).await {
+            Ok(outcome) => outcome,
+            // A call that never left says so, whatever the handshake still does.
+            Err(_) => match forget.withdraw() {
+                Withdrawn::NeverLeft => return Err(Error::NoConnection),
+                Withdrawn::Left => return Err(Error::Timeout),
+                // Its outcome is being handed over right now.
+                Withdrawn::Settled => rx.await,
+            },
+        };
+        match outcome {
+            Err(_) => Err(Error::NoConnection),
+            Ok(Err(e)) => Err(e),
+            Ok(Ok(bytes)) => <WirePid as prost::Message>::decode(bytes)
                 .map(|p| p.to_pid())
                 .map_err(|e| Error::Protocol(format!("undecodable pid: {e}"))),
         }
@@ -367,7 +379,7 @@ impl Remote {
             remove: false,
         });
         if let Err(e) = self.send(target.node(), pin(watcher, target.id()), body) {
-            tracing::debug!(%target, error = %e, "remote monitor could not be sent");
+            tracing::debug!(target = %untrusted(target), error = %e, "remote monitor could not be sent");
             if let Some(on_down) = peer.take_monitor(mref.id()) {
                 on_down(target.clone(), ExitReason::NoConnection);
             }
@@ -492,7 +504,7 @@ impl Remote {
     /// through the node's [`Inbound`].
     fn dispatch(self: &Arc<Self>, inbound: &dyn Inbound, peer: &Arc<Peer>, frame: Frame, back: &LinkQueue) {
         let Some(body) = frame.body else {
-            tracing::debug!(peer = %peer.name(), "frame with an unknown body ignored");
+            tracing::debug!(peer = %untrusted(peer.name()), "frame with an unknown body ignored");
             return;
         };
         match body {
@@ -551,6 +563,21 @@ impl ForgetCall {
     /// dropped, which saves a lock of the peer per call.
     pub(crate) fn answered(&mut self) {
         self.peer = None;
+    }
+
+    /// The caller's deadline passed: takes the call's frame back if it has not left
+    /// (it was queued while the links to the peer come up), so the caller can answer
+    /// [`Error::NoConnection`] truthfully, whatever the handshake does later. See
+    /// [`Peer::withdraw_call`].
+    pub(crate) fn withdraw(&mut self) -> Withdrawn {
+        let Some(peer) = &self.peer else {
+            return Withdrawn::Settled;
+        };
+        let withdrawn = peer.withdraw_call(self.call_id);
+        if withdrawn == Withdrawn::NeverLeft {
+            self.peer = None;
+        }
+        withdrawn
     }
 }
 

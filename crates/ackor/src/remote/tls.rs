@@ -10,6 +10,7 @@ use rustls::{ClientConfig, RootCertStore, ServerConfig};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::link::Io;
+use super::untrusted::{untrusted, untrusted_text};
 use crate::error::Error;
 
 /// TLS settings of a node: how it serves incoming links and how it dials.
@@ -45,6 +46,12 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 
 fn tls_err(e: impl std::fmt::Display) -> Error {
     Error::Config(format!("tls: {e}"))
+}
+
+/// A TLS handshake that failed; its text may quote what the peer presented (the names
+/// in its certificate, say), so it is escaped and cut.
+fn tls_refused(e: std::io::Error) -> Error {
+    Error::Handshake(format!("tls: {}", untrusted_text(e)))
 }
 
 impl TlsConfig {
@@ -108,11 +115,11 @@ impl TlsConfig {
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let name = ServerName::try_from(host.to_string())
-            .map_err(|e| Error::Handshake(format!("tls: bad server name {host}: {e}")))?;
+            .map_err(|e| Error::Handshake(format!("tls: bad server name {}: {e}", untrusted(host))))?;
         let stream = tokio_rustls::TlsConnector::from(self.client.clone())
             .connect(name, tcp)
             .await
-            .map_err(|e| Error::Handshake(format!("tls: {e}")))?;
+            .map_err(tls_refused)?;
         Ok(Box::new(stream))
     }
 
@@ -124,7 +131,7 @@ impl TlsConfig {
         let stream = tokio_rustls::TlsAcceptor::from(self.server.clone())
             .accept(tcp)
             .await
-            .map_err(|e| Error::Handshake(format!("tls: {e}")))?;
+            .map_err(tls_refused)?;
         Ok(Box::new(stream))
     }
 }

@@ -250,10 +250,12 @@ impl<A: Actor> ActorRef<A> {
     /// Sends a message and learns for certain whether it reached the actor's mailbox:
     /// `Ok(())` once it is there, or why not — [`Error::ProcessUnknown`],
     /// [`Error::MailboxFull`], [`Error::ProcessTerminated`], [`Error::NoConnection`]
-    /// (definitely not delivered: it never left this node), [`Error::ConnectionLost`]
-    /// (the node restarted after the message left: it may have reached the old
-    /// incarnation), or [`Error::Timeout`] when no acknowledgement came within the
-    /// important-delivery timeout (node default 5 s, see [`SendImportant::timeout`]).
+    /// (definitely not delivered: it never left this node; also when the timeout passes
+    /// while the link to the node is still being made, which takes the message back),
+    /// [`Error::ConnectionLost`] (the node restarted after the message left: it may have
+    /// reached the old incarnation), or [`Error::Timeout`] when no acknowledgement came
+    /// within the important-delivery timeout (node default 5 s, see
+    /// [`SendImportant::timeout`]) after the message left.
     /// Neither of the last two says the message was not delivered. [`Error::MailboxFull`] also comes back at once when
     /// the per-peer window of unacknowledged important sends
     /// ([`RemoteConfig::important_window`](crate::RemoteConfig::important_window)) is
@@ -325,7 +327,9 @@ impl<A: Actor> ActorRef<A> {
     /// stops without answering, [`Error::Timeout`] on expiry (a late reply is then
     /// discarded), or the error the handler answered with. To a remote actor also
     /// [`Error::NoConnection`] (the call never left) and [`Error::ConnectionLost`] (the
-    /// connection dropped after it left: it may have been handled), both at once.
+    /// connection dropped after it left: it may have been handled), both at once; a
+    /// remote call whose timeout passes while the link to its node is still being made
+    /// is taken back and answers [`Error::NoConnection`] too, not [`Error::Timeout`].
     pub fn call<M>(&self, msg: M) -> Call<'_, A, M>
     where
         A: Handler<M>,

@@ -17,7 +17,7 @@ use crate::actor::{
 use crate::error::Error;
 use crate::identity::Pid;
 use crate::monitor::Blocked;
-use crate::remote::ForgetCall;
+use crate::remote::{ForgetCall, Withdrawn};
 
 /// An important send in preparation; `.await` it to send and learn the outcome.
 ///
@@ -264,9 +264,16 @@ impl<A: Actor, T> Future for CallFuture<'_, A, T> {
             this.sleep.set(Some(tokio::time::sleep(*this.timeout)));
         }
         match this.sleep.as_pin_mut().map(|sleep| sleep.poll(cx)) {
-            // Close the slot: a reply that raced the timer is taken, and one that
-            // comes later is known to its (important) responder as ignored.
-            Some(Poll::Ready(())) => Poll::Ready(receiver.close().unwrap_or(Err(Error::Timeout))),
+            Some(Poll::Ready(())) => match this._forget.as_mut().map(ForgetCall::withdraw) {
+                // A remote call still queued while the links come up never leaves now:
+                // it was not delivered, whatever the handshake does later.
+                Some(Withdrawn::NeverLeft) => Poll::Ready(Err(Error::NoConnection)),
+                // Its outcome is being handed over: the receiver wakes this future.
+                Some(Withdrawn::Settled) => Poll::Pending,
+                // Close the slot: a reply that raced the timer is taken, and one that
+                // comes later is known to its (important) responder as ignored.
+                Some(Withdrawn::Left) | None => Poll::Ready(receiver.close().unwrap_or(Err(Error::Timeout))),
+            },
             _ => Poll::Pending,
         }
     }

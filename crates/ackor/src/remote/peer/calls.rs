@@ -6,6 +6,7 @@ use tokio::sync::oneshot;
 
 use super::Peer;
 use crate::error::Error;
+use crate::remote::untrusted;
 
 /// Completes a remote call with the reply payload or an error; says whether a caller
 /// was still there to take it ([`Error::ResponseIgnored`] if not).
@@ -43,13 +44,58 @@ pub(crate) type Answer = (u64, Result<Bytes, Error>, Option<Waiting>);
 /// A call waiting for its answer.
 pub(super) struct Pending {
     pub(super) waiting: Waiting,
-    /// Its frame was handed to a link: the peer may have it, so losing the connection
-    /// leaves its fate unknown ([`Error::ConnectionLost`]); a frame that never left
-    /// fails with [`Error::NoConnection`].
-    pub(super) sent: bool,
+    /// Where its frame waits while the links come up: its index in the peer's queue.
+    /// `None` once the frame was handed to a link: the peer may have it, so losing the
+    /// connection leaves its fate unknown ([`Error::ConnectionLost`]); a frame that
+    /// never left fails with [`Error::NoConnection`].
+    pub(super) queued: Option<usize>,
+}
+
+impl Pending {
+    /// Whether its frame was handed to a link.
+    pub(super) fn sent(&self) -> bool {
+        self.queued.is_none()
+    }
+}
+
+/// What [`Peer::withdraw_call`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Withdrawn {
+    /// The frame was still queued while the links come up: it is taken out and never
+    /// leaves, and the call is forgotten. The caller answers [`Error::NoConnection`].
+    NeverLeft,
+    /// The frame is on a link: the peer may have it. The call is still pending.
+    Left,
+    /// The call is no longer pending: its outcome is on its way to the caller (an
+    /// answer, or the failure of the connection).
+    Settled,
 }
 
 impl Peer {
+    /// The caller of call `id` (or important send) reached its deadline: if its frame
+    /// has not left yet, takes it back so it never does (see [`Withdrawn`]). A frame
+    /// leaves only as a whole queue is handed to the links, under this lock, so the
+    /// answer is exact.
+    pub(crate) fn withdraw_call(&self, id: u64) -> Withdrawn {
+        let mut st = self.lock();
+        let at = match st.calls.get(&id) {
+            None => return Withdrawn::Settled,
+            Some(Pending { queued: None, .. }) => return Withdrawn::Left,
+            Some(Pending { queued: Some(at), .. }) => *at,
+        };
+        let removed = st.calls.remove(&id);
+        st.custody.release(id);
+        let mut freed = 0;
+        if let Some(q) = st.queue.get_mut(at) {
+            q.kept = None;
+            freed = std::mem::take(&mut q.frame).len();
+        }
+        st.queued_bytes = st.queued_bytes.saturating_sub(freed);
+        drop(st);
+        drop(removed);
+        Withdrawn::NeverLeft
+    }
+
     pub(crate) fn remove_call(&self, id: u64) {
         let mut st = self.lock();
         st.custody.release(id);
@@ -95,7 +141,7 @@ impl Peer {
         };
         if taken.is_err() {
             metrics::counter!("ackor_remote_late_replies_total").increment(1);
-            tracing::debug!(peer = %self.name, call_id = id, "late reply discarded");
+            tracing::debug!(peer = %untrusted(&self.name), call_id = id, "late reply discarded");
         }
         taken
     }

@@ -14,11 +14,12 @@ use tokio::time::Instant;
 
 use super::Remote;
 use calls::Pending;
-pub(crate) use calls::{Answer, PendingCall, Waiting};
+pub(crate) use calls::{Answer, PendingCall, Waiting, Withdrawn};
 
 use super::custody::Custody;
 use super::lifo;
 use super::link::LinkQueue;
+use super::untrusted::{untrusted, untrusted_text};
 use super::wire::Outgoing;
 use crate::error::Error;
 use crate::fasthash::FastMap;
@@ -71,15 +72,30 @@ struct Queued {
     pin: u64,
     /// The id its custody keeps it under, if kept.
     kept: Option<u64>,
+    /// Empty once withdrawn (see [`Peer::withdraw_call`]): then it is not sent.
     frame: Bytes,
 }
 
 impl State {
-    /// Registers the call waiting for an answer to the frame just queued; `sent` when
-    /// the frame is on a link (not in the queue of a connecting peer).
-    fn expect(&mut self, call: Option<(u64, Waiting)>, sent: bool) {
+    /// Registers the call waiting for an answer to the frame just handed to a link.
+    fn expect_sent(&mut self, call: Option<(u64, Waiting)>) {
         if let Some((id, waiting)) = call {
-            self.calls.insert(id, Pending { waiting, sent });
+            self.calls.insert(
+                id,
+                Pending {
+                    waiting,
+                    queued: None,
+                },
+            );
+        }
+    }
+
+    /// Registers the call waiting for an answer to the frame just queued while the
+    /// links come up (the last in `queue`).
+    fn expect_queued(&mut self, call: Option<(u64, Waiting)>) {
+        if let Some((id, waiting)) = call {
+            let queued = Some(self.queue.len().saturating_sub(1));
+            self.calls.insert(id, Pending { waiting, queued });
         }
     }
 }
@@ -189,18 +205,18 @@ impl Peer {
                     st.custody.keep(id, pin, copy);
                 }
                 // On a link: the peer may get it from now on.
-                st.expect(call, true);
+                st.expect_sent(call);
                 Ok(())
             }
             Status::Connecting => {
                 self.enqueue(&mut st, remote, pin, frame, keep, bounded)?;
-                st.expect(call, false);
+                st.expect_queued(call);
                 Ok(())
             }
             Status::Backoff(until) if Instant::now() < until => Err(Error::NoConnection),
             Status::Idle | Status::Backoff(_) => {
                 self.enqueue(&mut st, remote, pin, frame, keep, bounded)?;
-                st.expect(call, false);
+                st.expect_queued(call);
                 st.status = Status::Connecting;
                 drop(st);
                 remote.dial(self.clone());
@@ -292,7 +308,7 @@ impl Peer {
         let generation = st.generation;
         drop(st);
         if let Some(f) = fallout {
-            tracing::warn!(peer = %self.name, "peer restarted: its previous incarnation is down");
+            tracing::warn!(peer = %untrusted(&self.name), "peer restarted: its previous incarnation is down");
             self.deliver(f, "the peer restarted", remote);
         }
         generation
@@ -359,19 +375,18 @@ impl Peer {
         let queued: std::collections::HashSet<u64> = st.queue.iter().filter_map(|q| q.kept).collect();
         let resend = st.custody.resend(&|id| queued.contains(&id));
         if !resend.is_empty() {
-            tracing::info!(peer = %self.name, count = resend.len(), "resending unacknowledged important messages");
+            let (peer, count) = (untrusted(&self.name), resend.len());
+            tracing::info!(%peer, count, "resending unacknowledged important messages");
         }
         let queue = std::mem::take(&mut st.queue);
         st.queued_bytes = 0;
         st.queue_refused = false;
         // Every call's frame is on a link now (queued ones go out just below).
         for p in st.calls.values_mut() {
-            p.sent = true;
+            p.queued = None;
         }
-        for (pin, frame) in resend
-            .into_iter()
-            .chain(queue.into_iter().map(|q| (q.pin, q.frame)))
-        {
+        let queue = queue.into_iter().filter(|q| !q.frame.is_empty());
+        for (pin, frame) in resend.into_iter().chain(queue.map(|q| (q.pin, q.frame))) {
             if let Some(link) = st.out.get((pin % n) as usize) {
                 link.push_encoded(&frame);
             }
@@ -421,16 +436,17 @@ impl Peer {
         if was_connected {
             metrics::counter!("ackor_remote_peer_down_total").increment(1);
         }
+        let (name, reason) = (untrusted(&self.name), untrusted_text(why));
         if was_connected && generation.is_some() {
-            tracing::warn!(peer = %self.name, reason = why, "peer down");
+            tracing::warn!(peer = %name, %reason, "peer down");
         } else {
-            tracing::debug!(peer = %self.name, reason = why, "peer down");
+            tracing::debug!(peer = %name, %reason, "peer down");
         }
         self.deliver(fallout, why, remote);
         self.room.notify_waiters();
         match redial {
             Some(wait) if wait.is_zero() => {
-                tracing::info!(peer = %self.name, "redialing to resend unacknowledged important messages");
+                tracing::info!(peer = %name, "redialing to resend unacknowledged important messages");
                 remote.dial(self.clone());
             }
             Some(wait) => self.redial_later(remote, wait),
@@ -458,7 +474,8 @@ impl Peer {
             }
             st.status = Status::Connecting;
             drop(st);
-            tracing::info!(peer = %peer.name, "redialing to resend unacknowledged important messages");
+            let name = untrusted(&peer.name);
+            tracing::info!(peer = %name, "redialing to resend unacknowledged important messages");
             remote.dial(peer);
         });
     }
@@ -481,7 +498,8 @@ impl Peer {
         // left: it fails with `NoConnection` like any call that never left.
         let calls = &st.calls;
         if keep_left {
-            st.custody.keep_only(&|id| calls.get(&id).is_some_and(|p| p.sent));
+            st.custody
+                .keep_only(&|id| calls.get(&id).is_some_and(Pending::sent));
         } else {
             st.custody.keep_only(&|_| false);
         }
@@ -496,7 +514,7 @@ impl Peer {
             .iter()
             .filter_map(|id| st.calls.remove(id))
             .map(|p| {
-                let error = if p.sent {
+                let error = if p.sent() {
                     Error::ConnectionLost
                 } else {
                     Error::NoConnection
@@ -511,7 +529,8 @@ impl Peer {
             dropped_frames: {
                 st.queued_bytes = 0;
                 st.queue_refused = false;
-                std::mem::take(&mut st.queue).len()
+                let queue = std::mem::take(&mut st.queue);
+                queue.iter().filter(|q| !q.frame.is_empty()).count()
             },
         }
     }
@@ -532,10 +551,12 @@ impl Peer {
 
     fn deliver(&self, fallout: Fallout, why: &str, remote: &Remote) {
         if fallout.dropped_frames > 0 {
+            metrics::counter!("ackor_remote_frames_dropped_total", "reason" => "no_connection")
+                .increment(fallout.dropped_frames as u64);
             tracing::warn!(
-                peer = %self.name,
+                peer = %untrusted(&self.name),
                 frames = fallout.dropped_frames,
-                reason = why,
+                reason = %untrusted_text(why),
                 "queued frames dropped: no connection"
             );
         }

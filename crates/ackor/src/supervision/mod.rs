@@ -13,7 +13,7 @@
 //!
 //! ```
 //! # #[tokio::main] async fn main() -> Result<(), ackor::Error> {
-//! use ackor::supervision::{ChildSpec, Strategy, Supervisor, SupervisorSpec};
+//! use ackor::supervision::{ChildSpec, Strategy, Supervisor, SupervisorSpec, WhichChildren};
 //! use ackor::{Actor, BoxError, Context, Handler, Message, Node};
 //!
 //! struct Parser;
@@ -33,7 +33,10 @@
 //! let node = Node::builder().name("doc@local").start().await?;
 //! let spec = SupervisorSpec::new(Strategy::OneForOne)
 //!     .child(ChildSpec::new::<Parser>("parser", || ()).name("parser"));
-//! let _sup = node.spawn::<Supervisor>(spec)?;
+//! let sup = node.spawn::<Supervisor>(spec)?;
+//! // Spawning returns at once; a call is handled once `init` has started every child.
+//! let children = sup.call(WhichChildren).await?;
+//! assert_eq!(children[0].id, "parser");
 //! let parser = node.lookup::<Parser>(&ackor::ProcessId::new("parser", node.name().clone()))?;
 //!
 //! assert!(matches!(parser.call(Parse("x".into())).await, Err(ackor::Error::ActorFailed(_))));

@@ -802,3 +802,87 @@ async fn stash_held_messages_survive_restart_in_order() {
     }
     node.shutdown().await;
 }
+
+/// A service other nodes may spawn; it reports where it runs.
+struct Service;
+impl Actor for Service {
+    type Args = String;
+    async fn init(_: String, _: &mut Context<Self>) -> Result<Self, BoxError> {
+        Ok(Service)
+    }
+    fn remote_messages(m: &mut ackor::RemoteMessages<Self>) {
+        m.add::<WhereAreYou>();
+    }
+}
+impl ackor::RemoteActor for Service {
+    const KIND: &'static str = "test.sup.service";
+}
+#[derive(serde::Serialize, serde::Deserialize)]
+struct WhereAreYou;
+impl Message for WhereAreYou {
+    type Reply = String;
+}
+impl ackor::RemoteMessage for WhereAreYou {
+    const TAG: &'static str = "test.sup.where";
+}
+impl Handler<WhereAreYou> for Service {
+    type Return = String;
+    async fn handle(&mut self, _: WhereAreYou, ctx: &mut Context<Self>) -> String {
+        ctx.node().name().to_string()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_child_restarted_elsewhere_when_its_node_dies() {
+    let start = |name: &str| {
+        Node::builder()
+            .name(format!(
+                "{name}{}@127.0.0.1:0",
+                NODE_SEQ.fetch_add(1, Ordering::Relaxed)
+            ))
+            .remote(
+                ackor::RemoteConfig::new("sup")
+                    .heartbeat_interval(Duration::from_millis(100))
+                    .heartbeat_timeout(Duration::from_millis(1000)),
+            )
+            .start()
+    };
+    let (a, b, c) = (
+        start("a").await.unwrap(),
+        start("b").await.unwrap(),
+        start("c").await.unwrap(),
+    );
+    b.allow_remote_spawn::<Service>();
+    c.allow_remote_spawn::<Service>();
+    let spec = SupervisorSpec::new(Strategy::OneForOne).child(
+        ChildSpec::remote::<Service>("svc", [b.name().clone(), c.name().clone()], || "svc".to_string())
+            .name("svc"),
+    );
+    let sup = a.spawn::<Supervisor>(spec).unwrap();
+    let first = children(&sup).await[0].1.clone().unwrap();
+    assert_eq!(first.node(), b.name(), "placed on the first node of its list");
+    assert_eq!(b.whereis("svc"), Some(first.clone()));
+    // b goes down: the child counts as failed (NoConnection) and starts on c.
+    b.shutdown().await;
+    let deadline = Instant::now() + PROMPT;
+    let moved = loop {
+        if let Some((_, Some(pid))) = children(&sup).await.into_iter().next()
+            && pid.node() == c.name()
+        {
+            break pid;
+        }
+        assert!(Instant::now() < deadline, "restarted on c in time");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    // Its name followed it, and it serves calls there.
+    assert_eq!(c.whereis("svc"), Some(moved.clone()));
+    let svc = a.actor_ref::<Service>(&moved).unwrap();
+    assert_eq!(svc.call(WhereAreYou).await, Ok(c.name().to_string()));
+    // Stopping the supervisor stops the remote child too.
+    sup.stop().unwrap();
+    sup.wait_for_stop().await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(c.whereis("svc"), None);
+    a.shutdown().await;
+    c.shutdown().await;
+}

@@ -57,7 +57,7 @@ pub use spec::{Backoff, ChildSpec, Restart, Strategy, SupervisorSpec};
 
 use crate::actor::{Actor, Context, Ending, Handler, Message};
 use crate::error::{BoxError, Error};
-use crate::identity::Pid;
+use crate::identity::{Pid, Ref};
 use crate::monitor::{Down, ExitReason, SystemMsg};
 use crate::node::Node;
 
@@ -105,8 +105,9 @@ impl Actor for Supervisor {
     }
 
     async fn on_down(&mut self, ctx: &mut Context<Self>, down: Down) {
-        // A child's process ended without its run loop asking (it was killed): it is
-        // started again (a new pid), per its restart type.
+        // A child's process ended without its run loop asking (it was killed, or it is
+        // on another node, which may have gone down): it is started again (a new pid),
+        // per its restart type.
         let found = self.group.update(|st| {
             let child = st
                 .children
@@ -120,7 +121,12 @@ impl Actor for Supervisor {
         let Some((key, terminating, restart)) = found else {
             return;
         };
-        if terminating || !restarts(restart, &Ending::Failed(down.reason.clone())) {
+        let ending = if down.reason.is_abnormal() {
+            Ending::Failed(down.reason.clone())
+        } else {
+            Ending::Stopped(down.reason.clone())
+        };
+        if terminating || !restarts(restart, &ending) {
             return;
         }
         tracing::warn!(pid = %down.pid, reason = %down.reason, "supervised child died: starting a new one");
@@ -165,14 +171,22 @@ impl Supervisor {
             (child.spec.starter(), child.spec.id.clone())
         };
         let (start, id) = starter;
-        let (pid, process) = start(&self.node, &self.group, key)?;
+        let (pid, process) = start(&self.node, &self.group, key).await?;
+        let remote = process.is_none();
         self.group.update(|st| {
             if let Some(child) = st.child(key) {
                 child.pid = Some(pid.clone());
-                child.process = Some(process);
+                child.process = process;
+                // A child on another node is up once spawned there; it is watched
+                // through its monitor only.
+                child.up = remote;
+                child.up_since = remote.then(Instant::now);
             }
         });
         ctx.monitor(&pid);
+        if remote {
+            return Ok(pid);
+        }
         self.group
             .until(|st| st.child(key).is_none_or(|c| c.up || c.ended.is_some()))
             .await;
@@ -214,9 +228,16 @@ impl Supervisor {
         let found = self.group.update(|st| {
             let child = st.child(key)?;
             child.terminating = true;
-            Some((child.process.clone(), child.spec.shutdown))
+            Some((child.process.clone(), child.pid.clone(), child.spec.shutdown))
         });
-        let Some((Some(process), shutdown)) = found else {
+        let Some((process, pid, shutdown)) = found else {
+            return;
+        };
+        let Some(process) = process else {
+            if let Some(pid) = pid {
+                self.stop_remote(&pid, shutdown).await;
+            }
+            self.forget_process(key).await;
             return;
         };
         let stop_waiting = |st: &mut group::State| {
@@ -250,6 +271,25 @@ impl Supervisor {
             }
         }
         self.forget_process(key).await;
+    }
+
+    /// Stops a child on another node: asks it to stop, waits for its `Down` up to
+    /// `shutdown`, then kills it.
+    async fn stop_remote(&self, pid: &Pid, shutdown: Duration) {
+        let Some(remote) = self.node.remote() else {
+            return;
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let mref = Ref::new(self.node.name().clone(), self.node.creation());
+        let on_down = Box::new(move |_: Pid, reason: ExitReason| {
+            let _ = tx.send(reason);
+        });
+        remote.monitor(pid, None, &mref, on_down);
+        let _ = remote.exit(None, pid, &ExitReason::Shutdown);
+        if tokio::time::timeout(shutdown, rx).await.is_err() {
+            tracing::warn!(%pid, "supervised remote child killed: it did not stop in time");
+            let _ = remote.exit(None, pid, &ExitReason::Killed);
+        }
     }
 
     /// Stops every child, in reverse order.
@@ -353,7 +393,8 @@ impl Supervisor {
                     };
                     st.children.iter().skip(from).map(|c| c.key).collect()
                 };
-                self.restart_group(key, tx, &keys, ending.reason(), delay).await;
+                self.restart_group(key, tx, &keys, ending.reason(), delay, ctx)
+                    .await;
             }
         }
     }
@@ -368,6 +409,7 @@ impl Supervisor {
         keys: &[u64],
         why: &ExitReason,
         delay: Duration,
+        ctx: &mut Context<Self>,
     ) {
         let mut waiting = HashMap::new();
         waiting.insert(failed, failed_tx);
@@ -376,10 +418,24 @@ impl Supervisor {
             if key == failed {
                 continue;
             }
-            let found = self
-                .group
-                .update(|st| st.child(key).map(|c| (c.process.clone(), c.spec.shutdown)));
-            let Some((Some(process), shutdown)) = found else {
+            let found = self.group.update(|st| {
+                st.child(key)
+                    .map(|c| (c.process.clone(), c.pid.clone(), c.spec.shutdown))
+            });
+            let Some((process, pid, shutdown)) = found else {
+                continue;
+            };
+            let Some(process) = process else {
+                // On another node: stopped, and started afresh below.
+                if let Some(pid) = pid {
+                    self.group.update(|st| {
+                        if let Some(child) = st.child(key) {
+                            child.terminating = true;
+                        }
+                    });
+                    self.stop_remote(&pid, shutdown).await;
+                }
+                self.forget_process(key).await;
                 continue;
             };
             let already = self.group.update(|st| st.child(key).and_then(|c| c.ended.take()));
@@ -424,34 +480,14 @@ impl Supervisor {
                         .is_some_and(|p| !p.core().is_terminated());
                     if !alive {
                         self.forget_process(key).await;
-                        // Started afresh through `start`, which waits until it is up.
-                        let _ = Box::pin(self.start_fresh(key)).await;
+                        // Started afresh (a new process), once it is up.
+                        if let Err(e) = Box::pin(self.start(key, ctx)).await {
+                            tracing::warn!(error = %e, "supervised child could not be started again");
+                        }
                     }
                 }
             }
         }
-    }
-
-    /// Starts child `key` again as a new process (used when its old one was killed).
-    async fn start_fresh(&mut self, key: u64) -> Result<Pid, Error> {
-        let start = self
-            .group
-            .lock()
-            .child(key)
-            .map(|c| c.spec.starter())
-            .ok_or(Error::ProcessUnknown)?;
-        let (pid, process) = start(&self.node, &self.group, key)?;
-        self.group.update(|st| {
-            if let Some(child) = st.child(key) {
-                child.pid = Some(pid.clone());
-                child.process = Some(process);
-                child.terminating = false;
-            }
-        });
-        self.group
-            .until(|st| st.child(key).is_none_or(|c| c.up || c.ended.is_some()))
-            .await;
-        Ok(pid)
     }
 }
 

@@ -1,14 +1,18 @@
 //! What a supervisor is told to supervise, and how: [`SupervisorSpec`], [`ChildSpec`],
 //! [`Strategy`], [`Restart`], [`Backoff`].
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::group::{ChildOverseer, Group};
 use crate::actor::{Actor, SpawnOptions};
 use crate::error::Error;
-use crate::identity::Pid;
+use crate::identity::{NodeName, Pid};
 use crate::node::{Node, Process};
+use crate::route::RemoteActor;
 
 /// Which children a supervisor restarts when one of them fails (OTP's strategies).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -112,9 +116,15 @@ impl Backoff {
     }
 }
 
+/// A child as started: its pid and, for one on this node, its process.
+pub(crate) type Started = (Pid, Option<Arc<dyn Process>>);
+
 /// Starts one child; type-erased so a supervisor can hold children of any actor type.
-pub(crate) type StartFn =
-    Arc<dyn Fn(&Node, &Arc<Group>, u64) -> Result<(Pid, Arc<dyn Process>), Error> + Send + Sync>;
+pub(crate) type StartFn = Arc<
+    dyn Fn(&Node, &Arc<Group>, u64) -> Pin<Box<dyn Future<Output = Result<Started, Error>> + Send>>
+        + Send
+        + Sync,
+>;
 
 /// One child of a supervisor: how to start it (and start it again), and when.
 ///
@@ -137,7 +147,6 @@ pub struct ChildSpec {
     pub(crate) shutdown: Duration,
     pub(crate) backoff: Backoff,
     pub(crate) options: SpawnOptions,
-    pub(crate) start: Option<StartFn>,
     pub(crate) make: Arc<dyn Fn(SpawnOptions) -> StartFn + Send + Sync>,
 }
 
@@ -164,9 +173,13 @@ impl ChildSpec {
                     key,
                     args: args.clone(),
                 });
-                let cell = node.spawn_overseen::<A>(args(), options.clone(), |_| {}, Some(overseer))?;
-                let process: Arc<dyn Process> = cell.clone();
-                Ok((cell.core.pid().clone(), process))
+                let started = node
+                    .spawn_overseen::<A>(args(), options.clone(), |_| {}, Some(overseer))
+                    .map(|cell| {
+                        let process: Arc<dyn Process> = cell.clone();
+                        (cell.core.pid().clone(), Some(process))
+                    });
+                Box::pin(std::future::ready(started))
             })
         };
         ChildSpec {
@@ -175,7 +188,62 @@ impl ChildSpec {
             shutdown: Duration::from_secs(5),
             backoff: Backoff::default(),
             options: SpawnOptions::default(),
-            start: None,
+            make: Arc::new(make),
+        }
+    }
+
+    /// A child of kind `A` on another node, spawned there through
+    /// [`Node::spawn_remote`] on the first of `nodes` that answers (its registered
+    /// name, if any, is registered there). It is not restarted in place: when it stops,
+    /// or its node goes down (it counts as failed with `NoConnection`), a new one is
+    /// spawned, per its restart type, on the first reachable node of the list, starting
+    /// with the one it ran on. Every node of the list must
+    /// [allow](Node::allow_remote_spawn) the kind.
+    pub fn remote<A: RemoteActor>(
+        id: impl Into<String>,
+        nodes: impl IntoIterator<Item = NodeName>,
+        args: impl Fn() -> A::Args + Send + Sync + 'static,
+    ) -> Self {
+        let args: Arc<dyn Fn() -> A::Args + Send + Sync> = Arc::new(args);
+        let nodes: Arc<Vec<NodeName>> = Arc::new(nodes.into_iter().collect());
+        // Where the next start tries first: where the child last started.
+        let next = Arc::new(AtomicUsize::new(0));
+        let make = move |options: SpawnOptions| -> StartFn {
+            let (args, nodes, next) = (args.clone(), nodes.clone(), next.clone());
+            Arc::new(move |node: &Node, _: &Arc<Group>, _: u64| {
+                let (node, args, nodes, next, options) = (
+                    node.clone(),
+                    args.clone(),
+                    nodes.clone(),
+                    next.clone(),
+                    options.clone(),
+                );
+                Box::pin(async move {
+                    let mut last = Error::Config("a remote child needs at least one node".into());
+                    let first = next.load(Ordering::Relaxed);
+                    for i in 0..nodes.len() {
+                        let at = (first + i) % nodes.len();
+                        match node.spawn_remote::<A>(&nodes[at], args(), options.clone()).await {
+                            Ok(child) => {
+                                next.store(at, Ordering::Relaxed);
+                                return Ok((child.pid().clone(), None));
+                            }
+                            Err(e) => {
+                                tracing::warn!(node = %nodes[at], error = %e, "remote child not started there");
+                                last = e;
+                            }
+                        }
+                    }
+                    Err(last)
+                })
+            })
+        };
+        ChildSpec {
+            id: id.into(),
+            restart: Restart::Permanent,
+            shutdown: Duration::from_secs(5),
+            backoff: Backoff::default(),
+            options: SpawnOptions::default(),
             make: Arc::new(make),
         }
     }
@@ -216,10 +284,7 @@ impl ChildSpec {
     }
 
     pub(crate) fn starter(&self) -> StartFn {
-        match &self.start {
-            Some(start) => start.clone(),
-            None => (self.make)(self.options.clone()),
-        }
+        (self.make)(self.options.clone())
     }
 }
 

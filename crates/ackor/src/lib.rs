@@ -185,6 +185,14 @@
 //! in their exact order ([`ReentrancyMode::StashNonReentrant`]). A blocking `call` that
 //! would wait on itself fails at once with [`Error::CallCycle`]. The [`reentrancy`] module
 //! has the details and an example.
+//!
+//! ## Supervision
+//!
+//! A [`supervision::Supervisor`] restarts its children when they fail (OTP's one-for-one,
+//! one-for-all and rest-for-one, with restart types, intensity, backoff and ordered
+//! start and stop), **in place**: same pid, same name, and the messages already queued
+//! are handled by the new instance. Only the message being handled is lost, and its
+//! caller gets [`Error::ActorFailed`]. See the [`supervision`] module.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

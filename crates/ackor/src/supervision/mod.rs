@@ -340,6 +340,8 @@ impl Supervisor {
         let Some((index, ending, tx, terminating, restart)) = taken else {
             return;
         };
+        // Nothing is restarted while the node shuts down.
+        let terminating = terminating || self.node.is_stopping();
         if terminating || !restarts(restart, &ending) {
             // Not restarted: its process ends now (its `Down` is not a failure).
             self.group.update(|st| {

@@ -5,7 +5,7 @@
 //! registered name and its mailbox, and handles the messages already queued, in their
 //! order, including important sends already acknowledged to their senders. Only the
 //! message being handled when it failed is lost, and its caller is told
-//! ([`Error::ActorFailed`](crate::Error::ActorFailed)); so are callers whose deferred
+//! ([`Error::ActorFailed`]); so are callers whose deferred
 //! replies the failed instance held. Requests the failed instance had in flight get
 //! their continuations run on it (with `RequestCanceled`), never on the new one. (OTP
 //! restarts a process with a new pid and an empty mailbox; Akka restarts in place, as

@@ -886,3 +886,22 @@ async fn remote_child_restarted_elsewhere_when_its_node_dies() {
     a.shutdown().await;
     c.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_supervisor_leaves_no_child_behind() {
+    let node = node().await;
+    let (tx, mut ev) = mpsc::unbounded_channel();
+    let sup = node
+        .spawn::<Supervisor>(three(Strategy::OneForOne, &tx, &["a", "b"]))
+        .unwrap();
+    let kids = children(&sup).await;
+    sup.kill();
+    sup.wait_for_stop().await;
+    for (_, pid) in kids {
+        let pid = pid.unwrap();
+        let stopped = tokio::time::timeout(PROMPT, node.wait_for_exit(&pid)).await;
+        assert!(stopped.is_ok(), "{pid} stopped with its supervisor");
+    }
+    let _ = drain(&mut ev);
+    node.shutdown().await;
+}

@@ -140,6 +140,23 @@ impl Actor for Supervisor {
     }
 }
 
+impl Drop for Supervisor {
+    /// A supervisor that goes without stopping its children (it was killed) leaves none
+    /// behind: a child waiting for a verdict is told to stop, a running one is asked to.
+    fn drop(&mut self) {
+        self.group.update(|st| {
+            for child in &mut st.children {
+                child.terminating = true;
+                if let Some((ending, tx)) = child.ended.take() {
+                    let _ = tx.send(Verdict::Stop(ending.reason().clone()));
+                } else if let Some(process) = &child.process {
+                    let _ = process.push_system(SystemMsg::Stop(ExitReason::Shutdown));
+                }
+            }
+        });
+    }
+}
+
 /// Whether a child of restart type `restart` is restarted after `ending`.
 fn restarts(restart: Restart, ending: &Ending) -> bool {
     match restart {

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# A bounded fuzz run of ackor's decoders of network bytes (opt-in; not run by CI).
+# A bounded fuzz run of ackor's decoders of network bytes (opt-in; CI runs only the
+# stable smoke tests, with 50k inputs per target: see .ci/run and fuzz/README.md).
 #
 #   scripts/fuzz-smoke.sh [SECONDS]     default 60 seconds per target
 #
@@ -7,8 +8,10 @@
 # envelope, handshake) for SECONDS, starting from the seed corpus (valid frames of every
 # body kind, handshake messages), with a 5-second per-input timeout to catch hangs.
 # Crashes land in fuzz/artifacts/<target>/. Otherwise (or with ACKOR_FUZZ_STABLE=1),
-# runs the stable smoke run instead: 100k fixed-seed inputs per target
-# (ACKOR_FUZZ_SMOKE_ITERS to change), no sanitizers, no coverage feedback.
+# runs the stable smoke tests instead: 100k fixed-seed inputs per target
+# (ACKOR_FUZZ_SMOKE_ITERS to change), no sanitizers, no coverage feedback; they check
+# that no input panics or hangs, that the handshake responder refuses every input, and
+# that the seeds and the runs reach the deep paths (see fuzz/README.md).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -27,6 +30,6 @@ if [[ "${ACKOR_FUZZ_STABLE:-0}" != 1 ]] && cargo +nightly --version >/dev/null 2
     done
     echo "fuzz-smoke: ${#targets[@]} targets, ${secs}s each, no crash"
 else
-    echo "== cargo-fuzz or nightly not available: stable smoke run (no sanitizers)"
+    echo "== cargo-fuzz or nightly not available: stable smoke tests (no sanitizers)"
     cargo test --release --manifest-path "$manifest" --test smoke
 fi

@@ -9,12 +9,6 @@ use std::sync::OnceLock;
 /// default is larger; a small one also exercises the "frame too large" path).
 pub const MAX_FRAME: usize = 64 * 1024;
 
-/// `ackor::testing::respond_to_handshake` writes its whole input into a 64 KiB
-/// in-memory pipe before the responder reads from it, so a longer input blocks that
-/// write forever. Inputs are cut to this length; the responder itself never reads more
-/// than two messages of at most 4 KiB each (plus prefixes), so nothing is lost.
-pub const HANDSHAKE_INPUT_LIMIT: usize = 64 * 1024;
-
 /// Target `frame_decoder`: the bytes as a link reader receives them. Returns how many
 /// frames decoded.
 pub fn frame_decoder(data: &[u8]) -> usize {
@@ -53,11 +47,13 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
-/// Target `handshake`: the bytes as what a dialing peer sends before closing. The
-/// responder must refuse (never accept: it cannot know the proof for its own fresh
-/// nonce) and never panic. Returns why it refused.
+/// Target `handshake`: the bytes as what a dialing peer sends before it closes its side;
+/// what the responder writes back is read and dropped. The responder must refuse with an
+/// error: it can never accept, since the peer's Proof would have to be the HMAC over the
+/// responder's own fresh nonce, which fixed bytes cannot know. It must not panic, and it
+/// must end (inputs of any length: the responder reads at most two messages of at most
+/// 4 KiB, then stops). Returns why it refused.
 pub fn handshake(data: &[u8]) -> ackor::Error {
-    let data = &data[..data.len().min(HANDSHAKE_INPUT_LIMIT)];
     match runtime().block_on(ackor::testing::respond_to_handshake(data)) {
         Ok(()) => panic!("the responder accepted {} bytes of input", data.len()),
         Err(e) => e,
@@ -257,8 +253,10 @@ pub fn hello(version: u32, node: &str, nonce: &[u8]) -> Vec<u8> {
         .finish()
 }
 
-/// Byte streams a dialing peer might send: a valid Hello followed by a proof, wrong
-/// versions, no name, garbage, lengths past the limit.
+/// Byte streams a dialing peer might send: first a valid Hello followed by a well-formed
+/// Proof (it reaches the responder's last check, and fails it: no fixed digest matches a
+/// fresh nonce), then a refusal instead of a Proof, a Hello alone, wrong versions, no
+/// name, garbage, lengths past the limit.
 pub fn handshake_seeds() -> Vec<Vec<u8>> {
     let nonce = [0x5a; 32];
     let proof = Pb::new().bytes(1, &[0xab; 32]).finish();

@@ -5,6 +5,7 @@ mod important;
 mod local;
 mod nodes;
 mod reentrancy;
+mod supervision;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -51,6 +52,11 @@ fn chapters() -> Vec<Chapter> {
             run: || Box::pin(local::names()),
         },
         Chapter {
+            name: "supervision",
+            title: "Supervision: restart in place, one-for-all, intensity, backoff",
+            run: || Box::pin(supervision::supervision()),
+        },
+        Chapter {
             name: "nodes",
             title: "Three nodes over TCP: calls, names, monitors, a node going away",
             run: || Box::pin(nodes::three_nodes()),
@@ -71,7 +77,7 @@ fn chapters() -> Vec<Chapter> {
 /// Prints the chapter list.
 pub fn list() {
     for c in chapters() {
-        println!("{:<10} {}", c.name, c.title);
+        println!("{:<12} {}", c.name, c.title);
     }
 }
 

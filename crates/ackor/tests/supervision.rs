@@ -905,3 +905,51 @@ async fn killed_supervisor_leaves_no_child_behind() {
     let _ = drain(&mut ev);
     node.shutdown().await;
 }
+
+/// Crashes in `init`'s wake: its first message panics, sent by its `init` itself.
+struct Eager(Events);
+impl Actor for Eager {
+    type Args = Events;
+    async fn init(events: Events, ctx: &mut Context<Self>) -> Result<Self, BoxError> {
+        let _ = events.send("init eager".into());
+        ctx.actor_ref().send(Boom).map_err(|e| e.to_string())?;
+        Ok(Eager(events))
+    }
+}
+struct Boom;
+impl Message for Boom {
+    type Reply = ();
+}
+impl Handler<Boom> for Eager {
+    type Return = ();
+    async fn handle(&mut self, _: Boom, _: &mut Context<Self>) {
+        if self.0.send("boom".into()).is_ok() {
+            panic!("boom right after init");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn child_crashing_right_after_init_is_restarted_not_a_failed_start() {
+    let node = node().await;
+    for _ in 0..20 {
+        let (tx, mut ev) = mpsc::unbounded_channel::<String>();
+        let spec = SupervisorSpec::new(Strategy::OneForOne)
+            .intensity(1000, Duration::from_secs(60))
+            .child(ChildSpec::new::<Eager>("eager", move || tx.clone()));
+        // The child crashes at once and keeps crashing: the supervisor's start still
+        // succeeds (the child did start), and it restarts the child each time.
+        let sup = Supervisor::start(&node, spec)
+            .await
+            .expect("the supervisor starts");
+        for _ in 0..3 {
+            assert_eq!(next(&mut ev).await, "init eager");
+            assert_eq!(next(&mut ev).await, "boom");
+        }
+        assert!(sup.is_alive());
+        drop(ev); // the next instance stops panicking
+        sup.stop().unwrap();
+        sup.wait_for_stop().await;
+    }
+    node.shutdown().await;
+}

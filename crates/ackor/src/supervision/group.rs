@@ -35,6 +35,9 @@ pub(crate) struct Child {
     pub(crate) ended: Option<(Ending, oneshot::Sender<Verdict>)>,
     /// The current instance's `init` returned.
     pub(crate) up: bool,
+    /// How many instances have come up, ever: a start succeeded if this grew, even
+    /// if the new instance already ended again.
+    pub(crate) starts: u64,
     /// Since when the current instance is up.
     pub(crate) up_since: Option<Instant>,
     /// The supervisor is stopping it: it is not restarted.
@@ -70,6 +73,7 @@ impl State {
             process: None,
             ended: None,
             up: false,
+            starts: 0,
             up_since: None,
             terminating: false,
             delay: None,
@@ -179,6 +183,7 @@ impl Group {
         self.update(|st| {
             if let Some(child) = st.child(key) {
                 child.up = true;
+                child.starts += 1;
                 child.up_since = Some(Instant::now());
             }
         });

@@ -55,11 +55,16 @@ use std::time::{Duration, Instant};
 use group::{ChildEnded, Group, Verdict};
 pub use spec::{Backoff, ChildSpec, Restart, Strategy, SupervisorSpec};
 
+use crate::actor::SpawnOptions;
 use crate::actor::{Actor, Context, Ending, Handler, Message};
 use crate::error::{BoxError, Error};
 use crate::identity::{Pid, Ref};
 use crate::monitor::{Down, ExitReason, SystemMsg};
 use crate::node::Node;
+use crate::route::ActorRef;
+
+/// How long [`Supervisor::start`] waits for the children to start.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// An actor that supervises others; spawn it with a [`SupervisorSpec`]. It can be a
 /// child of another supervisor (trees): when its children fail more often than its
@@ -134,7 +139,7 @@ impl Actor for Supervisor {
             self.escalate(ctx, &down.reason);
             return;
         }
-        if let Err(e) = self.start(key, ctx).await {
+        if let Err(e) = self.start_child(key, ctx).await {
             tracing::warn!(error = %e, "supervised child could not be started again");
         }
     }
@@ -167,6 +172,40 @@ fn restarts(restart: Restart, ending: &Ending) -> bool {
 }
 
 impl Supervisor {
+    /// Spawns a supervisor and returns once it has started every child, in order; if
+    /// one of them fails to start, the others are stopped and the error says which.
+    /// (`node.spawn::<Supervisor>(spec)` returns at once instead; a call to it is
+    /// handled once its children have started.)
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> Result<(), ackor::Error> {
+    /// use ackor::supervision::{Strategy, Supervisor, SupervisorSpec};
+    /// let node = ackor::Node::builder().name("doc@local").start().await?;
+    /// let sup = Supervisor::start(&node, SupervisorSpec::new(Strategy::OneForOne)).await?;
+    /// assert!(sup.is_alive());
+    /// node.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub async fn start(node: &Node, spec: SupervisorSpec) -> Result<ActorRef<Supervisor>, Error> {
+        Self::start_with(node, spec, SpawnOptions::default()).await
+    }
+
+    /// [`Supervisor::start`] with spawn options (a name for the supervisor, say).
+    pub async fn start_with(
+        node: &Node,
+        spec: SupervisorSpec,
+        options: SpawnOptions,
+    ) -> Result<ActorRef<Supervisor>, Error> {
+        let sup = node.spawn_with::<Supervisor>(spec, options)?;
+        // Handled once `init` returned; the timeout only bounds a child's `init` that
+        // never returns.
+        match sup.call(CountChildren).timeout(START_TIMEOUT).await {
+            Ok(_) => Ok(sup),
+            Err(Error::Timeout) => Err(Error::Timeout),
+            Err(_) => Err(Error::ActorFailed(sup.wait_for_stop().await.to_string())),
+        }
+    }
+
     /// Adds a child and starts it; fails if its id is taken or it cannot start.
     async fn add_and_start(&mut self, spec: ChildSpec, ctx: &mut Context<Self>) -> Result<Pid, Error> {
         let id = spec.id.clone();
@@ -175,19 +214,19 @@ impl Supervisor {
             None => Some(st.add(spec)),
         });
         let key = key.ok_or_else(|| Error::Config(format!("a child with id {id:?} exists")))?;
-        self.start(key, ctx).await
+        self.start_child(key, ctx).await
     }
 
     /// Starts child `key` (a new process) and waits until its `init` returned; an
     /// `init` that failed is an error, and the child is left stopped.
-    async fn start(&mut self, key: u64, ctx: &mut Context<Self>) -> Result<Pid, Error> {
+    async fn start_child(&mut self, key: u64, ctx: &mut Context<Self>) -> Result<Pid, Error> {
         let starter = {
             let mut st = self.group.lock();
             let child = st.child(key).ok_or(Error::ProcessUnknown)?;
             child.terminating = false;
-            (child.spec.starter(), child.spec.id.clone())
+            (child.spec.starter(), child.spec.id.clone(), child.starts)
         };
-        let (start, id) = starter;
+        let (start, id, starts_before) = starter;
         let (pid, process) = start(&self.node, &self.group, key).await?;
         let remote = process.is_none();
         self.group.update(|st| {
@@ -204,11 +243,20 @@ impl Supervisor {
         if remote {
             return Ok(pid);
         }
+        // Up, or ended before it was ever up (its `init` failed). An instance that came
+        // up and ended already (it crashed at once) is a started child: its ending is
+        // the `ChildEnded` handler's.
         self.group
-            .until(|st| st.child(key).is_none_or(|c| c.up || c.ended.is_some()))
+            .until(|st| {
+                st.child(key)
+                    .is_none_or(|c| c.starts > starts_before || c.ended.is_some())
+            })
             .await;
         let failed = self.group.update(|st| {
             let child = st.child(key)?;
+            if child.starts > starts_before {
+                return None;
+            }
             let ended = child.ended.take()?;
             child.terminating = true;
             Some(ended)
@@ -500,7 +548,7 @@ impl Supervisor {
                     if !alive {
                         self.forget_process(key).await;
                         // Started afresh (a new process), once it is up.
-                        if let Err(e) = Box::pin(self.start(key, ctx)).await {
+                        if let Err(e) = Box::pin(self.start_child(key, ctx)).await {
                             tracing::warn!(error = %e, "supervised child could not be started again");
                         }
                     }
@@ -620,7 +668,7 @@ impl Handler<RestartChild> for Supervisor {
         if self.group.lock().child(key).is_some_and(|c| c.pid.is_some()) {
             return Err(Error::Config(format!("child {:?} is running", msg.0)));
         }
-        self.start(key, ctx).await
+        self.start_child(key, ctx).await
     }
 }
 

@@ -2,12 +2,15 @@
 //! of many children, for ackor, kameo, ractor and bare tokio, outside criterion.
 //!
 //! `cargo run --release -p ackor-bench --bin sup_probe -- [--restarts N] [--children C]
-//! [--rounds R] [--passes P] [--only restart|one_for_all] [FRAMEWORK...]` with FRAMEWORK
-//! among `ackor`, `kameo`, `ractor`, `tokio` (default: all four; `tokio` has no
-//! one-for-all). Defaults: 2000 restarts, 1000 children, 5 rounds, 3 passes, both parts. Each pass runs every framework in turn
-//! (restart latency after 200 unrecorded warm-up restarts, then one-for-all), each on its
-//! own 2-worker runtime ([`ackor_bench::runtime`]), inside a task on a worker; the last
-//! table sums the passes. What each figure measures: `ackor_bench::supervision`.
+//! [--rounds R] [--passes P] [--only restart|one_for_all] [--print-panics] [FRAMEWORK...]`
+//! with FRAMEWORK among `ackor`, `kameo`, `ractor`, `tokio` (default: all four; `tokio`
+//! has no one-for-all). Defaults: 2000 restarts, 1000 children, 5 rounds, 3 passes, both
+//! parts. `--print-panics` keeps the default panic hook, which prints every crash to
+//! stderr (otherwise the bench's own crashes are not printed, see
+//! `ackor_bench::supervision::quiet_crash_panics`). Each pass runs every framework in
+//! turn (restart latency after 200 unrecorded warm-up restarts, then one-for-all), each
+//! on its own 2-worker runtime ([`ackor_bench::runtime`]), inside a task on a worker; the
+//! last table sums the passes. What each figure measures: `ackor_bench::supervision`.
 
 use std::collections::BTreeMap;
 
@@ -52,6 +55,7 @@ fn options() -> Result<Options, BenchError> {
             "--children" => o.children = value()?.parse()?,
             "--rounds" => o.rounds = value()?.parse()?,
             "--passes" => o.passes = value()?.parse()?,
+            "--print-panics" => ackor_bench::supervision::print_crash_panics(),
             "--only" => match value()?.as_str() {
                 part @ ("restart" | "one_for_all") => o.only = Some(part.to_string()),
                 other => return Err(format!("--only restart or one_for_all, not {other}").into()),

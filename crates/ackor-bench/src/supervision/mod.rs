@@ -59,11 +59,18 @@ pub const ONE_FOR_ALL_CHILDREN: usize = 1000;
 /// How long a restart or a one-for-all round may take before the bench gives up.
 pub const GIVE_UP: Duration = Duration::from_secs(60);
 
+static PANIC_HOOK: Once = Once::new();
+
+/// Leaves the panic hook as it is for the rest of the process, so every crash is
+/// printed (to measure what printing costs); call it before any operation.
+pub fn print_crash_panics() {
+    PANIC_HOOK.call_once(|| {});
+}
+
 /// Installs, once per process, a panic hook that says nothing for a panic whose
 /// payload is [`CRASH_MESSAGE`] and hands every other panic to the previous hook.
 pub fn quiet_crash_panics() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
+    PANIC_HOOK.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             if info.payload().downcast_ref::<&str>() != Some(&CRASH_MESSAGE) {

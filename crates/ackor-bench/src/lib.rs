@@ -14,7 +14,9 @@
 //! | `spawn_stop`    | `n` times: spawn an actor, ask it to stop, wait until it has fully stopped |
 //!
 //! Idle-actor memory is measured by `benches/memory.rs` with the counting allocator
-//! of [`alloc_counter`].
+//! of [`alloc_counter`]. Supervision (restart latency, one-for-all restart of many
+//! children) is in [`supervision`], run by `benches/supervision.rs` and the `sup_probe`
+//! binary.
 //!
 //! Thread placement: for the tokio-based frameworks (ackor, kameo, ractor, bare tokio)
 //! every operation runs inside a task spawned on a 2-worker multi-thread runtime, one
@@ -32,6 +34,7 @@ pub mod kameo_impl;
 pub mod ractor_impl;
 pub mod reentrancy;
 pub mod remote;
+pub mod supervision;
 pub mod tokio_impl;
 
 use std::future::Future;

@@ -953,3 +953,48 @@ async fn child_crashing_right_after_init_is_restarted_not_a_failed_start() {
     }
     node.shutdown().await;
 }
+
+/// A child whose `init` returns at once.
+struct Quick;
+impl Actor for Quick {
+    type Args = ();
+    async fn init(_: (), _: &mut Context<Self>) -> Result<Self, BoxError> {
+        Ok(Quick)
+    }
+}
+
+/// A child whose `init` returns before its supervisor has noted its pid must still be
+/// seen as up: the supervisor used to overwrite the child's "up" with false when it
+/// noted the pid, then wait for an "up" that had already come, and its `init` (and so
+/// every call to it) hung. That happens when the other worker steals the child's task
+/// and runs its `init` within the few instructions between the spawn and the noting;
+/// so this starts many supervisors of many children, from a task on a worker (as an
+/// application would), where it happened in a few percent of the supervisors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn child_up_before_its_pid_is_noted_is_not_missed() {
+    let node = node().await;
+    let n = node.clone();
+    let outcome = tokio::spawn(async move {
+        for round in 0..100 {
+            let mut spec = SupervisorSpec::new(Strategy::OneForOne);
+            for i in 0..100 {
+                spec = spec.child(ChildSpec::new::<Quick>(format!("q{i}"), || ()));
+            }
+            let sup = n.spawn::<Supervisor>(spec).unwrap();
+            let started = tokio::time::timeout(PROMPT, sup.call(WhichChildren)).await;
+            if !matches!(started, Ok(Ok(ref c)) if c.len() == 100) {
+                return Err(format!(
+                    "round {round}: the supervisor did not finish starting its children ({} processes): {started:?}",
+                    n.process_count()
+                ));
+            }
+            sup.stop().unwrap();
+            sup.wait_for_stop().await;
+        }
+        Ok(())
+    })
+    .await
+    .unwrap();
+    outcome.unwrap();
+    node.shutdown().await;
+}

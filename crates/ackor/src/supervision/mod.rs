@@ -224,6 +224,8 @@ impl Supervisor {
             let mut st = self.group.lock();
             let child = st.child(key).ok_or(Error::ProcessUnknown)?;
             child.terminating = false;
+            child.up = false;
+            child.up_since = None;
             (child.spec.starter(), child.spec.id.clone(), child.starts)
         };
         let (start, id, starts_before) = starter;
@@ -234,9 +236,12 @@ impl Supervisor {
                 child.pid = Some(pid.clone());
                 child.process = process;
                 // A child on another node is up once spawned there; it is watched
-                // through its monitor only.
-                child.up = remote;
-                child.up_since = remote.then(Instant::now);
+                // through its monitor only. A local child says so itself, and may
+                // already have (its task can run on the other worker before this).
+                if remote {
+                    child.up = true;
+                    child.up_since = Some(Instant::now());
+                }
             }
         });
         ctx.monitor(&pid);

@@ -84,6 +84,8 @@ struct Outbox {
     /// A bounded send was refused since the writer last took the bytes: tell the
     /// waiters when there is room again.
     refused: bool,
+    /// Bounded sends refused since the writer last took the bytes (see `lifo`).
+    refusals: u32,
 }
 
 impl LinkQueue {
@@ -107,11 +109,13 @@ impl LinkQueue {
     ) -> Result<R, Error> {
         let mut outbox = lock(&self.outbox);
         if bounded && outbox.bytes.len() >= self.limit {
-            let first = !std::mem::replace(&mut outbox.refused, true);
+            outbox.refused = true;
+            outbox.refusals = outbox.refusals.saturating_add(1);
+            let spinning = outbox.refusals == lifo::SPINNING;
             drop(outbox);
-            if first {
+            if spinning {
                 // The writer should be draining a full queue: make sure it can run
-                // even if it was woken on this thread and this sender spins.
+                // even if it was woken on this thread and a sender spins on it.
                 lifo::dislodge();
             }
             return Err(Error::MailboxFull);
@@ -171,6 +175,7 @@ impl LinkQueue {
         std::mem::swap(&mut outbox.bytes, into);
         let frames = std::mem::take(&mut outbox.frames);
         let refused = std::mem::take(&mut outbox.refused);
+        outbox.refusals = 0;
         drop(outbox);
         if refused {
             self.room.notify_waiters();

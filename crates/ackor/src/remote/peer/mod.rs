@@ -46,8 +46,8 @@ struct State {
     queue: Vec<Queued>,
     /// The bytes in `queue`.
     queued_bytes: usize,
-    /// A bounded send was refused since `queue` was last emptied (see `lifo`).
-    queue_refused: bool,
+    /// Bounded sends refused since `queue` was last emptied (see `lifo`).
+    queue_refusals: u32,
     /// Bumped each time the peer goes down, so late news from old links is ignored.
     generation: u64,
     /// The peer incarnation of the current links.
@@ -133,7 +133,7 @@ impl Peer {
                 out: Vec::new(),
                 queue: Vec::new(),
                 queued_bytes: 0,
-                queue_refused: false,
+                queue_refusals: 0,
                 generation: 0,
                 creation: None,
                 tasks: Vec::new(),
@@ -236,7 +236,8 @@ impl Peer {
         bounded: bool,
     ) -> Result<(), Error> {
         if bounded && st.queued_bytes >= remote.config().link_buffer {
-            if !std::mem::replace(&mut st.queue_refused, true) {
+            st.queue_refusals = st.queue_refusals.saturating_add(1);
+            if st.queue_refusals == lifo::SPINNING {
                 // The links should be coming up: make sure the dialing task can run
                 // even if it was spawned on this thread and this sender spins.
                 lifo::dislodge();
@@ -380,7 +381,7 @@ impl Peer {
         }
         let queue = std::mem::take(&mut st.queue);
         st.queued_bytes = 0;
-        st.queue_refused = false;
+        st.queue_refusals = 0;
         // Every call's frame is on a link now (queued ones go out just below).
         for p in st.calls.values_mut() {
             p.queued = None;
@@ -528,7 +529,7 @@ impl Peer {
             links: std::mem::take(&mut st.links),
             dropped_frames: {
                 st.queued_bytes = 0;
-                st.queue_refused = false;
+                st.queue_refusals = 0;
                 let queue = std::mem::take(&mut st.queue);
                 queue.iter().filter(|q| !q.frame.is_empty()).count()
             },

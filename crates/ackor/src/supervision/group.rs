@@ -3,7 +3,7 @@
 //! an instance that stopped together with the channel its run loop waits on for the
 //! verdict (restart in place, or stop).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -48,7 +48,11 @@ pub(crate) struct Child {
 
 #[derive(Default)]
 pub(crate) struct State {
+    /// In start order (read it freely; change it only through `add` and `remove`).
     pub(crate) children: Vec<Child>,
+    /// Where each child is in `children`, by key: a supervisor waiting on one child of
+    /// a thousand checks it at every change of any of them.
+    index: HashMap<u64, usize>,
     /// When the recent restarts happened, for the intensity.
     pub(crate) restarts: VecDeque<Instant>,
     next_key: u64,
@@ -56,7 +60,19 @@ pub(crate) struct State {
 
 impl State {
     pub(crate) fn child(&mut self, key: u64) -> Option<&mut Child> {
-        self.children.iter_mut().find(|c| c.key == key)
+        let at = *self.index.get(&key)?;
+        self.children.get_mut(at)
+    }
+
+    /// Removes the children `remove` picks (their order is kept).
+    pub(crate) fn remove(&mut self, remove: impl Fn(&Child) -> bool) {
+        self.children.retain(|c| !remove(c));
+        self.index = self
+            .children
+            .iter()
+            .enumerate()
+            .map(|(at, c)| (c.key, at))
+            .collect();
     }
 
     pub(crate) fn position(&self, id: &str) -> Option<usize> {
@@ -66,6 +82,7 @@ impl State {
     pub(crate) fn add(&mut self, spec: ChildSpec) -> u64 {
         self.next_key += 1;
         let key = self.next_key;
+        self.index.insert(key, self.children.len());
         self.children.push(Child {
             key,
             spec,

@@ -424,7 +424,7 @@ impl Supervisor {
                 self.forget_process(key).await;
                 if restart == Restart::Temporary {
                     // A temporary child's spec goes with it, as in OTP.
-                    self.group.update(|st| st.children.retain(|c| c.key != key));
+                    self.group.update(|st| st.remove(|c| c.key == key));
                 }
             }
             return;
@@ -636,7 +636,7 @@ impl Handler<StartChild> for Supervisor {
         let started = self.add_and_start(msg.0, ctx).await;
         if started.is_err() {
             self.group
-                .update(|st| st.children.retain(|c| c.spec.id != id || c.pid.is_some()));
+                .update(|st| st.remove(|c| c.spec.id == id && c.pid.is_none()));
         }
         started
     }
@@ -692,7 +692,7 @@ impl Handler<DeleteChild> for Supervisor {
             if st.child(key).is_some_and(|c| c.pid.is_some()) {
                 return Err(Error::Config(format!("child {:?} is running", msg.0)));
             }
-            st.children.retain(|c| c.key != key);
+            st.remove(|c| c.key == key);
             Ok(())
         })
     }

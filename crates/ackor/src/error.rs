@@ -144,4 +144,39 @@ impl Error {
                 | Error::CallCycle
         )
     }
+
+    /// A short, fixed label for metrics: never text from a peer, so a label set stays
+    /// bounded whatever other nodes send.
+    pub(crate) fn label(&self) -> &'static str {
+        match self {
+            Error::ProcessUnknown => "process_unknown",
+            Error::MailboxFull => "mailbox_full",
+            Error::ProcessTerminated => "process_terminated",
+            Error::UnknownMessage(_) => "unknown_message",
+            Error::Codec(_) => "codec",
+            Error::CallCycle => "call_cycle",
+            Error::Timeout => "timeout",
+            Error::NoConnection => "no_connection",
+            Error::ConnectionLost => "connection_lost",
+            Error::ActorFailed(_) => "actor_failed",
+            Error::NodeStopped => "node_stopped",
+            _ => "other",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Error;
+
+    #[test]
+    fn metric_labels_never_carry_text_from_a_peer() {
+        assert_eq!(Error::Rejected("a\nforged line".into()).label(), "other");
+        assert_eq!(Error::ActorFailed("anything".into()).label(), "actor_failed");
+        assert_eq!(
+            Error::UnknownMessage("\u{1b}[31m".into()).label(),
+            "unknown_message"
+        );
+        assert_eq!(Error::Timeout.label(), "timeout");
+    }
 }

@@ -134,8 +134,7 @@ impl Node {
                 }
             }
             Err((error, reply)) => {
-                metrics::counter!("ackor_remote_undelivered_total", "reason" => error_label(&error))
-                    .increment(1);
+                metrics::counter!("ackor_remote_undelivered_total", "reason" => error.label()).increment(1);
                 tracing::debug!(
                     peer = %untrusted(peer.name()),
                     tag = %untrusted(&tag),
@@ -270,18 +269,5 @@ fn reply_route(
             }
         }),
         ack_timeout,
-    }
-}
-
-/// A short, fixed label for an error, for metrics.
-fn error_label(e: &Error) -> &'static str {
-    match e {
-        Error::ProcessUnknown => "process_unknown",
-        Error::MailboxFull => "mailbox_full",
-        Error::ProcessTerminated => "process_terminated",
-        Error::UnknownMessage(_) => "unknown_message",
-        Error::Codec(_) => "codec",
-        Error::CallCycle => "call_cycle",
-        _ => "other",
     }
 }

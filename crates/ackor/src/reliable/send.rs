@@ -94,7 +94,7 @@ impl Future for AckWait {
         match &outcome {
             Ok(()) => tracing::trace!(delivery_id = this.delivery_id, "acknowledged"),
             Err(e) => {
-                metrics::counter!("ackor_important_nacked_total", "reason" => e.to_string()).increment(1);
+                metrics::counter!("ackor_important_nacked_total", "reason" => e.label()).increment(1);
                 let error = untrusted_text(e);
                 tracing::debug!(delivery_id = this.delivery_id, %error, "not acknowledged");
             }

@@ -182,14 +182,7 @@ impl ChildSpec {
                 Box::pin(std::future::ready(started))
             })
         };
-        ChildSpec {
-            id: id.into(),
-            restart: Restart::Permanent,
-            shutdown: Duration::from_secs(5),
-            backoff: Backoff::default(),
-            options: SpawnOptions::default(),
-            make: Arc::new(make),
-        }
+        Self::with_start(id.into(), Arc::new(make))
     }
 
     /// A child of kind `A` on another node, spawned there through
@@ -238,13 +231,18 @@ impl ChildSpec {
                 })
             })
         };
+        Self::with_start(id.into(), Arc::new(make))
+    }
+
+    /// A permanent child, 5 s to stop, restarted at once, started by what `make` makes.
+    fn with_start(id: String, make: Arc<dyn Fn(SpawnOptions) -> StartFn + Send + Sync>) -> Self {
         ChildSpec {
-            id: id.into(),
+            id,
             restart: Restart::Permanent,
             shutdown: Duration::from_secs(5),
             backoff: Backoff::default(),
             options: SpawnOptions::default(),
-            make: Arc::new(make),
+            make,
         }
     }
 

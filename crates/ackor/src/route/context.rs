@@ -45,11 +45,7 @@ impl<A: Actor> Context<A> {
         B: Handler<M>,
         M: Message,
     {
-        let target = if &to.node == self.node.name() {
-            self.node.lookup::<B>(to)?
-        } else {
-            self.node.remote_named::<B>(to)?
-        };
+        let target = self.node.named_ref::<B>(to)?;
         self.send_to(&target, Recipient::Name(to.clone()), msg)
     }
 
@@ -161,11 +157,7 @@ impl<A: Actor> Context<A> {
         B: Handler<M>,
         M: Message,
     {
-        let to = if &id.node == self.node.name() {
-            self.node.lookup::<B>(id)?
-        } else {
-            self.node.remote_named::<B>(id)?
-        };
+        let to = self.node.named_ref::<B>(id)?;
         self.request(&to, msg, opts)
     }
 

@@ -56,6 +56,16 @@ impl Node {
         Ok(ActorRef::remote(pid, self.clone()))
     }
 
+    /// A handle to the name `id`: looked up here for this node, or addressing the name
+    /// on its node (resolved there on arrival, no round trip).
+    pub(crate) fn named_ref<A: Actor>(&self, id: &ProcessId) -> Result<ActorRef<A>, Error> {
+        if &id.node == self.name() {
+            self.lookup(id)
+        } else {
+            self.remote_named(id)
+        }
+    }
+
     /// A handle addressing the name `id` on another node, resolved there on arrival;
     /// only for requests (its pid is not the actor's).
     pub(crate) fn remote_named<A: Actor>(&self, id: &ProcessId) -> Result<ActorRef<A>, Error> {

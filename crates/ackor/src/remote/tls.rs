@@ -40,6 +40,12 @@ impl std::fmt::Debug for TlsConfig {
     }
 }
 
+/// The *ring* provider. rustls 0.23.48 deprecated it because it has no post-quantum
+/// key exchange (only its aws-lc-rs provider has); aws-lc-rs builds a large C library
+/// (minutes on a small machine, a C toolchain with cmake on some platforms), so ackor
+/// keeps *ring* for now. Users who need post-quantum key exchange build their own
+/// rustls configurations and pass them to [`TlsConfig::new`].
+#[allow(deprecated)] // see above: a deliberate choice, not an oversight
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }

@@ -220,7 +220,7 @@ pub use monitor::{Down, Exit, ExitReason, MonitorRef};
 pub use node::{
     DEFAULT_CALL_TIMEOUT, DEFAULT_MAILBOX_CAPACITY, DEFAULT_SHUTDOWN_TIMEOUT, Node, NodeBuilder, NodeConfig,
 };
-pub use reentrancy::{Reentrancy, ReentrancyMode, RequestCall, RequestOptions};
+pub use reentrancy::{Piped, Reentrancy, ReentrancyMode, RequestCall, RequestOptions};
 pub use remote::{BoxFuture, Connection, Listener, Transport};
 pub use remote::{RemoteConfig, TlsConfig};
 pub use route::{ActorRef, Call, CallFuture, RemoteActor, SendImportant};

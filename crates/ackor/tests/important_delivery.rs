@@ -212,7 +212,7 @@ async fn send_important_to_full_mailbox_fails_with_mailbox_full() {
     assert_eq!(prompt(there.send_important(Put(1))).await, Ok(()));
     // Put(1) is taken (waits on the gate, and counts); Put(2) fills the mailbox; Put(3)
     // does not fit.
-    while store.mailbox_len() > 0 {
+    while store.mailbox_len() > Some(0) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     assert_eq!(prompt(there.send_important(Put(2))).await, Ok(()));
@@ -392,7 +392,7 @@ async fn local_important_sends_behave_exactly_like_local_sends() {
     let (open, gate) = oneshot::channel();
     store.call(Hold(gate)).await.unwrap();
     assert_eq!(store.send_important(Put(1)).await, Ok(()));
-    while store.mailbox_len() > 0 {
+    while store.mailbox_len() > Some(0) {
         tokio::task::yield_now().await;
     }
     assert_eq!(store.send_important(Put(2)).await, Ok(()));
@@ -824,7 +824,7 @@ async fn process_flag_makes_plain_send_call_and_responses_important() {
     let (open, gate) = oneshot::channel();
     small.call(Hold(gate)).await.unwrap();
     small.send(Put(100)).unwrap(); // taken: waits on the gate
-    while small.mailbox_len() > 0 {
+    while small.mailbox_len() > Some(0) {
         tokio::task::yield_now().await;
     }
     small.send(Put(101)).unwrap(); // fills the mailbox
@@ -866,7 +866,7 @@ async fn process_flag_makes_plain_send_call_and_responses_important() {
     let (keep, gate) = oneshot::channel::<()>();
     local.call(Hold(gate)).await.unwrap();
     local.send(Put(1)).unwrap();
-    while local.mailbox_len() > 0 {
+    while local.mailbox_len() > Some(0) {
         tokio::task::yield_now().await;
     }
     local.send(Put(2)).unwrap();

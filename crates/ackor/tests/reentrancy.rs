@@ -401,7 +401,7 @@ async fn parked(worker: &ActorRef<Worker>) {
 /// Waits until `n` user messages wait in the requester's mailbox.
 async fn queued(requester: &ActorRef<Requester>, n: usize) {
     tokio::time::timeout(PROMPT, async {
-        while requester.mailbox_len() != n {
+        while requester.mailbox_len() != Some(n) {
             tokio::task::yield_now().await;
         }
     })
@@ -1170,7 +1170,7 @@ impl Handler<Notify> for Notifier {
         let back = ctx
             .node()
             .actor_ref::<Requester>(&ctx.sender().cloned().unwrap())?;
-        ctx.request(&back, Query, RequestOptions::new())?;
+        let _unanswered = ctx.request(&back, Query, RequestOptions::new())?;
         Ok(())
     }
 }

@@ -959,7 +959,7 @@ async fn spawn_remote_starts_an_allowed_kind_with_its_options_and_refuses_the_re
     let there = b
         .lookup::<Tally>(&ProcessId::new("tally", b.name().clone()))
         .unwrap();
-    assert_eq!(there.mailbox_capacity(), 3);
+    assert_eq!(there.mailbox_capacity(), Some(3));
     // The name is taken now.
     let again = a.spawn_remote::<Tally>(b.name(), 0, opts).await;
     assert_eq!(again.err(), Some(Error::NameTaken("tally".into())));

@@ -100,15 +100,15 @@ pub async fn mailbox_full() -> Outcome {
     );
     let (open, gate) = oneshot::channel();
     counter.send(Hold(gate)).map_err(err)?;
-    while counter.mailbox_len() > 0 {
+    while counter.mailbox_len() > Some(0) {
         tokio::task::yield_now().await;
     }
     for i in 1..=3 {
         counter.send(Increment(1)).map_err(err)?;
+        let queued = counter.mailbox_len().unwrap_or(0); // a local actor: always Some
         say(format!(
-            "send #{i}: queued ({} behind the one being handled: {} of 4).",
-            counter.mailbox_len(),
-            counter.mailbox_len() + 1
+            "send #{i}: queued ({queued} behind the one being handled: {} of 4).",
+            queued + 1
         ));
     }
     let full = counter.send(Increment(1));

@@ -73,8 +73,8 @@ mod table;
 
 use std::time::Duration;
 
-pub use request::RequestCall;
 pub(crate) use request::{Pending, Shared};
+pub use request::{Piped, RequestCall};
 pub(crate) use table::{Entry, Guard, Next, Requests, WaitingChains};
 
 /// How an actor treats incoming messages while its requests are in flight.

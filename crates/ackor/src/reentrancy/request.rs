@@ -182,6 +182,7 @@ impl<A: Actor, R: Send + 'static> Pending<A> for Shared<A, R> {
 /// node.shutdown().await;
 /// # Ok(()) }
 /// ```
+#[must_use = "no continuation runs unless `.then(..)` is called on the RequestCall: the reply would be discarded"]
 pub struct RequestCall<A: Actor, R> {
     shared: Arc<Shared<A, R>>,
 }
@@ -261,5 +262,34 @@ impl<A: Actor, R> std::fmt::Debug for RequestCall<A, R> {
             .field("id", &self.shared.id)
             .field("complete", &self.shared.settled.load(Ordering::Acquire))
             .finish()
+    }
+}
+
+/// A future piped back to its actor by [`Context::pipe_to`](crate::Context::pipe_to),
+/// whose continuation is registered already: unlike a [`RequestCall`], dropping it
+/// loses nothing. Keep it to cancel the future or to ask whether it has completed.
+pub struct Piped<A: Actor, R>(pub(crate) RequestCall<A, R>);
+
+impl<A: Actor, R: Send + 'static> Piped<A, R> {
+    /// Cancels the piped future (it is dropped); its continuation runs with
+    /// [`Error::RequestCanceled`]. Returns whether this call canceled it.
+    pub fn cancel(&self) -> bool {
+        self.0.cancel()
+    }
+
+    /// True once the future has completed or was canceled.
+    pub fn is_complete(&self) -> bool {
+        self.0.is_complete()
+    }
+
+    /// Its id among this actor's requests.
+    pub fn id(&self) -> u64 {
+        self.0.id()
+    }
+}
+
+impl<A: Actor, R> std::fmt::Debug for Piped<A, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Piped").field(&self.0).finish()
     }
 }

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::call::{Call, SendImportant, envelope};
+use super::call::{Call, SendImportant, Target, envelope};
 use super::remote_target::{Head, RemoteTarget, remote_call};
 use crate::actor::{Actor, ActorCell, Forward, Handler, Message, MsgEnvelope, ReplyHandle};
 use crate::error::Error;
@@ -177,22 +177,35 @@ impl<A: Actor> ActorRef<A> {
         }
     }
 
-    /// Messages queued in the user lane that the actor has not taken yet (0 for a remote
-    /// actor: not known here). The capacity also counts those it has taken and not
-    /// finished handling, so a full mailbox may show fewer than its capacity here.
-    pub fn mailbox_len(&self) -> usize {
+    /// Messages queued in the user lane that the actor has not taken yet; `None` for
+    /// an actor on another node, whose mailbox this node cannot see. The capacity also
+    /// counts those it has taken and not finished handling, so a full mailbox may show
+    /// fewer than its capacity here.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> Result<(), ackor::Error> {
+    /// # use ackor::{Actor, BoxError, Context, Node};
+    /// # struct Idle;
+    /// # impl Actor for Idle { type Args = (); async fn init(_: (), _: &mut Context<Self>) -> Result<Self, BoxError> { Ok(Idle) } }
+    /// let node = Node::builder().name("doc@local").start().await?;
+    /// let idle = node.spawn::<Idle>(())?;
+    /// assert_eq!(idle.mailbox_len(), Some(0));
+    /// node.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn mailbox_len(&self) -> Option<usize> {
         match &self.inner {
-            Inner::Local(c) => c.mailbox.user_len(),
-            Inner::Remote(_) => 0,
+            Inner::Local(c) => Some(c.mailbox.user_len()),
+            Inner::Remote(_) => None,
         }
     }
 
-    /// The capacity of the user lane (0 for a remote actor: not known here); see
-    /// [`SpawnOptions::mailbox_capacity`](crate::SpawnOptions::mailbox_capacity).
-    pub fn mailbox_capacity(&self) -> usize {
+    /// The capacity of the user lane; `None` for an actor on another node (not known
+    /// here). See [`SpawnOptions::mailbox_capacity`](crate::SpawnOptions::mailbox_capacity).
+    pub fn mailbox_capacity(&self) -> Option<usize> {
         match &self.inner {
-            Inner::Local(c) => c.mailbox.capacity(),
-            Inner::Remote(_) => 0,
+            Inner::Local(c) => Some(c.mailbox.capacity()),
+            Inner::Remote(_) => None,
         }
     }
 
@@ -241,9 +254,26 @@ impl<A: Actor> ActorRef<A> {
         A: Handler<M>,
         M: Message,
     {
+        self.send_wait_from(None, msg).await
+    }
+
+    pub(crate) async fn send_wait_from<M>(&self, sender: Option<Pid>, msg: M) -> Result<(), Error>
+    where
+        A: Handler<M>,
+        M: Message,
+    {
         match &self.inner {
-            Inner::Local(cell) => cell.mailbox.push_user_wait(envelope(msg, None)).await,
-            Inner::Remote(r) => r.send_wait::<M>(None, msg).await,
+            Inner::Local(cell) => cell.mailbox.push_user_wait(envelope(msg, sender)).await,
+            Inner::Remote(r) => r.send_wait::<M>(sender, msg).await,
+        }
+    }
+
+    /// For a remote actor: waits until the link `sender`'s messages to it take has
+    /// room again (see [`RemoteConfig::link_buffer`](crate::RemoteConfig::link_buffer)).
+    pub(crate) async fn room_on_link(&self, sender: Option<&Pid>) -> Result<(), Error> {
+        match &self.inner {
+            Inner::Local(_) => Ok(()),
+            Inner::Remote(r) => r.room_on_link(sender).await,
         }
     }
 
@@ -290,20 +320,11 @@ impl<A: Actor> ActorRef<A> {
         A: Handler<M>,
         M: Message,
     {
-        let timeout = match &self.inner {
-            Inner::Local(_) => Duration::ZERO,
-            Inner::Remote(r) => r
-                .node
-                .config()
-                .remote
-                .as_ref()
-                .map_or(crate::DEFAULT_CALL_TIMEOUT, |c| c.important_timeout),
-        };
         SendImportant {
-            target: self,
+            target: Target::Borrowed(self),
             msg,
             sender: None,
-            timeout,
+            timeout: self.important_timeout(),
         }
     }
 
@@ -335,16 +356,29 @@ impl<A: Actor> ActorRef<A> {
         A: Handler<M>,
         M: Message,
     {
-        let timeout = match &self.inner {
-            Inner::Local(c) => c.call_timeout,
-            Inner::Remote(r) => r.node.config().call_timeout,
-        };
         Call {
-            target: self,
+            target: Target::Borrowed(self),
             msg,
             sender: None,
-            timeout,
+            timeout: self.call_timeout(),
             chain: None,
+        }
+    }
+
+    /// How long a call waits for its reply by default.
+    pub(super) fn call_timeout(&self) -> Duration {
+        match &self.inner {
+            Inner::Local(c) => c.call_timeout,
+            Inner::Remote(r) => r.node.config().call_timeout,
+        }
+    }
+
+    /// How long an important send waits for its acknowledgement by default (a local
+    /// one is answered at once).
+    pub(super) fn important_timeout(&self) -> Duration {
+        match &self.inner {
+            Inner::Local(_) => Duration::ZERO,
+            Inner::Remote(r) => important_timeout(&r.node),
         }
     }
 
@@ -409,4 +443,12 @@ impl<A: Actor> ActorRef<A> {
             }
         }
     }
+}
+
+/// The node's important-delivery timeout.
+pub(super) fn important_timeout(node: &Node) -> Duration {
+    node.config()
+        .remote
+        .as_ref()
+        .map_or(crate::DEFAULT_CALL_TIMEOUT, |c| c.important_timeout)
 }

@@ -19,6 +19,34 @@ use crate::identity::Pid;
 use crate::monitor::Blocked;
 use crate::remote::{ForgetCall, Withdrawn};
 
+/// What a [`Call`] or [`SendImportant`] addresses: a handle the caller holds, one made
+/// for a name (held by the future), or a name that could not be addressed here, whose
+/// error the future answers with, so the error of a name-addressed verb comes from
+/// the verb itself.
+pub(super) enum Target<'a, A: Actor> {
+    Borrowed(&'a ActorRef<A>),
+    Owned(ActorRef<A>),
+    Unaddressable(Error),
+}
+
+impl<A: Actor> Target<'_, A> {
+    /// From addressing a name: the handle, or why there is none.
+    pub(super) fn named(addressed: Result<ActorRef<A>, Error>) -> Target<'static, A> {
+        match addressed {
+            Ok(to) => Target::Owned(to),
+            Err(e) => Target::Unaddressable(e),
+        }
+    }
+
+    fn get(&self) -> Result<&ActorRef<A>, Error> {
+        match self {
+            Target::Borrowed(to) => Ok(to),
+            Target::Owned(to) => Ok(to),
+            Target::Unaddressable(e) => Err(e.clone()),
+        }
+    }
+}
+
 /// An important send in preparation; `.await` it to send and learn the outcome.
 ///
 /// The message leaves when the send is awaited or turned into a future with
@@ -26,7 +54,7 @@ use crate::remote::{ForgetCall, Withdrawn};
 /// they must arrive) and await them together.
 #[must_use = "an important send does nothing until awaited"]
 pub struct SendImportant<'a, A: Actor, M> {
-    pub(super) target: &'a ActorRef<A>,
+    pub(super) target: Target<'a, A>,
     pub(super) msg: M,
     pub(super) sender: Option<Pid>,
     pub(super) timeout: Duration,
@@ -54,7 +82,11 @@ where
     type IntoFuture = Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'static>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        match &self.target.inner {
+        let target = match self.target.get() {
+            Ok(target) => target,
+            Err(e) => return Box::pin(std::future::ready(Err(e))),
+        };
+        match &target.inner {
             Inner::Local(cell) => {
                 let outcome = cell
                     .mailbox
@@ -107,7 +139,7 @@ pub(super) fn envelope<A: Handler<M>, M: Message>(msg: M, sender: Option<Pid>) -
 /// ```
 #[must_use = "a call does nothing until awaited"]
 pub struct Call<'a, A: Actor, M> {
-    pub(super) target: &'a ActorRef<A>,
+    pub(super) target: Target<'a, A>,
     pub(super) msg: M,
     pub(super) sender: Option<Pid>,
     pub(super) timeout: Duration,
@@ -153,7 +185,21 @@ where
         // The caller is blocked by this call before the message leaves, so the message
         // finds it blocked even if it comes straight back (a call to itself).
         let mut blocked = self.chain.map(|c| Blocked::on(c.caller, c.token));
-        let state = match &self.target.inner {
+        let target = match self.target.get() {
+            Ok(target) => target,
+            Err(e) => {
+                return CallFuture {
+                    target: self.target,
+                    state: CallState::Failed(Some(e)),
+                    timeout: self.timeout,
+                    yielded: false,
+                    _forget: None,
+                    _blocked: None,
+                    sleep: None,
+                };
+            }
+        };
+        let state = match &target.inner {
             Inner::Local(cell) => {
                 let env = Box::new(MsgEnvelope {
                     msg: self.msg,
@@ -207,7 +253,7 @@ pin_project! {
     /// The future of an awaited [`Call`].
     #[must_use = "futures do nothing unless polled"]
     pub struct CallFuture<'a, A: Actor, T> {
-        target: &'a ActorRef<A>,
+        target: Target<'a, A>,
         state: CallState<T>,
         timeout: Duration,
         // Whether the call already yielded once before arming its timer.
@@ -241,16 +287,16 @@ impl<A: Actor, T> Future for CallFuture<'_, A, T> {
             Poll::Ready(Err(SenderGone)) => {
                 // The reply handle was dropped: by the actor stopping (its mailbox is
                 // closed before anything it held is dropped), or by the handler.
-                let err = match &this.target.inner {
-                    Inner::Local(cell) if cell.mailbox.is_closed() => Error::ProcessTerminated,
-                    Inner::Local(_) => Error::ReplyDropped,
-                    Inner::Remote(_) => Error::NoConnection,
+                let err = match this.target.get().map(|t| &t.inner) {
+                    Ok(Inner::Local(cell)) if cell.mailbox.is_closed() => Error::ProcessTerminated,
+                    Ok(Inner::Local(_)) => Error::ReplyDropped,
+                    Ok(Inner::Remote(_)) | Err(_) => Error::NoConnection,
                 };
                 return Poll::Ready(Err(err));
             }
             Poll::Pending => {}
         }
-        if !*this.yielded && !this.target.is_remote() {
+        if !*this.yielded && !this.target.get().is_ok_and(|t| t.is_remote()) {
             // Most calls are answered within one scheduling round: the callee was just
             // woken on this worker. Yield once (tokio defers our wake-up until the
             // worker has run the callee) before arming a timer, because arming one

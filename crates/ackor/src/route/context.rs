@@ -67,6 +67,61 @@ impl<A: Actor> Context<A> {
         Ok(())
     }
 
+    /// [`Context::send`] that waits while `to`'s user lane (or, for an actor on another
+    /// node, the link this actor's messages to it take) is full, instead of failing
+    /// with [`Error::MailboxFull`]: back-pressure for an actor that produces faster
+    /// than its consumer handles. The sender stays this actor and the message takes
+    /// the same link as its other sends to `to`, so their order holds.
+    ///
+    /// The actor handles nothing else while it waits. Waiting on its own mailbox never
+    /// ends (the actor that would make room is the one waiting): send to yourself with
+    /// [`Context::send`]. With [important delivery](Context::set_important_delivery) on,
+    /// a send to another node waits for room on the link, then is
+    /// [`Context::send`] (acknowledged, reported to [`Actor::on_undelivered`]).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> Result<(), ackor::Error> {
+    /// # use ackor::{Actor, ActorRef, BoxError, Context, Handler, Message, Node, SpawnOptions};
+    /// struct Consumer;
+    /// # impl Actor for Consumer { type Args = (); async fn init(_: (), _: &mut Context<Self>) -> Result<Self, BoxError> { Ok(Consumer) } }
+    /// struct Item(u32);
+    /// impl Message for Item { type Reply = (); }
+    /// impl Handler<Item> for Consumer {
+    ///     type Return = ();
+    ///     async fn handle(&mut self, _: Item, _: &mut Context<Self>) {}
+    /// }
+    /// struct Producer(ActorRef<Consumer>);
+    /// # impl Actor for Producer { type Args = ActorRef<Consumer>; async fn init(c: ActorRef<Consumer>, _: &mut Context<Self>) -> Result<Self, BoxError> { Ok(Producer(c)) } }
+    /// struct Produce(u32);
+    /// impl Message for Produce { type Reply = (); }
+    /// impl Handler<Produce> for Producer {
+    ///     type Return = ();
+    ///     async fn handle(&mut self, msg: Produce, ctx: &mut Context<Self>) {
+    ///         for i in 0..msg.0 {
+    ///             // A one-slot mailbox: every send after the first waits for room.
+    ///             let _ = ctx.send_wait(&self.0, Item(i)).await;
+    ///         }
+    ///     }
+    /// }
+    /// let node = Node::builder().name("doc@local").start().await?;
+    /// let consumer = node.spawn_with::<Consumer>((), SpawnOptions::default().mailbox_capacity(1))?;
+    /// let producer = node.spawn::<Producer>(consumer)?;
+    /// producer.call(Produce(100)).await?;
+    /// node.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_wait<B, M>(&mut self, to: &ActorRef<B>, msg: M) -> Result<(), Error>
+    where
+        B: Handler<M>,
+        M: Message,
+    {
+        if self.important && to.is_remote() {
+            to.room_on_link(Some(self.pid())).await?;
+            return self.send(to, msg);
+        }
+        to.send_wait_from(Some(self.pid().clone()), msg).await
+    }
+
     /// Sends `msg` to `to` with this actor as the sender and learns whether it reached
     /// the mailbox; see [`ActorRef::send_important`].
     pub fn send_important<'a, B, M>(&self, to: &'a ActorRef<B>, msg: M) -> SendImportant<'a, B, M>

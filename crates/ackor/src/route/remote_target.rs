@@ -128,12 +128,18 @@ impl<A: Actor> RemoteTarget<A> {
                 Err(Error::MailboxFull) => {}
                 other => return other,
             }
-            let remote = self.remote()?;
-            let limit = remote.config().link_buffer;
-            self.peer(remote)?
-                .room_for(pin(sender.as_ref(), self.pid.id()), limit)
-                .await;
+            self.room_on_link(sender.as_ref()).await?;
         }
+    }
+
+    /// Waits until the link `sender`'s messages to this actor are pinned to has room.
+    pub(super) async fn room_on_link(&self, sender: Option<&Pid>) -> Result<(), Error> {
+        let remote = self.remote()?;
+        let limit = remote.config().link_buffer;
+        self.peer(remote)?
+            .room_for(pin(sender, self.pid.id()), limit)
+            .await;
+        Ok(())
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::Context;
 use crate::Actor;
 use crate::error::Error;
-use crate::reentrancy::{Entry, Pending, ReentrancyMode, RequestCall, Shared};
+use crate::reentrancy::{Entry, Pending, Piped, ReentrancyMode, RequestCall, Shared};
 
 impl<A: Actor> Context<A> {
     /// Runs the continuation of request `id` with its outcome, if the request was still
@@ -57,7 +57,7 @@ impl<A: Actor> Context<A> {
     /// [`Reentrancy::max_in_flight`](crate::Reentrancy::max_in_flight) ([`Error::ReentrancyInFlightLimit`] beyond it), hold
     /// user messages while in flight in
     /// [`StashNonReentrant`](crate::ReentrancyMode::StashNonReentrant), and can be
-    /// canceled through the returned [`RequestCall`] (the future is dropped). They work
+    /// canceled through the returned [`Piped`](crate::Piped) handle (the future is dropped). They work
     /// in every mode, `Off` included, and have no timeout of their own (wrap the future
     /// in `tokio::time::timeout` for one). If the actor stops first, the continuation
     /// runs with [`Error::RequestCanceled`] before `on_stop`.
@@ -80,7 +80,7 @@ impl<A: Actor> Context<A> {
     ///     }
     /// }
     /// ```
-    pub fn pipe_to<F, C>(&mut self, future: F, continuation: C) -> Result<RequestCall<A, F::Output>, Error>
+    pub fn pipe_to<F, C>(&mut self, future: F, continuation: C) -> Result<Piped<A, F::Output>, Error>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -100,7 +100,7 @@ impl<A: Actor> Context<A> {
         let chain = Some(self.current_chain());
         self.requests
             .insert(id, admitted, chain, shared, Some(Box::new(guard)));
-        Ok(call)
+        Ok(Piped(call))
     }
 }
 

@@ -268,3 +268,15 @@ async fn remote_handle_does_not_claim_to_know_the_mailbox() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+#[tokio::test]
+async fn node_with_a_port_but_no_cookie_is_refused_at_start() {
+    let refused = Node::builder().name("lonely@127.0.0.1:0").start().await;
+    match refused {
+        Err(Error::Config(why)) => assert!(why.contains("no cookie"), "{why}"),
+        other => panic!("expected a config error, got {other:?}"),
+    }
+    // Without a port it is a local-only node, as before.
+    let local = Node::builder().name("lonely@127.0.0.1").start().await.unwrap();
+    local.shutdown().await;
+}

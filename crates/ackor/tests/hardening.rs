@@ -731,3 +731,138 @@ async fn tls_link_flushes_when_the_socket_takes_a_write_in_pieces() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+// ------------------------------------------------------------------ 7. plain sends into a full mailbox
+
+/// Takes one permit of its gate per message: blocked until the test opens the gate.
+struct Stuck(Arc<tokio::sync::Semaphore>);
+
+impl Actor for Stuck {
+    type Args = Arc<tokio::sync::Semaphore>;
+    async fn init(gate: Self::Args, _: &mut Context<Self>) -> Result<Self, BoxError> {
+        Ok(Stuck(gate))
+    }
+    fn remote_messages(m: &mut RemoteMessages<Self>) {
+        m.add::<Slow>();
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Slow(u64);
+impl Message for Slow {
+    type Reply = ();
+}
+impl RemoteMessage for Slow {
+    const TAG: &'static str = "test.hardening.slow";
+}
+impl Handler<Slow> for Stuck {
+    type Return = ();
+    async fn handle(&mut self, _: Slow, _: &mut Context<Self>) {
+        if let Ok(permit) = self.0.acquire().await {
+            permit.forget();
+        }
+    }
+}
+
+/// A one-slot `Stuck` on `b` and a handle to it on `a`.
+async fn stuck_on(a: &Node, b: &Node) -> (ackor::ActorRef<Stuck>, Arc<tokio::sync::Semaphore>) {
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let stuck = b
+        .spawn_with::<Stuck>(gate.clone(), SpawnOptions::default().mailbox_capacity(1))
+        .unwrap();
+    (a.actor_ref::<Stuck>(stuck.pid()).unwrap(), gate)
+}
+
+#[tokio::test]
+async fn plain_remote_send_into_a_full_mailbox_is_counted_and_logged_with_its_target() {
+    let (capture, _guard) = Capture::install();
+    let counters = Counters::default();
+    let _recorder = metrics::set_default_local_recorder(&counters);
+    let a = start_node("a", config()).await;
+    let b = start_node("b", config()).await;
+    let (to, gate) = stuck_on(&a, &b).await;
+    // One slot: the first message takes it, the next two find the mailbox full.
+    for i in 0..3 {
+        to.send(Slow(i)).unwrap();
+    }
+    wait_for_count(
+        &counters,
+        "ackor_remote_undelivered_total{reason=mailbox_full}",
+        2,
+    )
+    .await;
+    let target = to.pid().to_string();
+    let logged = capture
+        .wait_for("of the dropped message", |r| {
+            r.level == tracing::Level::DEBUG
+                && r.message == "remote message not delivered"
+                && r.field("to") == Some(target.as_str())
+        })
+        .await;
+    assert_eq!(logged.field("tag"), Some("test.hardening.slow"));
+    assert_eq!(logged.field("important"), Some("false"));
+    gate.add_permits(10);
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+/// Sends plain messages with undelivered ones reported; tells the test each failure.
+struct Reporter {
+    to: ackor::ActorRef<Stuck>,
+    failures: mpsc::UnboundedSender<ackor::DeliveryFailure>,
+}
+
+impl Actor for Reporter {
+    type Args = (
+        ackor::ActorRef<Stuck>,
+        mpsc::UnboundedSender<ackor::DeliveryFailure>,
+    );
+    async fn init((to, failures): Self::Args, ctx: &mut Context<Self>) -> Result<Self, BoxError> {
+        ctx.set_report_undelivered(true);
+        Ok(Reporter { to, failures })
+    }
+    async fn on_undelivered(&mut self, _: &mut Context<Self>, failure: ackor::DeliveryFailure) {
+        let _ = self.failures.send(failure);
+    }
+}
+
+struct SendSlow(u64);
+impl Message for SendSlow {
+    type Reply = Result<(), Error>;
+}
+impl Handler<SendSlow> for Reporter {
+    type Return = Result<(), Error>;
+    async fn handle(&mut self, msg: SendSlow, ctx: &mut Context<Self>) -> Result<(), Error> {
+        ctx.send(&self.to, Slow(msg.0))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_send_from_an_actor_reports_a_full_remote_mailbox_when_asked() {
+    let a = start_node("a", config()).await;
+    let b = start_node("b", config()).await;
+    let (to, gate) = stuck_on(&a, &b).await;
+    let (tx, mut failures) = mpsc::unbounded_channel();
+    let reporter = a.spawn::<Reporter>((to.clone(), tx)).unwrap();
+    for i in 0..3 {
+        // The actor does not wait for the acknowledgements: each call returns at once.
+        assert_eq!(reporter.call(SendSlow(i)).await, Ok(Ok(())));
+    }
+    for _ in 0..2 {
+        let failure = tokio::time::timeout(PROMPT, failures.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(failure.error, Error::MailboxFull);
+        assert_eq!(failure.to, ackor::Recipient::Pid(to.pid().clone()));
+    }
+    gate.add_permits(10);
+    // Nothing else was lost.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), failures.recv())
+            .await
+            .is_err()
+    );
+    a.shutdown().await;
+    b.shutdown().await;
+}

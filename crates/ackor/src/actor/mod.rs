@@ -13,8 +13,8 @@ use std::future::Future;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-pub(crate) use context::Chained;
 pub use context::Context;
+pub(crate) use context::{Chained, PendingAck};
 pub use reply::ReplyHandle;
 pub(crate) use reply::{Forward, ReplyReceiver, SenderGone, channel as reply_channel};
 
@@ -101,7 +101,9 @@ pub trait Actor: Sized + Send + 'static {
     /// A message this actor sent with [`Context::send`] while
     /// [`important delivery`](Context::set_important_delivery) was on did not reach its
     /// recipient's mailbox, for the reason in `failure.error`. Runs before the actor
-    /// handles its next message. By default it logs a warning.
+    /// handles its next message. Also for plain remote sends while
+    /// [`Context::set_report_undelivered`] is on, once the failure is known (after
+    /// messages handled meanwhile). By default it logs a warning.
     fn on_undelivered(
         &mut self,
         ctx: &mut Context<Self>,

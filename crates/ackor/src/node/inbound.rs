@@ -135,10 +135,19 @@ impl Node {
             }
             Err((error, reply)) => {
                 metrics::counter!("ackor_remote_undelivered_total", "reason" => error.label()).increment(1);
+                let to = match &d.to {
+                    Some(Target::Pid(p)) => p.to_pid_on(remote.local_name()).to_string(),
+                    Some(Target::Name(n)) => n.clone(),
+                    None => String::new(),
+                };
+                let sender = from.as_ref().map(Pid::to_string).unwrap_or_default();
                 tracing::debug!(
                     peer = %untrusted(peer.name()),
+                    to = %untrusted(&to),
+                    from = %untrusted(&sender),
                     tag = %untrusted(&tag),
                     error = %untrusted_text(&error),
+                    important = d.ack,
                     "remote message not delivered"
                 );
                 if d.ack {

@@ -110,7 +110,16 @@ impl NodeBuilder {
     ///
     /// Fails with [`Error::Config`] for an empty name, a zero mailbox capacity, a
     /// networked node whose name is not `name@host:port` or whose address cannot be
-    /// bound, and when called outside a tokio runtime.
+    /// bound, a name with a port but no cookie (it would start unreachable), and when
+    /// called outside a tokio runtime.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use ackor::{Error, Node};
+    /// let refused = Node::builder().name("a@127.0.0.1:4370").start().await;
+    /// assert!(matches!(refused, Err(Error::Config(_)))); // a port, but no cookie
+    /// # }
+    /// ```
     pub async fn start(self) -> Result<Node, Error> {
         let mut config = self.config;
         if config.name.as_str().is_empty() {
@@ -118,6 +127,15 @@ impl NodeBuilder {
         }
         if config.mailbox_capacity == 0 {
             return Err(Error::Config("the mailbox capacity must be at least 1".into()));
+        }
+        if config.remote.is_none() && has_port(config.name.as_str()) {
+            // Would otherwise start local-only and fail only at the first remote use.
+            return Err(Error::Config(format!(
+                "node name `{}` has a port, but the node has no cookie: set one \
+                 (NodeBuilder::cookie or NodeBuilder::remote) to make it reachable, or \
+                 drop the port for a local-only node",
+                config.name
+            )));
         }
         let runtime = Handle::try_current().map_err(|e| Error::Config(format!("no tokio runtime: {e}")))?;
         let creation = new_creation();
@@ -158,6 +176,16 @@ impl NodeBuilder {
         }
         Ok(node)
     }
+}
+
+/// True for a name `name@host:port`: what only a networked node listens on.
+fn has_port(name: &str) -> bool {
+    let Some((_, host)) = name.rsplit_once('@') else {
+        return false;
+    };
+    host.rsplit_once(':').is_some_and(|(h, port)| {
+        !h.is_empty() && !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())
+    })
 }
 
 /// A seed for chain ids that differs between nodes and incarnations.

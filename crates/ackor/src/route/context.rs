@@ -6,7 +6,7 @@ use std::future::IntoFuture;
 use std::sync::Arc;
 
 use super::{ActorRef, Call, SendImportant};
-use crate::actor::{Actor, Context, Handler, Message, Recipient, SpawnOptions};
+use crate::actor::{Actor, Context, Handler, Message, PendingAck, Recipient, SpawnOptions};
 use crate::error::Error;
 use crate::identity::{ProcessId, Ref};
 use crate::monitor::{MonitorRef, ProcessCell, Watcher, weak};
@@ -54,7 +54,7 @@ impl<A: Actor> Context<A> {
         B: Handler<M>,
         M: Message,
     {
-        if !(self.important && to.is_remote()) {
+        if !to.is_remote() || !(self.important || self.report_undelivered) {
             return to.send_from(Some(self.pid().clone()), msg);
         }
         let mut ack = to.send_important(msg).from(self.pid().clone()).into_future();
@@ -63,8 +63,28 @@ impl<A: Actor> Context<A> {
         if let std::task::Poll::Ready(outcome) = ack.as_mut().poll(&mut probe) {
             return outcome;
         }
-        self.acks_mut().push((recipient, ack));
+        if self.important {
+            self.acks_mut().push((recipient, ack));
+        } else {
+            self.report_when_undelivered(recipient, ack);
+        }
         Ok(())
+    }
+
+    /// Waits for `ack` in the background; a failure goes back to the actor on its
+    /// response lane, as a settled acknowledgement that the run loop reports to
+    /// `on_undelivered` before the next message.
+    fn report_when_undelivered(&self, to: Recipient, ack: PendingAck) {
+        let cell = Arc::downgrade(&self.cell);
+        self.node.runtime().spawn(async move {
+            let Err(error) = ack.await else { return };
+            let Some(cell) = cell.upgrade() else { return };
+            let failed: PendingAck = Box::pin(std::future::ready(Err(error)));
+            // A stopping actor has closed its mailbox: nobody is left to tell.
+            let _ = cell.mailbox.push_response(Box::new(move |_, ctx| {
+                ctx.acks_mut().push((to, failed));
+            }));
+        });
     }
 
     /// [`Context::send`] that waits while `to`'s user lane (or, for an actor on another

@@ -56,6 +56,9 @@ pub struct Context<A: Actor> {
     pub(crate) stop: Option<ExitReason>,
     pub(crate) trap_exits: bool,
     pub(crate) important: bool,
+    /// Plain remote sends are acknowledged in the background and failures reported
+    /// to `on_undelivered` (see [`Context::set_report_undelivered`]).
+    pub(crate) report_undelivered: bool,
     pub(crate) monitors: HashMap<MonitorRef, Pid>,
     pub(crate) requests: Requests<A>,
     /// Important sends made by [`Context::send`] with the flag on, awaiting their
@@ -86,6 +89,7 @@ impl<A: Actor> Context<A> {
             stop: None,
             trap_exits: false,
             important: false,
+            report_undelivered: false,
             monitors: HashMap::new(),
             requests: Requests::new(reentrancy, waiting),
             acks: std::sync::Mutex::new(Vec::new()),
@@ -153,6 +157,7 @@ impl<A: Actor> Context<A> {
         self.stop = None;
         self.trap_exits = false;
         self.important = false;
+        self.report_undelivered = false;
         self.sender = None;
         drop(self.reply.take());
     }
@@ -248,6 +253,37 @@ impl<A: Actor> Context<A> {
     /// Sends and calls to local actors are unchanged: their errors are immediate.
     pub fn set_important_delivery(&mut self, on: bool) {
         self.important = on;
+    }
+
+    /// Reports plain sends to other nodes that did not reach the mailbox, without
+    /// making the actor wait: with this on, [`Context::send`] (and `send_name`,
+    /// `send_wait`) to a remote actor is acknowledged by the receiving node in the
+    /// background, and one that was not delivered (the mailbox was full, no such
+    /// process or name, the node unreachable) reaches [`Actor::on_undelivered`] later,
+    /// between two messages, with the precise error. Unlike
+    /// [`Context::set_important_delivery`] the actor goes on handling messages while
+    /// the acknowledgements travel, so the failure is reported after messages that
+    /// came later; order on the link is kept either way. It costs an acknowledgement
+    /// frame per message and counts against the per-peer window of unacknowledged
+    /// important sends ([`Error::MailboxFull`] at once when it is full).
+    ///
+    /// ```
+    /// use ackor::{Actor, BoxError, Context, DeliveryFailure};
+    ///
+    /// struct Gossip { lost: u64 }
+    /// impl Actor for Gossip {
+    ///     type Args = ();
+    ///     async fn init(_: (), ctx: &mut Context<Self>) -> Result<Self, BoxError> {
+    ///         ctx.set_report_undelivered(true);
+    ///         Ok(Gossip { lost: 0 })
+    ///     }
+    ///     async fn on_undelivered(&mut self, _ctx: &mut Context<Self>, _failure: DeliveryFailure) {
+    ///         self.lost += 1;
+    ///     }
+    /// }
+    /// ```
+    pub fn set_report_undelivered(&mut self, on: bool) {
+        self.report_undelivered = on;
     }
 
     /// Whether [`Context::set_important_delivery`] is on.

@@ -212,7 +212,7 @@ pub mod supervision;
 #[doc(hidden)]
 pub mod testing;
 
-pub use actor::{Actor, Context, DeliveryFailure, Handler, Message, Recipient, Reply, ReplyHandle};
+pub use actor::{Actor, Context, DeliveryFailure, Handler, Message, Recipient, Reply, ReplyHandle, Timer};
 pub use actor::{Codec, MessagePack, RemoteMessage, RemoteMessages, SpawnOptions};
 pub use error::{BoxError, Error};
 pub use identity::{NodeName, Pid, ProcessId, Ref};

@@ -13,8 +13,8 @@ use std::future::Future;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-pub use context::Context;
 pub(crate) use context::{Chained, PendingAck};
+pub use context::{Context, Timer};
 pub use reply::ReplyHandle;
 pub(crate) use reply::{Forward, ReplyReceiver, SenderGone, channel as reply_channel};
 

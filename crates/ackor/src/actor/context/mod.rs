@@ -12,6 +12,9 @@
 
 mod links;
 mod requests;
+mod timers;
+
+pub use timers::Timer;
 
 use std::collections::HashMap;
 use std::future::Future;

@@ -306,6 +306,29 @@ impl Node {
         self.inner.remote.as_ref().map(|r| r.local_addr())
     }
 
+    /// Treats `node` as gone, now: what waits on it fails as on a lost connection
+    /// (calls and important sends with [`Error::ConnectionLost`] if they had left,
+    /// [`Error::NoConnection`] if not; monitors of its processes get `Down` and links
+    /// exit with [`ExitReason::NoConnection`]), nothing is kept to resend to it, and
+    /// it is dialed again only when something is sent to it. For a failure detector
+    /// that knows better than this node's heartbeats (`ackor-cluster` uses it).
+    /// Returns false if this node never dealt with `node`.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> Result<(), ackor::Error> {
+    /// use ackor::{Node, NodeName};
+    /// let node = Node::builder().name("a@127.0.0.1:0").cookie("c").start().await?;
+    /// assert!(!node.disconnect(&NodeName::new("b@127.0.0.1:9")));
+    /// node.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn disconnect(&self, node: &NodeName) -> bool {
+        self.inner
+            .remote
+            .as_ref()
+            .is_some_and(|r| r.declare_down(node, "declared down"))
+    }
+
     /// The nodes this node has outgoing links to right now.
     pub fn connected_nodes(&self) -> Vec<NodeName> {
         self.inner

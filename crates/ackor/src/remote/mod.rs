@@ -481,6 +481,18 @@ impl Remote {
         *lock(&self.inbound) = None;
     }
 
+    /// Declares `name` down (see [`Peer::declare_down`]); false if this node never
+    /// dealt with it.
+    pub(crate) fn declare_down(self: &Arc<Self>, name: &NodeName, why: &str) -> bool {
+        match self.existing_peer(name) {
+            Some(peer) => {
+                peer.declare_down(self, why);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Names of peers with an outgoing connection up.
     pub(crate) fn connected_peers(&self) -> Vec<NodeName> {
         lock(&self.peers)

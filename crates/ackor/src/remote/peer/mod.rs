@@ -594,4 +594,23 @@ impl Peer {
     pub(crate) fn remove_link(&self, local: &Pid, remote: &Pid) {
         self.lock().links.retain(|(l, r)| l != local || r != remote);
     }
+
+    /// The peer is known to be gone (a cluster's failure detector says so): unlike
+    /// [`Peer::fail`], nothing is kept for its return. Pending calls and important
+    /// sends fail now ([`Error::ConnectionLost`] if their frame had left,
+    /// [`Error::NoConnection`] if not), monitors get `Down` and links exit with
+    /// `NoConnection`, and it is not dialed again until something is sent to it.
+    pub(crate) fn declare_down(self: &Arc<Self>, remote: &Arc<Remote>, why: &str) {
+        let (fallout, was_connected) = {
+            let mut st = self.lock();
+            let was_connected = matches!(st.status, Status::Up | Status::Connecting);
+            (self.fail_locked(&mut st, remote, false, false), was_connected)
+        };
+        if was_connected {
+            metrics::counter!("ackor_remote_peer_down_total").increment(1);
+        }
+        tracing::info!(peer = %untrusted(&self.name), reason = %untrusted_text(why), "peer declared down");
+        self.deliver(fallout, why, remote);
+        self.room.notify_waiters();
+    }
 }

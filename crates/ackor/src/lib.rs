@@ -223,4 +223,4 @@ pub use node::{
 pub use reentrancy::{Piped, Reentrancy, ReentrancyMode, RequestCall, RequestOptions};
 pub use remote::{BoxFuture, Connection, Listener, Transport};
 pub use remote::{RemoteConfig, TlsConfig};
-pub use route::{ActorRef, Call, CallFuture, RemoteActor, SendImportant};
+pub use route::{ActorRef, Call, CallFuture, Encoded, RemoteActor, SendImportant};

@@ -280,3 +280,39 @@ async fn node_with_a_port_but_no_cookie_is_refused_at_start() {
     let local = Node::builder().name("lonely@127.0.0.1").start().await.unwrap();
     local.shutdown().await;
 }
+
+#[tokio::test]
+async fn encoded_message_is_decoded_by_each_receiver_here_and_on_another_node() {
+    let (a, b) = pair().await;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let here = a.spawn::<Recorder>(("here", tx.clone())).unwrap();
+    let there = b.spawn::<Recorder>(("there", tx)).unwrap();
+    let note = ackor::Encoded::new::<Recorder, _>(&Note(5)).unwrap();
+    a.send_encoded(here.pid(), &note, None).unwrap();
+    a.send_encoded(there.pid(), &note, Some(here.pid())).unwrap();
+    let mut got = vec![next(&mut rx).await, next(&mut rx).await];
+    got.sort_by_key(|g| g.0);
+    assert_eq!(
+        got,
+        vec![("here", 5, None), ("there", 5, Some(here.pid().clone()))]
+    );
+    // What the receiver cannot take is refused precisely, here at once.
+    let unknown = ackor::Encoded::from_parts("no.such.tag", vec![]);
+    assert_eq!(
+        a.send_encoded(here.pid(), &unknown, None),
+        Err(Error::UnknownMessage("no.such.tag".into()))
+    );
+    let garbage = ackor::Encoded::from_parts(note.tag(), vec![0xc1]);
+    assert!(matches!(
+        a.send_encoded(here.pid(), &garbage, None),
+        Err(Error::Codec(_))
+    ));
+    let gone = Pid::new(a.name().clone(), 999_999, a.creation());
+    assert_eq!(a.send_encoded(&gone, &note, None), Err(Error::ProcessUnknown));
+    assert!(matches!(
+        ackor::Encoded::new::<Asker, _>(&AskByName(ProcessId::new("x", a.name().clone()))),
+        Err(Error::UnknownMessage(_))
+    ));
+    a.shutdown().await;
+    b.shutdown().await;
+}

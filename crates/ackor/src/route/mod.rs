@@ -10,10 +10,12 @@ mod actor_ref;
 mod by_name;
 mod call;
 mod context;
+mod encoded;
 mod remote_spawn;
 mod remote_target;
 mod spawn;
 
 pub use actor_ref::ActorRef;
 pub use call::{Call, CallFuture, SendImportant};
+pub use encoded::Encoded;
 pub use remote_spawn::RemoteActor;

@@ -28,6 +28,8 @@ pub const DEFAULT_MAILBOX_CAPACITY: usize = 1024;
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default time `shutdown` lets actors run `on_stop` before killing them.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long `shutdown` waits for its goodbyes to peers to be written and taken in.
+const LEAVE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Settings of a node; build them with [`Node::builder`].
 #[derive(Debug, Clone)]
@@ -378,6 +380,11 @@ impl Node {
                 }
                 futures_util::future::join_all(late.iter().map(|c| c.core().wait_for_exit())).await;
             }
+        }
+        if let Some(remote) = &self.inner.remote {
+            // Peers learn that this node leaves (not that it was lost), after the last
+            // `Down`s and exit signals of its actors.
+            remote.leave(LEAVE_TIMEOUT).await;
         }
         drop(remote_down);
         if let Some(remote) = &self.inner.remote {

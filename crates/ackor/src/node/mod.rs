@@ -2,6 +2,7 @@
 //! side. What names an actor type (spawning, typed handles) is in the layers above.
 
 mod inbound;
+mod introspect;
 mod process;
 mod registry;
 mod spawnables;
@@ -12,6 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::runtime::Handle;
 
+pub use introspect::{ProcessInfo, ProcessState};
 pub(crate) use process::{Delivery, Process, RemoteReplyTo, SendOn, Undelivered};
 pub(crate) use registry::Registry;
 pub(crate) use spawnables::{SpawnFn, Spawnables};

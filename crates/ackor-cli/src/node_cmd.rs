@@ -39,8 +39,9 @@ pub async fn run(args: NodeArgs) -> Result<(), Failure> {
         other => Failure::usage(other.to_string()),
     })?;
     ackor_cli::services::start(&node).map_err(|e| Failure::runtime(e.to_string()))?;
-    println!("listening {}", node.name());
-    let _ = std::io::stdout().flush();
+    // Whoever started the node may have stopped reading its output: not a reason to
+    // fail (`println!` would panic on a closed pipe).
+    say(&format!("listening {}", node.name()));
 
     let stdin_closed = async {
         if args.stop_on_stdin_eof {
@@ -63,7 +64,13 @@ pub async fn run(args: NodeArgs) -> Result<(), Failure> {
         _ = term.recv() => return Err(Failure::runtime("second signal: stopped without waiting for actors")),
         _ = int.recv() => return Err(Failure::runtime("second signal: stopped without waiting for actors")),
     }
-    println!("stopped {}", node.name());
-    let _ = std::io::stdout().flush();
+    say(&format!("stopped {}", node.name()));
     Ok(())
+}
+
+/// Prints a line on standard output, ignoring a closed pipe.
+fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
 }

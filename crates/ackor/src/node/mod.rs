@@ -358,7 +358,9 @@ impl Node {
     /// Stops every actor gracefully (reason [`ExitReason::Shutdown`], running their
     /// `on_stop`) and returns when all have stopped. Actors still running after the
     /// shutdown timeout are killed. Spawning fails with [`Error::NodeStopped`] from
-    /// now on.
+    /// now on. Then a networked node tells its peers it leaves (waiting up to a second
+    /// for them to take it in), so they see a clean leave rather than a lost
+    /// connection, and closes its links.
     pub async fn shutdown(&self) {
         self.inner.stopping.store(true, Ordering::Release);
         let remote_down = scopeguard_remote(self.inner.remote.clone());

@@ -19,6 +19,10 @@
 //! and resent first once the same peer incarnation is reached again (`peer/`); the
 //! receiver delivers each once.
 //! A link the peer dialed that dies is the peer's to mend: here it only ends.
+//! A node that shuts down says goodbye first (`wire::Goodbye`, after its last `Down`s
+//! and exit signals): its peers fail what is pending on it the same way, log that it
+//! left (not that it was lost), count it in `ackor_remote_peer_left_total`, and do
+//! not dial it again until something is sent to it.
 
 mod config;
 mod custody;

@@ -8,6 +8,7 @@ use ackor_cli::services::{Echo, INSPECT, Inspect, ListProcesses, Ping};
 
 use crate::config::{self, Common};
 use crate::exit::Failure;
+use crate::output::say;
 
 /// What every client command takes.
 #[derive(Debug, clap::Args)]
@@ -90,7 +91,7 @@ pub async fn ping(args: ClientArgs, target: String) -> Result<(), Failure> {
             let started = Instant::now();
             let reply = echo.call(Ping("ping".into())).await.map_err(|e| c.fail(&e))?;
             let rtt = started.elapsed();
-            println!("{reply}: time={:.3} ms", rtt.as_secs_f64() * 1000.0);
+            say(&format!("{reply}: time={:.3} ms", rtt.as_secs_f64() * 1000.0));
             Ok(())
         })
         .await
@@ -108,7 +109,7 @@ pub async fn call(args: ClientArgs, target: String, name: String, text: String) 
                 .await
                 .map_err(|e| c.fail(&e))?;
             let reply = to.call(Ping(text)).await.map_err(|e| c.fail(&e))?;
-            println!("{reply}");
+            say(&reply);
             Ok(())
         })
         .await
@@ -132,7 +133,7 @@ pub async fn send_important(
                 .await
                 .map_err(|e| c.fail(&e))?;
             to.send_important(Ping(text)).await.map_err(|e| c.fail(&e))?;
-            println!("acknowledged");
+            say("acknowledged");
             Ok(())
         })
         .await
@@ -153,9 +154,9 @@ pub async fn ps(args: ClientArgs, target: String, json: bool) -> Result<(), Fail
         .await?;
     if json {
         let text = serde_json::to_string_pretty(&list).map_err(|e| Failure::runtime(e.to_string()))?;
-        println!("{text}");
+        say(&text);
     } else {
-        print!("{}", table(&list));
+        say(table(&list).trim_end());
     }
     Ok(())
 }

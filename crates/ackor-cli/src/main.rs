@@ -6,6 +6,7 @@ mod config;
 mod demo;
 mod exit;
 mod node_cmd;
+mod output;
 
 use std::process::ExitCode;
 use std::time::Duration;

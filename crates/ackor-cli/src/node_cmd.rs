@@ -2,12 +2,11 @@
 //! SIGINT or SIGTERM (actors run `on_stop`, peers are told the node leaves) and never
 //! reads standard input unless asked to (`--stop-on-stdin-eof`).
 
-use std::io::Write as _;
-
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::config::{self, Common};
 use crate::exit::Failure;
+use crate::output::say;
 
 /// The options of `ackor node`.
 #[derive(Debug, clap::Args)]
@@ -66,11 +65,4 @@ pub async fn run(args: NodeArgs) -> Result<(), Failure> {
     }
     say(&format!("stopped {}", node.name()));
     Ok(())
-}
-
-/// Prints a line on standard output, ignoring a closed pipe.
-fn say(line: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{line}");
-    let _ = out.flush();
 }

@@ -1,15 +1,28 @@
-//! `ackor`: a guided demo of the framework, and (later) standalone nodes.
+//! `ackor`: a guided demo of the framework, standalone nodes, and commands that talk to
+//! running nodes.
 
+mod client;
+mod config;
 mod demo;
+mod exit;
+mod node_cmd;
+mod output;
+
+use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+
+use client::ClientArgs;
+use exit::Failure;
 
 /// The ackor command line.
 #[derive(Parser)]
 #[command(
     name = "ackor",
     version,
-    about = "ackor: actors whose messages do not get lost"
+    about = "ackor: actors whose messages do not get lost",
+    after_help = exit::HELP
 )]
 struct Cli {
     #[command(subcommand)]
@@ -27,48 +40,65 @@ enum Command {
         #[arg(long)]
         list: bool,
     },
-    /// Runs a standalone node with the `echo` and `relay` services, until Ctrl-C or
-    /// until its standard input closes. Prints `listening <node name>` once ready.
-    Node {
-        /// The node name, `name@host:port` (port 0 picks a free port).
-        #[arg(long)]
+    /// Runs a standalone node with the services `echo`, `relay`, `sink` and
+    /// `ackor.inspect` until SIGINT (Ctrl-C) or SIGTERM, then stops gracefully. Prints
+    /// `listening <node name>` once ready and `stopped <node name>` at the end.
+    #[command(after_help = exit::HELP)]
+    Node(node_cmd::NodeArgs),
+    /// Calls `echo` on a running node and prints the round-trip time.
+    #[command(after_help = exit::HELP)]
+    Ping {
+        /// The node, `name@host:port`.
+        node: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Calls the process registered as NAME on a node with a text (`echo` and `sink`
+    /// answer it) and prints the reply.
+    #[command(after_help = exit::HELP)]
+    Call {
+        /// The node, `name@host:port`.
+        node: String,
+        /// The registered name (e.g. `echo`).
         name: String,
-        /// The shared cookie nodes prove to each other.
-        #[arg(long, env = "ACKOR_COOKIE")]
-        cookie: String,
+        /// The text to send.
+        text: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Lists a node's processes: pid, name, type, mailbox, state.
+    #[command(after_help = exit::HELP)]
+    Ps {
+        /// The node, `name@host:port`.
+        node: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Sends a text to the process registered as NAME as an important message: prints
+    /// `acknowledged` once it is in the mailbox, or why not.
+    #[command(after_help = exit::HELP)]
+    SendImportant {
+        /// The node, `name@host:port`.
+        node: String,
+        /// The registered name (e.g. `echo`, or `sink` to see a full mailbox).
+        name: String,
+        /// The text to send.
+        text: String,
+        #[command(flatten)]
+        client: ClientArgs,
     },
 }
 
-/// Runs `ackor node` until Ctrl-C or end of standard input.
-async fn run_node(name: String, cookie: String) -> Result<(), String> {
-    use tokio::io::AsyncReadExt;
-    let node = ackor::Node::builder()
-        .name(&name)
-        .cookie(cookie)
-        .start()
-        .await
-        .map_err(|e| e.to_string())?;
-    ackor_cli::services::start(&node).map_err(|e| e.to_string())?;
-    println!("listening {}", node.name());
-    let stdin_closed = async {
-        let mut sink = [0u8; 256];
-        let mut stdin = tokio::io::stdin();
-        while matches!(stdin.read(&mut sink).await, Ok(n) if n > 0) {}
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = stdin_closed => {}
-    }
-    node.shutdown().await;
-    Ok(())
-}
-
-fn main() -> std::process::ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    // The demo provokes failures on purpose and narrates them; a node logs warnings.
+    // The demo provokes failures on purpose and narrates them; a node logs its life;
+    // a client command prints its outcome and logs only errors.
     let default_filter = match cli.command {
-        Command::Demo { .. } => "error",
         Command::Node { .. } => "info",
+        _ => "error",
     };
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -81,11 +111,25 @@ fn main() -> std::process::ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("ackor: cannot start the tokio runtime: {e}");
-            return std::process::ExitCode::FAILURE;
+            return ExitCode::from(exit::RUNTIME);
         }
     };
     let outcome = match cli.command {
-        Command::Node { name, cookie } => runtime.block_on(run_node(name, cookie)),
+        Command::Node(args) => runtime.block_on(node_cmd::run(args)),
+        Command::Ping { node, client } => runtime.block_on(client::ping(client, node)),
+        Command::Call {
+            node,
+            name,
+            text,
+            client,
+        } => runtime.block_on(client::call(client, node, name, text)),
+        Command::Ps { node, json, client } => runtime.block_on(client::ps(client, node, json)),
+        Command::SendImportant {
+            node,
+            name,
+            text,
+            client,
+        } => runtime.block_on(client::send_important(client, node, name, text)),
         Command::Demo { chapter, list } => {
             // Some chapters crash actors on purpose: one line per panic, not a backtrace.
             std::panic::set_hook(Box::new(|info| eprintln!("   (an actor panicked: {info})")));
@@ -93,15 +137,21 @@ fn main() -> std::process::ExitCode {
                 demo::list();
                 Ok(())
             } else {
-                runtime.block_on(demo::run(chapter.as_deref()))
+                runtime
+                    .block_on(demo::run(chapter.as_deref()))
+                    .map_err(Failure::runtime)
             }
         }
     };
-    match outcome {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("ackor: {e}");
-            std::process::ExitCode::FAILURE
+    // Nothing left behind keeps the process alive: tasks still running (a blocking
+    // read of standard input, say) get a short grace, then the process exits.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    let code = match outcome {
+        Ok(()) => exit::OK,
+        Err(failure) => {
+            eprintln!("ackor: {}", failure.message);
+            failure.code
         }
-    }
+    };
+    std::process::exit(i32::from(code))
 }

@@ -2,12 +2,24 @@
 //!
 //! - `echo` ([`Echo`]): answers [`Ping`] with the text and the node's name;
 //! - `relay` ([`Relay`]): answers [`Forward`] by calling `echo` on another node, so a
-//!   test can make two node processes talk to each other.
+//!   test can make two node processes talk to each other;
+//! - `sink` ([`Sink`]): takes [`Ping`] too, but slowly ([`SINK_DELAY`] each) and with
+//!   room for one message, so a second important send soon after the first is refused
+//!   with `MailboxFull`;
+//! - `ackor.inspect` ([`Inspect`]): answers [`ListProcesses`] with the node's
+//!   processes (what `ackor ps` shows).
 
 use ackor::{
-    Actor, BoxError, Context, Error, Handler, Message, Node, ProcessId, RemoteMessage, RemoteMessages, Reply,
+    Actor, BoxError, Context, Error, Handler, Message, Node, ProcessId, ProcessInfo, RemoteMessage,
+    RemoteMessages, Reply,
 };
 use serde::{Deserialize, Serialize};
+
+/// The name `ackor ps` asks for the list of processes.
+pub const INSPECT: &str = "ackor.inspect";
+
+/// How long `sink` takes over each message.
+pub const SINK_DELAY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Answers pings.
 pub struct Echo;
@@ -19,6 +31,10 @@ impl Actor for Echo {
     }
     fn remote_messages(messages: &mut RemoteMessages<Self>) {
         messages.add::<Ping>();
+    }
+    async fn on_stop(&mut self, ctx: &mut Context<Self>, reason: &ackor::ExitReason) {
+        // A node stopping gracefully runs this: its log shows it did.
+        tracing::info!(node = %ctx.node().name(), %reason, "echo stopped");
     }
 }
 
@@ -84,9 +100,65 @@ impl Handler<Forward> for Relay {
     }
 }
 
-/// Spawns `echo` and `relay` on `node`.
+/// Takes pings slowly, one at a time, with room for one.
+pub struct Sink;
+
+impl Actor for Sink {
+    type Args = ();
+    async fn init(_: (), _ctx: &mut Context<Self>) -> Result<Self, BoxError> {
+        Ok(Sink)
+    }
+    fn remote_messages(messages: &mut RemoteMessages<Self>) {
+        messages.add::<Ping>();
+    }
+}
+
+impl Handler<Ping> for Sink {
+    type Return = String;
+    async fn handle(&mut self, msg: Ping, ctx: &mut Context<Self>) -> String {
+        tokio::time::sleep(SINK_DELAY).await;
+        format!("{} sunk at {}", msg.0, ctx.node().name())
+    }
+}
+
+/// Lists the node's processes on request.
+pub struct Inspect;
+
+impl Actor for Inspect {
+    type Args = ();
+    async fn init(_: (), _ctx: &mut Context<Self>) -> Result<Self, BoxError> {
+        Ok(Inspect)
+    }
+    fn remote_messages(messages: &mut RemoteMessages<Self>) {
+        messages.add::<ListProcesses>();
+    }
+}
+
+/// Asks `ackor.inspect` for the node's processes (see [`Node::processes`]).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ListProcesses;
+
+impl Message for ListProcesses {
+    type Reply = Vec<ProcessInfo>;
+}
+
+impl RemoteMessage for ListProcesses {
+    const TAG: &'static str = "ackor.cli.list_processes.v1";
+}
+
+impl Handler<ListProcesses> for Inspect {
+    type Return = Vec<ProcessInfo>;
+    async fn handle(&mut self, _: ListProcesses, ctx: &mut Context<Self>) -> Vec<ProcessInfo> {
+        ctx.node().processes()
+    }
+}
+
+/// Spawns `echo`, `relay`, `sink` and `ackor.inspect` on `node`.
 pub fn start(node: &Node) -> Result<(), Error> {
-    node.spawn_with::<Echo>((), ackor::SpawnOptions::default().name("echo"))?;
-    node.spawn_with::<Relay>((), ackor::SpawnOptions::default().name("relay"))?;
+    use ackor::SpawnOptions;
+    node.spawn_with::<Echo>((), SpawnOptions::default().name("echo"))?;
+    node.spawn_with::<Relay>((), SpawnOptions::default().name("relay"))?;
+    node.spawn_with::<Sink>((), SpawnOptions::default().name("sink").mailbox_capacity(1))?;
+    node.spawn_with::<Inspect>((), SpawnOptions::default().name(INSPECT))?;
     Ok(())
 }

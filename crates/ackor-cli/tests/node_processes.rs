@@ -23,7 +23,7 @@ async fn start_node(name: &str) -> (Child, String) {
             "--cookie",
             COOKIE,
         ])
-        .stdin(Stdio::piped())
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -41,6 +41,16 @@ async fn start_node(name: &str) -> (Child, String) {
         .expect("listening line")
         .to_string();
     (child, node)
+}
+
+/// Asks a node process to stop gracefully (SIGTERM).
+fn terminate(child: &Child) {
+    let pid = child.id().expect("still running").to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -82,12 +92,13 @@ async fn two_node_processes_exchange_calls() {
         }
     }
 
-    // b goes away: a's relay answers with a precise error, not a hang.
-    drop(b_proc.stdin.take());
-    tokio::time::timeout(Duration::from_secs(30), b_proc.wait())
+    // b stops (SIGTERM): a's relay answers with a precise error, not a hang.
+    terminate(&b_proc);
+    let status = tokio::time::timeout(Duration::from_secs(30), b_proc.wait())
         .await
         .expect("b exits")
         .unwrap();
+    assert!(status.success(), "{status}");
     let relay_a = me
         .resolve::<Relay>(&ProcessId::new("relay", ackor::NodeName::new(&a_name)))
         .await
@@ -100,10 +111,11 @@ async fn two_node_processes_exchange_calls() {
         .await;
     assert_eq!(outcome, Err(ackor::Error::NoConnection));
 
-    drop(a_proc.stdin.take());
-    tokio::time::timeout(Duration::from_secs(30), a_proc.wait())
+    terminate(&a_proc);
+    let status = tokio::time::timeout(Duration::from_secs(30), a_proc.wait())
         .await
         .expect("a exits")
         .unwrap();
+    assert!(status.success(), "{status}");
     me.shutdown().await;
 }

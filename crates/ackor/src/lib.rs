@@ -219,6 +219,7 @@ pub use identity::{NodeName, Pid, ProcessId, Ref};
 pub use monitor::{Down, Exit, ExitReason, MonitorRef};
 pub use node::{
     DEFAULT_CALL_TIMEOUT, DEFAULT_MAILBOX_CAPACITY, DEFAULT_SHUTDOWN_TIMEOUT, Node, NodeBuilder, NodeConfig,
+    ProcessInfo, ProcessState,
 };
 pub use reentrancy::{Piped, Reentrancy, ReentrancyMode, RequestCall, RequestOptions};
 pub use remote::{BoxFuture, Connection, Listener, Transport};

@@ -1194,3 +1194,69 @@ async fn mailbox_never_holds_more_than_its_capacity() {
         "held {most} messages with a capacity of {CAPACITY}"
     );
 }
+
+// ------------------------------------------------------------------ introspection
+
+/// Handles each message by waiting until the test lets it go.
+struct Gated {
+    started: mpsc::UnboundedSender<()>,
+    gate: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+impl Actor for Gated {
+    type Args = (mpsc::UnboundedSender<()>, std::sync::Arc<tokio::sync::Semaphore>);
+    async fn init((started, gate): Self::Args, _: &mut Context<Self>) -> Result<Self, BoxError> {
+        Ok(Gated { started, gate })
+    }
+}
+
+struct Job;
+impl Message for Job {
+    type Reply = ();
+}
+impl Handler<Job> for Gated {
+    type Return = ();
+    async fn handle(&mut self, _: Job, _: &mut Context<Self>) {
+        let _ = self.started.send(());
+        if let Ok(permit) = self.gate.acquire().await {
+            permit.forget();
+        }
+    }
+}
+
+#[tokio::test]
+async fn processes_lists_names_types_mailboxes_and_states() {
+    let node = Node::builder().name("introspect@local").start().await.unwrap();
+    let (started_tx, mut started) = mpsc::unbounded_channel();
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+    let gated = node
+        .spawn_with::<Gated>(
+            (started_tx, gate.clone()),
+            ackor::SpawnOptions::default().name("gated").mailbox_capacity(4),
+        )
+        .unwrap();
+    gated.send(Job).unwrap();
+    started.recv().await.unwrap();
+    // The first job is being handled; two more wait in the user lane.
+    gated.send(Job).unwrap();
+    gated.send(Job).unwrap();
+
+    let ps = node.processes();
+    assert_eq!(ps.len(), 1);
+    let p = &ps[0];
+    assert_eq!(&p.pid, gated.pid());
+    assert_eq!(p.name.as_deref(), Some("gated"));
+    assert!(p.actor_type.ends_with("::Gated"), "{}", p.actor_type);
+    assert_eq!((p.mailbox_len, p.mailbox_capacity, p.system_len), (2, 4, 0));
+    assert_eq!(p.state, ackor::ProcessState::Running);
+    // It travels: serde both ways.
+    let bytes = rmp_serde::to_vec(&ps).unwrap();
+    let back: Vec<ackor::ProcessInfo> = rmp_serde::from_slice(&bytes).unwrap();
+    assert_eq!(back, ps);
+
+    gate.add_permits(3);
+    gated.stop().unwrap();
+    gated.wait_for_stop().await;
+    assert!(node.processes().is_empty());
+    node.shutdown().await;
+}

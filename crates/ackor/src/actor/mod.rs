@@ -30,7 +30,7 @@ use crate::identity::Pid;
 use crate::mailbox::{Item, Mailbox};
 use crate::monitor::{Down, Exit};
 use crate::monitor::{ExitReason, ProcessCell, ProcessCore, SystemMsg};
-use crate::node::{Delivery, Process, RemoteReplyTo, Undelivered};
+use crate::node::{Delivery, Process, ProcessInfo, ProcessState, RemoteReplyTo, Undelivered};
 use crate::reentrancy::WaitingChains;
 use crate::remote::{untrusted, untrusted_text};
 
@@ -434,5 +434,28 @@ impl<A: Actor> Process for ActorCell<A> {
             return Err((error, None));
         }
         Ok(())
+    }
+    fn info(&self) -> ProcessInfo {
+        let state = if self.core.is_terminated() {
+            ProcessState::Stopped
+        } else if self.mailbox.is_closed() {
+            ProcessState::Stopping
+        } else if self.core.in_blocking_call() {
+            ProcessState::WaitingInCall
+        } else {
+            ProcessState::Running
+        };
+        let lanes = (
+            self.mailbox.user_len(),
+            self.mailbox.capacity(),
+            self.mailbox.system_len(),
+        );
+        ProcessInfo::new(
+            self.core.pid().clone(),
+            self.core.name(),
+            std::any::type_name::<A>(),
+            lanes,
+            state,
+        )
     }
 }

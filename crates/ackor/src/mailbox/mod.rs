@@ -122,6 +122,11 @@ impl<S, U, R> Mailbox<S, U, R> {
         self.lock().user.len()
     }
 
+    /// System messages queued.
+    pub(crate) fn system_len(&self) -> usize {
+        self.lock().system.len()
+    }
+
     pub(crate) fn is_closed(&self) -> bool {
         self.lock().closed
     }

@@ -307,6 +307,16 @@ impl ProcessCore {
         self.lock().links.retain(|(p, _)| p != other);
     }
 
+    /// The name the process is registered under.
+    pub(crate) fn name(&self) -> Option<String> {
+        self.lock().name.clone()
+    }
+
+    /// True while the process waits in a blocking call.
+    pub(crate) fn in_blocking_call(&self) -> bool {
+        self.blocked_calls.load(Ordering::Acquire) > 0
+    }
+
     /// True once the process has stopped.
     pub(crate) fn is_terminated(&self) -> bool {
         self.lock().exit.is_some()

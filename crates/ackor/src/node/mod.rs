@@ -2,6 +2,7 @@
 //! side. What names an actor type (spawning, typed handles) is in the layers above.
 
 mod inbound;
+mod introspect;
 mod process;
 mod registry;
 mod spawnables;
@@ -12,6 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::runtime::Handle;
 
+pub use introspect::{ProcessInfo, ProcessState};
 pub(crate) use process::{Delivery, Process, RemoteReplyTo, SendOn, Undelivered};
 pub(crate) use registry::Registry;
 pub(crate) use spawnables::{SpawnFn, Spawnables};
@@ -28,6 +30,8 @@ pub const DEFAULT_MAILBOX_CAPACITY: usize = 1024;
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default time `shutdown` lets actors run `on_stop` before killing them.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long `shutdown` waits for its goodbyes to peers to be written and taken in.
+const LEAVE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Settings of a node; build them with [`Node::builder`].
 #[derive(Debug, Clone)]
@@ -405,7 +409,9 @@ impl Node {
     /// Stops every actor gracefully (reason [`ExitReason::Shutdown`], running their
     /// `on_stop`) and returns when all have stopped. Actors still running after the
     /// shutdown timeout are killed. Spawning fails with [`Error::NodeStopped`] from
-    /// now on.
+    /// now on. Then a networked node tells its peers it leaves (waiting up to a second
+    /// for them to take it in), so they see a clean leave rather than a lost
+    /// connection, and closes its links.
     pub async fn shutdown(&self) {
         self.inner.stopping.store(true, Ordering::Release);
         let remote_down = scopeguard_remote(self.inner.remote.clone());
@@ -429,6 +435,11 @@ impl Node {
                 }
                 futures_util::future::join_all(late.iter().map(|c| c.core().wait_for_exit())).await;
             }
+        }
+        if let Some(remote) = &self.inner.remote {
+            // Peers learn that this node leaves (not that it was lost), after the last
+            // `Down`s and exit signals of its actors.
+            remote.leave(LEAVE_TIMEOUT).await;
         }
         drop(remote_down);
         if let Some(remote) = &self.inner.remote {

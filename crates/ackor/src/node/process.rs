@@ -9,6 +9,8 @@ use crate::identity::{ChainId, Pid};
 use crate::monitor::ProcessCell;
 use crate::reliable::AckSender;
 
+use super::introspect::ProcessInfo;
+
 /// Sends an outcome on to another node; with an [`AckSender`] for an important
 /// response.
 pub(crate) type SendOn<T> = Box<dyn FnOnce(Result<T, Error>, Option<AckSender>) + Send + Sync>;
@@ -43,4 +45,7 @@ pub(crate) trait Process: ProcessCell {
     /// Decodes a message that came from another node and queues it; gives the reply
     /// route back with the error when it cannot.
     fn deliver_remote(self: Arc<Self>, message: Delivery<'_>) -> Result<(), Undelivered>;
+
+    /// A snapshot of the process for [`Node::processes`](crate::Node::processes).
+    fn info(&self) -> ProcessInfo;
 }

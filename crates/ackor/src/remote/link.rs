@@ -7,7 +7,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Poll;
 use std::time::Duration;
@@ -75,6 +75,8 @@ pub(crate) struct LinkQueue {
     /// Frames the link's own reader queued since it last looked (see
     /// [`LinkQueue::push_from_reader`]).
     from_reader: AtomicU64,
+    /// Set while the writer has taken bytes it has not finished writing.
+    writing: AtomicBool,
 }
 
 #[derive(Default)]
@@ -96,6 +98,7 @@ impl LinkQueue {
             room,
             limit,
             from_reader: AtomicU64::new(0),
+            writing: AtomicBool::new(false),
         })
     }
 
@@ -145,6 +148,13 @@ impl LinkQueue {
         lock(&self.outbox).bytes.is_empty()
     }
 
+    /// True once everything queued so far has been written to the connection (or the
+    /// writer is gone).
+    pub(crate) fn is_flushed(&self) -> bool {
+        let outbox = lock(&self.outbox);
+        outbox.bytes.is_empty() && !self.writing.load(Ordering::Acquire)
+    }
+
     /// Appends an already encoded frame, whatever the outbox holds.
     pub(crate) fn push_encoded(&self, frame: &[u8]) {
         let _ = self.push(false, |out| {
@@ -173,6 +183,7 @@ impl LinkQueue {
             return 0;
         }
         std::mem::swap(&mut outbox.bytes, into);
+        self.writing.store(true, Ordering::Release);
         let frames = std::mem::take(&mut outbox.frames);
         let refused = std::mem::take(&mut outbox.refused);
         outbox.refusals = 0;
@@ -271,8 +282,8 @@ async fn accept_one(remote: Arc<Remote>, raw: Raw, addr: SocketAddr, refusals: A
         }
     };
     let back = LinkQueue::new(peer.room(), remote.config().link_buffer);
-    let task = start_link(&remote, &peer, generation, stream, Incoming(back, set));
-    peer.add_incoming(vec![task]);
+    let task = start_link(&remote, &peer, generation, stream, Incoming(back.clone(), set));
+    peer.add_incoming(vec![(task, back)]);
 }
 
 /// Dials every outgoing link of `peer`; on failure the peer goes into backoff and
@@ -418,6 +429,8 @@ where
             why = read_loop(&remote, &peer, rd, set, &queue) => why,
             why = write_loop(&remote, wr, &queue) => Closed::Ended(why),
         };
+        // Nothing more will be written: whoever waits for a flush need not wait on.
+        queue.writing.store(false, Ordering::Release);
         link_closed(&remote, &peer, generation, &why, dialed);
     });
     task.abort_handle()
@@ -628,6 +641,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(remote: &Arc<Remote>, mut wr: W, queu
         if let Err(e) = wr.flush().await {
             return format!("write failed: {e}");
         }
+        queue.writing.store(false, Ordering::Release);
         wrote = true;
         metrics::counter!("ackor_remote_frames_sent_total").increment(frames.max(1));
         metrics::counter!("ackor_remote_bytes_sent_total").increment(spare.len() as u64);

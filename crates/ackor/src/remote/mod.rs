@@ -19,6 +19,10 @@
 //! and resent first once the same peer incarnation is reached again (`peer/`); the
 //! receiver delivers each once.
 //! A link the peer dialed that dies is the peer's to mend: here it only ends.
+//! A node that shuts down says goodbye first (`wire::Goodbye`, after its last `Down`s
+//! and exit signals): its peers fail what is pending on it the same way, log that it
+//! left (not that it was lost), count it in `ackor_remote_peer_left_total`, and do
+//! not dial it again until something is sent to it.
 
 mod config;
 mod custody;
@@ -467,6 +471,45 @@ impl Remote {
         }
     }
 
+    /// Says goodbye to every peer this node has a live link with (see
+    /// [`wire::Goodbye`]), after whatever is queued on those links already, and waits
+    /// (at most `wait`) until the goodbyes are written and the peers have closed the
+    /// links they dialed to this node (they do once they have taken the goodbye in).
+    /// Call it after the node's processes stopped (their last `Down`s and exit signals
+    /// are queued by then) and before [`Remote::shutdown`].
+    pub(crate) async fn leave(self: &Arc<Self>, wait: std::time::Duration) {
+        let deadline = tokio::time::Instant::now() + wait;
+        let goodbye = Frame::new(Body::Goodbye(wire::Goodbye {
+            creation: self.creation,
+        }));
+        let peers: Vec<_> = lock(&self.peers).values().cloned().collect();
+        let mut told = Vec::new();
+        let mut queues = Vec::new();
+        for peer in peers {
+            let links = peer.all_queues();
+            if links.is_empty() {
+                continue;
+            }
+            for link in &links {
+                let max = self.config.max_frame_size;
+                let _ = link.push(false, |out| Outgoing::Frame(&goodbye).encode(out, max));
+            }
+            metrics::counter!("ackor_remote_goodbyes_sent_total").increment(1);
+            queues.extend(links);
+            told.push(peer);
+        }
+        if told.is_empty() {
+            return;
+        }
+        let step = std::time::Duration::from_millis(5);
+        while tokio::time::Instant::now() < deadline
+            && (queues.iter().any(|q| !q.is_flushed()) || told.iter().any(|p| p.has_incoming()))
+        {
+            tokio::time::sleep(step).await;
+        }
+        tracing::debug!(peers = told.len(), "goodbye said");
+    }
+
     /// Stops accepting, closes every link, fails everything pending.
     pub(crate) fn shutdown(self: &Arc<Self>) {
         self.stopped.store(true, Ordering::Release);
@@ -547,6 +590,7 @@ impl Remote {
                 }
             }
             Body::Heartbeat(_) => {}
+            Body::Goodbye(g) => peer.left(self, g.creation),
             other => inbound.request(self, peer, other),
         }
     }

@@ -16,8 +16,9 @@ use prost::Message as _;
 use super::handshake::{MAX_HANDSHAKE_MESSAGE, read_message};
 use super::link::next_frame;
 use super::wire::{
-    Body, CallReply, Deliver, Down, ErrorKind, ExitSignal, Frame, Heartbeat, Hello, Link, Monitor, Proof,
-    ReasonKind, Spawn, Target, Whereis, WhereisReply, WireError, WirePid, WireReason, WireSpawnOptions,
+    Body, CallReply, Deliver, Down, ErrorKind, ExitSignal, Frame, Goodbye, Heartbeat, Hello, Link, Monitor,
+    Proof, ReasonKind, Spawn, Target, Whereis, WhereisReply, WireError, WirePid, WireReason,
+    WireSpawnOptions,
 };
 use super::wire::{Outgoing, decode_frame};
 use super::{decode_frames_for_test, respond_for_test};
@@ -188,6 +189,7 @@ fn body() -> BoxedStrategy<Body> {
         (of(wire_pid()), of(wire_pid()), of(wire_reason()))
             .prop_map(|(from, to, reason)| Body::Exit(ExitSignal { from, to, reason })),
         Just(Body::Heartbeat(Heartbeat {})),
+        u32_edge().prop_map(|creation| Body::Goodbye(Goodbye { creation })),
     ]
     .boxed()
 }

@@ -54,9 +54,9 @@ struct State {
     creation: Option<u32>,
     /// Tasks of the links this node dialed.
     tasks: Vec<AbortHandle>,
-    /// Tasks of the links the peer dialed: they end by themselves when the peer drops
-    /// them, and are aborted only at shutdown.
-    incoming: Vec<AbortHandle>,
+    /// Tasks of the links the peer dialed, with the queue each writes back on: they
+    /// end by themselves when the peer drops them, and are aborted only at shutdown.
+    incoming: Vec<(AbortHandle, Arc<LinkQueue>)>,
     calls: FastMap<u64, Pending>,
     monitors: HashMap<u64, (Pid, OnDown)>,
     /// (local pid, remote pid) pairs linked across.
@@ -333,18 +333,64 @@ impl Peer {
         (*newest == (creation, set)).then_some(newest)
     }
 
-    /// Records the task of a link the peer dialed.
-    pub(crate) fn add_incoming(&self, tasks: Vec<AbortHandle>) {
+    /// Records the task of a link the peer dialed, with the queue it writes back on.
+    pub(crate) fn add_incoming(&self, tasks: Vec<(AbortHandle, Arc<LinkQueue>)>) {
         let mut st = self.lock();
-        st.incoming.retain(|t| !t.is_finished());
+        st.incoming.retain(|(t, _)| !t.is_finished());
         st.incoming.extend(tasks);
     }
 
     /// Aborts every link, also those the peer dialed (shutdown).
     pub(crate) fn close_incoming(&self) {
-        for t in self.lock().incoming.drain(..) {
+        for (t, _) in self.lock().incoming.drain(..) {
             t.abort();
         }
+    }
+
+    /// The queues of every live link with the peer, both ways: where a goodbye goes.
+    pub(crate) fn all_queues(&self) -> Vec<Arc<LinkQueue>> {
+        let st = self.lock();
+        let out = match st.status {
+            Status::Up => st.out.clone(),
+            _ => Vec::new(),
+        };
+        let back = st
+            .incoming
+            .iter()
+            .filter(|(t, _)| !t.is_finished())
+            .map(|(_, q)| q.clone());
+        out.into_iter().chain(back).collect()
+    }
+
+    /// True while a link the peer dialed is still open (it closes its links once it
+    /// has taken in a goodbye).
+    pub(crate) fn has_incoming(&self) -> bool {
+        self.lock().incoming.iter().any(|(t, _)| !t.is_finished())
+    }
+
+    /// The peer said goodbye (it shuts down): fails everything pending on it as a lost
+    /// connection does (calls, monitors, links, kept important sends, which its next
+    /// incarnation could not answer), without a warning and without dialing it again
+    /// until something is sent to it. A goodbye that does not name the incarnation of
+    /// the current links is ignored.
+    pub(crate) fn left(self: &Arc<Self>, remote: &Arc<Remote>, creation: u32) {
+        let fallout = {
+            let mut st = self.lock();
+            if st.creation != Some(creation) {
+                drop(st);
+                tracing::debug!(peer = %untrusted(&self.name), creation, "goodbye from another incarnation ignored");
+                return;
+            }
+            let fallout = self.fail_locked(&mut st, remote, false, false);
+            st.custody.new_incarnation();
+            st.creation = None;
+            st.backoff = None;
+            fallout
+        };
+        metrics::counter!("ackor_remote_peer_left_total").increment(1);
+        tracing::info!(peer = %untrusted(&self.name), "node {} left", untrusted(&self.name));
+        self.deliver(fallout, "the node left", remote);
+        self.room.notify_waiters();
     }
 
     /// Records the tasks of links of `generation` (aborting them if it is stale).

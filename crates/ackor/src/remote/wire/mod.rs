@@ -282,6 +282,19 @@ pub(crate) struct Spawn {
     pub options: Option<WireSpawnOptions>,
 }
 
+/// The sending node is leaving (it shuts down): the receiver treats it as gone, fails
+/// what is pending on it as for a lost connection, and does not dial it again until
+/// something is sent to it. Sent after the sender's last `Down`s and exit signals, on
+/// every link between the two nodes. A node that does not know this frame (tag 12)
+/// decodes it with an unknown body and ignores it.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct Goodbye {
+    /// The incarnation that leaves: a goodbye that does not name the incarnation the
+    /// receiver is linked to (a stale or forged one) is ignored.
+    #[prost(uint32, tag = "1")]
+    pub creation: u32,
+}
+
 #[derive(Clone, PartialEq, Oneof)]
 pub(crate) enum Body {
     #[prost(message, tag = "2")]
@@ -304,6 +317,8 @@ pub(crate) enum Body {
     Heartbeat(Heartbeat),
     #[prost(message, tag = "11")]
     Spawn(Spawn),
+    #[prost(message, tag = "12")]
+    Goodbye(Goodbye),
 }
 
 /// One frame after the handshake. A frame with an unknown body (a newer peer's) decodes
@@ -312,7 +327,7 @@ pub(crate) enum Body {
 pub(crate) struct Frame {
     #[prost(uint32, tag = "1")]
     pub version: u32,
-    #[prost(oneof = "Body", tags = "2, 3, 4, 5, 6, 7, 8, 9, 10, 11")]
+    #[prost(oneof = "Body", tags = "2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12")]
     pub body: Option<Body>,
 }
 

@@ -1,0 +1,198 @@
+//! The commands that talk to a running `ackor node`: each starts a short-lived node of
+//! its own (`ackor-cli-<pid>@<bind>:0`), asks, prints the answer, and leaves.
+
+use std::time::{Duration, Instant};
+
+use ackor::{Node, NodeName, ProcessId, ProcessInfo};
+use ackor_cli::services::{Echo, INSPECT, Inspect, ListProcesses, Ping};
+
+use crate::config::{self, Common};
+use crate::exit::Failure;
+use crate::output::say;
+
+/// What every client command takes.
+#[derive(Debug, clap::Args)]
+pub struct ClientArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// How long to wait for the node's answer (e.g. 500ms, 2s).
+    #[arg(long, default_value = "5s", value_parser = config::parse_duration)]
+    pub timeout: Duration,
+    /// The address this command's own node listens on (the target node dials it to
+    /// answer): one the target can reach.
+    #[arg(long, default_value = "127.0.0.1", value_name = "HOST")]
+    pub bind: String,
+}
+
+/// A client node, stopped (saying goodbye) when the command is done.
+struct Client {
+    node: Node,
+    target: NodeName,
+}
+
+impl Client {
+    async fn start(args: &ClientArgs, target: &str) -> Result<Client, Failure> {
+        if !target.contains('@') {
+            return Err(Failure::usage(format!(
+                "`{target}` is not a node name (name@host:port)"
+            )));
+        }
+        let mut settings = config::resolve(None, &args.common).map_err(Failure::usage)?;
+        settings.remote = settings.remote.important_timeout(args.timeout);
+        settings.call_timeout = Some(args.timeout);
+        let name = format!("ackor-cli-{}@{}:0", std::process::id(), args.bind);
+        let node = settings
+            .builder(&name)
+            .start()
+            .await
+            .map_err(|e| Failure::runtime(e.to_string()))?;
+        Ok(Client {
+            node,
+            target: NodeName::new(target),
+        })
+    }
+
+    fn id(&self, name: &str) -> ProcessId {
+        ProcessId::new(name, self.target.clone())
+    }
+
+    fn fail(&self, e: &ackor::Error) -> Failure {
+        Failure::from_remote(self.target.as_str(), e)
+    }
+
+    /// Runs `ask`, bounded by twice the timeout (resolve and call each have one), then
+    /// stops the client node whatever happened.
+    async fn run<T>(
+        self,
+        timeout: Duration,
+        ask: impl AsyncFnOnce(&Client) -> Result<T, Failure>,
+    ) -> Result<T, Failure> {
+        let outcome = match tokio::time::timeout(timeout * 2, ask(&self)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(self.fail(&ackor::Error::Timeout)),
+        };
+        self.node.shutdown().await;
+        outcome
+    }
+}
+
+/// `ackor ping NODE`: calls its `echo`, prints the round trip.
+pub async fn ping(args: ClientArgs, target: String) -> Result<(), Failure> {
+    let client = Client::start(&args, &target).await?;
+    client
+        .run(args.timeout, async |c| {
+            // Where name-addressed calls from the library land, this becomes one call by
+            // name instead of resolve + call.
+            let echo = c
+                .node
+                .resolve::<Echo>(&c.id("echo"))
+                .await
+                .map_err(|e| c.fail(&e))?;
+            let started = Instant::now();
+            let reply = echo.call(Ping("ping".into())).await.map_err(|e| c.fail(&e))?;
+            let rtt = started.elapsed();
+            say(&format!("{reply}: time={:.3} ms", rtt.as_secs_f64() * 1000.0));
+            Ok(())
+        })
+        .await
+}
+
+/// `ackor call NODE NAME TEXT`: calls the process registered as NAME with a `Ping`.
+pub async fn call(args: ClientArgs, target: String, name: String, text: String) -> Result<(), Failure> {
+    let client = Client::start(&args, &target).await?;
+    client
+        .run(args.timeout, async |c| {
+            // See `ping`: a call by name once the library has one.
+            let to = c
+                .node
+                .resolve::<Echo>(&c.id(&name))
+                .await
+                .map_err(|e| c.fail(&e))?;
+            let reply = to.call(Ping(text)).await.map_err(|e| c.fail(&e))?;
+            say(&reply);
+            Ok(())
+        })
+        .await
+}
+
+/// `ackor send-important NODE NAME TEXT`: an important send of a `Ping` to NAME;
+/// prints `acknowledged` once the node confirms it is in the mailbox.
+pub async fn send_important(
+    args: ClientArgs,
+    target: String,
+    name: String,
+    text: String,
+) -> Result<(), Failure> {
+    let client = Client::start(&args, &target).await?;
+    client
+        .run(args.timeout, async |c| {
+            // See `ping`: a send by name once the library has one.
+            let to = c
+                .node
+                .resolve::<Echo>(&c.id(&name))
+                .await
+                .map_err(|e| c.fail(&e))?;
+            to.send_important(Ping(text)).await.map_err(|e| c.fail(&e))?;
+            say("acknowledged");
+            Ok(())
+        })
+        .await
+}
+
+/// `ackor ps NODE`: the node's processes, as a table or JSON.
+pub async fn ps(args: ClientArgs, target: String, json: bool) -> Result<(), Failure> {
+    let client = Client::start(&args, &target).await?;
+    let list = client
+        .run(args.timeout, async |c| {
+            let inspect = c
+                .node
+                .resolve::<Inspect>(&c.id(INSPECT))
+                .await
+                .map_err(|e| c.fail(&e))?;
+            inspect.call(ListProcesses).await.map_err(|e| c.fail(&e))
+        })
+        .await?;
+    if json {
+        let text = serde_json::to_string_pretty(&list).map_err(|e| Failure::runtime(e.to_string()))?;
+        say(&text);
+    } else {
+        say(table(&list).trim_end());
+    }
+    Ok(())
+}
+
+/// The process list as a table: pid, name, type, mailbox (queued/capacity), system
+/// lane, state.
+pub fn table(list: &[ProcessInfo]) -> String {
+    let rows: Vec<[String; 6]> = list
+        .iter()
+        .map(|p| {
+            [
+                p.pid.to_string(),
+                p.name.clone().unwrap_or_else(|| "-".into()),
+                p.actor_type.clone(),
+                format!("{}/{}", p.mailbox_len, p.mailbox_capacity),
+                p.system_len.to_string(),
+                p.state.to_string(),
+            ]
+        })
+        .collect();
+    let header = ["PID", "NAME", "TYPE", "MAILBOX", "SYS", "STATE"].map(String::from);
+    let mut widths = header.clone().map(|h| h.len());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let mut out = String::new();
+    for row in std::iter::once(&header).chain(&rows) {
+        let line: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}

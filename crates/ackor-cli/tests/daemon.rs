@@ -1,0 +1,425 @@
+//! `ackor node` as a long-running process, and the commands that talk to one: real
+//! child processes of the built binary on 127.0.0.1 with port 0. Every wait is bounded;
+//! children are killed when a test ends early.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)] // tests fail loudly by design
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ackor::{Node, NodeName, ProcessId};
+use ackor_cli::services::{Forward, Relay};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const COOKIE: &str = "daemon-test";
+/// Bounds every wait for a child.
+const WAIT: Duration = Duration::from_secs(30);
+
+/// The ackor binary with no ACKOR_* or RUST_LOG from the environment of the test run.
+fn ackor() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ackor"));
+    for var in [
+        "ACKOR_CONFIG",
+        "ACKOR_COOKIE",
+        "ACKOR_NAME",
+        "ACKOR_TLS_CERT",
+        "ACKOR_TLS_KEY",
+        "ACKOR_TLS_CA",
+        "RUST_LOG",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.kill_on_drop(true);
+    cmd
+}
+
+/// A running `ackor node`: its name, and what it has written to stderr so far.
+struct NodeProc {
+    child: Child,
+    name: String,
+    stderr: Arc<Mutex<String>>,
+    stdout: Arc<Mutex<String>>,
+}
+
+impl NodeProc {
+    /// Starts `ackor node` with `args` (and `env`) and waits for its `listening` line.
+    async fn start(args: &[&str], env: &[(&str, &str)]) -> NodeProc {
+        let mut cmd = ackor();
+        cmd.arg("node")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("ackor node starts");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut err_lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let sink = stderr.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = err_lines.next_line().await {
+                let mut s = sink.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        let mut out_lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = tokio::time::timeout(WAIT, out_lines.next_line())
+            .await
+            .expect("node ready in time")
+            .expect("read")
+            .unwrap_or_else(|| panic!("no listening line; stderr:\n{}", stderr.lock().unwrap()));
+        let name = first
+            .strip_prefix("listening ")
+            .expect("listening line")
+            .to_string();
+        let stdout = Arc::new(Mutex::new(String::new()));
+        let sink = stdout.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = out_lines.next_line().await {
+                let mut s = sink.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        NodeProc {
+            child,
+            name,
+            stderr,
+            stdout,
+        }
+    }
+
+    /// A node `<prefix>@127.0.0.1:0` with the test cookie.
+    async fn plain(prefix: &str) -> NodeProc {
+        let name = format!("{prefix}@127.0.0.1:0");
+        NodeProc::start(&["--name", &name, "--cookie", COOKIE], &[]).await
+    }
+
+    fn signal(&self, sig: &str) {
+        let pid = self.child.id().expect("still running").to_string();
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{sig}"), &pid])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit; its exit code.
+    async fn exit_code(&mut self) -> Option<i32> {
+        let status = tokio::time::timeout(WAIT, self.child.wait())
+            .await
+            .expect("the node exits in time")
+            .expect("wait");
+        // Let the readers take the last lines.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        status.code()
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    fn stdout(&self) -> String {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    /// Waits (bounded) until stderr contains `text`.
+    async fn wait_for_log(&self, text: &str) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while !self.stderr().contains(text) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no `{text}` in the log of {}:\n{}",
+                self.name,
+                self.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// What a client command did: exit code, stdout, stderr.
+struct Outcome {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `ackor <args>` to its end (bounded), with the test cookie in `ACKOR_COOKIE`
+/// unless `env` sets it.
+async fn run(args: &[&str], env: &[(&str, &str)]) -> Outcome {
+    run_with(args, env, true).await
+}
+
+/// [`run`], with `ACKOR_COOKIE` set to the test cookie only if `cookie`.
+async fn run_with(args: &[&str], env: &[(&str, &str)], cookie: bool) -> Outcome {
+    let mut cmd = ackor();
+    cmd.args(args).stdin(Stdio::null());
+    if cookie {
+        cmd.env("ACKOR_COOKIE", COOKIE);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = tokio::time::timeout(WAIT, cmd.output())
+        .await
+        .expect("the command ends in time")
+        .expect("it runs");
+    Outcome {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn temp_file(name: &str, content: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("ackor-daemon-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, content).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_with_stdin_closed_keeps_running() {
+    let mut a = NodeProc::plain("stdin").await;
+    // Started with stdin from /dev/null (as under nohup, systemd, a container): it
+    // does not take the end of its input for a request to stop.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(a.child.try_wait().unwrap().is_none(), "exited:\n{}", a.stderr());
+    let ping = run(&["ping", &a.name], &[]).await;
+    assert_eq!(ping.code, Some(0), "{}", ping.stderr);
+    a.signal("TERM");
+    assert_eq!(a.exit_code().await, Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_the_node_gracefully() {
+    let mut a = NodeProc::plain("terma").await;
+    let b = NodeProc::plain("termb").await;
+    // a and b talk to each other: links both ways.
+    let me = Node::builder()
+        .name("termdriver@127.0.0.1:0")
+        .cookie(COOKIE)
+        .start()
+        .await
+        .unwrap();
+    for (from, to) in [(&a.name, &b.name), (&b.name, &a.name)] {
+        let relay = me
+            .resolve::<Relay>(&ProcessId::new("relay", NodeName::new(from)))
+            .await
+            .unwrap();
+        let answer = relay
+            .call(Forward {
+                node: to.clone(),
+                text: "hi".into(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(answer, format!("hi from {to}"));
+    }
+
+    a.signal("TERM");
+    assert_eq!(a.exit_code().await, Some(0), "{}", a.stderr());
+    let log = a.stderr();
+    assert!(log.contains("SIGTERM: stopping"), "{log}");
+    // An actor's on_stop ran, and the node stopped after its actors.
+    let on_stop = log.find("echo stopped").expect("echo's on_stop ran");
+    let stopped = log.find("node stopped").expect("node stopped");
+    assert!(on_stop < stopped, "{log}");
+    assert_eq!(a.stdout().trim(), format!("stopped {}", a.name));
+    // b saw a leave, not a lost link.
+    b.wait_for_log(&format!("node {} left", a.name)).await;
+    let b_log = b.stderr();
+    assert!(!b_log.contains("link closed"), "{b_log}");
+    assert!(!b_log.contains("peer down"), "{b_log}");
+    me.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_stops_the_node_gracefully() {
+    let mut a = NodeProc::plain("int").await;
+    a.signal("INT");
+    assert_eq!(a.exit_code().await, Some(0), "{}", a.stderr());
+    let log = a.stderr();
+    assert!(log.contains("SIGINT: stopping"), "{log}");
+    assert!(log.contains("echo stopped"), "{log}");
+    assert!(log.contains("node stopped"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ping_call_and_ps_between_two_nodes() {
+    let mut a = NodeProc::plain("psa").await;
+    let mut b = NodeProc::plain("psb").await;
+
+    let ping = run(&["ping", &a.name, "--timeout", "5s"], &[]).await;
+    assert_eq!(ping.code, Some(0), "{}", ping.stderr);
+    assert!(
+        ping.stdout.starts_with(&format!("ping from {}: time=", a.name)),
+        "{}",
+        ping.stdout
+    );
+    assert!(ping.stdout.trim_end().ends_with(" ms"), "{}", ping.stdout);
+
+    let call = run(&["call", &b.name, "echo", "hello"], &[]).await;
+    assert_eq!(call.code, Some(0), "{}", call.stderr);
+    assert_eq!(call.stdout.trim(), format!("hello from {}", b.name));
+
+    // A process that does not take the message: the node's error, exit 4.
+    let wrong = run(&["call", &b.name, "relay", "hello"], &[]).await;
+    assert_eq!(wrong.code, Some(4), "{}", wrong.stderr);
+    assert!(wrong.stderr.contains("UnknownMessage"), "{}", wrong.stderr);
+
+    let ps = run(&["ps", &a.name], &[]).await;
+    assert_eq!(ps.code, Some(0), "{}", ps.stderr);
+    let lines: Vec<&str> = ps.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("PID") && lines[0].contains("MAILBOX"),
+        "{}",
+        ps.stdout
+    );
+    for name in ["echo", "relay", "sink", "ackor.inspect"] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains(&format!(" {name} ")) && l.contains("running")),
+            "{name} missing:\n{}",
+            ps.stdout
+        );
+    }
+    assert!(
+        lines.iter().any(|l| l.contains("sink") && l.contains("0/1 ")),
+        "{}",
+        ps.stdout
+    );
+
+    let json = run(&["ps", &b.name, "--json"], &[]).await;
+    assert_eq!(json.code, Some(0), "{}", json.stderr);
+    let list: Vec<ackor::ProcessInfo> =
+        serde_json::from_str(&json.stdout).expect("ps --json is a process list");
+    assert_eq!(list.len(), 4);
+    assert!(list.iter().all(|p| p.pid.node().as_str() == b.name));
+
+    for n in [&mut a, &mut b] {
+        n.signal("TERM");
+        assert_eq!(n.exit_code().await, Some(0));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_important_reports_acknowledgement_and_unknown_name() {
+    let mut a = NodeProc::plain("imp").await;
+    let ack = run(&["send-important", &a.name, "echo", "kept"], &[]).await;
+    assert_eq!(ack.code, Some(0), "{}", ack.stderr);
+    assert_eq!(ack.stdout.trim(), "acknowledged");
+
+    let unknown = run(&["send-important", &a.name, "nobody", "lost"], &[]).await;
+    assert_eq!(unknown.code, Some(4), "{}", unknown.stderr);
+    assert!(unknown.stderr.contains("ProcessUnknown"), "{}", unknown.stderr);
+    assert!(unknown.stdout.is_empty());
+
+    // sink has room for one and takes its time: the second is refused.
+    let first = run(&["send-important", &a.name, "sink", "one"], &[]).await;
+    assert_eq!(first.stdout.trim(), "acknowledged", "{}", first.stderr);
+    let second = run(&["send-important", &a.name, "sink", "two"], &[]).await;
+    assert_eq!(second.code, Some(4), "{}", second.stderr);
+    assert!(second.stderr.contains("MailboxFull"), "{}", second.stderr);
+
+    a.signal("TERM");
+    assert_eq!(a.exit_code().await, Some(0));
+
+    // And once the node is gone: unreachable.
+    let down = run(
+        &["send-important", &a.name, "echo", "late", "--timeout", "2s"],
+        &[],
+    )
+    .await;
+    assert_eq!(down.code, Some(3), "{}", down.stderr);
+    assert!(down.stderr.contains("NoConnection"), "{}", down.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_file_then_environment_then_flags() {
+    let file = temp_file(
+        "node.toml",
+        "name = \"fromfile@127.0.0.1:0\"\ncookie = \"file-cookie\"\ncall_timeout_ms = 3000\n\n[remote]\nlinks_per_peer = 1\nheartbeat_interval_ms = 200\n",
+    );
+    let file = file.to_str().unwrap();
+
+    // The file alone: its name and cookie.
+    let mut a = NodeProc::start(&["--config", file], &[]).await;
+    assert!(a.name.starts_with("fromfile@127.0.0.1:"), "{}", a.name);
+    let with_file = run(&["ping", &a.name], &[("ACKOR_COOKIE", "file-cookie")]).await;
+    assert_eq!(with_file.code, Some(0), "{}", with_file.stderr);
+    // A client reads the same file (ACKOR_CONFIG) for its cookie.
+    let via_env_file = run_with(&["ping", &a.name], &[("ACKOR_CONFIG", file)], false).await;
+    assert_eq!(via_env_file.code, Some(0), "{}", via_env_file.stderr);
+
+    // The environment over the file; a flag over the environment.
+    let mut b = NodeProc::start(
+        &["--config", file],
+        &[
+            ("ACKOR_NAME", "fromenv@127.0.0.1:0"),
+            ("ACKOR_COOKIE", "env-cookie"),
+        ],
+    )
+    .await;
+    assert!(b.name.starts_with("fromenv@127.0.0.1:"), "{}", b.name);
+    let wrong_cookie = run(
+        &["ping", &b.name, "--timeout", "2s"],
+        &[("ACKOR_COOKIE", "file-cookie")],
+    )
+    .await;
+    assert_eq!(wrong_cookie.code, Some(3), "{}", wrong_cookie.stderr);
+    let right_cookie = run(&["ping", &b.name, "--cookie", "env-cookie"], &[]).await;
+    assert_eq!(right_cookie.code, Some(0), "{}", right_cookie.stderr);
+
+    let mut c = NodeProc::start(
+        &["--config", file, "--name", "fromflag@127.0.0.1:0"],
+        &[("ACKOR_NAME", "fromenv@127.0.0.1:0")],
+    )
+    .await;
+    assert!(c.name.starts_with("fromflag@127.0.0.1:"), "{}", c.name);
+
+    for n in [&mut a, &mut b, &mut c] {
+        n.signal("TERM");
+        assert_eq!(n.exit_code().await, Some(0));
+    }
+
+    // Configuration errors: exit 2, at once.
+    let typo = temp_file("typo.toml", "cokie = \"c\"\n");
+    let bad = run(&["node", "--config", typo.to_str().unwrap()], &[]).await;
+    assert_eq!(bad.code, Some(2), "{}", bad.stderr);
+    assert!(bad.stderr.contains("cokie"), "{}", bad.stderr);
+    let no_name = run(&["node"], &[]).await;
+    assert_eq!(no_name.code, Some(2), "{}", no_name.stderr);
+    let no_cookie = run(&["node", "--name", "x@127.0.0.1:0"], &[("ACKOR_COOKIE", "")]).await;
+    assert_eq!(no_cookie.code, Some(2), "{}", no_cookie.stderr);
+    let half_tls = run(&["node", "--name", "x@127.0.0.1:0", "--tls-cert", file], &[]).await;
+    assert_eq!(half_tls.code, Some(2), "{}", half_tls.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_codes_for_unreachable_nodes_and_bad_usage() {
+    // Nothing listens on port 1.
+    let down = run(&["ping", "nobody@127.0.0.1:1", "--timeout", "2s"], &[]).await;
+    assert_eq!(down.code, Some(3), "{}", down.stderr);
+    assert!(down.stderr.contains("NoConnection"), "{}", down.stderr);
+    let ps = run(&["ps", "nobody@127.0.0.1:1", "--timeout", "2s"], &[]).await;
+    assert_eq!(ps.code, Some(3), "{}", ps.stderr);
+
+    let not_a_node = run(&["ping", "just-a-name"], &[]).await;
+    assert_eq!(not_a_node.code, Some(2), "{}", not_a_node.stderr);
+    let usage = run(&["ping"], &[]).await;
+    assert_eq!(usage.code, Some(2), "{}", usage.stderr);
+
+    // A node that cannot listen: a runtime failure.
+    let a = NodeProc::plain("busy").await;
+    let taken = run(&["node", "--name", &a.name], &[]).await;
+    assert_eq!(taken.code, Some(1), "{}", taken.stderr);
+    a.signal("TERM");
+}

@@ -60,7 +60,7 @@ impl Client {
         Failure::from_remote(self.target.as_str(), e)
     }
 
-    /// Runs `ask`, bounded by twice the timeout (resolve and call each have one), then
+    /// Runs `ask`, bounded by twice the timeout (the connection and the call), then
     /// stops the client node whatever happened.
     async fn run<T>(
         self,
@@ -81,15 +81,19 @@ pub async fn ping(args: ClientArgs, target: String) -> Result<(), Failure> {
     let client = Client::start(&args, &target).await?;
     client
         .run(args.timeout, async |c| {
-            // Where name-addressed calls from the library land, this becomes one call by
-            // name instead of resolve + call.
-            let echo = c
-                .node
-                .resolve::<Echo>(&c.id("echo"))
+            // Addressed by name, resolved on the node when the message arrives. The first
+            // call also makes the connection; the second one is the round trip.
+            let echo = c.id("echo");
+            c.node
+                .call_name::<Echo, _>(&echo, Ping("hello".into()))
                 .await
                 .map_err(|e| c.fail(&e))?;
             let started = Instant::now();
-            let reply = echo.call(Ping("ping".into())).await.map_err(|e| c.fail(&e))?;
+            let reply = c
+                .node
+                .call_name::<Echo, _>(&echo, Ping("ping".into()))
+                .await
+                .map_err(|e| c.fail(&e))?;
             let rtt = started.elapsed();
             say(&format!("{reply}: time={:.3} ms", rtt.as_secs_f64() * 1000.0));
             Ok(())
@@ -102,13 +106,13 @@ pub async fn call(args: ClientArgs, target: String, name: String, text: String) 
     let client = Client::start(&args, &target).await?;
     client
         .run(args.timeout, async |c| {
-            // See `ping`: a call by name once the library has one.
-            let to = c
+            // Any process that takes a `Ping` will do: the receiving node decodes the
+            // message by the tag, as the process's own type registered it.
+            let reply = c
                 .node
-                .resolve::<Echo>(&c.id(&name))
+                .call_name::<Echo, _>(&c.id(&name), Ping(text))
                 .await
                 .map_err(|e| c.fail(&e))?;
-            let reply = to.call(Ping(text)).await.map_err(|e| c.fail(&e))?;
             say(&reply);
             Ok(())
         })
@@ -126,13 +130,12 @@ pub async fn send_important(
     let client = Client::start(&args, &target).await?;
     client
         .run(args.timeout, async |c| {
-            // See `ping`: a send by name once the library has one.
-            let to = c
-                .node
-                .resolve::<Echo>(&c.id(&name))
+            // Resolved on the node when it arrives: an unknown name is the send's own
+            // `ProcessUnknown`, not a lookup's.
+            c.node
+                .send_important_name::<Echo, _>(&c.id(&name), Ping(text))
                 .await
                 .map_err(|e| c.fail(&e))?;
-            to.send_important(Ping(text)).await.map_err(|e| c.fail(&e))?;
             say("acknowledged");
             Ok(())
         })
@@ -144,12 +147,10 @@ pub async fn ps(args: ClientArgs, target: String, json: bool) -> Result<(), Fail
     let client = Client::start(&args, &target).await?;
     let list = client
         .run(args.timeout, async |c| {
-            let inspect = c
-                .node
-                .resolve::<Inspect>(&c.id(INSPECT))
+            c.node
+                .call_name::<Inspect, _>(&c.id(INSPECT), ListProcesses)
                 .await
-                .map_err(|e| c.fail(&e))?;
-            inspect.call(ListProcesses).await.map_err(|e| c.fail(&e))
+                .map_err(|e| c.fail(&e))
         })
         .await?;
     if json {

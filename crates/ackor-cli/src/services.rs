@@ -90,13 +90,8 @@ impl RemoteMessage for Forward {
 impl Handler<Forward> for Relay {
     type Return = Reply<String>;
     async fn handle(&mut self, msg: Forward, ctx: &mut Context<Self>) -> Reply<String> {
-        let node = ctx.node().clone();
         let id = ProcessId::new("echo", ackor::NodeName::new(&msg.node));
-        let answer = async {
-            let echo = node.resolve::<Echo>(&id).await?;
-            ctx.call(&echo, Ping(msg.text)).await
-        };
-        Reply::from_result(answer.await)
+        Reply::from_result(ctx.call_name::<Echo, _>(&id, Ping(msg.text)).await)
     }
 }
 

@@ -23,28 +23,34 @@ const EVENT_BUFFER: usize = 1024;
 /// membership. See the [crate docs](crate) for an example.
 #[derive(Clone)]
 pub struct Cluster {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
-    node: Node,
+pub(crate) struct Inner {
+    pub(crate) node: Node,
     config: ClusterConfig,
     gossip_addr: SocketAddr,
     chitchat: Mutex<Option<ChitchatHandle>>,
     events: broadcast::Sender<MemberEvent>,
-    view: Mutex<View>,
+    pub(crate) view: Mutex<View>,
     reconciler: Mutex<Option<AbortHandle>>,
+    /// This node's members of each process group (what its fan-out serves).
+    pub(crate) local_groups: Mutex<BTreeMap<String, BTreeSet<Pid>>>,
+    /// Cluster names of keyed actors living here: one that loses its name is stopped.
+    pub(crate) keyed: Mutex<BTreeSet<String>>,
 }
 
 /// What this node last saw of the cluster.
 #[derive(Default)]
-struct View {
+pub(crate) struct View {
     /// Live members, by node name and incarnation (this node included).
     members: BTreeMap<(NodeName, u32), Member>,
     /// Members that announced their leave: their disappearance is no `Down`.
     leaving: BTreeSet<(NodeName, u32)>,
     /// The owner of each cluster name.
     owners: BTreeMap<String, Claim>,
+    /// The members of each process group, cluster-wide.
+    pub(crate) groups: BTreeMap<String, BTreeSet<Pid>>,
 }
 
 impl Cluster {
@@ -104,7 +110,10 @@ impl Cluster {
             events,
             view: Mutex::new(View::default()),
             reconciler: Mutex::new(None),
+            local_groups: Mutex::new(BTreeMap::new()),
+            keyed: Mutex::new(BTreeSet::new()),
         });
+        crate::agent::start(&inner)?;
         let task = tokio::spawn(reconcile_loop(Arc::downgrade(&inner), watcher));
         *lock(&inner.reconciler) = Some(task.abort_handle());
         tracing::info!(node = %node.name(), gossip = %gossip_addr, cluster = %inner.config.cluster_id, "joined cluster");
@@ -174,6 +183,9 @@ impl Cluster {
         if let Some(task) = lock(&self.inner.reconciler).take() {
             task.abort();
         }
+        if let Some(agent) = self.inner.node.whereis(crate::agent::AGENT) {
+            let _ = self.inner.node.stop(&agent, ackor::ExitReason::Normal);
+        }
         if let Err(e) = handle.shutdown().await {
             tracing::debug!(error = %e, "gossip ended with an error");
         }
@@ -203,7 +215,10 @@ impl Cluster {
         {
             return Err(Error::NameTaken(name.to_string()));
         }
-        self.inner.node.register(name, pid)?;
+        // (Already registered here for it when it was spawned with the name.)
+        if self.inner.node.whereis(name).as_ref() != Some(pid) {
+            self.inner.node.register(name, pid)?;
+        }
         let claim = Claim {
             pid: pid.clone(),
             at_ms: names::now_ms(),
@@ -282,10 +297,11 @@ impl Cluster {
         if view.owners.get(name).is_some_and(|c| &c.pid == pid) {
             view.owners.remove(name);
         }
+        lock(&self.inner.keyed).remove(name);
     }
 
     /// Runs `f` on this node's gossip state; `None` after [`Cluster::leave`].
-    async fn with_own_state<T>(&self, f: impl FnOnce(&mut NodeState) -> T) -> Option<T> {
+    pub(crate) async fn with_own_state<T>(&self, f: impl FnOnce(&mut NodeState) -> T) -> Option<T> {
         let chitchat = lock(&self.inner.chitchat)
             .as_ref()
             .map(ChitchatHandle::chitchat)?;
@@ -376,6 +392,7 @@ async fn reconcile(inner: &Arc<Inner>, live: &BTreeMap<ChitchatId, NodeState>) {
             })
             .collect();
         view.owners = owners;
+        view.groups = crate::groups::members(live.iter().filter(|(_, state)| state.get(LEAVING).is_none()));
         lost
     };
     for node in down {
@@ -385,7 +402,12 @@ async fn reconcile(inner: &Arc<Inner>, live: &BTreeMap<ChitchatId, NodeState>) {
     }
     let cluster = Cluster { inner: inner.clone() };
     for (name, mine, winner) in lost {
+        let keyed = lock(&inner.keyed).contains(&name);
         cluster.drop_claim(&name, &mine.pid).await;
+        if keyed {
+            // A second activation of a keyed actor: the winner's is the one.
+            let _ = inner.node.stop(&mine.pid, ackor::ExitReason::Normal);
+        }
         tracing::info!(%name, %winner, "cluster name lost to a concurrent registration");
         events.push(MemberEvent::NameLost { name, winner });
     }
@@ -394,6 +416,6 @@ async fn reconcile(inner: &Arc<Inner>, live: &BTreeMap<ChitchatId, NodeState>) {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }

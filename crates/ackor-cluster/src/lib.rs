@@ -23,6 +23,15 @@
 //!   see `gossip.rs` for what is and is not protected.
 //! - **Cluster-wide names** ([`Cluster::register`], [`Cluster::whereis`],
 //!   [`Cluster::process_id`]), usable with every name-addressed verb of ackor.
+//! - **Process groups**, like Erlang's `pg` ([`Cluster::join_group`],
+//!   [`Cluster::group_members`], [`Cluster::broadcast`]): a broadcast is encoded once
+//!   and sent once to each node with members, which hands it to its members.
+//! - **Placement** ([`Cluster::place`]): rendezvous hashing over the live members, and
+//!   [`Cluster::spawn_keyed`], one actor per key in the cluster, started again where
+//!   placement says when its member leaves or dies (on the next ask for it).
+//!
+//! Every member runs an agent actor, registered on its node as `ackor.cluster`, that
+//! the other members address for broadcasts and keyed spawns.
 //!
 //! ## Cluster-wide names
 //!
@@ -83,11 +92,14 @@
 //! This crate uses chitchat 0.11: later versions no longer let a transport encode and
 //! decode gossip messages, which signing every datagram needs.
 
+mod agent;
 mod cluster;
 mod config;
 mod gossip;
+mod groups;
 mod member;
 mod names;
+mod placement;
 
 pub use cluster::Cluster;
 pub use config::ClusterConfig;

@@ -310,6 +310,36 @@ impl Node {
         self.inner.remote.as_ref().map(|r| r.local_addr())
     }
 
+    /// Asks process `pid`, on this node or another, to stop with `reason`, without a
+    /// typed handle (see [`ActorRef::stop_with`](crate::ActorRef::stop_with) for what
+    /// stopping does). [`Error::ProcessUnknown`] for a local pid that is not alive;
+    /// to another node the request is sent and not confirmed.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> Result<(), ackor::Error> {
+    /// # use ackor::{Actor, BoxError, Context, ExitReason, Node};
+    /// # struct Idle;
+    /// # impl Actor for Idle { type Args = (); async fn init(_: (), _: &mut Context<Self>) -> Result<Self, BoxError> { Ok(Idle) } }
+    /// let node = Node::builder().name("doc@local").start().await?;
+    /// let pid = node.spawn::<Idle>(())?.pid().clone();
+    /// node.stop(&pid, ExitReason::Normal)?;
+    /// assert_eq!(node.wait_for_exit(&pid).await, ExitReason::Normal);
+    /// node.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn stop(&self, pid: &Pid, reason: ExitReason) -> Result<(), Error> {
+        if pid.node() == self.name() {
+            let cell = self.registry().get(pid).ok_or(Error::ProcessUnknown)?;
+            return cell
+                .push_system(SystemMsg::Stop(reason))
+                .map_err(|_| Error::ProcessUnknown);
+        }
+        let remote = self
+            .remote()
+            .ok_or_else(|| Error::Config("this node has no network side (set a cookie)".into()))?;
+        remote.exit(None, pid, &reason)
+    }
+
     /// Treats `node` as gone, now: what waits on it fails as on a lost connection
     /// (calls and important sends with [`Error::ConnectionLost`] if they had left,
     /// [`Error::NoConnection`] if not; monitors of its processes get `Down` and links

@@ -1,0 +1,187 @@
+//! Placement: which member a key belongs on, by rendezvous (highest-random-weight)
+//! hashing over the live members, and one actor per key in the cluster.
+//!
+//! Rendezvous hashing scores every (key, member) pair with a hash and picks the best
+//! member. All members compute the same answer from the same member list, and when a
+//! member joins or goes only the keys that it wins or held move.
+//!
+//! A keyed actor ([`Cluster::spawn_keyed`]) is named `<kind>/<key>` across the cluster:
+//! the name finds the activation wherever it is, so a member that joins later does not
+//! cause a second one. When its node dies or leaves, its name goes with it, and the
+//! next `spawn_keyed` for the key starts it again where placement says now. Two
+//! activations started concurrently from members with different views of the cluster
+//! are resolved by the names' rule: the loser is stopped.
+
+use ackor::{ActorRef, Error, ExitReason, NodeName, Pid, ProcessId, RemoteActor, SpawnOptions};
+use sha2::{Digest, Sha256};
+
+use crate::agent::{AGENT, ClaimKey, ClusterAgent};
+use crate::cluster::{Cluster, lock};
+use crate::member::Member;
+
+/// The rendezvous score of `key` on `node`.
+fn score(key: &str, node: &NodeName) -> u64 {
+    let mut h = Sha256::new();
+    h.update((key.len() as u64).to_be_bytes());
+    h.update(key.as_bytes());
+    h.update(node.as_str().as_bytes());
+    let digest = h.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(first)
+}
+
+/// The best of `members` for `key`.
+pub(crate) fn pick<'a>(key: &str, members: impl IntoIterator<Item = &'a Member>) -> Option<&'a Member> {
+    members
+        .into_iter()
+        .max_by_key(|m| (score(key, &m.node), m.node.as_str().to_string()))
+}
+
+impl Cluster {
+    /// The member `key` belongs on: the same answer on every member that has the same
+    /// view of the cluster. `None` only after [`Cluster::leave`].
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> Result<(), ackor::Error> {
+    /// # use ackor::Node;
+    /// # use ackor_cluster::{Cluster, ClusterConfig};
+    /// let node = Node::builder().name("a@127.0.0.1:0").cookie("c").start().await?;
+    /// let cluster = Cluster::join(&node, ClusterConfig::new("doc", "127.0.0.1:0".parse().unwrap())).await?;
+    /// // Alone in its cluster, every key is this node's.
+    /// assert_eq!(cluster.place("cart:42"), Some(node.name().clone()));
+    /// # cluster.leave().await;
+    /// # node.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn place(&self, key: &str) -> Option<NodeName> {
+        self.place_where(key, |_| true)
+    }
+
+    /// [`Cluster::place`] among the members `eligible` accepts (by their metadata, say).
+    pub fn place_where(&self, key: &str, eligible: impl Fn(&Member) -> bool) -> Option<NodeName> {
+        let members = self.members();
+        pick(key, members.iter().filter(|m| eligible(m))).map(|m| m.node.clone())
+    }
+
+    /// The one actor of kind `A` for `key` in the cluster: the running one if there is
+    /// one (found by its cluster name `<KIND>/<key>`), otherwise started with `args`
+    /// and `options` on the member [`Cluster::place`] picks (which must
+    /// [allow](ackor::Node::allow_remote_spawn) `A`) and registered there.
+    ///
+    /// Fails as [`Node::spawn_remote`](ackor::Node::spawn_remote) does, and with
+    /// [`Error::NodeStopped`] after [`Cluster::leave`].
+    pub async fn spawn_keyed<A: RemoteActor>(
+        &self,
+        key: &str,
+        args: A::Args,
+        options: SpawnOptions,
+    ) -> Result<ActorRef<A>, Error> {
+        let node = &self.inner.node;
+        let name = format!("{}/{key}", A::KIND);
+        if let Some(pid) = self.whereis(&name) {
+            return node.actor_ref::<A>(&pid);
+        }
+        let target = self.place(key).ok_or(Error::NodeStopped)?;
+        let spawned = match node
+            .spawn_remote::<A>(&target, args, options.name(name.clone()))
+            .await
+        {
+            Ok(actor) => actor,
+            // Started there meanwhile (from another member): that one is the actor.
+            Err(Error::NameTaken(_)) => {
+                node.resolve::<A>(&ProcessId::new(name.clone(), target.clone()))
+                    .await?
+            }
+            Err(e) => return Err(e),
+        };
+        let owner = if &target == node.name() {
+            self.claim_key(&name, spawned.pid())
+                .await
+                .map_err(Error::Config)?
+        } else {
+            let agent = ProcessId::new(AGENT, target.clone());
+            let claim = ClaimKey {
+                name: name.clone(),
+                id: spawned.pid().id(),
+                creation: spawned.pid().creation(),
+            };
+            let (owner_node, id, creation) = node
+                .call_name::<ClusterAgent, _>(&agent, claim)
+                .await?
+                .map_err(Error::Config)?;
+            Pid::new(NodeName::new(owner_node), id, creation)
+        };
+        if &owner == spawned.pid() {
+            Ok(spawned)
+        } else {
+            // Another member's activation won the name first: ours goes.
+            let _ = spawned.stop_with(ExitReason::Normal);
+            node.actor_ref::<A>(&owner)
+        }
+    }
+
+    /// On the node of `pid`: registers `name` for it as a keyed actor; answers the
+    /// owner of the name afterwards (another process when one holds it already; that
+    /// one then stays, and `pid` should be stopped by the caller).
+    pub(crate) async fn claim_key(&self, name: &str, pid: &Pid) -> Result<Pid, String> {
+        match self.register(name, pid).await {
+            Ok(()) => {
+                lock(&self.inner.keyed).insert(name.to_string());
+                Ok(pid.clone())
+            }
+            Err(Error::NameTaken(_)) => self
+                .whereis(name)
+                .ok_or_else(|| format!("{name}: taken, owner unknown")),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn member(name: &str) -> Member {
+        Member {
+            node: NodeName::new(name),
+            creation: 1,
+            gossip_addr: "127.0.0.1:1".parse().unwrap(),
+            metadata: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn only_the_keys_of_a_member_that_goes_move() {
+        let all: Vec<Member> = (0..5).map(|i| member(&format!("n{i}@h:1"))).collect();
+        let without_n2: Vec<Member> = all
+            .iter()
+            .filter(|m| m.node.as_str() != "n2@h:1")
+            .cloned()
+            .collect();
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        for k in 0..2000 {
+            let key = format!("key-{k}");
+            let before = pick(&key, &all).unwrap().node.clone();
+            let after = pick(&key, &without_n2).unwrap().node.clone();
+            if before.as_str() != "n2@h:1" {
+                assert_eq!(before, after, "{key} moved though its member stayed");
+            }
+            *counts.entry(before.to_string()).or_default() += 1;
+        }
+        // Spread over every member, none starved (400 each on average).
+        assert_eq!(counts.len(), 5);
+        assert!(counts.values().all(|&c| c > 250), "{counts:?}");
+    }
+
+    #[test]
+    fn placement_does_not_depend_on_the_order_of_the_member_list() {
+        let mut all: Vec<Member> = (0..4).map(|i| member(&format!("n{i}@h:1"))).collect();
+        let first = pick("k", &all).unwrap().node.clone();
+        all.reverse();
+        assert_eq!(pick("k", &all).unwrap().node, first);
+    }
+}

@@ -28,6 +28,8 @@ pub struct Cluster {
 
 pub(crate) struct Inner {
     pub(crate) node: Node,
+    /// This node as a member (live gossip lists it too, once the first round is done).
+    me: Member,
     config: ClusterConfig,
     gossip_addr: SocketAddr,
     chitchat: Mutex<Option<ChitchatHandle>>,
@@ -102,7 +104,14 @@ impl Cluster {
             .map_err(|e| Error::Config(format!("cannot start gossip: {e}")))?;
         let watcher = handle.chitchat().lock().await.live_nodes_watcher();
         let (events, _) = broadcast::channel(EVENT_BUFFER);
+        let me = Member {
+            node: node.name().clone(),
+            creation: node.creation(),
+            gossip_addr,
+            metadata: config.metadata.clone(),
+        };
         let inner = Arc::new(Inner {
+            me,
             node: node.clone(),
             config,
             gossip_addr,
@@ -114,6 +123,9 @@ impl Cluster {
             keyed: Mutex::new(BTreeSet::new()),
         });
         crate::agent::start(&inner)?;
+        // The view holds this node from the start.
+        let live = watcher.borrow().clone();
+        reconcile(&inner, &live).await;
         let task = tokio::spawn(reconcile_loop(Arc::downgrade(&inner), watcher));
         *lock(&inner.reconciler) = Some(task.abort_handle());
         tracing::info!(node = %node.name(), gossip = %gossip_addr, cluster = %inner.config.cluster_id, "joined cluster");
@@ -358,6 +370,9 @@ async fn reconcile(inner: &Arc<Inner>, live: &BTreeMap<ChitchatId, NodeState>) {
                 events.push(MemberEvent::Up(member.clone()));
             }
             members.insert(key, member);
+        }
+        if !view.leaving.contains(&me) {
+            members.entry(me.clone()).or_insert_with(|| inner.me.clone());
         }
         for (key, member) in &view.members {
             if members.contains_key(key) || view.leaving.contains(key) || key == &me {

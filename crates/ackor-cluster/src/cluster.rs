@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, Weak};
 
 use ackor::{Actor, ActorRef, Error, Handler, Node, NodeName, Pid, ProcessId};
+use chitchat::transport::Transport;
 use chitchat::{ChitchatConfig, ChitchatHandle, ChitchatId, FailureDetectorConfig, NodeState};
 use tokio::sync::broadcast;
 use tokio::task::AbortHandle;
@@ -71,12 +72,23 @@ impl Cluster {
             .ok_or_else(|| Error::Config("a cluster member needs a networked node (set a cookie)".into()))?;
         let secret = config.secret.clone().unwrap_or(cookie);
         let key = ClusterKey::new(&config.cluster_id, &secret);
-        let (transport, gossip_addr) = SignedUdp::bind(config.gossip_addr, key).await.map_err(|e| {
-            Error::Config(format!(
-                "cannot bind the gossip address {}: {e}",
-                config.gossip_addr
-            ))
-        })?;
+        let (transport, gossip_addr): (Box<dyn Transport>, SocketAddr) = match &config.in_memory {
+            Some(_) if config.gossip_addr.port() == 0 => {
+                return Err(Error::Config(
+                    "in-memory gossip needs a gossip address with a port".into(),
+                ));
+            }
+            Some(channels) => (Box::new(channels.clone()), config.gossip_addr),
+            None => {
+                let (udp, bound) = SignedUdp::bind(config.gossip_addr, key).await.map_err(|e| {
+                    Error::Config(format!(
+                        "cannot bind the gossip address {}: {e}",
+                        config.gossip_addr
+                    ))
+                })?;
+                (Box::new(udp), bound)
+            }
+        };
         let id = ChitchatId::new(node.name().as_str(), u64::from(node.creation()), gossip_addr);
         let chitchat_config = ChitchatConfig {
             chitchat_id: id,
@@ -99,7 +111,7 @@ impl Cluster {
             .iter()
             .map(|(k, v)| (format!("{META}{k}"), v.clone()))
             .collect();
-        let handle = chitchat::spawn_chitchat(chitchat_config, initial, &transport)
+        let handle = chitchat::spawn_chitchat(chitchat_config, initial, transport.as_ref())
             .await
             .map_err(|e| Error::Config(format!("cannot start gossip: {e}")))?;
         let watcher = handle.chitchat().lock().await.live_nodes_watcher();

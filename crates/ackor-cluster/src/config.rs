@@ -28,6 +28,7 @@ pub struct ClusterConfig {
     pub(crate) dead_member_grace: Duration,
     pub(crate) leave_grace: Duration,
     pub(crate) metadata: BTreeMap<String, String>,
+    pub(crate) in_memory: Option<chitchat::transport::ChannelTransport>,
 }
 
 impl std::fmt::Debug for ClusterConfig {
@@ -62,7 +63,19 @@ impl ClusterConfig {
             dead_member_grace: Duration::from_secs(3600),
             leave_grace: Duration::from_secs(1),
             metadata: BTreeMap::new(),
+            in_memory: None,
         }
+    }
+
+    /// Gossips over chitchat's in-memory transport instead of UDP, for tests that
+    /// need to cut and heal links between members at will
+    /// ([`ChannelTransport::remove_link`](crate::testing::ChannelTransport::remove_link)).
+    /// Every member of such a cluster shares one transport and needs a distinct gossip
+    /// address with a nonzero port (no socket is bound: it only names the member).
+    /// Gossip in memory is not signed.
+    pub fn in_memory(mut self, transport: crate::testing::ChannelTransport) -> Self {
+        self.in_memory = Some(transport);
+        self
     }
 
     /// The gossip addresses (`host:port`) of members to join through. Any live member

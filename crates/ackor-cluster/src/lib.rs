@@ -102,5 +102,11 @@ mod names;
 mod placement;
 
 pub use cluster::Cluster;
+
+/// What tests of clustered code need: chitchat's in-memory gossip transport, whose
+/// links can be cut and healed (see [`ClusterConfig::in_memory`]).
+pub mod testing {
+    pub use chitchat::transport::ChannelTransport;
+}
 pub use config::ClusterConfig;
 pub use member::{Member, MemberEvent};

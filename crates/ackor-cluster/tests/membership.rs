@@ -6,8 +6,9 @@
 
 use std::time::Duration;
 
-use ackor::Error;
+use ackor::{Actor, BoxError, Context, Down, Error, ExitReason, Handler, Message, Node, Pid, RemoteConfig};
 use ackor_cluster::{Cluster, MemberEvent};
+use tokio::sync::mpsc;
 
 mod common;
 use common::*;
@@ -98,6 +99,9 @@ async fn dead_member_goes_through_the_peer_down_path() {
     let echo = b.spawn::<Echo>(()).unwrap();
     let remote = a.actor_ref::<Echo>(echo.pid()).unwrap();
     // A call b will not answer for a minute, pending on a.
+    let (watcher, downs) = mpsc::unbounded_channel();
+    let watching = a.spawn::<Watcher>(watcher).unwrap();
+    watching.call(Watch(echo.pid().clone())).await.unwrap();
     let pending = tokio::spawn(async move { remote.call(Say("slow".into(), 60_000)).await });
     tokio::time::sleep(Duration::from_millis(200)).await;
     // b's gossip stops without a leave: to the others, b is silent, then dead. (Its
@@ -114,6 +118,12 @@ async fn dead_member_goes_through_the_peer_down_path() {
         .unwrap()
         .unwrap();
     assert_eq!(outcome, Err(Error::ConnectionLost));
+    let mut downs = downs;
+    let (pid, reason) = tokio::time::timeout(Duration::from_secs(5), downs.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((&pid, reason), (echo.pid(), ExitReason::NoConnection));
     assert!(started.elapsed() < Duration::from_secs(15));
     ca.leave().await;
     a.shutdown().await;
@@ -163,88 +173,72 @@ async fn gossip_from_another_cluster_secret_or_junk_is_ignored() {
     }
 }
 
-// ------------------------------------------------------------------ names
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_registrations_converge_on_one_owner_and_the_loser_is_told() {
-    let (a, ca) = member("a", "c6", &[]).await;
-    let (b, cb) = member("b", "c6", &[&ca]).await;
-    until("a and b see each other", || {
-        ca.members().len() == 2 && cb.members().len() == 2
-    })
-    .await;
-    let (mut ea, mut eb) = (ca.events(), cb.events());
-    let on_a = a.spawn::<Echo>(()).unwrap();
-    let on_b = b.spawn::<Echo>(()).unwrap();
-    // Both claim before either hears of the other's claim.
-    let (ra, rb) = tokio::join!(
-        ca.register("leader", on_a.pid()),
-        cb.register("leader", on_b.pid())
-    );
-    assert_eq!((ra, rb), (Ok(()), Ok(())));
-    until("both agree on one owner", || {
-        let (wa, wb) = (ca.whereis("leader"), cb.whereis("leader"));
-        wa.is_some() && wa == wb
-    })
-    .await;
-    let winner = ca.whereis("leader").unwrap();
-    let a_won = &winner == on_a.pid();
-    let (loser_node, loser_cluster, loser_pid, loser_events) = if a_won {
-        (&b, &cb, on_b.pid(), &mut eb)
-    } else {
-        (&a, &ca, on_a.pid(), &mut ea)
-    };
-    let lost = next_event(loser_events, "name lost", |e| {
-        matches!(e, MemberEvent::NameLost { .. })
-    })
-    .await;
-    assert_eq!(
-        lost,
-        MemberEvent::NameLost {
-            name: "leader".into(),
-            winner: winner.clone()
-        }
-    );
-    assert_eq!(
-        loser_node.whereis("leader"),
-        None,
-        "the loser keeps the local name"
-    );
-    // Another registration is refused while the owner lives.
-    assert_eq!(
-        loser_cluster.register("leader", loser_pid).await,
-        Err(Error::NameTaken("leader".into()))
-    );
-    ca.leave().await;
-    cb.leave().await;
-    a.shutdown().await;
+async fn a_member_that_restarts_is_a_new_incarnation() {
+    let (a, ca) = member("a", "c8", &[]).await;
+    let mut events = ca.events();
+    let (b, cb) = member("b", "c8", &[&ca]).await;
+    next_event(&mut events, "up", |e| matches!(e, MemberEvent::Up(_))).await;
+    let (name, old_creation) = (b.name().clone(), b.creation());
+    // b dies (no leave) and comes back under the same name.
+    drop(cb);
     b.shutdown().await;
+    let b2 = Node::builder()
+        .name(name.as_str())
+        .remote(RemoteConfig::new(COOKIE))
+        .start()
+        .await
+        .unwrap();
+    assert_ne!(b2.creation(), old_creation);
+    let cb2 = Cluster::join(&b2, config("c8").seeds([ca.gossip_addr().to_string()]))
+        .await
+        .unwrap();
+    let mut saw_new_up = false;
+    let mut saw_old_down = false;
+    while !(saw_new_up && saw_old_down) {
+        let e = next_event(&mut events, "the new incarnation up and the old one down", |_| {
+            true
+        })
+        .await;
+        match e {
+            MemberEvent::Up(m) if m.node == name && m.creation == b2.creation() => saw_new_up = true,
+            MemberEvent::Down(m) if m.node == name && m.creation == old_creation => saw_old_down = true,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    until("a lists only the new incarnation", || {
+        ca.members()
+            .iter()
+            .filter(|m| m.node == name)
+            .map(|m| m.creation)
+            .collect::<Vec<_>>()
+            == vec![b2.creation()]
+    })
+    .await;
+    cb2.leave().await;
+    ca.leave().await;
+    a.shutdown().await;
+    b2.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn names_go_with_their_process_and_with_a_member_that_leaves() {
-    let (a, ca) = member("a", "c7", &[]).await;
-    let (b, cb) = member("b", "c7", &[&ca]).await;
-    let first = b.spawn::<Echo>(()).unwrap();
-    let second = b.spawn::<Echo>(()).unwrap();
-    cb.register("one", first.pid()).await.unwrap();
-    cb.register("two", second.pid()).await.unwrap();
-    until("a sees both names", || {
-        ca.whereis("one").is_some() && ca.whereis("two").is_some()
-    })
-    .await;
-    first.stop().unwrap();
-    until("a forgets the stopped process's name", || {
-        ca.whereis("one").is_none()
-    })
-    .await;
-    assert_eq!(ca.whereis("two").as_ref(), Some(second.pid()));
-    cb.leave().await;
-    until("a forgets the names of the member that left", || {
-        ca.whereis("two").is_none()
-    })
-    .await;
-    ca.leave().await;
-    a.shutdown().await;
-    b.shutdown().await;
+/// Monitors a pid and reports its `Down`.
+struct Watcher(mpsc::UnboundedSender<(Pid, ExitReason)>);
+impl Actor for Watcher {
+    type Args = mpsc::UnboundedSender<(Pid, ExitReason)>;
+    async fn init(tx: Self::Args, _: &mut Context<Self>) -> Result<Self, BoxError> {
+        Ok(Watcher(tx))
+    }
+    async fn on_down(&mut self, _: &mut Context<Self>, down: Down) {
+        let _ = self.0.send((down.pid, down.reason));
+    }
+}
+struct Watch(Pid);
+impl Message for Watch {
+    type Reply = ();
+}
+impl Handler<Watch> for Watcher {
+    type Return = ();
+    async fn handle(&mut self, msg: Watch, ctx: &mut Context<Self>) {
+        ctx.monitor(&msg.0);
+    }
 }

@@ -224,3 +224,12 @@ pub use reentrancy::{Reentrancy, ReentrancyMode, RequestCall, RequestOptions};
 pub use remote::{BoxFuture, Connection, Listener, Transport};
 pub use remote::{RemoteConfig, TlsConfig};
 pub use route::{ActorRef, Call, CallFuture, RemoteActor, SendImportant};
+
+#[cfg(feature = "macros")]
+pub use ackor_macros::{Message, RemoteMessage, actor};
+
+/// What the code `#[ackor::actor]` generates uses; not part of the public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::actor::{Probe, ViaLocal, ViaRemote};
+}

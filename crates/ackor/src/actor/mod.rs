@@ -21,6 +21,8 @@ pub(crate) use reply::{Forward, ReplyReceiver, SenderGone, channel as reply_chan
 pub(crate) use envelope::{Envelope, MsgEnvelope};
 pub use remote_messages::{Codec, MessagePack, RemoteMessage, RemoteMessages};
 pub(crate) use remote_messages::{DecodeReply, table};
+#[doc(hidden)]
+pub use remote_messages::{Probe, ViaLocal, ViaRemote};
 pub(crate) use run::run;
 pub use spawn::SpawnOptions;
 

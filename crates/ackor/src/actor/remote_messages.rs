@@ -3,6 +3,7 @@
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
+use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::Serialize;
@@ -244,5 +245,53 @@ pub(crate) fn table<A: Actor>() -> Arc<RemoteMessages<A>> {
         Ok(t) => t,
         // Unreachable: the entry for A's TypeId is always a RemoteMessages<A>.
         Err(_) => Arc::new(RemoteMessages::new()),
+    }
+}
+
+/// What `#[ackor::actor]` calls to register each message type its handlers take:
+/// `(&Probe::<A, M>::new()).register(messages)`, with [`ViaRemote`] and [`ViaLocal`] in
+/// scope. Method lookup tries the receiver's type `&Probe` before `&&Probe`, so
+/// [`ViaRemote`] (on `Probe`, method on `&Probe`) wins where `M` is a [`RemoteMessage`]
+/// and registers it; elsewhere only [`ViaLocal`] (on `&Probe`) applies, and does nothing.
+/// The choice is made on the concrete types at the call site (autoref specialization),
+/// not by trait selection on generic parameters.
+#[doc(hidden)]
+pub struct Probe<A, M>(PhantomData<fn() -> (A, M)>);
+
+impl<A, M> Probe<A, M> {
+    /// A probe for actor `A` and message `M`.
+    #[allow(clippy::new_without_default)] // only the macro builds one
+    pub fn new() -> Self {
+        Probe(PhantomData)
+    }
+}
+
+/// Registers `M` for remote use: the message is a [`RemoteMessage`]. See [`Probe`].
+#[doc(hidden)]
+pub trait ViaRemote<A: Actor> {
+    /// Adds the message to `messages` with [`RemoteMessages::add`].
+    fn register(&self, messages: &mut RemoteMessages<A>);
+}
+
+impl<A, M> ViaRemote<A> for Probe<A, M>
+where
+    A: Handler<M>,
+    M: RemoteMessage,
+{
+    fn register(&self, messages: &mut RemoteMessages<A>) {
+        messages.add::<M>();
+    }
+}
+
+/// Leaves `M` local-only: the message is not a [`RemoteMessage`]. See [`Probe`].
+#[doc(hidden)]
+pub trait ViaLocal<A: Actor> {
+    /// Does nothing.
+    fn register(&self, messages: &mut RemoteMessages<A>);
+}
+
+impl<A: Actor, M> ViaLocal<A> for &Probe<A, M> {
+    fn register(&self, messages: &mut RemoteMessages<A>) {
+        let _ = messages;
     }
 }

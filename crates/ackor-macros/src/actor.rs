@@ -58,9 +58,9 @@ pub(crate) fn expand(args: TokenStream, mut item: ItemImpl) -> syn::Result<Token
             other => kept.push(other),
         }
     }
-    if let Some(e) = errors {
-        return Err(e);
-    }
+    // A handler that does not parse is left out; the rest is still generated, so the
+    // error is the only one (no unused imports, no missing `Actor` impl).
+    let errors = errors.map(syn::Error::into_compile_error);
 
     let registrations = registrations(&handlers);
     if !handlers.is_empty() {
@@ -83,6 +83,7 @@ pub(crate) fn expand(args: TokenStream, mut item: ItemImpl) -> syn::Result<Token
 
     let impls = handlers.iter().map(|h| handler_impl(&item, h));
     Ok(quote! {
+        #errors
         #item
         #(#impls)*
     })

@@ -89,7 +89,26 @@ pub(crate) fn derive_remote_message(input: &DeriveInput) -> syn::Result<TokenStr
                        `#[remote(tag = \"myapp.message.v1\")]`";
         return Err(syn::Error::new(seen.unwrap_or_else(|| name.span()), message));
     };
-    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    let (impl_generics, ty_generics, _) = input.generics.split_for_impl();
+    let mut generics = input.generics.clone();
+    if !generics.params.is_empty() {
+        // A generic message is remote for the parameters that make it and its reply serde
+        // types (as serde's derives bound each parameter). Not for a concrete type: a
+        // bound that cannot hold there would be an error of its own, not the plain
+        // "`X: Serialize` is not satisfied".
+        let serde = quote!(::ackor::__private::serde);
+        let predicates = [
+            syn::parse_quote!(#name #ty_generics: #serde::Serialize + #serde::de::DeserializeOwned),
+            syn::parse_quote!(
+                <#name #ty_generics as ::ackor::Message>::Reply: #serde::Serialize + #serde::de::DeserializeOwned
+            ),
+        ];
+        generics
+            .make_where_clause()
+            .predicates
+            .extend::<[syn::WherePredicate; 2]>(predicates);
+    }
+    let where_clause = &generics.where_clause;
     Ok(quote_spanned! {name.span()=>
         #[automatically_derived]
         impl #impl_generics ::ackor::RemoteMessage for #name #ty_generics #where_clause {

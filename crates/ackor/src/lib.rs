@@ -232,4 +232,5 @@ pub use ackor_macros::{Message, RemoteMessage, actor};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::actor::{Probe, ViaLocal, ViaRemote};
+    pub use serde;
 }

@@ -19,7 +19,10 @@ use crate::node::{RemoteReplyTo, Undelivered};
 ///
 /// It is a serde type with a stable wire `TAG`, declared once; its reply is a serde type
 /// too. The actor lists the remote messages it accepts in
-/// [`Actor::remote_messages`].
+/// [`Actor::remote_messages`]. With the `macros` feature (on by default),
+/// `#[derive(RemoteMessage)]` with `#[remote(tag = "...")]` writes this impl, and
+/// `#[ackor::actor]` registers every remote message the actor handles, so none is
+/// forgotten: see [the macros](crate#messages-and-actors-with-the-macros). By hand:
 ///
 /// ```
 /// use ackor::{Message, RemoteMessage};
@@ -101,6 +104,11 @@ pub(crate) type DecodeReply = fn(&[u8]) -> Result<Box<dyn Any + Send>, Error>;
 
 /// The remote messages an actor type accepts; filled in by
 /// [`Actor::remote_messages`].
+///
+/// A message type missing here fails at run time with [`Error::UnknownMessage`], on the
+/// receiving node and on the sending one (which encodes with the table of the same actor
+/// type). `#[ackor::actor]` fills the table from the actor's `#[handler]`s instead (see
+/// [the macros](crate#messages-and-actors-with-the-macros)); by hand:
 ///
 /// ```
 /// use ackor::{Actor, BoxError, Context, Handler, Message, RemoteMessage, RemoteMessages};

@@ -270,7 +270,7 @@ fn prepend_registrations(
         _ => {
             // `_` or another pattern: the user's body cannot name it, so give it one.
             let ident = Ident::new("__ackor_messages", Span::call_site());
-            param.pat = Box::new(syn::parse_quote!(#ident));
+            *param.pat = syn::parse_quote!(#ident);
             ident
         }
     };

@@ -149,8 +149,11 @@ fn derive_message_sets_the_reply_type_unit_by_default_and_interleave() {
     }
     assert_eq!(reply_of::<Add>(), "u64");
     assert_eq!(reply_of::<Note>(), "()");
-    assert!(<Health as Message>::INTERLEAVE);
-    assert!(!<Peek as Message>::INTERLEAVE);
+    fn interleaves<M: Message>() -> bool {
+        M::INTERLEAVE
+    }
+    assert!(interleaves::<Health>());
+    assert!(!interleaves::<Peek>());
 }
 
 #[test]

@@ -55,6 +55,11 @@ where
         true
     }
 
+    // `#[cfg]` removes the handler, its impl and its registration: `Missing` is no type.
+    #[handler]
+    #[cfg(any())]
+    fn missing(&mut self, _: Missing) {}
+
     #[handler]
     fn echo(&mut self, Echo(value): Echo<T>) -> Option<T> {
         self.last.replace(value)

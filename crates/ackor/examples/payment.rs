@@ -9,42 +9,40 @@
 
 use std::time::Duration;
 
-use ackor::{
-    Actor, BoxError, Context, Error, Handler, Message, Node, ProcessId, RemoteMessage, RemoteMessages, Reply,
-    SpawnOptions,
-};
+use ackor::{Actor, BoxError, Context, Error, Message, Node, ProcessId, RemoteMessage, Reply, SpawnOptions};
 use serde::{Deserialize, Serialize};
+
+/// Charge `amount`; `processing_ms` simulates a slow bank.
+#[derive(Message, RemoteMessage, Serialize, Deserialize)]
+#[message(reply = String)]
+#[remote(tag = "example.payment.pay.v1")]
+struct Pay {
+    amount: u64,
+    processing_ms: u64,
+}
+
+/// What the service has charged so far.
+#[derive(Message, RemoteMessage, Serialize, Deserialize)]
+#[message(reply = u64)]
+#[remote(tag = "example.payment.total.v1")]
+struct Total;
 
 struct Payments {
     charged: u64,
 }
 
+// `#[ackor::actor]` turns each `#[handler]` into an `impl Handler<M>` and registers
+// both messages for remote use (they are `RemoteMessage`s): no `remote_messages` to
+// keep in step by hand.
+#[ackor::actor]
 impl Actor for Payments {
     type Args = ();
     async fn init(_: (), _ctx: &mut Context<Self>) -> Result<Self, BoxError> {
         Ok(Payments { charged: 0 })
     }
-    fn remote_messages(m: &mut RemoteMessages<Self>) {
-        m.add::<Pay>().add::<Total>();
-    }
-}
 
-/// Charge `amount`; `processing_ms` simulates a slow bank.
-#[derive(Serialize, Deserialize)]
-struct Pay {
-    amount: u64,
-    processing_ms: u64,
-}
-impl Message for Pay {
-    type Reply = String;
-}
-impl RemoteMessage for Pay {
-    const TAG: &'static str = "example.payment.pay.v1";
-}
-
-impl Handler<Pay> for Payments {
-    type Return = Reply<String>;
-    async fn handle(&mut self, msg: Pay, ctx: &mut Context<Self>) -> Reply<String> {
+    #[handler]
+    async fn pay(&mut self, msg: Pay, ctx: &mut Context<Self>) -> Reply<String> {
         tokio::time::sleep(Duration::from_millis(msg.processing_ms)).await;
         self.charged += msg.amount;
         let Some(receipt) = ctx.defer_reply::<String>() else {
@@ -62,19 +60,9 @@ impl Handler<Pay> for Payments {
         }
         Reply::Deferred
     }
-}
 
-#[derive(Serialize, Deserialize)]
-struct Total;
-impl Message for Total {
-    type Reply = u64;
-}
-impl RemoteMessage for Total {
-    const TAG: &'static str = "example.payment.total.v1";
-}
-impl Handler<Total> for Payments {
-    type Return = u64;
-    async fn handle(&mut self, _: Total, _ctx: &mut Context<Self>) -> u64 {
+    #[handler]
+    fn total(&mut self, _: Total) -> u64 {
         self.charged
     }
 }

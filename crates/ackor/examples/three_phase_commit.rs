@@ -10,11 +10,24 @@
 
 use std::time::Duration;
 
-use ackor::{
-    Actor, ActorRef, BoxError, Context, Error, Handler, Message, Node, RemoteMessage, RemoteMessages,
-    SpawnOptions,
-};
+use ackor::{Actor, ActorRef, BoxError, Context, Error, Message, Node, RemoteMessage, SpawnOptions};
 use serde::{Deserialize, Serialize};
+
+/// One phase of the protocol; the reply is the participant's vote or acknowledgement.
+#[derive(Debug, Clone, Copy, Message, RemoteMessage, Serialize, Deserialize)]
+#[message(reply = bool)]
+#[remote(tag = "example.3pc.phase.v1")]
+enum Phase {
+    CanCommit,
+    PreCommit,
+    DoCommit,
+    Abort,
+}
+
+/// Keeps a participant busy, so its (tiny) mailbox fills up.
+#[derive(Message, RemoteMessage, Serialize, Deserialize)]
+#[remote(tag = "example.3pc.stall.v1")]
+struct Stall(u64);
 
 /// A participant: votes, pre-commits, commits or aborts, and answers importantly.
 struct Participant {
@@ -22,6 +35,9 @@ struct Participant {
     state: &'static str,
 }
 
+// The `#[handler]`s become `Handler` impls, and both messages are registered for remote
+// use by the macro.
+#[ackor::actor]
 impl Actor for Participant {
     type Args = String;
     async fn init(name: String, ctx: &mut Context<Self>) -> Result<Self, BoxError> {
@@ -29,28 +45,9 @@ impl Actor for Participant {
         ctx.set_important_delivery(true);
         Ok(Participant { name, state: "idle" })
     }
-    fn remote_messages(m: &mut RemoteMessages<Self>) {
-        m.add::<Phase>().add::<Stall>();
-    }
-}
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-enum Phase {
-    CanCommit,
-    PreCommit,
-    DoCommit,
-    Abort,
-}
-impl Message for Phase {
-    type Reply = bool;
-}
-impl RemoteMessage for Phase {
-    const TAG: &'static str = "example.3pc.phase.v1";
-}
-
-impl Handler<Phase> for Participant {
-    type Return = bool;
-    async fn handle(&mut self, phase: Phase, _ctx: &mut Context<Self>) -> bool {
+    #[handler]
+    fn phase(&mut self, phase: Phase) -> bool {
         self.state = match phase {
             Phase::CanCommit => "voted yes",
             Phase::PreCommit => "pre-committed",
@@ -60,20 +57,9 @@ impl Handler<Phase> for Participant {
         println!("      {} is {}", self.name, self.state);
         true
     }
-}
 
-/// Keeps a participant busy, so its (tiny) mailbox fills up.
-#[derive(Serialize, Deserialize)]
-struct Stall(u64);
-impl Message for Stall {
-    type Reply = ();
-}
-impl RemoteMessage for Stall {
-    const TAG: &'static str = "example.3pc.stall.v1";
-}
-impl Handler<Stall> for Participant {
-    type Return = ();
-    async fn handle(&mut self, msg: Stall, _ctx: &mut Context<Self>) {
+    #[handler]
+    async fn stall(&mut self, msg: Stall) {
         tokio::time::sleep(Duration::from_millis(msg.0)).await;
     }
 }

@@ -101,7 +101,11 @@ pub enum Error {
     #[error("invalid configuration: {0}")]
     Config(String),
     /// The receiving node does not know this message tag for the target actor (or the
-    /// sender has not registered the message type for remote use).
+    /// sender has not registered the message type for remote use). Both sides register
+    /// a message in [`Actor::remote_messages`](crate::Actor::remote_messages), which
+    /// `#[ackor::actor]` writes from the actor's handlers: then this means the message
+    /// is not a [`RemoteMessage`](crate::RemoteMessage), or the two nodes run different
+    /// versions of the actor.
     #[error("unknown message type {0:?} for this actor")]
     UnknownMessage(String),
     /// A payload could not be encoded or decoded.

@@ -94,8 +94,9 @@
 //! A node with a cookie listens on the `host:port` of its name and talks to other
 //! nodes over TCP (TLS optional, see [`TlsConfig`]). Messages that cross the wire are
 //! serde types with a stable tag ([`RemoteMessage`]); an actor lists the ones it accepts
-//! in [`Actor::remote_messages`]. An [`ActorRef`] to a remote actor is used exactly like
-//! a local one.
+//! in [`Actor::remote_messages`] (or has `#[ackor::actor]` list them, see
+//! [the macros](#messages-and-actors-with-the-macros) below). An [`ActorRef`] to a remote
+//! actor is used exactly like a local one.
 //!
 //! ```
 //! use ackor::{Actor, BoxError, Context, Handler, Message, Node, ProcessId, RemoteMessage, RemoteMessages, SpawnOptions};
@@ -193,7 +194,8 @@
 //! start and stop), **in place**: same pid, same name, and the messages already queued
 //! are handled by the new instance. Only the message being handled is lost, and its
 //! caller gets [`Error::ActorFailed`]. See the [`supervision`] module.
-
+//!
+#![cfg_attr(feature = "macros", doc = include_str!("../docs/macros.md"))]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -225,3 +227,15 @@ pub use reentrancy::{Piped, Reentrancy, ReentrancyMode, RequestCall, RequestOpti
 pub use remote::{BoxFuture, Connection, Listener, Transport};
 pub use remote::{RemoteConfig, TlsConfig};
 pub use route::{ActorRef, Call, CallFuture, Encoded, RemoteActor, SendImportant};
+
+/// The macros (default feature `macros`): see
+/// [Messages and actors with the macros](crate#messages-and-actors-with-the-macros).
+#[cfg(feature = "macros")]
+pub use ackor_macros::{Message, RemoteMessage, actor};
+
+/// What the code `#[ackor::actor]` generates uses; not part of the public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::actor::{Probe, ViaLocal, ViaRemote};
+    pub use serde;
+}

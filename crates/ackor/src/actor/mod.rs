@@ -21,6 +21,8 @@ pub(crate) use reply::{Forward, ReplyReceiver, SenderGone, channel as reply_chan
 pub(crate) use envelope::{Envelope, MsgEnvelope};
 pub use remote_messages::{Codec, MessagePack, RemoteMessage, RemoteMessages};
 pub(crate) use remote_messages::{DecodeReply, table};
+#[doc(hidden)]
+pub use remote_messages::{Probe, ViaLocal, ViaRemote};
 pub(crate) use run::run;
 pub use spawn::SpawnOptions;
 
@@ -116,7 +118,11 @@ pub trait Actor: Sized + Send + 'static {
     }
 
     /// Lists the [`RemoteMessage`](crate::RemoteMessage)s this actor accepts from other
-    /// nodes (none by default). See [`RemoteMessages`] for an example.
+    /// nodes (none by default). See [`RemoteMessages`] for an example. A message left
+    /// out fails with [`Error::UnknownMessage`] when sent to a remote actor of this type;
+    /// `#[ackor::actor]` writes this method from the actor's handlers, listing every
+    /// remote message among them (see
+    /// [the macros](crate#messages-and-actors-with-the-macros)).
     fn remote_messages(messages: &mut RemoteMessages<Self>) {
         let _ = messages;
     }

@@ -3,6 +3,7 @@
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
+use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::Serialize;
@@ -18,7 +19,10 @@ use crate::node::{RemoteReplyTo, Undelivered};
 ///
 /// It is a serde type with a stable wire `TAG`, declared once; its reply is a serde type
 /// too. The actor lists the remote messages it accepts in
-/// [`Actor::remote_messages`].
+/// [`Actor::remote_messages`]. With the `macros` feature (on by default),
+/// `#[derive(RemoteMessage)]` with `#[remote(tag = "...")]` writes this impl, and
+/// `#[ackor::actor]` registers every remote message the actor handles, so none is
+/// forgotten: see [the macros](crate#messages-and-actors-with-the-macros). By hand:
 ///
 /// ```
 /// use ackor::{Message, RemoteMessage};
@@ -100,6 +104,11 @@ pub(crate) type DecodeReply = fn(&[u8]) -> Result<Box<dyn Any + Send>, Error>;
 
 /// The remote messages an actor type accepts; filled in by
 /// [`Actor::remote_messages`].
+///
+/// A message type missing here fails at run time with [`Error::UnknownMessage`], on the
+/// receiving node and on the sending one (which encodes with the table of the same actor
+/// type). `#[ackor::actor]` fills the table from the actor's `#[handler]`s instead (see
+/// [the macros](crate#messages-and-actors-with-the-macros)); by hand:
 ///
 /// ```
 /// use ackor::{Actor, BoxError, Context, Handler, Message, RemoteMessage, RemoteMessages};
@@ -244,5 +253,53 @@ pub(crate) fn table<A: Actor>() -> Arc<RemoteMessages<A>> {
         Ok(t) => t,
         // Unreachable: the entry for A's TypeId is always a RemoteMessages<A>.
         Err(_) => Arc::new(RemoteMessages::new()),
+    }
+}
+
+/// What `#[ackor::actor]` calls to register each message type its handlers take:
+/// `(&Probe::<A, M>::new()).register(messages)`, with [`ViaRemote`] and [`ViaLocal`] in
+/// scope. Method lookup tries the receiver's type `&Probe` before `&&Probe`, so
+/// [`ViaRemote`] (on `Probe`, method on `&Probe`) wins where `M` is a [`RemoteMessage`]
+/// and registers it; elsewhere only [`ViaLocal`] (on `&Probe`) applies, and does nothing.
+/// The choice is made on the concrete types at the call site (autoref specialization),
+/// not by trait selection on generic parameters.
+#[doc(hidden)]
+pub struct Probe<A, M>(PhantomData<fn() -> (A, M)>);
+
+impl<A, M> Probe<A, M> {
+    /// A probe for actor `A` and message `M`.
+    #[allow(clippy::new_without_default)] // only the macro builds one
+    pub fn new() -> Self {
+        Probe(PhantomData)
+    }
+}
+
+/// Registers `M` for remote use: the message is a [`RemoteMessage`]. See [`Probe`].
+#[doc(hidden)]
+pub trait ViaRemote<A: Actor> {
+    /// Adds the message to `messages` with [`RemoteMessages::add`].
+    fn register(&self, messages: &mut RemoteMessages<A>);
+}
+
+impl<A, M> ViaRemote<A> for Probe<A, M>
+where
+    A: Handler<M>,
+    M: RemoteMessage,
+{
+    fn register(&self, messages: &mut RemoteMessages<A>) {
+        messages.add::<M>();
+    }
+}
+
+/// Leaves `M` local-only: the message is not a [`RemoteMessage`]. See [`Probe`].
+#[doc(hidden)]
+pub trait ViaLocal<A: Actor> {
+    /// Does nothing.
+    fn register(&self, messages: &mut RemoteMessages<A>);
+}
+
+impl<A: Actor, M> ViaLocal<A> for &Probe<A, M> {
+    fn register(&self, messages: &mut RemoteMessages<A>) {
+        let _ = messages;
     }
 }

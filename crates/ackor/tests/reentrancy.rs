@@ -1446,3 +1446,73 @@ async fn blocking_call_to_itself_is_a_cycle() {
     assert_eq!(outcome, Err(Error::CallCycle), "after {:?}", started.elapsed());
     node.shutdown().await;
 }
+
+// ------------------------------------------------------------------ switched at run time
+
+/// Switches the requester's reentrancy mode; interleaves, so it also runs while a
+/// stash-mode request holds user messages.
+struct SetMode(ReentrancyMode);
+impl Message for SetMode {
+    type Reply = ReentrancyMode;
+    const INTERLEAVE: bool = true;
+}
+impl Handler<SetMode> for Requester {
+    type Return = ReentrancyMode;
+    async fn handle(&mut self, msg: SetMode, ctx: &mut Context<Self>) -> ReentrancyMode {
+        ctx.set_reentrancy_mode(msg.0);
+        ctx.reentrancy_mode()
+    }
+}
+
+#[tokio::test]
+async fn reentrancy_enabled_at_run_time() {
+    let node = local_node().await;
+    let worker = node.spawn::<Worker>(()).unwrap();
+    // Spawned with reentrancy off: requests are refused...
+    let (requester, mut events) = spawn_requester(&node, Reentrancy::default());
+    let refused = requester.call(Ask::new(&worker, Work::Echo(1), 1)).await.unwrap();
+    assert_eq!(refused, Err(Error::ReentrancyDisabled));
+    // ...until the actor turns it on.
+    let mode = requester.call(SetMode(ReentrancyMode::AllowAll)).await.unwrap();
+    assert_eq!(mode, ReentrancyMode::AllowAll);
+    requester
+        .call(Ask::new(&worker, Work::Park, 2))
+        .await
+        .unwrap()
+        .unwrap();
+    // AllowAll: the actor handles other messages while the request is out.
+    requester.send(Note(7)).unwrap();
+    assert_eq!(next(&mut events).await, Ev::Note(7));
+    parked(&worker).await;
+    worker.call(Release(42)).await.unwrap().unwrap();
+    assert_eq!(next(&mut events).await, Ev::Reply(2, Ok(42)));
+    node.shutdown().await;
+}
+
+#[tokio::test]
+async fn reentrancy_disabled_at_run_time_keeps_in_flight_requests() {
+    let node = local_node().await;
+    let worker = node.spawn::<Worker>(()).unwrap();
+    let (requester, mut events) = spawn_requester(&node, Reentrancy::stash_non_reentrant());
+    requester
+        .call(Ask::new(&worker, Work::Park, 1))
+        .await
+        .unwrap()
+        .unwrap();
+    requester.send(Note(1)).unwrap();
+    // Off, while a stash-mode request is in flight: it still holds user messages...
+    assert_eq!(
+        requester.call(SetMode(ReentrancyMode::Off)).await.unwrap(),
+        ReentrancyMode::Off
+    );
+    assert_eq!(requester.call(Peek).await.unwrap(), (vec![], 1));
+    parked(&worker).await;
+    // ...and completes, its continuation runs, then the held note.
+    worker.call(Release(42)).await.unwrap().unwrap();
+    assert_eq!(next(&mut events).await, Ev::Reply(1, Ok(42)));
+    assert_eq!(next(&mut events).await, Ev::Note(1));
+    // New requests are refused now.
+    let refused = requester.call(Ask::new(&worker, Work::Echo(2), 2)).await.unwrap();
+    assert_eq!(refused, Err(Error::ReentrancyDisabled));
+    node.shutdown().await;
+}

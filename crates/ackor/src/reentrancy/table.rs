@@ -74,6 +74,8 @@ impl<A: Actor> Entry<A> {
 
 pub(crate) struct Requests<A: Actor> {
     config: Reentrancy,
+    /// The mode the actor was spawned with (a restart in place goes back to it).
+    spawned_mode: ReentrancyMode,
     next_id: u64,
     entries: HashMap<u64, Entry<A>>,
     /// Requests in flight that hold user messages.
@@ -91,6 +93,7 @@ impl<A: Actor> Requests<A> {
     pub(crate) fn new(config: Reentrancy, shared: Arc<WaitingChains>) -> Self {
         Requests {
             shared,
+            spawned_mode: config.mode,
             config,
             next_id: 1,
             entries: HashMap::new(),
@@ -103,6 +106,17 @@ impl<A: Actor> Requests<A> {
 
     pub(crate) fn mode(&self) -> ReentrancyMode {
         self.config.mode
+    }
+
+    /// Switches the mode for requests admitted from now on; those in flight keep the
+    /// mode they were admitted with (a stash-mode one still holds user messages).
+    pub(crate) fn set_mode(&mut self, mode: ReentrancyMode) {
+        self.config.mode = mode;
+    }
+
+    /// Back to the mode the actor was spawned with.
+    pub(crate) fn reset_mode(&mut self) {
+        self.config.mode = self.spawned_mode;
     }
 
     /// Checks a request against the actor's mode and cap.

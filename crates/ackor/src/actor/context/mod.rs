@@ -161,6 +161,7 @@ impl<A: Actor> Context<A> {
         self.trap_exits = false;
         self.important = false;
         self.report_undelivered = false;
+        self.requests.reset_mode();
         self.sender = None;
         drop(self.reply.take());
     }

@@ -43,9 +43,36 @@ impl<A: Actor> Context<A> {
         self.requests.in_flight()
     }
 
-    /// The actor's reentrancy mode, as spawned.
+    /// The actor's reentrancy mode: as spawned, or as last set with
+    /// [`Context::set_reentrancy_mode`].
     pub fn reentrancy_mode(&self) -> ReentrancyMode {
         self.requests.mode()
+    }
+
+    /// Switches reentrancy while the actor runs (GoAkt's enable/disable): the mode
+    /// applies to requests and piped futures started from now on. With
+    /// [`ReentrancyMode::Off`] new requests are refused with
+    /// [`Error::ReentrancyDisabled`]; requests already in flight complete and run their
+    /// continuations as they were started (one started in
+    /// [`StashNonReentrant`](ReentrancyMode::StashNonReentrant) still holds user
+    /// messages until it completes). A supervisor's restart in place goes back to the
+    /// mode the actor was spawned with.
+    ///
+    /// ```
+    /// use ackor::{Actor, BoxError, Context, ReentrancyMode};
+    ///
+    /// struct Gate;
+    /// impl Actor for Gate {
+    ///     type Args = ();
+    ///     async fn init(_: (), ctx: &mut Context<Self>) -> Result<Self, BoxError> {
+    ///         // Spawned without reentrancy; this actor turns it on for itself.
+    ///         ctx.set_reentrancy_mode(ReentrancyMode::AllowAll);
+    ///         Ok(Gate)
+    ///     }
+    /// }
+    /// ```
+    pub fn set_reentrancy_mode(&mut self, mode: ReentrancyMode) {
+        self.requests.set_mode(mode);
     }
 
     /// Runs `future` off the actor (on the runtime) and, when it finishes, runs

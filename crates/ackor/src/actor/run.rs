@@ -334,6 +334,7 @@ impl<A: Actor> Drop for ExitGuard<A> {
             self.node.registry().unregister_if(name, &pid);
         }
         self.node.registry().remove(&pid);
+        self.node.registry().remove_aliases_of(&pid);
         // The reason may have come from another node (an exit signal).
         tracing::debug!(%pid, reason = %untrusted_text(&self.reason), "actor stopped");
         let remote = self.node.remote().map(|r| r as &dyn RemoteSignals);

@@ -8,10 +8,13 @@ use crate::error::Error;
 use crate::fasthash::FastMap;
 use crate::identity::Pid;
 
-/// Live processes by id, and registered names.
+/// Live processes by id, their aliases, and registered names.
 #[derive(Default)]
 pub(crate) struct Registry {
     processes: Mutex<FastMap<u64, Arc<dyn Process>>>,
+    /// Extra pids of live processes (see `Context::create_alias`): the alias, and the
+    /// process it reaches. Their ids come from the same counter as processes' ids.
+    aliases: Mutex<FastMap<u64, (Pid, Arc<dyn Process>)>>,
     names: Mutex<HashMap<String, Arc<dyn Process>>>,
 }
 
@@ -29,10 +32,40 @@ impl Registry {
         drop(removed);
     }
 
-    /// The live process with this pid (its node and creation must match too).
+    /// The live process with this pid, or with this alias (node and creation must
+    /// match too).
     pub(crate) fn get(&self, pid: &Pid) -> Option<Arc<dyn Process>> {
-        let cell = lock(&self.processes).get(&pid.id()).cloned()?;
-        (cell.core().pid() == pid).then_some(cell)
+        if let Some(cell) = lock(&self.processes).get(&pid.id()).cloned() {
+            return (cell.core().pid() == pid).then_some(cell);
+        }
+        let aliases = lock(&self.aliases);
+        let (alias, cell) = aliases.get(&pid.id())?;
+        (alias == pid).then(|| cell.clone())
+    }
+
+    /// Makes `alias` reach `cell`.
+    pub(crate) fn add_alias(&self, alias: Pid, cell: Arc<dyn Process>) {
+        lock(&self.aliases).insert(alias.id(), (alias, cell));
+    }
+
+    /// Deletes `alias` if it is one of `owner`'s; returns whether it was.
+    pub(crate) fn remove_alias(&self, alias: &Pid, owner: &Pid) -> bool {
+        let mut aliases = lock(&self.aliases);
+        let owned = aliases
+            .get(&alias.id())
+            .is_some_and(|(a, cell)| a == alias && cell.core().pid() == owner);
+        if owned {
+            aliases.remove(&alias.id());
+        }
+        owned
+    }
+
+    /// Deletes every alias of `owner` (it stopped).
+    pub(crate) fn remove_aliases_of(&self, owner: &Pid) {
+        let mut aliases = lock(&self.aliases);
+        if !aliases.is_empty() {
+            aliases.retain(|_, (_, cell)| cell.core().pid() != owner);
+        }
     }
 
     pub(crate) fn all(&self) -> Vec<Arc<dyn Process>> {

@@ -54,6 +54,36 @@ pub struct ActorRef<A: Actor> {
 pub(super) enum Inner<A: Actor> {
     Local(Arc<ActorCell<A>>),
     Remote(Arc<RemoteTarget<A>>),
+    /// An alias of a local actor (see `Context::create_alias`): every use checks that
+    /// the alias still exists.
+    Alias(Arc<LocalAlias<A>>),
+}
+
+/// An alias of a local actor.
+pub(super) struct LocalAlias<A: Actor> {
+    pid: Pid,
+    cell: Arc<ActorCell<A>>,
+    node: Node,
+}
+
+impl<A: Actor> LocalAlias<A> {
+    /// The actor, while the alias exists; [`Error::ProcessUnknown`] once it was
+    /// deleted (or the actor stopped).
+    fn live(&self) -> Result<ActorRef<A>, Error> {
+        match self.node.registry().get(&self.pid) {
+            Some(_) => Ok(ActorRef::from_cell(self.cell.clone())),
+            None => Err(Error::ProcessUnknown),
+        }
+    }
+
+    /// The actor's cell, while the alias exists.
+    pub(super) fn cell(&self) -> Result<&Arc<ActorCell<A>>, Error> {
+        self.live().map(|_| &self.cell)
+    }
+
+    pub(super) fn is_closed(&self) -> bool {
+        self.cell.mailbox.is_closed()
+    }
 }
 
 impl<A: Actor> Clone for ActorRef<A> {
@@ -61,6 +91,7 @@ impl<A: Actor> Clone for ActorRef<A> {
         let inner = match &self.inner {
             Inner::Local(c) => Inner::Local(c.clone()),
             Inner::Remote(r) => Inner::Remote(r.clone()),
+            Inner::Alias(a) => Inner::Alias(a.clone()),
         };
         ActorRef { inner }
     }
@@ -93,6 +124,17 @@ impl<A: Actor> ActorRef<A> {
         }
     }
 
+    /// A handle to `alias`, an alias of the actor of `cell`.
+    pub(crate) fn alias(alias: Pid, cell: Arc<ActorCell<A>>, node: Node) -> Self {
+        ActorRef {
+            inner: Inner::Alias(Arc::new(LocalAlias {
+                pid: alias,
+                cell,
+                node,
+            })),
+        }
+    }
+
     /// A handle to the name `id` on another node (see `Node::remote_named`).
     pub(crate) fn remote_named(id: &ProcessId, node: Node) -> Self {
         ActorRef {
@@ -115,6 +157,7 @@ impl<A: Actor> ActorRef<A> {
         M: Message,
     {
         match &self.inner {
+            Inner::Alias(a) => a.live()?.request_from(sender, msg, chain, complete),
             Inner::Local(cell) => {
                 let target = Arc::downgrade(cell);
                 let reply = ReplyHandle::forwarding(Forward {
@@ -160,6 +203,7 @@ impl<A: Actor> ActorRef<A> {
         match &self.inner {
             Inner::Local(c) => c.core.pid(),
             Inner::Remote(r) => &r.pid,
+            Inner::Alias(a) => &a.pid,
         }
     }
 
@@ -174,6 +218,7 @@ impl<A: Actor> ActorRef<A> {
         match &self.inner {
             Inner::Local(c) => !c.mailbox.is_closed(),
             Inner::Remote(r) => r.node.connected_nodes().contains(r.pid.node()),
+            Inner::Alias(a) => a.live().is_ok_and(|r| r.is_alive()),
         }
     }
 
@@ -197,6 +242,7 @@ impl<A: Actor> ActorRef<A> {
         match &self.inner {
             Inner::Local(c) => Some(c.mailbox.user_len()),
             Inner::Remote(_) => None,
+            Inner::Alias(a) => a.live().ok().and_then(|r| r.mailbox_len()),
         }
     }
 
@@ -206,6 +252,7 @@ impl<A: Actor> ActorRef<A> {
         match &self.inner {
             Inner::Local(c) => Some(c.mailbox.capacity()),
             Inner::Remote(_) => None,
+            Inner::Alias(a) => a.live().ok().and_then(|r| r.mailbox_capacity()),
         }
     }
 
@@ -241,6 +288,7 @@ impl<A: Actor> ActorRef<A> {
                 .try_push_user(envelope(msg, sender))
                 .map_err(|(_, e)| e),
             Inner::Remote(r) => r.send::<M>(sender.as_ref(), &msg),
+            Inner::Alias(a) => a.live()?.send_from(sender, msg),
         }
     }
 
@@ -265,6 +313,7 @@ impl<A: Actor> ActorRef<A> {
         match &self.inner {
             Inner::Local(cell) => cell.mailbox.push_user_wait(envelope(msg, sender)).await,
             Inner::Remote(r) => r.send_wait::<M>(sender, msg).await,
+            Inner::Alias(a) => a.cell()?.mailbox.push_user_wait(envelope(msg, sender)).await,
         }
     }
 
@@ -272,7 +321,7 @@ impl<A: Actor> ActorRef<A> {
     /// room again (see [`RemoteConfig::link_buffer`](crate::RemoteConfig::link_buffer)).
     pub(crate) async fn room_on_link(&self, sender: Option<&Pid>) -> Result<(), Error> {
         match &self.inner {
-            Inner::Local(_) => Ok(()),
+            Inner::Local(_) | Inner::Alias(_) => Ok(()),
             Inner::Remote(r) => r.room_on_link(sender).await,
         }
     }
@@ -370,6 +419,7 @@ impl<A: Actor> ActorRef<A> {
         match &self.inner {
             Inner::Local(c) => c.call_timeout,
             Inner::Remote(r) => r.node.config().call_timeout,
+            Inner::Alias(a) => a.cell.call_timeout,
         }
     }
 
@@ -377,7 +427,7 @@ impl<A: Actor> ActorRef<A> {
     /// one is answered at once).
     pub(super) fn important_timeout(&self) -> Duration {
         match &self.inner {
-            Inner::Local(_) => Duration::ZERO,
+            Inner::Local(_) | Inner::Alias(_) => Duration::ZERO,
             Inner::Remote(r) => important_timeout(&r.node),
         }
     }
@@ -397,6 +447,7 @@ impl<A: Actor> ActorRef<A> {
                 .push_system(SystemMsg::Stop(reason))
                 .map_err(|_| Error::ProcessTerminated),
             Inner::Remote(r) => r.remote()?.exit(None, &r.pid, &reason),
+            Inner::Alias(a) => a.live()?.stop_with(reason),
         }
     }
 
@@ -405,6 +456,11 @@ impl<A: Actor> ActorRef<A> {
     pub fn kill(&self) {
         match &self.inner {
             Inner::Local(cell) => ProcessCell::kill(&**cell),
+            Inner::Alias(a) => {
+                if let Ok(actor) = a.live() {
+                    actor.kill();
+                }
+            }
             Inner::Remote(r) => {
                 if let Ok(remote) = r.remote() {
                     let _ = remote.exit(None, &r.pid, &ExitReason::Killed);
@@ -418,6 +474,7 @@ impl<A: Actor> ActorRef<A> {
     pub fn wait_for_stop(&self) -> impl Future<Output = ExitReason> + Send + 'static {
         let (local, remote) = match &self.inner {
             Inner::Local(cell) => (Some(cell.core.wait_for_exit()), None),
+            Inner::Alias(a) => (Some(a.cell.core.wait_for_exit()), None),
             Inner::Remote(r) => {
                 let (tx, rx) = tokio::sync::oneshot::channel();
                 match r.remote() {

@@ -94,6 +94,14 @@ where
                     .map_err(|(_, e)| e);
                 Box::pin(std::future::ready(outcome))
             }
+            Inner::Alias(a) => {
+                let outcome = a.cell().and_then(|cell| {
+                    cell.mailbox
+                        .try_push_user(envelope(self.msg, self.sender))
+                        .map_err(|(_, e)| e)
+                });
+                Box::pin(std::future::ready(outcome))
+            }
             Inner::Remote(r) => match r.send_important::<M>(self.sender, self.msg, self.timeout) {
                 Ok(waiting) => Box::pin(waiting),
                 Err(e) => Box::pin(std::future::ready(Err(e))),
@@ -199,8 +207,16 @@ where
                 };
             }
         };
-        let state = match &target.inner {
-            Inner::Local(cell) => {
+        // Where it goes: a local cell (an alias that still exists reaches one), or
+        // another node.
+        let dest = match &target.inner {
+            Inner::Local(cell) => Ok(Ok(cell)),
+            Inner::Alias(a) => a.cell().map(Ok),
+            Inner::Remote(r) => Ok(Err(r)),
+        };
+        let state = match dest {
+            Err(e) => CallState::Failed(Some(e)),
+            Ok(Ok(cell)) => {
                 let env = Box::new(MsgEnvelope {
                     msg: self.msg,
                     sender: self.sender,
@@ -213,7 +229,7 @@ where
                     Err(e) => CallState::Failed(Some(e)),
                 }
             }
-            Inner::Remote(r) => {
+            Ok(Err(r)) => {
                 let complete = move |value| handle.complete_with(value);
                 let head = Head {
                     chain,
@@ -289,7 +305,8 @@ impl<A: Actor, T> Future for CallFuture<'_, A, T> {
                 // closed before anything it held is dropped), or by the handler.
                 let err = match this.target.get().map(|t| &t.inner) {
                     Ok(Inner::Local(cell)) if cell.mailbox.is_closed() => Error::ProcessTerminated,
-                    Ok(Inner::Local(_)) => Error::ReplyDropped,
+                    Ok(Inner::Alias(a)) if a.is_closed() => Error::ProcessTerminated,
+                    Ok(Inner::Local(_) | Inner::Alias(_)) => Error::ReplyDropped,
                     Ok(Inner::Remote(_)) | Err(_) => Error::NoConnection,
                 };
                 return Poll::Ready(Err(err));

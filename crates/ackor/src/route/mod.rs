@@ -7,6 +7,7 @@
 //! [`Context`](crate::Context) verbs that address other actors.
 
 mod actor_ref;
+mod alias;
 mod by_name;
 mod call;
 mod context;

@@ -41,7 +41,12 @@ impl Node {
         if pid.node() != self.name() {
             return self.remote_ref(pid.clone());
         }
-        downcast(self.registry().get(pid).ok_or(Error::ProcessUnknown)?)
+        let cell = self.registry().get(pid).ok_or(Error::ProcessUnknown)?;
+        if cell.core().pid() != pid {
+            // An alias: the handle checks at every use that it still exists.
+            return downcast_cell::<A>(cell).map(|c| ActorRef::alias(pid.clone(), c, self.clone()));
+        }
+        downcast(cell)
     }
 
     /// A handle to an actor on another node. Nothing is checked here: a send to a
@@ -98,8 +103,10 @@ impl Node {
 }
 
 fn downcast<A: Actor>(cell: Arc<dyn Process>) -> Result<ActorRef<A>, Error> {
+    downcast_cell(cell).map(ActorRef::from_cell)
+}
+
+fn downcast_cell<A: Actor>(cell: Arc<dyn Process>) -> Result<Arc<ActorCell<A>>, Error> {
     let any: Arc<dyn std::any::Any + Send + Sync> = cell;
-    any.downcast::<ActorCell<A>>()
-        .map(ActorRef::from_cell)
-        .map_err(|_| Error::ProcessUnknown)
+    any.downcast::<ActorCell<A>>().map_err(|_| Error::ProcessUnknown)
 }

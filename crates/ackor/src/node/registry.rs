@@ -8,13 +8,16 @@ use crate::error::Error;
 use crate::fasthash::FastMap;
 use crate::identity::Pid;
 
+/// An alias, and the process it reaches.
+type Alias = (Pid, Arc<dyn Process>);
+
 /// Live processes by id, their aliases, and registered names.
 #[derive(Default)]
 pub(crate) struct Registry {
     processes: Mutex<FastMap<u64, Arc<dyn Process>>>,
     /// Extra pids of live processes (see `Context::create_alias`): the alias, and the
     /// process it reaches. Their ids come from the same counter as processes' ids.
-    aliases: Mutex<FastMap<u64, (Pid, Arc<dyn Process>)>>,
+    aliases: Mutex<FastMap<u64, Alias>>,
     names: Mutex<HashMap<String, Arc<dyn Process>>>,
 }
 

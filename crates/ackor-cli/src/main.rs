@@ -77,6 +77,14 @@ enum Command {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Lists the cluster members a node sees: node, creation, gossip address.
+    #[command(after_help = exit::HELP)]
+    Members {
+        /// The node, `name@host:port`.
+        node: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
     /// Sends a text to the process registered as NAME as an important message: prints
     /// `acknowledged` once it is in the mailbox, or why not.
     #[command(after_help = exit::HELP)]
@@ -124,6 +132,7 @@ fn main() -> ExitCode {
             client,
         } => runtime.block_on(client::call(client, node, name, text)),
         Command::Ps { node, json, client } => runtime.block_on(client::ps(client, node, json)),
+        Command::Members { node, client } => runtime.block_on(client::members(client, node)),
         Command::SendImportant {
             node,
             name,

@@ -168,6 +168,20 @@ async fn three_node_processes_form_a_cluster_from_one_seed_and_see_a_killed_one_
     }
     let formed = started.elapsed();
 
+    // `ackor members` asks a's ackor.inspect what a sees.
+    let (code, stdout, stderr) = run(&["members", &a.name]).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.starts_with("NODE"), "{stdout}");
+    for m in [&a, &b, &c] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.starts_with(&m.name) && l.trim_end().ends_with(&m.gossip)),
+            "{} missing:\n{stdout}",
+            m.name
+        );
+    }
+
     // c dies without a word: the failure detector judges it down.
     c.signal("KILL");
     c.exit_code().await;
@@ -198,8 +212,8 @@ async fn three_node_processes_form_a_cluster_from_one_seed_and_see_a_killed_one_
     b.signal("TERM");
 }
 
-/// Runs `ackor <args>` to its end (bounded): exit code and stderr.
-async fn run(args: &[&str]) -> (Option<i32>, String) {
+/// Runs `ackor <args>` to its end (bounded): exit code, stdout and stderr.
+async fn run(args: &[&str]) -> (Option<i32>, String, String) {
     let out = tokio::time::timeout(
         WAIT,
         ackor()
@@ -213,6 +227,7 @@ async fn run(args: &[&str]) -> (Option<i32>, String) {
     .expect("it runs");
     (
         out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
@@ -241,7 +256,7 @@ async fn node_with_bad_cluster_settings_exits_with_a_usage_error() {
         ),
     ] {
         let args: Vec<&str> = node.iter().chain(extra).copied().collect();
-        let (code, stderr) = run(&args).await;
+        let (code, _, stderr) = run(&args).await;
         assert_eq!(code, Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(expect), "{args:?}: {stderr}");
     }
@@ -250,7 +265,7 @@ async fn node_with_bad_cluster_settings_exits_with_a_usage_error() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("bad.toml");
     std::fs::write(&file, "[cluster]\nid = \"x\"\ngossip = \"here\"\n").unwrap();
-    let (code, stderr) = run(&[
+    let (code, _, stderr) = run(&[
         "node",
         "--name",
         "bad@127.0.0.1:0",
@@ -261,7 +276,7 @@ async fn node_with_bad_cluster_settings_exits_with_a_usage_error() {
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("gossip address"), "{stderr}");
     std::fs::write(&file, "[cluster]\nid = \"x\"\ngosip = \"127.0.0.1:0\"\n").unwrap();
-    let (code, stderr) = run(&[
+    let (code, _, stderr) = run(&[
         "node",
         "--name",
         "bad@127.0.0.1:0",

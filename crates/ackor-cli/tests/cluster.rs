@@ -42,6 +42,22 @@ fn ackor() -> Command {
     cmd
 }
 
+/// Where a node takes its cluster settings from.
+#[derive(Clone, Copy)]
+enum How {
+    Flags,
+    Env,
+    File,
+}
+
+fn temp_file(name: &str, content: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("ackor-cluster-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, content).unwrap();
+    path
+}
+
 /// A running `ackor node` in a cluster: its name, gossip address, and output so far.
 struct Member {
     child: Child,
@@ -65,16 +81,40 @@ fn collect(from: impl tokio::io::AsyncRead + Unpin + Send + 'static, to: Arc<Mut
 
 impl Member {
     /// Starts `ackor node` in cluster `cluster` with fast gossip, gossiping on
-    /// 127.0.0.1:0 and seeded with `seeds`, and waits for its `gossip` line.
-    async fn start(prefix: &str, cluster: &str, seeds: &[&str]) -> Member {
+    /// 127.0.0.1:0 and seeded with `seeds`, the cluster settings given by `how`, and
+    /// waits for its `gossip` line.
+    async fn start(prefix: &str, cluster: &str, seeds: &[&str], how: How) -> Member {
         let name = format!("{prefix}@127.0.0.1:0");
         let mut cmd = ackor();
-        cmd.args(["node", "--name", &name, "--cookie", COOKIE])
-            .args(["--cluster", cluster, "--gossip", "127.0.0.1:0"])
-            .args(["--gossip-interval", "100ms", "--phi-threshold", "6"])
-            .args(["--initial-interval", "200ms"]);
-        for seed in seeds {
-            cmd.args(["--seed", seed]);
+        cmd.args(["node", "--name", &name, "--cookie", COOKIE]);
+        match how {
+            How::Flags => {
+                cmd.args(["--cluster", cluster, "--gossip", "127.0.0.1:0"])
+                    .args(["--gossip-interval", "100ms", "--phi-threshold", "6"])
+                    .args(["--initial-interval", "200ms"]);
+                for seed in seeds {
+                    cmd.args(["--seed", seed]);
+                }
+            }
+            How::Env => {
+                cmd.env("ACKOR_CLUSTER", cluster)
+                    .env("ACKOR_GOSSIP", "127.0.0.1:0")
+                    .env("ACKOR_SEEDS", seeds.join(","))
+                    .env("ACKOR_GOSSIP_INTERVAL", "100ms")
+                    .env("ACKOR_PHI_THRESHOLD", "6")
+                    .env("ACKOR_INITIAL_INTERVAL", "200ms");
+            }
+            How::File => {
+                let seeds: Vec<String> = seeds.iter().map(|s| format!("{s:?}")).collect();
+                let file = temp_file(
+                    &format!("{prefix}.toml"),
+                    &format!(
+                        "[cluster]\nid = {cluster:?}\ngossip = \"127.0.0.1:0\"\nseeds = [{}]\ngossip_interval_ms = 100\nphi_threshold = 6.0\ninitial_interval_ms = 200\n",
+                        seeds.join(", ")
+                    ),
+                );
+                cmd.arg("--config").arg(file);
+            }
         }
         let mut child = cmd
             .stdin(Stdio::null())
@@ -155,9 +195,10 @@ impl Member {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_node_processes_form_a_cluster_from_one_seed_and_see_a_killed_one_down() {
     let started = std::time::Instant::now();
-    let mut a = Member::start("ca", "cli-test", &[]).await;
-    let b = Member::start("cb", "cli-test", &[&a.gossip]).await;
-    let mut c = Member::start("cc", "cli-test", &[&a.gossip]).await;
+    // The cluster settings from flags for a, the environment for b, a file for c.
+    let mut a = Member::start("ca", "cli-test", &[], How::Flags).await;
+    let b = Member::start("cb", "cli-test", &[&a.gossip], How::Env).await;
+    let mut c = Member::start("cc", "cli-test", &[&a.gossip], How::File).await;
 
     // Each sees the other two, c and b through a's gossip only.
     for (who, others) in [(&a, [&b, &c]), (&b, [&a, &c]), (&c, [&a, &b])] {
@@ -261,10 +302,7 @@ async fn node_with_bad_cluster_settings_exits_with_a_usage_error() {
         assert!(stderr.contains(expect), "{args:?}: {stderr}");
     }
     // The same checks for the config file's [cluster].
-    let dir = std::env::temp_dir().join(format!("ackor-cluster-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("bad.toml");
-    std::fs::write(&file, "[cluster]\nid = \"x\"\ngossip = \"here\"\n").unwrap();
+    let file = temp_file("bad.toml", "[cluster]\nid = \"x\"\ngossip = \"here\"\n");
     let (code, _, stderr) = run(&[
         "node",
         "--name",

@@ -42,7 +42,10 @@ enum Command {
     },
     /// Runs a standalone node with the services `echo`, `relay`, `sink` and
     /// `ackor.inspect` until SIGINT (Ctrl-C) or SIGTERM, then stops gracefully. Prints
-    /// `listening <node name>` once ready and `stopped <node name>` at the end.
+    /// `listening <node name>` once ready and `stopped <node name>` at the end. With
+    /// `--cluster` it joins a cluster: it also prints `gossip <addr>` once ready and
+    /// `member up|left|down <node>` as members come and go, and leaves the cluster
+    /// before it stops.
     #[command(after_help = exit::HELP)]
     Node(node_cmd::NodeArgs),
     /// Calls `echo` on a running node and prints the round-trip time.

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use ackor::{Node, NodeName, ProcessId, ProcessInfo};
-use ackor_cli::services::{Echo, INSPECT, Inspect, ListProcesses, Ping};
+use ackor_cli::services::{Echo, INSPECT, Inspect, ListMembers, ListProcesses, MemberInfo, Ping};
 
 use crate::config::{self, Common};
 use crate::exit::Failure;
@@ -160,6 +160,50 @@ pub async fn ps(args: ClientArgs, target: String, json: bool) -> Result<(), Fail
         say(table(&list).trim_end());
     }
     Ok(())
+}
+
+/// `ackor members NODE`: the cluster members the node sees, as a table. A node in no
+/// cluster is a remote error (exit 4).
+pub async fn members(args: ClientArgs, target: String) -> Result<(), Failure> {
+    let client = Client::start(&args, &target).await?;
+    let list = client
+        .run(args.timeout, async |c| {
+            c.node
+                .call_name::<Inspect, _>(&c.id(INSPECT), ListMembers)
+                .await
+                .map_err(|e| c.fail(&e))
+        })
+        .await?;
+    let list =
+        list.ok_or_else(|| Failure::new(crate::exit::REMOTE_ERROR, format!("{target}: not in a cluster")))?;
+    say(members_table(&list).trim_end());
+    Ok(())
+}
+
+/// The member list as a table: node, creation, gossip address.
+pub fn members_table(list: &[MemberInfo]) -> String {
+    let rows: Vec<[String; 3]> = list
+        .iter()
+        .map(|m| [m.node.clone(), m.creation.to_string(), m.gossip_addr.clone()])
+        .collect();
+    let header = ["NODE", "CREATION", "GOSSIP"].map(String::from);
+    let mut widths = header.clone().map(|h| h.len());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let mut out = String::new();
+    for row in std::iter::once(&header).chain(&rows) {
+        let line: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
 }
 
 /// The process list as a table: pid, name, type, mailbox (queued/capacity), system

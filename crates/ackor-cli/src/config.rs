@@ -20,6 +20,14 @@
 //! important_window = 65536
 //! link_buffer = 1048576
 //!
+//! [cluster]                      # ackor node only; joins a cluster when `id` is set
+//! id = "shop"                    # the cluster id
+//! gossip = "127.0.0.1:7946"      # the UDP address to gossip on (port 0: any free port)
+//! seeds = ["10.0.0.1:7946"]      # gossip addresses of members to join through
+//! gossip_interval_ms = 500
+//! phi_threshold = 8.0            # failure detector: higher is slower and surer
+//! initial_interval_ms = 1000     # heartbeat interval assumed before one is measured
+//!
 //! [tls]                          # all three paths, or no [tls] at all
 //! cert = "node.pem"              # this node's certificate chain (PEM)
 //! key = "node.key"               # its private key (PEM)
@@ -54,6 +62,27 @@ pub struct FileConfig {
     pub remote: RemoteSection,
     /// TLS for every link.
     pub tls: Option<TlsSection>,
+    /// Cluster membership (`ackor node` only).
+    #[serde(default)]
+    pub cluster: ClusterSection,
+}
+
+/// `[cluster]`: what `ackor_cluster::ClusterConfig` takes.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSection {
+    /// The cluster id; no cluster without one.
+    pub id: Option<String>,
+    /// The gossip address, `host:port`.
+    pub gossip: Option<String>,
+    /// Gossip addresses of members to join through.
+    pub seeds: Option<Vec<String>>,
+    /// How often to gossip, in milliseconds.
+    pub gossip_interval_ms: Option<u64>,
+    /// The failure detector's phi threshold.
+    pub phi_threshold: Option<f64>,
+    /// The heartbeat interval assumed before one is measured, in milliseconds.
+    pub initial_interval_ms: Option<u64>,
 }
 
 /// `[remote]`: what `ackor::RemoteConfig` exposes.
@@ -135,6 +164,8 @@ pub struct Settings {
     pub call_timeout: Option<Duration>,
     /// Shutdown timeout, if set.
     pub shutdown_timeout: Option<Duration>,
+    /// The config file's `[cluster]` section (see [`cluster`] for the flags over it).
+    pub cluster_file: ClusterSection,
 }
 
 impl Settings {
@@ -224,7 +255,122 @@ pub fn resolve(name: Option<String>, common: &Common) -> Result<Settings, String
         mailbox_capacity: file.mailbox_capacity,
         call_timeout: ms(file.call_timeout_ms),
         shutdown_timeout: ms(file.shutdown_timeout_ms),
+        cluster_file: file.cluster,
     })
+}
+
+/// The cluster flags of `ackor node`, with their environment variables (clap takes a
+/// flag over its variable; both over the config file's `[cluster]`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ClusterArgs {
+    /// Join the cluster with this id (needs a gossip address).
+    #[arg(long = "cluster", env = "ACKOR_CLUSTER", value_name = "ID")]
+    pub id: Option<String>,
+    /// The UDP address to gossip on, `host:port` (port 0 picks a free port; the
+    /// `gossip` line printed once ready carries the real one).
+    #[arg(long, env = "ACKOR_GOSSIP", value_name = "HOST:PORT")]
+    pub gossip: Option<String>,
+    /// The gossip address of a member to join through (repeatable; ACKOR_SEEDS takes
+    /// a comma-separated list).
+    #[arg(
+        long = "seed",
+        env = "ACKOR_SEEDS",
+        value_name = "HOST:PORT",
+        value_delimiter = ','
+    )]
+    pub seeds: Vec<String>,
+    /// How often to gossip (e.g. 500ms).
+    #[arg(long, env = "ACKOR_GOSSIP_INTERVAL", value_parser = parse_duration, value_name = "DURATION")]
+    pub gossip_interval: Option<Duration>,
+    /// The failure detector's phi threshold (higher: slower and surer; default 8).
+    #[arg(long, env = "ACKOR_PHI_THRESHOLD", value_name = "PHI")]
+    pub phi_threshold: Option<f64>,
+    /// The heartbeat interval the failure detector assumes before it measured one
+    /// (e.g. 1s).
+    #[arg(long, env = "ACKOR_INITIAL_INTERVAL", value_parser = parse_duration, value_name = "DURATION")]
+    pub initial_interval: Option<Duration>,
+}
+
+/// The cluster a node joins: `args` over `file`. `None` when neither names a cluster.
+pub fn cluster(
+    args: &ClusterArgs,
+    file: &ClusterSection,
+) -> Result<Option<ackor_cluster::ClusterConfig>, String> {
+    let file = file.clone();
+    let gossip = args.gossip.clone().or(file.gossip);
+    let Some(id) = args.id.clone().or(file.id) else {
+        if gossip.is_some() || !args.seeds.is_empty() || file.seeds.is_some_and(|s| !s.is_empty()) {
+            return Err("a gossip address or seeds without a cluster id: give --cluster, ACKOR_CLUSTER or `id` in [cluster]".into());
+        }
+        return Ok(None);
+    };
+    if id.trim().is_empty() {
+        return Err("the cluster id is empty".into());
+    }
+    let gossip = gossip.ok_or(
+        "a cluster member needs a gossip address: give --gossip, ACKOR_GOSSIP or `gossip` in [cluster]",
+    )?;
+    let gossip_addr = socket_addr(&gossip).map_err(|e| format!("gossip address: {e}"))?;
+    let seeds = if args.seeds.is_empty() {
+        file.seeds.unwrap_or_default()
+    } else {
+        args.seeds.clone()
+    };
+    let seeds: Vec<String> = seeds
+        .into_iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    for seed in &seeds {
+        host_port(seed).map_err(|e| format!("seed: {e}"))?;
+    }
+    let mut config = ackor_cluster::ClusterConfig::new(id, gossip_addr).seeds(seeds);
+    if let Some(interval) = args.gossip_interval.or(ms(file.gossip_interval_ms)) {
+        if interval.is_zero() {
+            return Err("the gossip interval must be more than 0".into());
+        }
+        config = config.gossip_interval(interval);
+    }
+    let phi = args.phi_threshold.or(file.phi_threshold);
+    let initial = args.initial_interval.or(ms(file.initial_interval_ms));
+    if phi.is_some() || initial.is_some() {
+        let phi = phi.unwrap_or(8.0);
+        if !(phi.is_finite() && phi > 0.0) {
+            return Err(format!("the phi threshold must be a positive number, not {phi}"));
+        }
+        let initial = initial.unwrap_or(Duration::from_secs(1));
+        if initial.is_zero() {
+            return Err("the initial heartbeat interval must be more than 0".into());
+        }
+        config = config.failure_detection(phi, initial);
+    }
+    Ok(Some(config))
+}
+
+/// `host:port`, split; the port a number.
+fn host_port(text: &str) -> Result<(&str, u16), String> {
+    let bad = || format!("`{text}` is not host:port");
+    let (host, port) = text.rsplit_once(':').ok_or_else(bad)?;
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return Err(bad());
+    }
+    Ok((host, port))
+}
+
+/// A socket address from `host:port`, the host an IP address or a name to look up.
+fn socket_addr(text: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::ToSocketAddrs as _;
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    let (host, port) = host_port(text)?;
+    (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve `{text}`: {e}"))?
+        .next()
+        .ok_or_else(|| format!("`{text}` resolves to no address"))
 }
 
 /// TLS from the flags (all three, each over the file's), or the file's `[tls]`.
@@ -293,5 +439,52 @@ mod tests {
         assert_eq!(file.name.as_deref(), Some("a@127.0.0.1:0"));
         assert_eq!(file.remote.links_per_peer, Some(1));
         assert!(toml::from_str::<FileConfig>("cokie = \"c\"").is_err());
+    }
+
+    #[test]
+    fn cluster_flags_override_the_file_and_bad_addresses_are_refused() {
+        let file: FileConfig = toml::from_str(
+            "[cluster]\nid = \"shop\"\ngossip = \"127.0.0.1:0\"\nseeds = [\"127.0.0.1:7946\"]\ngossip_interval_ms = 100\nphi_threshold = 6.0\n",
+        )
+        .unwrap_or_default();
+        let none = ClusterArgs::default();
+        let from_file = cluster(&none, &file.cluster);
+        assert!(
+            matches!(&from_file, Ok(Some(c)) if c.cluster_id() == "shop"),
+            "{from_file:?}"
+        );
+        let flags = ClusterArgs {
+            id: Some("other".into()),
+            ..ClusterArgs::default()
+        };
+        let over = cluster(&flags, &file.cluster);
+        assert!(
+            matches!(&over, Ok(Some(c)) if c.cluster_id() == "other"),
+            "{over:?}"
+        );
+        assert!(matches!(cluster(&none, &ClusterSection::default()), Ok(None)));
+        let bad_gossip = ClusterArgs {
+            id: Some("x".into()),
+            gossip: Some("not-an-address".into()),
+            ..ClusterArgs::default()
+        };
+        assert!(cluster(&bad_gossip, &ClusterSection::default()).is_err());
+        let bad_seed = ClusterArgs {
+            id: Some("x".into()),
+            gossip: Some("127.0.0.1:0".into()),
+            seeds: vec!["127.0.0.1".into()],
+            ..ClusterArgs::default()
+        };
+        assert!(cluster(&bad_seed, &ClusterSection::default()).is_err());
+        let no_id = ClusterArgs {
+            gossip: Some("127.0.0.1:0".into()),
+            ..ClusterArgs::default()
+        };
+        assert!(cluster(&no_id, &ClusterSection::default()).is_err());
+        let no_gossip = ClusterArgs {
+            id: Some("x".into()),
+            ..ClusterArgs::default()
+        };
+        assert!(cluster(&no_gossip, &ClusterSection::default()).is_err());
     }
 }

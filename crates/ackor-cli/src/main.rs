@@ -42,7 +42,10 @@ enum Command {
     },
     /// Runs a standalone node with the services `echo`, `relay`, `sink` and
     /// `ackor.inspect` until SIGINT (Ctrl-C) or SIGTERM, then stops gracefully. Prints
-    /// `listening <node name>` once ready and `stopped <node name>` at the end.
+    /// `listening <node name>` once ready and `stopped <node name>` at the end. With
+    /// `--cluster` it joins a cluster: it also prints `gossip <addr>` once ready and
+    /// `member up|left|down <node>` as members come and go, and leaves the cluster
+    /// before it stops.
     #[command(after_help = exit::HELP)]
     Node(node_cmd::NodeArgs),
     /// Calls `echo` on a running node and prints the round-trip time.
@@ -74,6 +77,14 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Lists the cluster members a node sees: node, creation, gossip address.
+    #[command(after_help = exit::HELP)]
+    Members {
+        /// The node, `name@host:port`.
+        node: String,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -124,6 +135,7 @@ fn main() -> ExitCode {
             client,
         } => runtime.block_on(client::call(client, node, name, text)),
         Command::Ps { node, json, client } => runtime.block_on(client::ps(client, node, json)),
+        Command::Members { node, client } => runtime.block_on(client::members(client, node)),
         Command::SendImportant {
             node,
             name,

@@ -1,10 +1,20 @@
 //! `ackor node`: a node as a well-behaved long-running process. It stops gracefully on
 //! SIGINT or SIGTERM (actors run `on_stop`, peers are told the node leaves) and never
 //! reads standard input unless asked to (`--stop-on-stdin-eof`).
+//!
+//! With `--cluster` (or `[cluster]` in the config file) the node joins a cluster: it
+//! prints `gossip <addr>` after `listening <name>`, then one line per membership event
+//! (`member up <node>`, `member left <node>`, `member down <node>`), and leaves the
+//! cluster gracefully on SIGINT or SIGTERM before it stops.
 
+use std::collections::BTreeSet;
+
+use ackor::NodeName;
+use ackor_cluster::{Cluster, MemberEvent};
 use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::broadcast;
 
-use crate::config::{self, Common};
+use crate::config::{self, ClusterArgs, Common};
 use crate::exit::Failure;
 use crate::output::say;
 
@@ -17,6 +27,8 @@ pub struct NodeArgs {
     pub name: Option<String>,
     #[command(flatten)]
     pub common: Common,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
     /// Also stop (gracefully) when standard input reaches its end, for a parent
     /// process that holds a pipe to the node. Off by default: the node never reads
     /// standard input.
@@ -30,6 +42,7 @@ pub async fn run(args: NodeArgs) -> Result<(), Failure> {
     let name = settings.name.clone().ok_or_else(|| {
         Failure::usage("no node name: give --name, ACKOR_NAME or `name` in the config file")
     })?;
+    let cluster_config = config::cluster(&args.cluster, &settings.cluster_file).map_err(Failure::usage)?;
     // Listen for signals before anything else: one sent while starting is not lost.
     let mut term = signal(SignalKind::terminate()).map_err(|e| Failure::runtime(format!("signals: {e}")))?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| Failure::runtime(format!("signals: {e}")))?;
@@ -37,10 +50,30 @@ pub async fn run(args: NodeArgs) -> Result<(), Failure> {
         ackor::Error::Config(m) if m.starts_with("cannot listen") => Failure::runtime(m),
         other => Failure::usage(other.to_string()),
     })?;
-    ackor_cli::services::start(&node).map_err(|e| Failure::runtime(e.to_string()))?;
+    let cluster = match cluster_config {
+        Some(config) => match Cluster::join(&node, config).await {
+            Ok(cluster) => Some(cluster),
+            Err(e) => {
+                node.shutdown().await;
+                return Err(match e {
+                    ackor::Error::Config(m) if m.starts_with("cannot bind") => Failure::runtime(m),
+                    other => Failure::usage(other.to_string()),
+                });
+            }
+        },
+        None => None,
+    };
+    // Subscribed before anything is printed: no event between here and the printer's
+    // first look at the members is lost.
+    let events = cluster.as_ref().map(Cluster::events);
+    ackor_cli::services::start_with(&node, cluster.clone()).map_err(|e| Failure::runtime(e.to_string()))?;
     // Whoever started the node may have stopped reading its output: not a reason to
     // fail (`println!` would panic on a closed pipe).
     say(&format!("listening {}", node.name()));
+    if let (Some(cluster), Some(events)) = (&cluster, events) {
+        say(&format!("gossip {}", cluster.gossip_addr()));
+        tokio::spawn(print_members(cluster.clone(), events));
+    }
 
     let stdin_closed = async {
         if args.stop_on_stdin_eof {
@@ -58,11 +91,61 @@ pub async fn run(args: NodeArgs) -> Result<(), Failure> {
         _ = stdin_closed => "end of standard input",
     };
     tracing::info!(node = %node.name(), "{why}: stopping");
+    let stop = async {
+        if let Some(cluster) = &cluster {
+            // The others see `Left`, not `Down`.
+            cluster.leave().await;
+        }
+        node.shutdown().await;
+    };
     tokio::select! {
-        _ = node.shutdown() => {}
+        _ = stop => {}
         _ = term.recv() => return Err(Failure::runtime("second signal: stopped without waiting for actors")),
         _ = int.recv() => return Err(Failure::runtime("second signal: stopped without waiting for actors")),
     }
     say(&format!("stopped {}", node.name()));
     Ok(())
+}
+
+/// Logs and prints every membership change: first the members already known, then
+/// the events (an `Up` already printed is not printed twice).
+async fn print_members(cluster: Cluster, mut events: broadcast::Receiver<MemberEvent>) {
+    let me = cluster.node().name().clone();
+    let mut up: BTreeSet<(NodeName, u32)> = BTreeSet::new();
+    for member in cluster.members() {
+        if member.node != me && up.insert((member.node.clone(), member.creation)) {
+            report("up", &member.node);
+        }
+    }
+    loop {
+        match events.recv().await {
+            Ok(MemberEvent::Up(m)) => {
+                if up.insert((m.node.clone(), m.creation)) {
+                    report("up", &m.node);
+                }
+            }
+            Ok(MemberEvent::Left(m)) => {
+                up.remove(&(m.node.clone(), m.creation));
+                report("left", &m.node);
+            }
+            Ok(MemberEvent::Down(m)) => {
+                up.remove(&(m.node.clone(), m.creation));
+                report("down", &m.node);
+            }
+            Ok(MemberEvent::NameLost { name, winner }) => {
+                tracing::info!(%name, %winner, "cluster name lost");
+            }
+            Ok(other) => tracing::info!(event = ?other, "membership event"),
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!(missed = n, "membership events missed");
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+/// `member <what> <node>`, in the log and on standard output.
+fn report(what: &str, node: &NodeName) {
+    tracing::info!("member {what} {node}");
+    say(&format!("member {what} {node}"));
 }

@@ -7,12 +7,14 @@
 //!   room for one message, so a second important send soon after the first is refused
 //!   with `MailboxFull`;
 //! - `ackor.inspect` ([`Inspect`]): answers [`ListProcesses`] with the node's
-//!   processes (what `ackor ps` shows).
+//!   processes (what `ackor ps` shows), and [`ListMembers`] with the cluster members
+//!   the node sees (what `ackor members` shows).
 
 use ackor::{
     Actor, BoxError, Context, Error, Handler, Message, Node, ProcessId, ProcessInfo, RemoteMessage,
     RemoteMessages, Reply,
 };
+use ackor_cluster::Cluster;
 use serde::{Deserialize, Serialize};
 
 /// The name `ackor ps` asks for the list of processes.
@@ -116,16 +118,20 @@ impl Handler<Ping> for Sink {
     }
 }
 
-/// Lists the node's processes on request.
-pub struct Inspect;
+/// Lists the node's processes, and the cluster members it sees, on request.
+pub struct Inspect {
+    cluster: Option<Cluster>,
+}
 
 impl Actor for Inspect {
-    type Args = ();
-    async fn init(_: (), _ctx: &mut Context<Self>) -> Result<Self, BoxError> {
-        Ok(Inspect)
+    /// The node's cluster membership, if it is in a cluster.
+    type Args = Option<Cluster>;
+    async fn init(cluster: Option<Cluster>, _ctx: &mut Context<Self>) -> Result<Self, BoxError> {
+        Ok(Inspect { cluster })
     }
     fn remote_messages(messages: &mut RemoteMessages<Self>) {
         messages.add::<ListProcesses>();
+        messages.add::<ListMembers>();
     }
 }
 
@@ -148,12 +154,60 @@ impl Handler<ListProcesses> for Inspect {
     }
 }
 
-/// Spawns `echo`, `relay`, `sink` and `ackor.inspect` on `node`.
+/// Asks `ackor.inspect` for the cluster members its node sees: `None` when the node
+/// is in no cluster.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ListMembers;
+
+/// A cluster member, as [`ListMembers`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberInfo {
+    /// The node name, `name@host:port`.
+    pub node: String,
+    /// The node's incarnation.
+    pub creation: u32,
+    /// Where it gossips.
+    pub gossip_addr: String,
+}
+
+impl Message for ListMembers {
+    type Reply = Option<Vec<MemberInfo>>;
+}
+
+impl RemoteMessage for ListMembers {
+    const TAG: &'static str = "ackor.cli.list_members.v1";
+}
+
+impl Handler<ListMembers> for Inspect {
+    type Return = Option<Vec<MemberInfo>>;
+    async fn handle(&mut self, _: ListMembers, _ctx: &mut Context<Self>) -> Option<Vec<MemberInfo>> {
+        let cluster = self.cluster.as_ref()?;
+        Some(
+            cluster
+                .members()
+                .into_iter()
+                .map(|m| MemberInfo {
+                    node: m.node.to_string(),
+                    creation: m.creation,
+                    gossip_addr: m.gossip_addr.to_string(),
+                })
+                .collect(),
+        )
+    }
+}
+
+/// Spawns `echo`, `relay`, `sink` and `ackor.inspect` on `node` (outside any cluster).
 pub fn start(node: &Node) -> Result<(), Error> {
+    start_with(node, None)
+}
+
+/// Spawns `echo`, `relay`, `sink` and `ackor.inspect` on `node`; `ackor.inspect`
+/// reports the members of `cluster`.
+pub fn start_with(node: &Node, cluster: Option<Cluster>) -> Result<(), Error> {
     use ackor::SpawnOptions;
     node.spawn_with::<Echo>((), SpawnOptions::default().name("echo"))?;
     node.spawn_with::<Relay>((), SpawnOptions::default().name("relay"))?;
     node.spawn_with::<Sink>((), SpawnOptions::default().name("sink").mailbox_capacity(1))?;
-    node.spawn_with::<Inspect>((), SpawnOptions::default().name(INSPECT))?;
+    node.spawn_with::<Inspect>(cluster, SpawnOptions::default().name(INSPECT))?;
     Ok(())
 }

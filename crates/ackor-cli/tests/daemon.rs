@@ -27,6 +27,9 @@ fn ackor() -> Command {
         "ACKOR_TLS_CERT",
         "ACKOR_TLS_KEY",
         "ACKOR_TLS_CA",
+        "ACKOR_CLUSTER",
+        "ACKOR_GOSSIP",
+        "ACKOR_SEEDS",
         "RUST_LOG",
     ] {
         cmd.env_remove(var);
@@ -303,6 +306,11 @@ async fn ping_call_and_ps_between_two_nodes() {
         serde_json::from_str(&json.stdout).expect("ps --json is a process list");
     assert_eq!(list.len(), 4);
     assert!(list.iter().all(|p| p.pid.node().as_str() == b.name));
+
+    // Not in a cluster: `ackor members` gets the node's answer that it is in none.
+    let members = run(&["members", &a.name], &[]).await;
+    assert_eq!(members.code, Some(4), "{}", members.stderr);
+    assert!(members.stderr.contains("not in a cluster"), "{}", members.stderr);
 
     for n in [&mut a, &mut b] {
         n.signal("TERM");

@@ -1,6 +1,7 @@
 //! `ackor demo`: a sequence of named chapters, each a small story that checks what it
 //! claims and fails the demo if the framework does not behave as told.
 
+mod cluster;
 mod important;
 mod local;
 mod nodes;
@@ -60,6 +61,11 @@ fn chapters() -> Vec<Chapter> {
             name: "nodes",
             title: "Three nodes over TCP: calls, names, monitors, a node going away",
             run: || Box::pin(nodes::three_nodes()),
+        },
+        Chapter {
+            name: "cluster",
+            title: "A cluster: gossip membership, names, groups, placement, a member dying",
+            run: || Box::pin(cluster::three_members()),
         },
         Chapter {
             name: "important",

@@ -10,12 +10,13 @@
 //!   processes (what `ackor ps` shows), and [`ListMembers`] with the cluster members
 //!   the node sees (what `ackor members` shows).
 
-use ackor::{
-    Actor, BoxError, Context, Error, Handler, Message, Node, ProcessId, ProcessInfo, RemoteMessage,
-    RemoteMessages, Reply,
-};
+use ackor::{Actor, BoxError, Context, Error, Message, Node, ProcessId, ProcessInfo, RemoteMessage, Reply};
 use ackor_cluster::Cluster;
 use serde::{Deserialize, Serialize};
+
+// The services are written with ackor's macros: `#[derive(Message, RemoteMessage)]` on
+// each message, and `#[ackor::actor]` on each actor, whose `#[handler]`s become the
+// `Handler` impls and register every remote message they take (nothing to forget).
 
 /// The name `ackor ps` asks for the list of processes.
 pub const INSPECT: &str = "ackor.inspect";
@@ -23,57 +24,16 @@ pub const INSPECT: &str = "ackor.inspect";
 /// How long `sink` takes over each message.
 pub const SINK_DELAY: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Answers pings.
-pub struct Echo;
-
-impl Actor for Echo {
-    type Args = ();
-    async fn init(_: (), _ctx: &mut Context<Self>) -> Result<Self, BoxError> {
-        Ok(Echo)
-    }
-    fn remote_messages(messages: &mut RemoteMessages<Self>) {
-        messages.add::<Ping>();
-    }
-    async fn on_stop(&mut self, ctx: &mut Context<Self>, reason: &ackor::ExitReason) {
-        // A node stopping gracefully runs this: its log shows it did.
-        tracing::info!(node = %ctx.node().name(), %reason, "echo stopped");
-    }
-}
-
 /// Asks `echo` to answer; the reply is `"<text> from <node>"`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, Message, RemoteMessage)]
+#[message(reply = String)]
+#[remote(tag = "ackor.cli.ping.v1")]
 pub struct Ping(pub String);
 
-impl Message for Ping {
-    type Reply = String;
-}
-
-impl RemoteMessage for Ping {
-    const TAG: &'static str = "ackor.cli.ping.v1";
-}
-
-impl Handler<Ping> for Echo {
-    type Return = String;
-    async fn handle(&mut self, msg: Ping, ctx: &mut Context<Self>) -> String {
-        format!("{} from {}", msg.0, ctx.node().name())
-    }
-}
-
-/// Calls `echo` on other nodes on request.
-pub struct Relay;
-
-impl Actor for Relay {
-    type Args = ();
-    async fn init(_: (), _ctx: &mut Context<Self>) -> Result<Self, BoxError> {
-        Ok(Relay)
-    }
-    fn remote_messages(messages: &mut RemoteMessages<Self>) {
-        messages.add::<Forward>();
-    }
-}
-
 /// Asks `relay` to ping `echo` on `node`; the reply is what that echo answered.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, Message, RemoteMessage)]
+#[message(reply = String)]
+#[remote(tag = "ackor.cli.forward.v1")]
 pub struct Forward {
     /// The node whose `echo` to call.
     pub node: String,
@@ -81,82 +41,17 @@ pub struct Forward {
     pub text: String,
 }
 
-impl Message for Forward {
-    type Reply = String;
-}
-
-impl RemoteMessage for Forward {
-    const TAG: &'static str = "ackor.cli.forward.v1";
-}
-
-impl Handler<Forward> for Relay {
-    type Return = Reply<String>;
-    async fn handle(&mut self, msg: Forward, ctx: &mut Context<Self>) -> Reply<String> {
-        let id = ProcessId::new("echo", ackor::NodeName::new(&msg.node));
-        Reply::from_result(ctx.call_name::<Echo, _>(&id, Ping(msg.text)).await)
-    }
-}
-
-/// Takes pings slowly, one at a time, with room for one.
-pub struct Sink;
-
-impl Actor for Sink {
-    type Args = ();
-    async fn init(_: (), _ctx: &mut Context<Self>) -> Result<Self, BoxError> {
-        Ok(Sink)
-    }
-    fn remote_messages(messages: &mut RemoteMessages<Self>) {
-        messages.add::<Ping>();
-    }
-}
-
-impl Handler<Ping> for Sink {
-    type Return = String;
-    async fn handle(&mut self, msg: Ping, ctx: &mut Context<Self>) -> String {
-        tokio::time::sleep(SINK_DELAY).await;
-        format!("{} sunk at {}", msg.0, ctx.node().name())
-    }
-}
-
-/// Lists the node's processes, and the cluster members it sees, on request.
-pub struct Inspect {
-    cluster: Option<Cluster>,
-}
-
-impl Actor for Inspect {
-    /// The node's cluster membership, if it is in a cluster.
-    type Args = Option<Cluster>;
-    async fn init(cluster: Option<Cluster>, _ctx: &mut Context<Self>) -> Result<Self, BoxError> {
-        Ok(Inspect { cluster })
-    }
-    fn remote_messages(messages: &mut RemoteMessages<Self>) {
-        messages.add::<ListProcesses>();
-        messages.add::<ListMembers>();
-    }
-}
-
 /// Asks `ackor.inspect` for the node's processes (see [`Node::processes`]).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, Message, RemoteMessage)]
+#[message(reply = Vec<ProcessInfo>)]
+#[remote(tag = "ackor.cli.list_processes.v1")]
 pub struct ListProcesses;
-
-impl Message for ListProcesses {
-    type Reply = Vec<ProcessInfo>;
-}
-
-impl RemoteMessage for ListProcesses {
-    const TAG: &'static str = "ackor.cli.list_processes.v1";
-}
-
-impl Handler<ListProcesses> for Inspect {
-    type Return = Vec<ProcessInfo>;
-    async fn handle(&mut self, _: ListProcesses, ctx: &mut Context<Self>) -> Vec<ProcessInfo> {
-        ctx.node().processes()
-    }
-}
 
 /// Asks `ackor.inspect` for the cluster members its node sees: `None` when the node
 /// is in no cluster.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, Message, RemoteMessage)]
+#[message(reply = Option<Vec<MemberInfo>>)]
+#[remote(tag = "ackor.cli.list_members.v1")]
 pub struct ListMembers;
 
 /// A cluster member, as [`ListMembers`] reports it.
@@ -170,17 +65,81 @@ pub struct MemberInfo {
     pub gossip_addr: String,
 }
 
-impl Message for ListMembers {
-    type Reply = Option<Vec<MemberInfo>>;
+/// Answers pings.
+pub struct Echo;
+
+#[ackor::actor]
+impl Actor for Echo {
+    type Args = ();
+    async fn init(_: (), _ctx: &mut Context<Self>) -> Result<Self, BoxError> {
+        Ok(Echo)
+    }
+
+    async fn on_stop(&mut self, ctx: &mut Context<Self>, reason: &ackor::ExitReason) {
+        // A node stopping gracefully runs this: its log shows it did.
+        tracing::info!(node = %ctx.node().name(), %reason, "echo stopped");
+    }
+
+    #[handler]
+    async fn ping(&mut self, msg: Ping, ctx: &mut Context<Self>) -> String {
+        format!("{} from {}", msg.0, ctx.node().name())
+    }
 }
 
-impl RemoteMessage for ListMembers {
-    const TAG: &'static str = "ackor.cli.list_members.v1";
+/// Calls `echo` on other nodes on request.
+pub struct Relay;
+
+#[ackor::actor]
+impl Actor for Relay {
+    type Args = ();
+    async fn init(_: (), _ctx: &mut Context<Self>) -> Result<Self, BoxError> {
+        Ok(Relay)
+    }
+
+    #[handler]
+    async fn forward(&mut self, msg: Forward, ctx: &mut Context<Self>) -> Reply<String> {
+        let id = ProcessId::new("echo", ackor::NodeName::new(&msg.node));
+        Reply::from_result(ctx.call_name::<Echo, _>(&id, Ping(msg.text)).await)
+    }
 }
 
-impl Handler<ListMembers> for Inspect {
-    type Return = Option<Vec<MemberInfo>>;
-    async fn handle(&mut self, _: ListMembers, _ctx: &mut Context<Self>) -> Option<Vec<MemberInfo>> {
+/// Takes pings slowly, one at a time, with room for one.
+pub struct Sink;
+
+#[ackor::actor]
+impl Actor for Sink {
+    type Args = ();
+    async fn init(_: (), _ctx: &mut Context<Self>) -> Result<Self, BoxError> {
+        Ok(Sink)
+    }
+
+    #[handler]
+    async fn ping(&mut self, msg: Ping, ctx: &mut Context<Self>) -> String {
+        tokio::time::sleep(SINK_DELAY).await;
+        format!("{} sunk at {}", msg.0, ctx.node().name())
+    }
+}
+
+/// Lists the node's processes, and the cluster members it sees, on request.
+pub struct Inspect {
+    cluster: Option<Cluster>,
+}
+
+#[ackor::actor]
+impl Actor for Inspect {
+    /// The node's cluster membership, if it is in a cluster.
+    type Args = Option<Cluster>;
+    async fn init(cluster: Option<Cluster>, _ctx: &mut Context<Self>) -> Result<Self, BoxError> {
+        Ok(Inspect { cluster })
+    }
+
+    #[handler]
+    async fn processes(&mut self, _: ListProcesses, ctx: &mut Context<Self>) -> Vec<ProcessInfo> {
+        ctx.node().processes()
+    }
+
+    #[handler]
+    async fn members(&mut self, _: ListMembers) -> Option<Vec<MemberInfo>> {
         let cluster = self.cluster.as_ref()?;
         Some(
             cluster

@@ -31,7 +31,7 @@ pub(crate) struct Inner {
     pub(crate) node: Node,
     /// This node as a member (live gossip lists it too, once the first round is done).
     me: Member,
-    config: ClusterConfig,
+    pub(crate) config: ClusterConfig,
     gossip_addr: SocketAddr,
     chitchat: Mutex<Option<ChitchatHandle>>,
     events: broadcast::Sender<MemberEvent>,

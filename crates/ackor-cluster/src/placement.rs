@@ -69,56 +69,78 @@ impl Cluster {
     /// and `options` on the member [`Cluster::place`] picks (which must
     /// [allow](ackor::Node::allow_remote_spawn) `A`) and registered there.
     ///
-    /// Fails as [`Node::spawn_remote`](ackor::Node::spawn_remote) does, and with
-    /// [`Error::NodeStopped`] after [`Cluster::leave`].
-    pub async fn spawn_keyed<A: RemoteActor>(
+    /// Fails as [`Node::spawn_remote`](ackor::Node::spawn_remote) does, with
+    /// [`Error::NodeStopped`] after [`Cluster::leave`], and with [`Error::Timeout`] when
+    /// the chosen member still sees the key's name held by a member this node knows is
+    /// gone after the call timeout (members' failure detectors disagree that long).
+    /// `args` is cloned for a retry in that case.
+    pub async fn spawn_keyed<A>(
         &self,
         key: &str,
         args: A::Args,
         options: SpawnOptions,
-    ) -> Result<ActorRef<A>, Error> {
+    ) -> Result<ActorRef<A>, Error>
+    where
+        A: RemoteActor<Args: Clone>,
+    {
         let node = &self.inner.node;
         let name = format!("{}/{key}", A::KIND);
-        if let Some(pid) = self.whereis(&name) {
-            return node.actor_ref::<A>(&pid);
-        }
-        let target = self.place(key).ok_or(Error::NodeStopped)?;
-        let spawned = match node
-            .spawn_remote::<A>(&target, args, options.name(name.clone()))
-            .await
-        {
-            Ok(actor) => actor,
-            // Started there meanwhile (from another member): that one is the actor.
-            Err(Error::NameTaken(_)) => {
-                node.resolve::<A>(&ProcessId::new(name.clone(), target.clone()))
-                    .await?
+        let deadline = tokio::time::Instant::now() + node.config().call_timeout;
+        loop {
+            if let Some(pid) = self.whereis(&name) {
+                return node.actor_ref::<A>(&pid);
             }
-            Err(e) => return Err(e),
-        };
-        let owner = if &target == node.name() {
-            self.claim_key(&name, spawned.pid())
-                .await
-                .map_err(Error::Config)?
-        } else {
-            let agent = ProcessId::new(AGENT, target.clone());
-            let claim = ClaimKey {
-                name: name.clone(),
-                id: spawned.pid().id(),
-                creation: spawned.pid().creation(),
+            let target = self.place(key).ok_or(Error::NodeStopped)?;
+            let options = options.clone().name(name.clone());
+            let spawned = match node.spawn_remote::<A>(&target, args.clone(), options).await {
+                Ok(actor) => actor,
+                // Started there meanwhile (from another member): that one is the actor.
+                Err(Error::NameTaken(_)) => {
+                    node.resolve::<A>(&ProcessId::new(name.clone(), target.clone()))
+                        .await?
+                }
+                Err(e) => return Err(e),
             };
-            let (owner_node, id, creation) = node
-                .call_name::<ClusterAgent, _>(&agent, claim)
-                .await?
-                .map_err(Error::Config)?;
-            Pid::new(NodeName::new(owner_node), id, creation)
-        };
-        if &owner == spawned.pid() {
-            Ok(spawned)
-        } else {
-            // Another member's activation won the name first: ours goes.
-            let _ = spawned.stop_with(ExitReason::Normal);
-            node.actor_ref::<A>(&owner)
+            let owner = self.claim_on(&target, &name, spawned.pid()).await?;
+            if &owner == spawned.pid() {
+                return Ok(spawned);
+            }
+            if self.is_member(owner.node()) {
+                // Another member's activation won the name first: ours goes.
+                let _ = spawned.stop_with(ExitReason::Normal);
+                return node.actor_ref::<A>(&owner);
+            }
+            // The name is still held, in the target's view, by a member this node knows
+            // is gone: the target has not learned it yet. Claim again shortly.
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::Timeout);
+            }
+            tokio::time::sleep(self.inner.config.gossip_interval).await;
         }
+    }
+
+    /// Has `target` claim `name` for its process `pid`; the owner afterwards.
+    async fn claim_on(&self, target: &NodeName, name: &str, pid: &Pid) -> Result<Pid, Error> {
+        let node = &self.inner.node;
+        if target == node.name() {
+            return self.claim_key(name, pid).await.map_err(Error::Config);
+        }
+        let agent = ProcessId::new(AGENT, target.clone());
+        let claim = ClaimKey {
+            name: name.to_string(),
+            id: pid.id(),
+            creation: pid.creation(),
+        };
+        let (owner_node, id, creation) = node
+            .call_name::<ClusterAgent, _>(&agent, claim)
+            .await?
+            .map_err(Error::Config)?;
+        Ok(Pid::new(NodeName::new(owner_node), id, creation))
+    }
+
+    /// Whether `node` is a live member in this node's view.
+    fn is_member(&self, node: &NodeName) -> bool {
+        self.members().iter().any(|m| &m.node == node)
     }
 
     /// On the node of `pid`: registers `name` for it as a keyed actor; answers the

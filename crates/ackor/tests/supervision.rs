@@ -536,9 +536,11 @@ async fn backoff_delays_grow_and_reset_after_stable_period() {
         assert!(next(&mut ev).await.starts_with("restarted w"));
     }
     let ms: Vec<u128> = delays.iter().map(|d| d.as_millis()).collect();
-    // 100, 200, 400, 400 (the maximum), each within scheduling slack.
+    // 100, 200, 400, 400 (the maximum), each within scheduling slack. The delay starts
+    // when the child stops, a moment before this test hears of it: a few ms may seem
+    // missing (399 ms was seen under load).
     for (got, want) in ms.iter().zip([100u128, 200, 400, 400]) {
-        assert!(*got >= want && *got < want + 150, "delays {ms:?}");
+        assert!(*got + 10 >= want && *got < want + 150, "delays {ms:?}");
     }
     // After running longer than reset_after, the next restart is quick again.
     tokio::time::sleep(Duration::from_millis(800)).await;

@@ -199,3 +199,47 @@ async fn send_interval_refuses_a_zero_period() {
     assert!(matches!(refused, Err(Error::Config(_))), "{refused:?}");
     node.shutdown().await;
 }
+
+// ------------------------------------------------------------------ idle timeout
+
+/// Reports its stop.
+struct Sleepy(mpsc::UnboundedSender<(u32, Option<Pid>)>);
+impl Actor for Sleepy {
+    type Args = mpsc::UnboundedSender<(u32, Option<Pid>)>;
+    async fn init(tx: Self::Args, _: &mut Context<Self>) -> Result<Self, BoxError> {
+        Ok(Sleepy(tx))
+    }
+    async fn on_stop(&mut self, _: &mut Context<Self>, reason: &ackor::ExitReason) {
+        assert_eq!(reason, &ackor::ExitReason::Normal);
+        let _ = self.0.send((0, None));
+    }
+}
+impl Handler<Tick> for Sleepy {
+    type Return = ();
+    async fn handle(&mut self, msg: Tick, _: &mut Context<Self>) {
+        let _ = self.0.send((msg.0, None));
+    }
+}
+
+#[tokio::test]
+async fn an_actor_with_an_idle_timeout_stops_once_idle_and_not_before() {
+    let node = Node::builder().name("idle@local").start().await.unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let opts = ackor::SpawnOptions::default().idle_timeout(Duration::from_millis(150));
+    let sleepy = node.spawn_with::<Sleepy>(tx, opts).unwrap();
+    // Kept busy (a message every 50 ms), it stays.
+    for i in 1..=6 {
+        sleepy.send(Tick(i)).unwrap();
+        assert_eq!(rx.recv().await.unwrap().0, i);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(sleepy.is_alive());
+    // Left alone, it stops with reason Normal, running on_stop.
+    let reason = tokio::time::timeout(Duration::from_secs(5), sleepy.wait_for_stop())
+        .await
+        .unwrap();
+    assert_eq!(reason, ackor::ExitReason::Normal);
+    assert_eq!(rx.recv().await.unwrap().0, 0);
+    assert_eq!(sleepy.send(Tick(9)), Err(Error::ProcessTerminated));
+    node.shutdown().await;
+}

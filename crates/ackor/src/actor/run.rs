@@ -25,6 +25,7 @@ pub(crate) fn run<A: Actor>(
     args: A::Args,
     node: Node,
     reentrancy: Reentrancy,
+    idle_timeout: Option<std::time::Duration>,
 ) -> impl Future<Output = ()> + Send {
     let guard = ExitGuard {
         cell: cell.clone(),
@@ -34,6 +35,7 @@ pub(crate) fn run<A: Actor>(
     async move {
         let mut guard = guard;
         let mut ctx = Context::new(cell.clone(), node, reentrancy);
+        ctx.idle_timeout = idle_timeout;
         guard.reason = run_actor(&cell, args, &mut ctx).await;
     }
 }
@@ -210,7 +212,20 @@ async fn message_loop<A: Actor>(
             rx.rescan();
         }
         ctx.next_item();
-        let item = match ctx.requests.next(rx, &cell.mailbox).await {
+        let idle = ctx.idle_timeout.filter(|_| ctx.requests.in_flight() == 0);
+        let next = ctx.requests.next(rx, &cell.mailbox);
+        let next = match idle {
+            None => next.await,
+            Some(idle) => match next_or_idle(next, idle).await {
+                Some(next) => next,
+                None => {
+                    tracing::debug!(pid = %cell.core.pid(), ?idle, "actor idle: stopping (passivation)");
+                    metrics::counter!("ackor_actor_passivations_total").increment(1);
+                    return Ok(Ending::Stopped(ExitReason::Normal));
+                }
+            },
+        };
+        let item = match next {
             Next::Item(item) => item,
             Next::Expired(entry) => {
                 let timed_out = AssertUnwindSafe(|| ctx.fail_request(entry, actor, Error::RequestTimeout));
@@ -296,6 +311,22 @@ async fn message_loop<A: Actor>(
         if let Some(reason) = ctx.take_stop() {
             return Ok(Ending::Stopped(reason));
         }
+    }
+}
+
+/// The next item, or `None` when none came for `idle`. The timer is armed only when
+/// nothing is ready at once (a busy actor pays no timer per message). Taking the next
+/// item is cancel-safe: an item is taken in the poll that returns it.
+async fn next_or_idle<F: Future>(next: F, idle: std::time::Duration) -> Option<F::Output> {
+    // Beyond what a timer holds (about two years; a peer may ask for more): no timeout.
+    if idle > std::time::Duration::from_secs(2 * 365 * 24 * 3600) {
+        return Some(next.await);
+    }
+    let mut next = std::pin::pin!(next);
+    let ready = std::future::poll_fn(|cx| std::task::Poll::Ready(next.as_mut().poll(cx))).await;
+    match ready {
+        std::task::Poll::Ready(item) => Some(item),
+        std::task::Poll::Pending => tokio::time::timeout(idle, next).await.ok(),
     }
 }
 

@@ -24,6 +24,9 @@ pub struct SpawnOptions {
     pub mailbox_capacity: Option<usize>,
     /// Whether and how the actor makes non-blocking requests; off by default.
     pub reentrancy: Reentrancy,
+    /// Stops the actor (reason `Normal`, `on_stop` runs) once it has had nothing to do
+    /// for this long; see [`SpawnOptions::idle_timeout`].
+    pub idle_timeout: Option<std::time::Duration>,
 }
 
 impl SpawnOptions {
@@ -53,6 +56,23 @@ impl SpawnOptions {
     /// ```
     pub fn reentrancy(mut self, reentrancy: Reentrancy) -> Self {
         self.reentrancy = reentrancy;
+        self
+    }
+
+    /// Stops the actor with reason `Normal` (running `on_stop`, where it can save its
+    /// state) once it has gone `idle` without a message to handle and without a
+    /// request or piped future in flight: passivation, as virtual actors do. A message
+    /// that arrives as it stops is not handled: its caller gets
+    /// [`Error::ProcessTerminated`](crate::Error::ProcessTerminated), and a send to its
+    /// name afterwards [`Error::ProcessUnknown`](crate::Error::ProcessUnknown).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let opts = ackor::SpawnOptions::default().idle_timeout(Duration::from_secs(300));
+    /// assert_eq!(opts.idle_timeout, Some(Duration::from_secs(300)));
+    /// ```
+    pub fn idle_timeout(mut self, idle: std::time::Duration) -> Self {
+        self.idle_timeout = Some(idle);
         self
     }
 }
@@ -98,9 +118,13 @@ impl Node {
         self.registry().insert(process.clone());
         let dyn_cell: Arc<dyn ProcessCell> = process;
         setup(&dyn_cell);
-        let task = self
-            .runtime()
-            .spawn(run(cell.clone(), args, self.clone(), options.reentrancy));
+        let task = self.runtime().spawn(run(
+            cell.clone(),
+            args,
+            self.clone(),
+            options.reentrancy,
+            options.idle_timeout,
+        ));
         cell.core().set_abort(task.abort_handle());
         Ok(cell)
     }

@@ -151,20 +151,23 @@ fn body() -> BoxedStrategy<Body> {
             u64_edge(),
             text(),
             payload(),
-            of((text(), u64_edge(), kind(0..=2), u64_edge()))
+            of((text(), u64_edge(), kind(0..=2), u64_edge(), u64_edge()))
         )
             .prop_map(|(call_id, kind, args, options)| Body::Spawn(Spawn {
                 call_id,
                 kind,
                 args,
-                options: options.map(|(name, mailbox_capacity, reentrancy_mode, max_in_flight)| {
-                    WireSpawnOptions {
-                        name,
-                        mailbox_capacity,
-                        reentrancy_mode,
-                        max_in_flight,
-                    }
-                }),
+                options: options.map(
+                    |(name, mailbox_capacity, reentrancy_mode, max_in_flight, idle_timeout_ms)| {
+                        WireSpawnOptions {
+                            name,
+                            mailbox_capacity,
+                            reentrancy_mode,
+                            max_in_flight,
+                            idle_timeout_ms,
+                        }
+                    },
+                ),
             })),
         (u64_edge(), of(wire_pid()))
             .prop_map(|(call_id, pid)| Body::WhereisReply(WhereisReply { call_id, pid })),

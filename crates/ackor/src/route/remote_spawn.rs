@@ -7,6 +7,7 @@
 //! spawned: anything else is refused with [`Error::UnknownActorKind`].
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -86,6 +87,10 @@ impl Node {
             mailbox_capacity: options.mailbox_capacity.unwrap_or(0) as u64,
             reentrancy_mode: options.reentrancy.mode.to_wire(),
             max_in_flight: options.reentrancy.max_in_flight as u64,
+            // At least 1 ms: 0 means none on the wire.
+            idle_timeout_ms: options
+                .idle_timeout
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)),
         };
         let pid = self.spawn_remote_raw(on, A::KIND, args, options).await?;
         self.actor_ref::<A>(&pid)
@@ -116,5 +121,6 @@ fn spawn_options(options: &WireSpawnOptions) -> SpawnOptions {
             .then(|| usize::try_from(options.mailbox_capacity).unwrap_or(usize::MAX)),
         reentrancy: Reentrancy::new(ReentrancyMode::from_wire(options.reentrancy_mode))
             .max_in_flight(usize::try_from(options.max_in_flight).unwrap_or(usize::MAX)),
+        idle_timeout: (options.idle_timeout_ms > 0).then(|| Duration::from_millis(options.idle_timeout_ms)),
     }
 }

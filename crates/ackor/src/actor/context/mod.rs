@@ -62,6 +62,8 @@ pub struct Context<A: Actor> {
     /// Plain remote sends are acknowledged in the background and failures reported
     /// to `on_undelivered` (see [`Context::set_report_undelivered`]).
     pub(crate) report_undelivered: bool,
+    /// Stop once idle this long (see `SpawnOptions::idle_timeout`).
+    pub(crate) idle_timeout: Option<std::time::Duration>,
     pub(crate) monitors: HashMap<MonitorRef, Pid>,
     pub(crate) requests: Requests<A>,
     /// Important sends made by [`Context::send`] with the flag on, awaiting their
@@ -93,6 +95,7 @@ impl<A: Actor> Context<A> {
             trap_exits: false,
             important: false,
             report_undelivered: false,
+            idle_timeout: None,
             monitors: HashMap::new(),
             requests: Requests::new(reentrancy, waiting),
             acks: std::sync::Mutex::new(Vec::new()),

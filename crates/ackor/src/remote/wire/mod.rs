@@ -264,6 +264,9 @@ pub(crate) struct WireSpawnOptions {
     /// 0: no limit.
     #[prost(uint64, tag = "4")]
     pub max_in_flight: u64,
+    /// Milliseconds an idle actor lives before it is stopped; 0: no idle timeout.
+    #[prost(uint64, tag = "5")]
+    pub idle_timeout_ms: u64,
 }
 
 /// Spawn an actor of a kind the receiving node allows; answered by a [`CallReply`]

@@ -141,7 +141,22 @@ impl Cluster {
         let task = tokio::spawn(reconcile_loop(Arc::downgrade(&inner), watcher));
         *lock(&inner.reconciler) = Some(task.abort_handle());
         tracing::info!(node = %node.name(), gossip = %gossip_addr, cluster = %inner.config.cluster_id, "joined cluster");
+        let mut joined = lock(memberships());
+        joined.retain(|m| m.strong_count() > 0);
+        joined.push(Arc::downgrade(&inner));
+        drop(joined);
         Ok(Cluster { inner })
+    }
+
+    /// The cluster membership of `node`, if it joined one: for actors, which hold
+    /// their node ([`Context::node`](ackor::Context::node)) and need the cluster (a
+    /// grain that sends to other grains, say).
+    pub fn of(node: &Node) -> Option<Cluster> {
+        lock(memberships())
+            .iter()
+            .filter_map(Weak::upgrade)
+            .find(|inner| inner.node.name() == node.name() && inner.node.creation() == node.creation())
+            .map(|inner| Cluster { inner })
     }
 
     /// The UDP address this node gossips on.
@@ -343,6 +358,12 @@ impl Drop for Inner {
             let _ = handle.initiate_shutdown();
         }
     }
+}
+
+/// Every membership of this process, for [`Cluster::of`].
+fn memberships() -> &'static Mutex<Vec<Weak<Inner>>> {
+    static JOINED: std::sync::OnceLock<Mutex<Vec<Weak<Inner>>>> = std::sync::OnceLock::new();
+    JOINED.get_or_init(Default::default)
 }
 
 /// Keeps the view in step with gossip: membership events, peer-down, name owners.

@@ -30,6 +30,11 @@
 //!   [`Cluster::spawn_keyed`], one actor per key in the cluster, started again where
 //!   placement says when its member leaves or dies (on the next ask for it).
 //!
+//! - **Grains** (virtual actors, as in Orleans and GoAkt: [`Grain`], [`Cluster::grain`]):
+//!   an actor addressed by kind and key, activated by its first message where
+//!   placement says, passivated when idle, activated again by the next message; one
+//!   activation in the cluster at a time.
+//!
 //! Every member runs an agent actor, registered on its node as `ackor.cluster`, that
 //! the other members address for broadcasts and keyed spawns.
 //!
@@ -96,6 +101,7 @@ mod agent;
 mod cluster;
 mod config;
 mod gossip;
+mod grains;
 mod groups;
 mod member;
 mod names;
@@ -109,4 +115,5 @@ pub mod testing {
     pub use chitchat::transport::ChannelTransport;
 }
 pub use config::ClusterConfig;
+pub use grains::{Grain, GrainRef};
 pub use member::{Member, MemberEvent};

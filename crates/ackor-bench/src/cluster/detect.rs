@@ -217,3 +217,27 @@ impl Victim {
         Ok(Instant::now())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detect_rounds_count_right() {
+        let rt = crate::runtime().unwrap_or_else(|e| panic!("{e}"));
+        let fast = Detector {
+            gossip: Duration::from_millis(50),
+            phi: 6.0,
+            initial: Duration::from_millis(50),
+        };
+        let r = crate::run_on_worker(&rt, run(fast, 2, Duration::from_millis(500)))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        // Two survivors, two rounds: one sample per survivor and round.
+        assert_eq!(r.samples.len(), 4);
+        assert_eq!(r.drop_times.len(), 2);
+        assert!(r.false_downs.is_empty(), "{:?}", r.false_downs);
+        // Detection needs at least a few silent gossip intervals.
+        assert!(r.samples.iter().all(|s| *s >= fast.gossip), "{:?}", r.samples);
+    }
+}

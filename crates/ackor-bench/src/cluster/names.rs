@@ -86,3 +86,21 @@ pub async fn run(nodes: usize, rounds: usize, gossip: Duration) -> Result<NamesR
     }
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_rounds_count_right() {
+        let rt = crate::runtime().unwrap_or_else(|e| panic!("{e}"));
+        let r = crate::run_on_worker(&rt, run(3, 4, Duration::from_millis(50)))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        // Each round: one sample per member other than the registrar, and one overall.
+        assert_eq!(r.per_member.len(), 4 * 2);
+        assert_eq!(r.all_members.len(), 4);
+        let last = r.all_members.iter().max().copied().unwrap_or_default();
+        assert!(r.per_member.iter().all(|s| *s <= last));
+    }
+}

@@ -16,7 +16,8 @@
 //! Idle-actor memory is measured by `benches/memory.rs` with the counting allocator
 //! of [`alloc_counter`]. Supervision (restart latency, one-for-all restart of many
 //! children) is in [`supervision`], run by `benches/supervision.rs` and the `sup_probe`
-//! binary.
+//! binary. Cluster figures (failure detection, name propagation, gossip traffic of
+//! `ackor-cluster`) are in [`cluster`], run by the `cluster_probe` binary.
 //!
 //! Thread placement: for the tokio-based frameworks (ackor, kameo, ractor, bare tokio)
 //! every operation runs inside a task spawned on a 2-worker multi-thread runtime, one
@@ -30,6 +31,7 @@
 pub mod ackor_impl;
 pub mod actix_impl;
 pub mod alloc_counter;
+pub mod cluster;
 pub mod kameo_impl;
 pub mod ractor_impl;
 pub mod reentrancy;

@@ -2,6 +2,7 @@
 //! claims and fails the demo if the framework does not behave as told.
 
 mod cluster;
+mod grains;
 mod important;
 mod local;
 mod nodes;
@@ -66,6 +67,11 @@ fn chapters() -> Vec<Chapter> {
             name: "cluster",
             title: "A cluster: gossip membership, names, groups, placement, a member dying",
             run: || Box::pin(cluster::three_members()),
+        },
+        Chapter {
+            name: "grains",
+            title: "Grains: virtual actors activated on demand, passivated when idle, one at a time",
+            run: || Box::pin(grains::grains()),
         },
         Chapter {
             name: "important",

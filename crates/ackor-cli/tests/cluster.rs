@@ -6,41 +6,14 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)] // tests fail loudly by design
 
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+mod common;
+use common::{Proc, WAIT, ackor, temp_file};
 
 const COOKIE: &str = "cluster-test";
-/// Bounds every wait for a child to start or stop.
-const WAIT: Duration = Duration::from_secs(30);
 /// Bounds the wait for a membership line.
 const MEMBERSHIP: Duration = Duration::from_secs(20);
-
-/// The ackor binary with no ACKOR_* or RUST_LOG from the environment of the test run.
-fn ackor() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ackor"));
-    for var in [
-        "ACKOR_CONFIG",
-        "ACKOR_COOKIE",
-        "ACKOR_NAME",
-        "ACKOR_TLS_CERT",
-        "ACKOR_TLS_KEY",
-        "ACKOR_TLS_CA",
-        "ACKOR_CLUSTER",
-        "ACKOR_GOSSIP",
-        "ACKOR_SEEDS",
-        "ACKOR_GOSSIP_INTERVAL",
-        "ACKOR_PHI_THRESHOLD",
-        "ACKOR_INITIAL_INTERVAL",
-        "RUST_LOG",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.kill_on_drop(true);
-    cmd
-}
 
 /// Where a node takes its cluster settings from.
 #[derive(Clone, Copy)]
@@ -50,33 +23,24 @@ enum How {
     File,
 }
 
-fn temp_file(name: &str, content: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("ackor-cluster-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, content).unwrap();
-    path
-}
-
-/// A running `ackor node` in a cluster: its name, gossip address, and output so far.
+/// A running `ackor node` in a cluster: the process, its name and gossip address.
 struct Member {
-    child: Child,
+    proc: Proc,
     name: String,
     gossip: String,
-    stdout: Arc<Mutex<String>>,
-    stderr: Arc<Mutex<String>>,
 }
 
-/// Appends every line of `from` to `to`.
-fn collect(from: impl tokio::io::AsyncRead + Unpin + Send + 'static, to: Arc<Mutex<String>>) {
-    let mut lines = BufReader::new(from).lines();
-    tokio::spawn(async move {
-        while let Ok(Some(line)) = lines.next_line().await {
-            let mut s = to.lock().unwrap();
-            s.push_str(&line);
-            s.push('\n');
-        }
-    });
+impl std::ops::Deref for Member {
+    type Target = Proc;
+    fn deref(&self) -> &Proc {
+        &self.proc
+    }
+}
+
+impl std::ops::DerefMut for Member {
+    fn deref_mut(&mut self) -> &mut Proc {
+        &mut self.proc
+    }
 }
 
 impl Member {
@@ -116,79 +80,22 @@ impl Member {
                 cmd.arg("--config").arg(file);
             }
         }
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("ackor node starts");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        collect(child.stderr.take().unwrap(), stderr.clone());
-        let stdout = Arc::new(Mutex::new(String::new()));
-        collect(child.stdout.take().unwrap(), stdout.clone());
-        let mut member = Member {
-            child,
-            name: String::new(),
-            gossip: String::new(),
-            stdout,
-            stderr,
-        };
-        member.wait_for_line("gossip ", WAIT).await;
-        let out = member.stdout();
+        let proc = Proc::spawn(cmd);
+        proc.wait_for_line("gossip ", WAIT).await;
+        let out = proc.stdout();
         let mut lines = out.lines();
         // `listening` comes first, as for a node outside any cluster.
-        member.name = lines
+        let name = lines
             .next()
             .and_then(|l| l.strip_prefix("listening "))
             .unwrap_or_else(|| panic!("first line not `listening`:\n{out}"))
             .to_string();
-        member.gossip = lines
+        let gossip = lines
             .next()
             .and_then(|l| l.strip_prefix("gossip "))
             .unwrap_or_else(|| panic!("second line not `gossip`:\n{out}"))
             .to_string();
-        member
-    }
-
-    fn stdout(&self) -> String {
-        self.stdout.lock().unwrap().clone()
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    /// Waits (at most `bound`) until a line of stdout starts with `line`.
-    async fn wait_for_line(&self, line: &str, bound: Duration) {
-        let deadline = tokio::time::Instant::now() + bound;
-        while !self.stdout().lines().any(|l| l.starts_with(line)) {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "no `{line}` from {} within {bound:?}; stdout:\n{}\nstderr:\n{}",
-                self.name,
-                self.stdout(),
-                self.stderr()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    fn signal(&self, sig: &str) {
-        let pid = self.child.id().expect("still running").to_string();
-        let status = std::process::Command::new("kill")
-            .args([&format!("-{sig}"), &pid])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
-    }
-
-    /// Waits for the process to exit; its exit code.
-    async fn exit_code(&mut self) -> Option<i32> {
-        let status = tokio::time::timeout(WAIT, self.child.wait())
-            .await
-            .expect("the node exits in time")
-            .expect("wait");
-        status.code()
+        Member { proc, name, gossip }
     }
 }
 

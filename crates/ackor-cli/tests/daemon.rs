@@ -5,143 +5,53 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)] // tests fail loudly by design
 
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ackor::{Node, NodeName, ProcessId};
 use ackor_cli::services::{Forward, Relay};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+
+mod common;
+use common::{Proc, WAIT, ackor, temp_file};
 
 const COOKIE: &str = "daemon-test";
-/// Bounds every wait for a child.
-const WAIT: Duration = Duration::from_secs(30);
 
-/// The ackor binary with no ACKOR_* or RUST_LOG from the environment of the test run.
-fn ackor() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ackor"));
-    for var in [
-        "ACKOR_CONFIG",
-        "ACKOR_COOKIE",
-        "ACKOR_NAME",
-        "ACKOR_TLS_CERT",
-        "ACKOR_TLS_KEY",
-        "ACKOR_TLS_CA",
-        "ACKOR_CLUSTER",
-        "ACKOR_GOSSIP",
-        "ACKOR_SEEDS",
-        "RUST_LOG",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.kill_on_drop(true);
-    cmd
+/// A running `ackor node`: the process, and its node name.
+struct NodeProc {
+    proc: Proc,
+    name: String,
 }
 
-/// A running `ackor node`: its name, and what it has written to stderr so far.
-struct NodeProc {
-    child: Child,
-    name: String,
-    stderr: Arc<Mutex<String>>,
-    stdout: Arc<Mutex<String>>,
+impl std::ops::Deref for NodeProc {
+    type Target = Proc;
+    fn deref(&self) -> &Proc {
+        &self.proc
+    }
+}
+
+impl std::ops::DerefMut for NodeProc {
+    fn deref_mut(&mut self) -> &mut Proc {
+        &mut self.proc
+    }
 }
 
 impl NodeProc {
     /// Starts `ackor node` with `args` (and `env`) and waits for its `listening` line.
     async fn start(args: &[&str], env: &[(&str, &str)]) -> NodeProc {
         let mut cmd = ackor();
-        cmd.arg("node")
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        cmd.arg("node").args(args);
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().expect("ackor node starts");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let mut err_lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let sink = stderr.clone();
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = err_lines.next_line().await {
-                let mut s = sink.lock().unwrap();
-                s.push_str(&line);
-                s.push('\n');
-            }
-        });
-        let mut out_lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = tokio::time::timeout(WAIT, out_lines.next_line())
-            .await
-            .expect("node ready in time")
-            .expect("read")
-            .unwrap_or_else(|| panic!("no listening line; stderr:\n{}", stderr.lock().unwrap()));
-        let name = first
-            .strip_prefix("listening ")
-            .expect("listening line")
-            .to_string();
-        let stdout = Arc::new(Mutex::new(String::new()));
-        let sink = stdout.clone();
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = out_lines.next_line().await {
-                let mut s = sink.lock().unwrap();
-                s.push_str(&line);
-                s.push('\n');
-            }
-        });
-        NodeProc {
-            child,
-            name,
-            stderr,
-            stdout,
-        }
+        let proc = Proc::spawn(cmd);
+        let line = proc.wait_for_line("listening ", WAIT).await;
+        let name = line.strip_prefix("listening ").unwrap_or_default().to_string();
+        NodeProc { proc, name }
     }
 
     /// A node `<prefix>@127.0.0.1:0` with the test cookie.
     async fn plain(prefix: &str) -> NodeProc {
         let name = format!("{prefix}@127.0.0.1:0");
         NodeProc::start(&["--name", &name, "--cookie", COOKIE], &[]).await
-    }
-
-    fn signal(&self, sig: &str) {
-        let pid = self.child.id().expect("still running").to_string();
-        let status = std::process::Command::new("kill")
-            .args([&format!("-{sig}"), &pid])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
-    }
-
-    /// Waits for the process to exit; its exit code.
-    async fn exit_code(&mut self) -> Option<i32> {
-        let status = tokio::time::timeout(WAIT, self.child.wait())
-            .await
-            .expect("the node exits in time")
-            .expect("wait");
-        // Let the readers take the last lines.
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        status.code()
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    fn stdout(&self) -> String {
-        self.stdout.lock().unwrap().clone()
-    }
-
-    /// Waits (bounded) until stderr contains `text`.
-    async fn wait_for_log(&self, text: &str) {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        while !self.stderr().contains(text) {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "no `{text}` in the log of {}:\n{}",
-                self.name,
-                self.stderr()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
     }
 }
 
@@ -177,14 +87,6 @@ async fn run_with(args: &[&str], env: &[(&str, &str)], cookie: bool) -> Outcome 
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
-}
-
-fn temp_file(name: &str, content: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("ackor-daemon-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, content).unwrap();
-    path
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -234,7 +136,12 @@ async fn sigterm_stops_the_node_gracefully() {
     let on_stop = log.find("echo stopped").expect("echo's on_stop ran");
     let stopped = log.find("node stopped").expect("node stopped");
     assert!(on_stop < stopped, "{log}");
-    assert_eq!(a.stdout().trim(), format!("stopped {}", a.name));
+    let out = a.stdout();
+    assert_eq!(
+        out.lines().last(),
+        Some(format!("stopped {}", a.name).as_str()),
+        "{out}"
+    );
     // b saw a leave, not a lost link.
     b.wait_for_log(&format!("node {} left", a.name)).await;
     let b_log = b.stderr();

@@ -16,7 +16,9 @@ impl Node {
     /// up now ([`Error::ProcessUnknown`] at once if it is not registered, or names an
     /// actor of another type); a name on another node is resolved there on arrival,
     /// and like any plain remote send, a message that finds no such name is dropped
-    /// there (use [`Node::send_important_name`] to know).
+    /// there (use [`Node::send_important_name`] to know). [`Error::Config`] for a name on
+    /// another node when this node has no network side (no cookie); the same for every
+    /// verb of this file.
     ///
     /// ```
     /// # #[tokio::main] async fn main() -> Result<(), ackor::Error> {

@@ -40,6 +40,7 @@ impl<A: Actor> Context<A> {
     /// (resolved there on arrival: no extra round trip). [`Error::ProcessUnknown`] at once
     /// for a name not registered on this node; for one on another node only with
     /// important delivery on (through [`Actor::on_undelivered`]), as for any remote send.
+    /// [`Error::Config`] for a name on another node when this node has no network side.
     pub fn send_name<B, M>(&mut self, to: &ProcessId, msg: M) -> Result<(), Error>
     where
         B: Handler<M>,
@@ -221,7 +222,8 @@ impl<A: Actor> Context<A> {
     /// [`Context::request`] to the actor registered as `id`, on this node or another
     /// one (where the name is resolved on arrival: no extra round trip).
     /// [`Error::ProcessUnknown`] when the name is not registered here, or arrives as the
-    /// continuation's outcome from another node.
+    /// continuation's outcome from another node; [`Error::Config`] for a name on another
+    /// node when this node has no network side (no cookie).
     pub fn request_name<B, M>(
         &mut self,
         id: &ProcessId,

@@ -426,7 +426,7 @@ async fn reconcile(inner: &Arc<Inner>, live: &BTreeMap<ChitchatId, NodeState>) {
         // Our claims another member won.
         let lost: Vec<(String, Claim, Pid)> = live
             .iter()
-            .filter(|(id, _)| &*id.node_id == me.0.as_str())
+            .filter(|(id, _)| &*id.node_id == me.0.as_str() && id.generation_id == u64::from(me.1))
             .flat_map(|(id, state)| {
                 let node = NodeName::new(&*id.node_id);
                 state

@@ -9,8 +9,11 @@
 //! An activation is an ordinary actor: it makes and takes requests with reentrancy
 //! ([`Grain::reentrancy`]), important sends, calls, monitors. A [`GrainRef`] sends to
 //! the current activation, activating the grain when it has none; a message that finds
-//! the activation gone (it passivated between the lookup and the delivery, so it was
-//! not handled) is sent again to the next activation.
+//! the activation gone before it got in (it passivated between the lookup and the
+//! delivery: `ProcessUnknown`, or for a send `ProcessTerminated`, which a passivated
+//! mailbox answers) is sent again to the next activation. A call that answers
+//! `ProcessTerminated` is not sent again: the activation may have stopped after taking
+//! it (a kill, a crash), so it may have been handled.
 //!
 //! Without a cluster of several nodes, a node alone is a cluster of one
 //! ([`Cluster::join`] with no seeds): its grains all live on it.
@@ -75,6 +78,17 @@ pub trait Grain: RemoteActor<Args = String> {
 /// How many times a message that found its grain's activation gone is sent again.
 const ATTEMPTS: usize = 3;
 
+/// For a send: the activation refused the message at once, it is not in its mailbox
+/// (a passivated activation closes its mailbox in the same step as it finds it empty).
+fn not_enqueued(e: &Error) -> bool {
+    matches!(e, Error::ProcessUnknown | Error::ProcessTerminated)
+}
+
+/// For a call: no such activation when the message arrived.
+fn not_delivered_call(e: &Error) -> bool {
+    matches!(e, Error::ProcessUnknown)
+}
+
 impl Cluster {
     /// Lets this member host activations of grains of kind `G`. Call it on every member
     /// that placement may pick.
@@ -135,14 +149,16 @@ impl<G: Grain> GrainRef<G> {
     }
 
     /// Calls the grain (activating it if needed) and waits for the reply; errors as
-    /// for [`ActorRef::call`], after up to three deliveries to an activation that had
-    /// just passivated.
+    /// for [`ActorRef::call`], after up to three tries when the activation it found was
+    /// already gone (see the module docs).
     pub async fn call<M>(&self, msg: M) -> Result<M::Reply, Error>
     where
         G: Handler<M>,
         M: Message + Clone,
     {
-        self.to_activation(|a| {
+        // Only `ProcessUnknown` is sure to mean "not delivered" for a call: a call whose
+        // activation stopped after taking the message also answers `ProcessTerminated`.
+        self.to_activation(not_delivered_call, |a| {
             let msg = msg.clone();
             async move { a.call(msg).await }
         })
@@ -156,7 +172,7 @@ impl<G: Grain> GrainRef<G> {
         G: Handler<M>,
         M: Message + Clone,
     {
-        self.to_activation(|a| {
+        self.to_activation(not_enqueued, |a| {
             let msg = msg.clone();
             async move { a.send_important(msg).await }
         })
@@ -170,7 +186,7 @@ impl<G: Grain> GrainRef<G> {
         G: Handler<M>,
         M: Message + Clone,
     {
-        self.to_activation(|a| {
+        self.to_activation(not_enqueued, |a| {
             let msg = msg.clone();
             async move { a.send(msg) }
         })
@@ -178,9 +194,9 @@ impl<G: Grain> GrainRef<G> {
     }
 
     /// Runs `deliver` on the current activation; again on the next one when it found
-    /// the activation gone (`ProcessUnknown`: passivated before the message arrived;
-    /// `ProcessTerminated`: stopped before handling it).
-    async fn to_activation<T, F, Fut>(&self, deliver: F) -> Result<T, Error>
+    /// the activation gone before the message got in (`gone_before` says which errors
+    /// mean that for the verb).
+    async fn to_activation<T, F, Fut>(&self, gone_before: fn(&Error) -> bool, deliver: F) -> Result<T, Error>
     where
         F: Fn(ActorRef<G>) -> Fut,
         Fut: Future<Output = Result<T, Error>>,
@@ -189,7 +205,7 @@ impl<G: Grain> GrainRef<G> {
         for attempt in 1..=ATTEMPTS {
             let activation = self.activation_other_than(gone.as_ref()).await?;
             match deliver(activation.clone()).await {
-                Err(Error::ProcessUnknown | Error::ProcessTerminated) if attempt < ATTEMPTS => {
+                Err(e) if gone_before(&e) && attempt < ATTEMPTS => {
                     tracing::debug!(grain = %self.key, kind = G::KIND, pid = %activation.pid(), "grain activation gone; sending again");
                     gone = Some(activation.pid().clone());
                 }

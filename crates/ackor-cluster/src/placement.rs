@@ -73,7 +73,8 @@ impl Cluster {
     /// [`Error::NodeStopped`] after [`Cluster::leave`], and with [`Error::Timeout`] when
     /// the chosen member still sees the key's name held by a member this node knows is
     /// gone after the call timeout (members' failure detectors disagree that long).
-    /// `args` is cloned for a retry in that case.
+    /// An actor this call started is stopped again when it does not become the key's
+    /// actor.
     pub async fn spawn_keyed<A>(
         &self,
         key: &str,
@@ -81,38 +82,54 @@ impl Cluster {
         options: SpawnOptions,
     ) -> Result<ActorRef<A>, Error>
     where
-        A: RemoteActor<Args: Clone>,
+        A: RemoteActor,
     {
         let node = &self.inner.node;
         let name = format!("{}/{key}", A::KIND);
+        if let Some(pid) = self.whereis(&name) {
+            return node.actor_ref::<A>(&pid);
+        }
+        let target = self.place(key).ok_or(Error::NodeStopped)?;
+        let (spawned, fresh) = match node
+            .spawn_remote::<A>(&target, args, options.name(name.clone()))
+            .await
+        {
+            Ok(actor) => (actor, true),
+            // Started there meanwhile (from another member): that one is the actor.
+            Err(Error::NameTaken(_)) => {
+                let id = ProcessId::new(name.clone(), target.clone());
+                (node.resolve::<A>(&id).await?, false)
+            }
+            Err(e) => return Err(e),
+        };
+        // What this call started goes again unless it is the key's actor in the end.
+        let discard = |actor: &ActorRef<A>| {
+            if fresh {
+                let _ = actor.stop_with(ExitReason::Normal);
+            }
+        };
         let deadline = tokio::time::Instant::now() + node.config().call_timeout;
         loop {
-            if let Some(pid) = self.whereis(&name) {
-                return node.actor_ref::<A>(&pid);
-            }
-            let target = self.place(key).ok_or(Error::NodeStopped)?;
-            let options = options.clone().name(name.clone());
-            let spawned = match node.spawn_remote::<A>(&target, args.clone(), options).await {
-                Ok(actor) => actor,
-                // Started there meanwhile (from another member): that one is the actor.
-                Err(Error::NameTaken(_)) => {
-                    node.resolve::<A>(&ProcessId::new(name.clone(), target.clone()))
-                        .await?
+            let owner = match self.claim_on(&target, &name, spawned.pid()).await {
+                Ok(owner) => owner,
+                Err(e) => {
+                    discard(&spawned);
+                    return Err(e);
                 }
-                Err(e) => return Err(e),
             };
-            let owner = self.claim_on(&target, &name, spawned.pid()).await?;
             if &owner == spawned.pid() {
                 return Ok(spawned);
             }
             if self.is_member(owner.node()) {
-                // Another member's activation won the name first: ours goes.
-                let _ = spawned.stop_with(ExitReason::Normal);
+                // Another member's activation won the name first: that one is the actor.
+                discard(&spawned);
                 return node.actor_ref::<A>(&owner);
             }
             // The name is still held, in the target's view, by a member this node knows
-            // is gone: the target has not learned it yet. Claim again shortly.
+            // is gone: the target has not learned it yet. Claim again shortly, for the
+            // same actor on the same member.
             if tokio::time::Instant::now() >= deadline {
+                discard(&spawned);
                 return Err(Error::Timeout);
             }
             tokio::time::sleep(self.inner.config.gossip_interval).await;

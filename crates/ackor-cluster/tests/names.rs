@@ -197,3 +197,31 @@ async fn registrations_on_both_sides_of_a_partition_converge_when_it_heals() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_larger_than_a_datagram_reaches_a_new_member() {
+    // A state of a few hundred kB reaches a new member, round after round. (Whether one
+    // of chitchat's messages comes near the UDP maximum here depends on its deltas and
+    // their compression; the chunking of one that does not fit is tested in gossip.rs.)
+    let (a, ca) = member("a", "n4", &[]).await;
+    // Names that do not compress away (chitchat compresses its deltas).
+    let names: Vec<String> = (0u64..2500)
+        .map(|i| {
+            let mixed = (i + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            format!("svc-{mixed:016x}-{:016x}", mixed.rotate_left(29) ^ 0x5bd1_e995)
+        })
+        .collect();
+    for name in &names {
+        let pid = a.spawn::<Echo>(()).unwrap().pid().clone();
+        ca.register(name, &pid).await.unwrap();
+    }
+    let (b, cb) = member("b", "n4", &[&ca]).await;
+    until("the new member knows every name", || {
+        names.iter().all(|n| cb.whereis(n).is_some())
+    })
+    .await;
+    cb.leave().await;
+    ca.leave().await;
+    a.shutdown().await;
+    b.shutdown().await;
+}

@@ -218,11 +218,14 @@ async fn message_loop<A: Actor>(
             None => next.await,
             Some(idle) => match next_or_idle(next, idle).await {
                 Some(next) => next,
-                None => {
+                // Closed only if nothing came meanwhile, in one step: a message accepted
+                // now would be acknowledged and never handled.
+                None if supervised || cell.mailbox.close_if_empty() => {
                     tracing::debug!(pid = %cell.core.pid(), ?idle, "actor idle: stopping (passivation)");
                     metrics::counter!("ackor_actor_passivations_total").increment(1);
                     return Ok(Ending::Stopped(ExitReason::Normal));
                 }
+                None => continue,
             },
         };
         let item = match next {

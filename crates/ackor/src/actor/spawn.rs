@@ -61,10 +61,15 @@ impl SpawnOptions {
 
     /// Stops the actor with reason `Normal` (running `on_stop`, where it can save its
     /// state) once it has gone `idle` without a message to handle and without a
-    /// request or piped future in flight: passivation, as virtual actors do. A message
-    /// that arrives as it stops is not handled: its caller gets
-    /// [`Error::ProcessTerminated`](crate::Error::ProcessTerminated), and a send to its
-    /// name afterwards [`Error::ProcessUnknown`](crate::Error::ProcessUnknown).
+    /// request or piped future in flight: passivation, as virtual actors do. The mailbox
+    /// is closed in the same step as it is found empty, so no message is accepted (or
+    /// acknowledged) that will not be handled: a send after that is refused with
+    /// [`Error::ProcessTerminated`](crate::Error::ProcessTerminated), and one to its name
+    /// once it is gone with [`Error::ProcessUnknown`](crate::Error::ProcessUnknown).
+    /// Timers do not count as activity: a `send_after` due later than `idle` finds the
+    /// actor gone, and a `send_interval` shorter than `idle` keeps it alive. (For a
+    /// supervised actor the mailbox stays open for its supervisor: a message that
+    /// arrives while it stops is not handled, and its caller gets `ProcessTerminated`.)
     ///
     /// ```
     /// use std::time::Duration;

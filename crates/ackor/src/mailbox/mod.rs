@@ -232,6 +232,25 @@ impl<S, U, R> Mailbox<S, U, R> {
 
     /// Closes the mailbox: every later push fails, waiting senders are told. Returns
     /// what was queued, for the caller to drop once the process counts as terminated.
+    /// Closes the mailbox if nothing is queued in any lane, atomically with the check:
+    /// after `true`, every send is refused at once, and nothing was accepted that will
+    /// not be handled. (The receiver's own batch is not seen here: call it when that is
+    /// empty.)
+    pub(crate) fn close_if_empty(&self) -> bool {
+        let mut lanes = self.lock();
+        let empty = lanes.first.is_empty()
+            && lanes.system.is_empty()
+            && lanes.response.is_empty()
+            && lanes.user.is_empty();
+        if !empty || lanes.closed {
+            return empty;
+        }
+        lanes.closed = true;
+        drop(lanes);
+        self.space.notify_waiters();
+        true
+    }
+
     pub(crate) fn close(&self) -> Drained<S, U, R> {
         let mut lanes = self.lock();
         lanes.closed = true;

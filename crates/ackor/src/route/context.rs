@@ -98,7 +98,8 @@ impl<A: Actor> Context<A> {
     /// ends (the actor that would make room is the one waiting): send to yourself with
     /// [`Context::send`]. With [important delivery](Context::set_important_delivery) on,
     /// a send to another node waits for room on the link, then is
-    /// [`Context::send`] (acknowledged, reported to [`Actor::on_undelivered`]).
+    /// [`Context::send`] (acknowledged, reported to [`Actor::on_undelivered`]); the same
+    /// with [`Context::set_report_undelivered`] on.
     ///
     /// ```
     /// # #[tokio::main] async fn main() -> Result<(), ackor::Error> {
@@ -136,7 +137,7 @@ impl<A: Actor> Context<A> {
         B: Handler<M>,
         M: Message,
     {
-        if self.important && to.is_remote() {
+        if (self.important || self.report_undelivered) && to.is_remote() {
             to.room_on_link(Some(self.pid())).await?;
             return self.send(to, msg);
         }

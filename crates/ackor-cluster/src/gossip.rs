@@ -15,7 +15,11 @@
 //! cannot be forged or altered by someone without the secret). What it does not: gossip
 //! is not encrypted (anyone on the path reads it), and a captured datagram can be
 //! replayed; chitchat ignores state older than what it has, so a replay changes
-//! nothing once newer gossip has arrived.
+//! nothing once newer gossip has arrived. A replayed first message of a gossip round,
+//! sent with a forged source address, makes the member answer that address with its
+//! reply (up to a few datagrams): gossip ports should not be reachable from outside
+//! the cluster's network. (A timestamp and the addresses under the signature would
+//! close this; not done yet.)
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -7,7 +7,10 @@
 //! node name. Every member applies it to the same gossip, so all converge on one
 //! owner; the losers drop their claim and are told
 //! ([`MemberEvent::NameLost`](crate::MemberEvent::NameLost)). Clocks apart by more
-//! than the gossip delay only shift who wins, never the agreement.
+//! than the gossip delay only shift who wins, never the agreement; but a member whose
+//! clock is far behind, registering a name before gossip has told it of the owner, can
+//! take the name from an owner of long standing (keep members' clocks in step, with
+//! NTP, as for any wall-clock rule).
 
 use std::collections::BTreeMap;
 

@@ -271,8 +271,9 @@ impl<A: Actor> Context<A> {
     /// [`Context::set_important_delivery`] the actor goes on handling messages while
     /// the acknowledgements travel, so the failure is reported after messages that
     /// came later; order on the link is kept either way. It costs an acknowledgement
-    /// frame per message and counts against the per-peer window of unacknowledged
-    /// important sends ([`Error::MailboxFull`] at once when it is full).
+    /// frame and a small task per message (until its acknowledgement), and counts
+    /// against the per-peer window of unacknowledged important sends
+    /// ([`Error::MailboxFull`] at once when it is full, which bounds those tasks).
     ///
     /// ```
     /// use ackor::{Actor, BoxError, Context, DeliveryFailure};

@@ -51,7 +51,7 @@ pub(crate) struct View {
     /// Members that announced their leave: their disappearance is no `Down`.
     leaving: BTreeSet<(NodeName, u32)>,
     /// The owner of each cluster name.
-    owners: BTreeMap<String, Claim>,
+    pub(crate) owners: BTreeMap<String, Claim>,
     /// The members of each process group, cluster-wide.
     pub(crate) groups: BTreeMap<String, BTreeSet<Pid>>,
 }

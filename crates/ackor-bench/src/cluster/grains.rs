@@ -35,6 +35,9 @@ use ackor::{
     Actor, ActorRef, BoxError, Context, Handler, Message, RemoteActor, RemoteMessage, RemoteMessages,
 };
 use ackor_cluster::{Cluster, Grain};
+
+#[cfg(doc)]
+use ackor_cluster::GrainRef;
 use serde::{Deserialize, Serialize};
 
 use super::{config, start_node, unique_name, wait_for_members};

@@ -1,25 +1,27 @@
 //! The cluster figures (`ackor-cluster`): time to detect a killed member, time for a
-//! cluster name to be resolvable everywhere, gossip traffic of a quiet cluster. All
+//! cluster name to be resolvable everywhere, gossip traffic of a quiet cluster, latency
+//! of a grain's first message (activation) against later ones. All
 //! members in this process, on loopback. What each part measures:
 //! `ackor_bench::cluster`.
 //!
-//! `cargo run --release -p ackor-bench --bin cluster_probe -- [--only detect|names|traffic]
+//! `cargo run --release -p ackor-bench --bin cluster_probe -- [--only detect|names|traffic|grains]
 //! [--detect-rounds N] [--fast-rounds N] [--warm-up S] [--fast-warm-up S]
 //! [--name-rounds N] [--name-sizes 8,32] [--name-gossip-ms 500,100]
-//! [--traffic-nodes 32] [--traffic-gossip-ms 500] [--window S] [--pcap FILE]`
+//! [--traffic-nodes 32] [--traffic-gossip-ms 500] [--window S] [--pcap FILE]
+//! [--grain-keys 200] [--grain-gossip-ms 100]`
 //!
 //! Defaults: detection with the default settings (gossip 500 ms, phi 8, initial
 //! interval 1 s) over 10 rounds with a 10 s warm-up, and with fast settings (gossip
 //! 100 ms, phi 6, initial 100 ms) over 20 rounds with a 2 s warm-up; names over 10
 //! rounds for 8 and 32 members at gossip 500 and 100 ms; traffic of 32 members at
 //! gossip 500 ms over a 10 s window (after 3 s of settling), captured to
-//! `/tmp/cluster_probe.pcap`. Everything runs on one 2-worker runtime
+//! `/tmp/cluster_probe.pcap`; grains: 200 keys per phase at gossip 100 ms. Everything runs on one 2-worker runtime
 //! ([`ackor_bench::runtime`]); each detection victim on its own 1-worker runtime.
 
 use std::time::Duration;
 
 use ackor_bench::cluster::detect::{self, Detector};
-use ackor_bench::cluster::{Summary, ms, names, traffic};
+use ackor_bench::cluster::{Summary, grains, ms, names, traffic};
 use ackor_bench::{BenchError, run_on_worker, runtime};
 
 struct Options {
@@ -35,6 +37,8 @@ struct Options {
     traffic_gossip: Duration,
     window: Duration,
     pcap: String,
+    grain_keys: usize,
+    grain_gossip: Duration,
 }
 
 impl Options {
@@ -64,14 +68,18 @@ fn options() -> Result<Options, BenchError> {
         traffic_gossip: Duration::from_millis(500),
         window: Duration::from_secs(10),
         pcap: "/tmp/cluster_probe.pcap".into(),
+        grain_keys: 200,
+        grain_gossip: Duration::from_millis(100),
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
         match arg.as_str() {
             "--only" => match value()?.as_str() {
-                part @ ("detect" | "names" | "traffic") => o.only = Some(part.to_string()),
-                other => return Err(format!("--only detect, names or traffic, not {other}").into()),
+                part @ ("detect" | "names" | "traffic" | "grains") => o.only = Some(part.to_string()),
+                other => {
+                    return Err(format!("--only detect, names, traffic or grains, not {other}").into());
+                }
             },
             "--detect-rounds" => o.detect_rounds = value()?.parse()?,
             "--fast-rounds" => o.fast_rounds = value()?.parse()?,
@@ -89,6 +97,8 @@ fn options() -> Result<Options, BenchError> {
             "--traffic-gossip-ms" => o.traffic_gossip = Duration::from_millis(value()?.parse()?),
             "--window" => o.window = Duration::from_secs_f64(value()?.parse()?),
             "--pcap" => o.pcap = value()?,
+            "--grain-keys" => o.grain_keys = value()?.parse()?,
+            "--grain-gossip-ms" => o.grain_gossip = Duration::from_millis(value()?.parse()?),
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
@@ -103,6 +113,25 @@ fn loadavg() -> String {
 
 fn summary(samples: &[Duration]) -> String {
     Summary::of(samples).map_or_else(|| "no samples".into(), |s| s.ms())
+}
+
+/// Like [`summary`], in microseconds (grain calls are well under a millisecond).
+fn summary_us(samples: &[Duration]) -> String {
+    Summary::of(samples).map_or_else(
+        || "no samples".into(),
+        |s| {
+            let us = |d: Duration| d.as_secs_f64() * 1e6;
+            format!(
+                "n={} min {:.0} p50 {:.0} p99 {:.0} max {:.0} mean {:.0} us",
+                s.n,
+                us(s.min),
+                us(s.p50),
+                us(s.p99),
+                us(s.max),
+                us(s.mean)
+            )
+        },
+    )
 }
 
 fn main() -> Result<(), BenchError> {
@@ -227,6 +256,46 @@ fn main() -> Result<(), BenchError> {
                 "  /proc/net/snmp (system-wide) over the window: OutDatagrams +{out}, InDatagrams +{inn} (capture: {datagrams})"
             );
         }
+    }
+    if o.runs("grains") {
+        let load = loadavg();
+        let r = run_on_worker(&rt, grains::run(o.grain_keys, o.grain_gossip))??;
+        println!(
+            "grains: {} keys per phase (after {} uncounted), gossip {} ms; 3 members listed all {:.0} ms after the last join; loadavg {load} -> {}",
+            o.grain_keys,
+            grains::WARM_UP_KEYS,
+            o.grain_gossip.as_millis(),
+            ms(r.convergence),
+            loadavg()
+        );
+        let rows: [(&str, &[Duration]); 9] = [
+            ("local, first call (activation here)", &r.local_first),
+            ("local, second call (running activation)", &r.local_second),
+            ("local, ActorRef::call floor", &r.local_floor),
+            ("remote, first call (activation there)", &r.remote_first),
+            (
+                "remote, second call at once (name not yet gossiped)",
+                &r.remote_early,
+            ),
+            ("remote, first reply -> name in caller's view", &r.name_visible),
+            (
+                "remote, ActorRef::call after that wait (idle)",
+                &r.floor_after_idle,
+            ),
+            (
+                "remote, call once the name is known (running activation)",
+                &r.remote_steady,
+            ),
+            ("remote, ActorRef::call floor (resolved)", &r.remote_floor),
+        ];
+        for (label, samples) in rows {
+            println!("  {label}: {}", summary_us(samples));
+        }
+        println!(
+            "  early second calls that found the name already known: {} of {}",
+            r.early_with_name,
+            r.remote_early.len()
+        );
     }
     println!("cluster_probe: loadavg at end {}", loadavg());
     Ok(())

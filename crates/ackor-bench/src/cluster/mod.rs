@@ -7,12 +7,15 @@
 //!   finds the name on every other member.
 //! - [`traffic`]: gossip datagrams and bytes per member per second in a quiet cluster,
 //!   counted by a `tcpdump` capture on `lo` (and, system-wide, `/proc/net/snmp`).
+//! - [`grains`]: the first message to an inactive grain (activation) against a message
+//!   to its running activation, on one node alone and across three members.
 //!
 //! [`MemberEvent::Down`]: ackor_cluster::MemberEvent::Down
 //! [`Cluster::register`]: ackor_cluster::Cluster::register
 //! [`Cluster::whereis`]: ackor_cluster::Cluster::whereis
 
 pub mod detect;
+pub mod grains;
 pub mod names;
 pub mod traffic;
 

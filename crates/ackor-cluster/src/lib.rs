@@ -97,6 +97,8 @@
 //! This crate uses chitchat 0.11: later versions no longer let a transport encode and
 //! decode gossip messages, which signing every datagram needs.
 
+#![doc = include_str!("../docs/metrics.md")]
+
 mod agent;
 mod cluster;
 mod config;
@@ -108,6 +110,26 @@ mod names;
 mod placement;
 
 pub use cluster::Cluster;
+
+/// ackor-cluster's metrics, from the table in the crate docs.
+pub mod telemetry {
+    const TABLE: &str = include_str!("../docs/metrics.md");
+
+    /// Every metric ackor-cluster records.
+    ///
+    /// ```
+    /// assert!(ackor_cluster::telemetry::metrics().any(|m| m.name == "ackor_cluster_gossip_refused_total"));
+    /// ```
+    pub fn metrics() -> impl Iterator<Item = ackor::telemetry::Metric> {
+        ackor::telemetry::parse(TABLE)
+    }
+
+    /// Describes them to the installed `metrics` recorder and registers each at zero
+    /// (see [`ackor::telemetry::describe`]).
+    pub fn describe() {
+        ackor::telemetry::describe_all(metrics());
+    }
+}
 
 /// What tests of clustered code need: chitchat's in-memory gossip transport, whose
 /// links can be cut and healed (see [`ClusterConfig::in_memory`]).

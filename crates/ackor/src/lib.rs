@@ -17,7 +17,7 @@
 //                        only; hands frames up through remote::Inbound
 //   monitor/             exit reasons, Down/Exit signals, monitors and links as data
 //   mailbox/             the three lanes, generic over what they carry
-//   identity, error, fasthash   leaves
+//   identity, error, fasthash, telemetry   leaves (telemetry: the metrics table)
 //
 // A module uses only modules of its own layer or below; never one above. Where a lower
 // layer must reach up, it defines a trait the upper one implements (remote::Inbound,
@@ -196,6 +196,7 @@
 //! caller gets [`Error::ActorFailed`]. See the [`supervision`] module.
 //!
 #![cfg_attr(feature = "macros", doc = include_str!("../docs/macros.md"))]
+#![doc = include_str!("../docs/metrics.md")]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -212,6 +213,7 @@ mod remote;
 mod route;
 pub mod supervision;
 #[doc(hidden)]
+pub mod telemetry;
 pub mod testing;
 
 pub use actor::{Actor, Context, DeliveryFailure, Handler, Message, Recipient, Reply, ReplyHandle, Timer};

@@ -5,6 +5,7 @@ mod client;
 mod config;
 mod demo;
 mod exit;
+mod metrics_endpoint;
 mod node_cmd;
 mod output;
 

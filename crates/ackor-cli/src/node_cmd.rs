@@ -2,6 +2,9 @@
 //! SIGINT or SIGTERM (actors run `on_stop`, peers are told the node leaves) and never
 //! reads standard input unless asked to (`--stop-on-stdin-eof`).
 //!
+//! With `--metrics ADDR` it serves its metrics in the Prometheus format at
+//! `http://ADDR/metrics` and prints `metrics <url>` once ready (after the other lines).
+//!
 //! With `--cluster` (or `[cluster]` in the config file) the node joins a cluster: it
 //! prints `gossip <addr>` after `listening <name>`, then one line per membership event
 //! (`member up <node>`, `member left <node>`, `member down <node>`), and leaves the
@@ -29,6 +32,10 @@ pub struct NodeArgs {
     pub common: Common,
     #[command(flatten)]
     pub cluster: ClusterArgs,
+    /// Serve the node's metrics (Prometheus text format) at http://ADDR/metrics; port 0
+    /// picks a free port (the `metrics` line printed once ready tells which).
+    #[arg(long, env = "ACKOR_METRICS", value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
     /// Also stop (gracefully) when standard input reaches its end, for a parent
     /// process that holds a pipe to the node. Off by default: the node never reads
     /// standard input.
@@ -73,6 +80,15 @@ pub async fn run(args: NodeArgs) -> Result<(), Failure> {
     if let (Some(cluster), Some(events)) = (&cluster, events) {
         say(&format!("gossip {}", cluster.gossip_addr()));
         tokio::spawn(print_members(cluster.clone(), events));
+    }
+    if let Some(addr) = args.metrics {
+        match crate::metrics_endpoint::serve(addr).await {
+            Ok(bound) => say(&format!("metrics http://{bound}/metrics")),
+            Err(e) => {
+                node.shutdown().await;
+                return Err(Failure::runtime(e));
+            }
+        }
     }
 
     let stdin_closed = async {

@@ -338,3 +338,53 @@ async fn exit_codes_for_unreachable_nodes_and_bad_usage() {
     assert_eq!(taken.code, Some(1), "{}", taken.stderr);
     a.signal("TERM");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_endpoint_serves_every_documented_metric_name() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut a = NodeProc::start(
+        &[
+            "--name",
+            "metrics@127.0.0.1:0",
+            "--cookie",
+            COOKIE,
+            "--metrics",
+            "127.0.0.1:0",
+        ],
+        &[],
+    )
+    .await;
+    let line = a.wait_for_line("metrics http://", WAIT).await;
+    let addr = line
+        .strip_prefix("metrics http://")
+        .and_then(|rest| rest.strip_suffix("/metrics"))
+        .expect("metrics line")
+        .to_string();
+    // Some traffic first, so not every counter is zero.
+    let ping = run(&["ping", &a.name], &[]).await;
+    assert_eq!(ping.code, Some(0), "{}", ping.stderr);
+    let mut http = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    http.write_all(b"GET /metrics HTTP/1.1\r\nHost: ackor\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(WAIT, http.read_to_string(&mut response))
+        .await
+        .expect("the endpoint answers in time")
+        .unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let documented = ackor::telemetry::metrics().chain(ackor_cluster::telemetry::metrics());
+    for metric in documented {
+        assert!(
+            response.contains(&format!("# HELP {} ", metric.name)) && response.contains(metric.name),
+            "{} is not served:\n{response}",
+            metric.name
+        );
+    }
+    assert!(
+        response.contains("ackor_remote_frames_received_total"),
+        "{response}"
+    );
+    a.signal("TERM");
+    assert_eq!(a.exit_code().await, Some(0));
+}

@@ -31,6 +31,7 @@ pub fn ackor() -> Command {
         "ACKOR_GOSSIP_INTERVAL",
         "ACKOR_PHI_THRESHOLD",
         "ACKOR_INITIAL_INTERVAL",
+        "ACKOR_METRICS",
         "RUST_LOG",
     ] {
         cmd.env_remove(var);

@@ -57,7 +57,12 @@ pub fn parse(table: &'static str) -> impl Iterator<Item = Metric> {
         };
         let labels = cells.next()?.trim_matches('`');
         let help = cells.next()?;
-        Some(Metric { name, kind, labels, help })
+        Some(Metric {
+            name,
+            kind,
+            labels,
+            help,
+        })
     })
 }
 

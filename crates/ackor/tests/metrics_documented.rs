@@ -21,11 +21,16 @@ fn recorded(dir: &Path, found: &mut BTreeMap<String, (MetricKind, Vec<String>)>)
             continue;
         }
         let text = std::fs::read_to_string(&path).unwrap();
-        for (kind, marker) in [(MetricKind::Counter, "metrics::counter!("), (MetricKind::Gauge, "metrics::gauge!(")] {
+        for (kind, marker) in [
+            (MetricKind::Counter, "metrics::counter!("),
+            (MetricKind::Gauge, "metrics::gauge!("),
+        ] {
             for (at, _) in text.match_indices(marker) {
                 let rest = text[at + marker.len()..].trim_start();
                 // `metrics::counter!(m.name)` in telemetry.rs itself is no metric.
-                let Some(rest) = rest.strip_prefix('"') else { continue };
+                let Some(rest) = rest.strip_prefix('"') else {
+                    continue;
+                };
                 let name = &rest[..rest.find('"').unwrap()];
                 let call = &rest[..rest.find(')').unwrap()];
                 // A label is the string literal just before a `=>`.
@@ -60,7 +65,11 @@ fn every_metric_recorded_is_documented_with_its_kind_and_labels() {
             .get(name.as_str())
             .unwrap_or_else(|| panic!("{name} is recorded but not in docs/metrics.md"));
         assert_eq!(doc_kind, kind, "{name}: kind");
-        let doc_labels: Vec<&str> = doc_labels.split(',').map(str::trim).filter(|l| !l.is_empty()).collect();
+        let doc_labels: Vec<&str> = doc_labels
+            .split(',')
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
         let mut labels: Vec<&str> = labels.iter().map(String::as_str).collect();
         labels.sort();
         let mut doc_sorted = doc_labels.clone();
@@ -68,6 +77,9 @@ fn every_metric_recorded_is_documented_with_its_kind_and_labels() {
         assert_eq!(doc_sorted, labels, "{name}: labels");
     }
     for name in documented.keys() {
-        assert!(found.contains_key(*name), "{name} is documented but never recorded");
+        assert!(
+            found.contains_key(*name),
+            "{name} is documented but never recorded"
+        );
     }
 }

@@ -65,6 +65,8 @@ pub struct FileConfig {
     /// Cluster membership (`ackor node` only).
     #[serde(default)]
     pub cluster: ClusterSection,
+    /// Where `ackor node` serves its metrics, `host:port` (see `--metrics`).
+    pub metrics: Option<String>,
 }
 
 /// `[cluster]`: what `ackor_cluster::ClusterConfig` takes.
@@ -166,6 +168,8 @@ pub struct Settings {
     pub shutdown_timeout: Option<Duration>,
     /// The config file's `[cluster]` section (see [`cluster`] for the flags over it).
     pub cluster_file: ClusterSection,
+    /// The config file's `metrics` address (the `--metrics` flag goes over it).
+    pub metrics_file: Option<String>,
 }
 
 impl Settings {
@@ -256,6 +260,7 @@ pub fn resolve(name: Option<String>, common: &Common) -> Result<Settings, String
         call_timeout: ms(file.call_timeout_ms),
         shutdown_timeout: ms(file.shutdown_timeout_ms),
         cluster_file: file.cluster,
+        metrics_file: file.metrics,
     })
 }
 

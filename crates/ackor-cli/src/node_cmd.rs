@@ -50,6 +50,14 @@ pub async fn run(args: NodeArgs) -> Result<(), Failure> {
         Failure::usage("no node name: give --name, ACKOR_NAME or `name` in the config file")
     })?;
     let cluster_config = config::cluster(&args.cluster, &settings.cluster_file).map_err(Failure::usage)?;
+    let metrics = match (args.metrics, &settings.metrics_file) {
+        (Some(addr), _) => Some(addr),
+        (None, Some(text)) => Some(
+            text.parse::<std::net::SocketAddr>()
+                .map_err(|e| Failure::usage(format!("metrics address {text:?} in the config file: {e}")))?,
+        ),
+        (None, None) => None,
+    };
     // Listen for signals before anything else: one sent while starting is not lost.
     let mut term = signal(SignalKind::terminate()).map_err(|e| Failure::runtime(format!("signals: {e}")))?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| Failure::runtime(format!("signals: {e}")))?;
@@ -81,7 +89,7 @@ pub async fn run(args: NodeArgs) -> Result<(), Failure> {
         say(&format!("gossip {}", cluster.gossip_addr()));
         tokio::spawn(print_members(cluster.clone(), events));
     }
-    if let Some(addr) = args.metrics {
+    if let Some(addr) = metrics {
         match crate::metrics_endpoint::serve(addr).await {
             Ok(bound) => say(&format!("metrics http://{bound}/metrics")),
             Err(e) => {

@@ -388,3 +388,35 @@ async fn metrics_endpoint_serves_every_documented_metric_name() {
     a.signal("TERM");
     assert_eq!(a.exit_code().await, Some(0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_address_from_the_config_file_is_used_and_a_bad_one_refused() {
+    let good = temp_file(
+        "metrics-good.toml",
+        &format!("cookie = {COOKIE:?}\nmetrics = \"127.0.0.1:0\"\n"),
+    );
+    let good = good.to_str().unwrap();
+    let mut a = NodeProc::start(&["--name", "mfile@127.0.0.1:0", "--config", good], &[]).await;
+    a.wait_for_line("metrics http://127.0.0.1:", WAIT).await;
+    a.signal("TERM");
+    assert_eq!(a.exit_code().await, Some(0));
+
+    let bad = temp_file(
+        "metrics-bad.toml",
+        &format!("cookie = {COOKIE:?}\nmetrics = \"nope\"\n"),
+    );
+    let out = run_with(
+        &[
+            "node",
+            "--name",
+            "mbad@127.0.0.1:0",
+            "--config",
+            bad.to_str().unwrap(),
+        ],
+        &[],
+        false,
+    )
+    .await;
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(out.stderr.contains("metrics address"), "{}", out.stderr);
+}

@@ -213,10 +213,11 @@ async fn message_loop<A: Actor>(
         }
         ctx.next_item();
         let idle = ctx.idle_timeout.filter(|_| ctx.requests.in_flight() == 0);
-        let next = ctx.requests.next(rx, &cell.mailbox);
         let next = match idle {
-            None => next.await,
-            Some(idle) => match next_or_idle(next, idle).await {
+            None => ctx.requests.next(rx, &cell.mailbox).await,
+            // Boxed: the idle timer's future stays out of this loop's state (an actor
+            // without an idle timeout keeps the small state it had before).
+            Some(idle) => match Box::pin(next_or_idle(ctx.requests.next(rx, &cell.mailbox), idle)).await {
                 Some(next) => next,
                 // Closed only if nothing came meanwhile, in one step: a message accepted
                 // now would be acknowledged and never handled.

@@ -78,11 +78,30 @@ impl<A: Actor> LocalAlias<A> {
 
     /// The actor's cell, while the alias exists.
     pub(super) fn cell(&self) -> Result<&Arc<ActorCell<A>>, Error> {
-        self.live().map(|_| &self.cell)
+        match self.node.registry().get(&self.pid) {
+            Some(_) => Ok(&self.cell),
+            None => Err(Error::ProcessUnknown),
+        }
     }
 
     pub(super) fn is_closed(&self) -> bool {
         self.cell.mailbox.is_closed()
+    }
+
+    /// [`ActorRef::send_from`] through the alias. Out of line, so the alias path adds
+    /// nothing to the code of a plain local send (measured: a recursive call here made
+    /// local tell ~15% slower).
+    #[cold]
+    #[inline(never)]
+    fn send_from<M>(&self, sender: Option<Pid>, msg: M) -> Result<(), Error>
+    where
+        A: Handler<M>,
+        M: Message,
+    {
+        self.cell()?
+            .mailbox
+            .try_push_user(envelope(msg, sender))
+            .map_err(|(_, e)| e)
     }
 }
 
@@ -288,7 +307,7 @@ impl<A: Actor> ActorRef<A> {
                 .try_push_user(envelope(msg, sender))
                 .map_err(|(_, e)| e),
             Inner::Remote(r) => r.send::<M>(sender.as_ref(), &msg),
-            Inner::Alias(a) => a.live()?.send_from(sender, msg),
+            Inner::Alias(a) => a.send_from(sender, msg),
         }
     }
 

@@ -186,24 +186,7 @@ pub fn members_table(list: &[MemberInfo]) -> String {
         .iter()
         .map(|m| [m.node.clone(), m.creation.to_string(), m.gossip_addr.clone()])
         .collect();
-    let header = ["NODE", "CREATION", "GOSSIP"].map(String::from);
-    let mut widths = header.clone().map(|h| h.len());
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.len());
-        }
-    }
-    let mut out = String::new();
-    for row in std::iter::once(&header).chain(&rows) {
-        let line: Vec<String> = row
-            .iter()
-            .zip(widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        out.push_str(line.join("  ").trim_end());
-        out.push('\n');
-    }
-    out
+    columns(["NODE", "CREATION", "GOSSIP"], &rows)
 }
 
 /// The process list as a table: pid, name, type, mailbox (queued/capacity), system
@@ -222,15 +205,20 @@ pub fn table(list: &[ProcessInfo]) -> String {
             ]
         })
         .collect();
-    let header = ["PID", "NAME", "TYPE", "MAILBOX", "SYS", "STATE"].map(String::from);
+    columns(["PID", "NAME", "TYPE", "MAILBOX", "SYS", "STATE"], &rows)
+}
+
+/// `header` and `rows` as left-aligned columns two spaces apart, one line each.
+fn columns<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> String {
+    let header = header.map(String::from);
     let mut widths = header.clone().map(|h| h.len());
-    for row in &rows {
+    for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.len());
         }
     }
     let mut out = String::new();
-    for row in std::iter::once(&header).chain(&rows) {
+    for row in std::iter::once(&header).chain(rows) {
         let line: Vec<String> = row
             .iter()
             .zip(widths)

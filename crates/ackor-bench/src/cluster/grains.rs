@@ -40,7 +40,7 @@ use ackor_cluster::{Cluster, Grain};
 use ackor_cluster::GrainRef;
 use serde::{Deserialize, Serialize};
 
-use super::{config, start_node, unique_name, wait_for_members};
+use super::{config, form_cluster, start_node, unique_name, wait_for_members};
 use crate::BenchError;
 
 /// Keys per phase that go through every step before the counted ones, uncounted.
@@ -180,19 +180,9 @@ async fn local(keys: usize, gossip: Duration, report: &mut GrainsReport) -> Resu
 async fn remote(keys: usize, gossip: Duration, report: &mut GrainsReport) -> Result<(), BenchError> {
     const NODES: usize = 3;
     let id = format!("grains-{}", unique_name("c"));
-    let mut members = Vec::with_capacity(NODES);
-    let mut clusters: Vec<Cluster> = Vec::with_capacity(NODES);
-    for _ in 0..NODES {
-        let node = start_node("grain").await?;
-        let seeds: Vec<String> = clusters
-            .first()
-            .map(|c| c.gossip_addr().to_string())
-            .into_iter()
-            .collect();
-        let cluster = Cluster::join(&node, config(&id, gossip).seeds(seeds)).await?;
+    let (members, clusters) = form_cluster(NODES, "grain", &id, gossip).await?;
+    for cluster in &clusters {
         cluster.host_grains::<Probe>();
-        members.push(node);
-        clusters.push(cluster);
     }
     report.convergence = wait_for_members(&clusters, NODES, Duration::from_secs(60)).await?;
 

@@ -51,6 +51,30 @@ pub fn config(id: &str, gossip: Duration) -> ClusterConfig {
     ClusterConfig::new(id, std::net::SocketAddr::from(([127, 0, 0, 1], 0))).gossip_interval(gossip)
 }
 
+/// Starts `n` nodes named after `prefix` and joins each to cluster `id` (gossip every
+/// `gossip`), the first as the seed of the others; the nodes and their memberships, in
+/// the same order.
+pub async fn form_cluster(
+    n: usize,
+    prefix: &str,
+    id: &str,
+    gossip: Duration,
+) -> Result<(Vec<Node>, Vec<Cluster>), BenchError> {
+    let mut nodes = Vec::with_capacity(n);
+    let mut clusters: Vec<Cluster> = Vec::with_capacity(n);
+    for _ in 0..n {
+        let node = start_node(prefix).await?;
+        let seeds: Vec<String> = clusters
+            .first()
+            .map(|c| c.gossip_addr().to_string())
+            .into_iter()
+            .collect();
+        clusters.push(Cluster::join(&node, config(id, gossip).seeds(seeds)).await?);
+        nodes.push(node);
+    }
+    Ok((nodes, clusters))
+}
+
 /// Waits (polling every 5 ms) until every cluster of `clusters` lists `n` members.
 /// Returns how long that took; fails after `timeout`.
 pub async fn wait_for_members(

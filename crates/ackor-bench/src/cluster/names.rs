@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use ackor_cluster::Cluster;
 
-use super::{config, start_node, unique_name, wait_for_members};
+use super::{form_cluster, unique_name, wait_for_members};
 use crate::BenchError;
 use crate::ackor_impl::Counter;
 
@@ -32,19 +32,7 @@ pub struct NamesReport {
 /// Runs `rounds` rounds in a cluster of `nodes` members gossiping every `gossip`.
 pub async fn run(nodes: usize, rounds: usize, gossip: Duration) -> Result<NamesReport, BenchError> {
     let id = format!("names-{}", unique_name("c"));
-    let mut members = Vec::with_capacity(nodes);
-    let mut clusters: Vec<Cluster> = Vec::with_capacity(nodes);
-    for _ in 0..nodes {
-        let node = start_node("name").await?;
-        let seeds: Vec<String> = clusters
-            .first()
-            .map(|c| c.gossip_addr().to_string())
-            .into_iter()
-            .collect();
-        let cluster = Cluster::join(&node, config(&id, gossip).seeds(seeds)).await?;
-        members.push(node);
-        clusters.push(cluster);
-    }
+    let (members, clusters) = form_cluster(nodes, "name", &id, gossip).await?;
     let mut report = NamesReport {
         convergence: wait_for_members(&clusters, nodes, Duration::from_secs(120)).await?,
         ..NamesReport::default()

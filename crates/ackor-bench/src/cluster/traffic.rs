@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use ackor_cluster::Cluster;
 
-use super::{config, start_node, unique_name, wait_for_members};
+use super::{form_cluster, unique_name, wait_for_members};
 use crate::BenchError;
 
 /// What a run counted.
@@ -50,18 +50,7 @@ pub async fn run(
     pcap: String,
 ) -> Result<TrafficReport, BenchError> {
     let id = format!("traffic-{}", unique_name("c"));
-    let mut members = Vec::with_capacity(nodes);
-    let mut clusters: Vec<Cluster> = Vec::with_capacity(nodes);
-    for _ in 0..nodes {
-        let node = start_node("traffic").await?;
-        let seeds: Vec<String> = clusters
-            .first()
-            .map(|c| c.gossip_addr().to_string())
-            .into_iter()
-            .collect();
-        clusters.push(Cluster::join(&node, config(&id, gossip).seeds(seeds)).await?);
-        members.push(node);
-    }
+    let (members, clusters) = form_cluster(nodes, "traffic", &id, gossip).await?;
     wait_for_members(&clusters, nodes, Duration::from_secs(120)).await?;
     tokio::time::sleep(settle).await;
 

@@ -136,7 +136,7 @@ fn wire_reason(kind: i32, message: &str) -> Pb {
 }
 
 fn frame(body_field: u32, body: Pb) -> Vec<u8> {
-    Pb::new().varint(1, 1).msg(body_field, body).finish()
+    Pb::new().varint(1, u64::from(PROTOCOL)).msg(body_field, body).finish()
 }
 
 /// Valid frame bodies (no length prefix), at least one of every body kind, with edge
@@ -235,12 +235,15 @@ pub fn frame_seeds() -> Vec<Vec<u8>> {
         frame(9, Pb::new().msg(2, b()).msg(3, wire_reason(2, ""))),
         // Heartbeat.
         frame(10, Pb::new()),
-        // A newer peer: version 2 and an unknown body field 99.
-        Pb::new().varint(1, 2).bytes(99, b"").finish(),
+        // A newer peer: a newer version and an unknown body field 99.
+        Pb::new().varint(1, u64::from(PROTOCOL + 1)).bytes(99, b"").finish(),
         // No body at all.
-        Pb::new().varint(1, 1).finish(),
+        Pb::new().varint(1, u64::from(PROTOCOL)).finish(),
     ]
 }
+
+/// The protocol version ackor speaks (`PROTOCOL_VERSION` in its wire module).
+pub const PROTOCOL: u32 = 2;
 
 /// A valid `Hello` from an initiator.
 pub fn hello(version: u32, node: &str, nonce: &[u8]) -> Vec<u8> {
@@ -261,18 +264,19 @@ pub fn handshake_seeds() -> Vec<Vec<u8>> {
     let nonce = [0x5a; 32];
     let proof = Pb::new().bytes(1, &[0xab; 32]).finish();
     let refused = Pb::new().bytes(2, b"wrong cookie").finish();
-    let mut valid = length_prefixed(&hello(1, "a@127.0.0.1:4000", &nonce));
+    let mut valid = length_prefixed(&hello(PROTOCOL, "a@127.0.0.1:4000", &nonce));
     valid.extend_from_slice(&length_prefixed(&proof));
-    let mut then_refused = length_prefixed(&hello(1, "a@h:1", &[]));
+    let mut then_refused = length_prefixed(&hello(PROTOCOL, "a@h:1", &[]));
     then_refused.extend_from_slice(&length_prefixed(&refused));
     vec![
         valid,
         then_refused,
-        length_prefixed(&hello(1, "a@h:1", &nonce)),
-        length_prefixed(&hello(2, "a@h:1", &nonce)),
+        length_prefixed(&hello(PROTOCOL, "a@h:1", &nonce)),
+        length_prefixed(&hello(PROTOCOL - 1, "a@h:1", &nonce)),
+        length_prefixed(&hello(PROTOCOL + 1, "a@h:1", &nonce)),
         length_prefixed(&hello(0, "", &[])),
-        length_prefixed(&hello(1, "", &nonce)),
-        length_prefixed(&hello(1, "ノード@h:1", &[0; 4096 - 32])),
+        length_prefixed(&hello(PROTOCOL, "", &nonce)),
+        length_prefixed(&hello(PROTOCOL, "ノード@h:1", &[0; 4096 - 32])),
         4096u32.to_be_bytes().to_vec(),
         4097u32.to_be_bytes().to_vec(),
         u32::MAX.to_be_bytes().to_vec(),

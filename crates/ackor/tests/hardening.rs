@@ -365,7 +365,7 @@ async fn hostile_node_name_is_escaped_in_logs() {
         .await;
     let hostile_tag = b"tag\n2030-01-01T00:00:00Z ERROR forged\x1b]0;title\x07".to_vec();
     let deliver = RawFrame {
-        version: 1,
+        version: 2,
         deliver: Some(RawDeliver {
             to_name: "probe".into(),
             tag: hostile_tag,
@@ -374,7 +374,7 @@ async fn hostile_node_name_is_escaped_in_logs() {
         spawn: None,
     };
     let spawn = RawFrame {
-        version: 1,
+        version: 2,
         deliver: None,
         spawn: Some(RawSpawn {
             call_id: 7,

@@ -109,9 +109,26 @@ impl Node {
         }
         // A call's reply comes from the handler; an important send's acknowledgement
         // comes from this node as soon as the message is in the mailbox, on the link
-        // the message came in on.
-        let reply = (d.call_id != 0 && !d.ack)
-            .then(|| reply_route(remote, peer.name().clone(), d.call_id, from.clone(), &d.to));
+        // the message came in on, or, acknowledged after handling, from the handler
+        // through a reply route of its own.
+        let handled = d.ack && d.handled;
+        let reply = if handled {
+            let settle = reliable::settle_when_handled(remote, peer, d.call_id);
+            Some(RemoteReplyTo {
+                send: Box::new(move |outcome, confirm| {
+                    let sent = settle(outcome.as_ref().map(drop));
+                    // A handler that answered with `reply_important` learns whether
+                    // the acknowledgement left.
+                    if let Some(confirm) = confirm {
+                        let _ = confirm.send(sent);
+                    }
+                }),
+                ack_timeout: remote.config().important_timeout,
+            })
+        } else {
+            (d.call_id != 0 && !d.ack)
+                .then(|| reply_route(remote, peer.name().clone(), d.call_id, from.clone(), &d.to))
+        };
         let outcome = match self.process_at(remote, d.to.as_ref()) {
             Some(cell) => {
                 let chain = ChainId::from_wire(d.chain);
@@ -129,7 +146,7 @@ impl Node {
         };
         match outcome {
             Ok(()) => {
-                if d.ack {
+                if d.ack && !handled {
                     reliable::settled(remote, peer, back, d.call_id, Ok(()));
                 }
             }

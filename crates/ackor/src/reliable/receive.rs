@@ -1,11 +1,13 @@
 //! The receiving side: deliver each important send once, and acknowledge it on the
 //! link it came in on.
 
+use std::sync::Arc;
+
 use super::dedup::Seen;
 use super::store::PeerCustody;
 use crate::error::Error;
 use crate::remote::wire::{Body, CallReply, Frame, Outgoing, WireError};
-use crate::remote::{LinkQueue, Peer, Remote};
+use crate::remote::{LinkQueue, Peer, Remote, untrusted};
 
 /// What to do with an important delivery that just arrived.
 pub(crate) enum Arrival {
@@ -46,6 +48,40 @@ pub(crate) fn arrived(remote: &Remote, peer: &Peer, back: &LinkQueue, id: u64) -
 /// Important delivery `id` from `peer` is in the mailbox (`Ok`) or was refused: records
 /// the outcome for repeats and acknowledges it on `back`.
 pub(crate) fn settled(remote: &Remote, peer: &Peer, back: &LinkQueue, id: u64, outcome: Result<(), &Error>) {
+    let error = record(peer, id, outcome);
+    acknowledge(remote, back, id, error);
+}
+
+/// How important delivery `id` from `peer`, acknowledged after handling, is settled
+/// by the handler's outcome (its reply, or why there is none: a panic, a stop, a
+/// [`ReplyHandle::fail`](crate::ReplyHandle::fail)); returns whether the
+/// acknowledgement could be queued. Unlike [`settled`] it answers from the actor's
+/// task, so on any link to the peer, not on the reader's queue.
+pub(crate) fn settle_when_handled(
+    remote: &Arc<Remote>,
+    peer: &Arc<Peer>,
+    id: u64,
+) -> impl FnOnce(Result<(), &Error>) -> Result<(), Error> + Send + Sync + 'static {
+    let (remote, peer) = (remote.clone(), peer.clone());
+    move |outcome| {
+        let error = record(&peer, id, outcome);
+        let ack = Body::Reply(CallReply {
+            call_id: id,
+            error,
+            ..Default::default()
+        });
+        // Pinned by the delivery id: acknowledgements need no order among themselves.
+        let sent = remote.send(peer.name(), id, ack);
+        if let Err(e) = &sent {
+            tracing::debug!(peer = %untrusted(peer.name()), delivery_id = id, error = %e, "acknowledgement after handling not sent");
+        }
+        sent
+    }
+}
+
+/// Counts the outcome of delivery `id` and records it for repeats; the wire error to
+/// answer with.
+fn record(peer: &Peer, id: u64, outcome: Result<(), &Error>) -> Option<WireError> {
     let error = match outcome {
         Ok(()) => {
             metrics::counter!("ackor_important_acked_total").increment(1);
@@ -58,7 +94,7 @@ pub(crate) fn settled(remote: &Remote, peer: &Peer, back: &LinkQueue, id: u64, o
             custody.seen.set(id, Seen::Done(error.clone()));
         }
     });
-    acknowledge(remote, back, id, error);
+    error
 }
 
 /// Answers an important send: on `back`, the queue of the link it came in on, whose

@@ -122,10 +122,11 @@ fn body() -> BoxedStrategy<Body> {
             u64_edge(),
             any::<bool>(),
             u64_edge(),
-            prop::collection::vec(u64_edge(), 0..3)
+            prop::collection::vec(u64_edge(), 0..3),
+            any::<bool>()
         )
             .prop_map(
-                |(to, from, tag, payload, call_id, ack, chain, path)| Body::Deliver(Deliver {
+                |(to, from, tag, payload, call_id, ack, chain, path, handled)| Body::Deliver(Deliver {
                     to,
                     from,
                     tag: tag.into(),
@@ -134,6 +135,7 @@ fn body() -> BoxedStrategy<Body> {
                     ack,
                     chain,
                     path,
+                    handled,
                 })
             ),
         (u64_edge(), payload(), of(wire_error()), u64_edge()).prop_map(

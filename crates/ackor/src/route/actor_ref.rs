@@ -365,9 +365,11 @@ impl<A: Actor> ActorRef<A> {
     /// **What `Ok` does not promise.** It says the message is in the actor's mailbox,
     /// not that it was handled. If the receiving node crashes, or the actor stops or
     /// fails, before handling it, the message is lost and nobody is told. When the
-    /// sender must know a message was *handled*, use a call
-    /// ([`ActorRef::call_important`]): its reply comes from the handler; make the
-    /// handler idempotent and retry on [`Error::Timeout`] or [`Error::ConnectionLost`].
+    /// sender must know a message was *handled*, acknowledge it after handling
+    /// ([`SendImportant::after_handling`]) or use a call
+    /// ([`ActorRef::call_important`]); make the handler idempotent and retry on
+    /// [`Error::Timeout`] or [`Error::ConnectionLost`] — or let a
+    /// [stream](crate::stream) do the numbering, resending and deduplication.
     ///
     /// ```
     /// # #[tokio::main] async fn main() -> Result<(), ackor::Error> {
@@ -393,6 +395,7 @@ impl<A: Actor> ActorRef<A> {
             msg,
             sender: None,
             timeout: self.important_timeout(),
+            handled: false,
         }
     }
 

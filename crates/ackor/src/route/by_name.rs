@@ -132,6 +132,7 @@ impl Node {
             msg,
             sender: None,
             timeout,
+            handled: false,
         }
     }
 }

@@ -58,12 +58,56 @@ pub struct SendImportant<'a, A: Actor, M> {
     pub(super) msg: M,
     pub(super) sender: Option<Pid>,
     pub(super) timeout: Duration,
+    /// Acknowledged once handled, not once queued (see [`SendImportant::after_handling`]).
+    pub(super) handled: bool,
 }
 
 impl<A: Actor, M> SendImportant<'_, A, M> {
     /// Waits at most `timeout` for the acknowledgement instead of the default.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Acknowledges the message once the handler has *finished* with it, not once it is
+    /// in the mailbox: `Ok(())` then means handled. A handler that hands the work off
+    /// takes the acknowledgement with [`Context::defer_reply`](crate::Context::defer_reply)
+    /// and answers it when the work is done ([`ReplyHandle::reply`](crate::ReplyHandle::reply)
+    /// confirms, [`ReplyHandle::fail`](crate::ReplyHandle::fail) refuses with an error).
+    ///
+    /// Every error of a plain important send still holds, and these are added:
+    /// [`Error::ProcessTerminated`] if the handler panicked (the actor ends with it) or
+    /// the actor stopped before handling the message (from another node also
+    /// [`Error::ReplyDropped`]), [`Error::ActorFailed`] with the panic's text if the
+    /// actor is supervised and restarts. A receiving
+    /// node that crashes before the handler finishes sends nothing: the sender gets
+    /// [`Error::ConnectionLost`] or [`Error::Timeout`], never `Ok`. The timeout counts
+    /// the handling, so give slow handlers a longer one ([`SendImportant::timeout`]).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> Result<(), ackor::Error> {
+    /// # use ackor::{Actor, BoxError, Context, Handler, Message, Node};
+    /// struct Ledger { entries: u32 }
+    /// # impl Actor for Ledger { type Args = (); async fn init(_: (), _: &mut Context<Self>) -> Result<Self, BoxError> { Ok(Ledger { entries: 0 }) } }
+    /// struct Post(u32);
+    /// impl Message for Post { type Reply = (); }
+    /// impl Handler<Post> for Ledger {
+    ///     type Return = ();
+    ///     async fn handle(&mut self, post: Post, _: &mut Context<Self>) {
+    ///         assert!(post.0 != 13, "unlucky entry");
+    ///         self.entries += 1;
+    ///     }
+    /// }
+    /// let node = Node::builder().name("doc@local").start().await?;
+    /// let ledger = node.spawn::<Ledger>(())?;
+    /// ledger.send_important(Post(1)).after_handling().await?; // handled, for certain
+    /// let failed = ledger.send_important(Post(13)).after_handling().await;
+    /// assert_eq!(failed, Err(ackor::Error::ProcessTerminated));
+    /// node.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn after_handling(mut self) -> Self {
+        self.handled = true;
         self
     }
 
@@ -86,6 +130,18 @@ where
             Ok(target) => target,
             Err(e) => return Box::pin(std::future::ready(Err(e))),
         };
+        if self.handled && !target.is_remote() {
+            // Here, acknowledged once handled is a call whose reply is not kept.
+            let call = Call {
+                target: Target::Owned(target.clone()),
+                msg: self.msg,
+                sender: self.sender,
+                timeout: self.timeout,
+                chain: None,
+            };
+            let handled = call.into_future();
+            return Box::pin(async move { handled.await.map(drop) });
+        }
         match &target.inner {
             Inner::Local(cell) => {
                 let outcome = cell
@@ -102,10 +158,12 @@ where
                 });
                 Box::pin(std::future::ready(outcome))
             }
-            Inner::Remote(r) => match r.send_important::<M>(self.sender, self.msg, self.timeout) {
-                Ok(waiting) => Box::pin(waiting),
-                Err(e) => Box::pin(std::future::ready(Err(e))),
-            },
+            Inner::Remote(r) => {
+                match r.send_important::<M>(self.sender, self.msg, self.timeout, self.handled) {
+                    Ok(waiting) => Box::pin(waiting),
+                    Err(e) => Box::pin(std::future::ready(Err(e))),
+                }
+            }
         }
     }
 }

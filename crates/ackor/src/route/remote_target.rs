@@ -35,6 +35,8 @@ pub(super) struct RemoteTarget<A: Actor> {
 pub(super) struct Head<'a> {
     pub(super) call_id: u64,
     pub(super) ack: bool,
+    /// With `ack`: acknowledged once handled (see `SendImportant::after_handling`).
+    pub(super) handled: bool,
     pub(super) chain: Option<ChainId>,
     pub(super) path: &'a [u64],
 }
@@ -100,6 +102,7 @@ impl<A: Actor> RemoteTarget<A> {
             ack: head.ack,
             chain: ChainId::to_wire(head.chain),
             path: head.path.to_vec(),
+            handled: head.handled,
         };
         with_payload_buffer(|payload| {
             encode(msg, payload)?;
@@ -151,6 +154,7 @@ impl<A: Actor> RemoteTarget<A> {
         sender: Option<Pid>,
         msg: M,
         timeout: Duration,
+        handled: bool,
     ) -> Result<AckWait, Error> {
         let remote = self.remote()?;
         let peer = self.peer(remote)?;
@@ -159,6 +163,7 @@ impl<A: Actor> RemoteTarget<A> {
         let head = Head {
             call_id: id,
             ack: true,
+            handled,
             ..Head::default()
         };
         self.with_frame(remote, sender.as_ref(), &msg, head, |frame, _| {

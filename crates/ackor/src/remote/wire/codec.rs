@@ -216,8 +216,8 @@ pub(super) mod fast {
 
     #[inline]
     fn deliver(bytes: &Bytes, mut r: Reader<'_>) -> Option<Deliver> {
-        let (mut to, mut from, mut tag, mut payload, mut call_id, mut ack, mut chain) =
-            (None, None, None, None, None, None, None);
+        let (mut to, mut from, mut tag, mut payload, mut call_id, mut ack, mut chain, mut handled) =
+            (None, None, None, None, None, None, None, None);
         while !r.done() {
             match r.key()? {
                 (10, LEN) => {
@@ -233,6 +233,7 @@ pub(super) mod fast {
                 (5, VARINT) => once(&mut call_id, r.varint()?)?,
                 (6, VARINT) => once(&mut ack, r.varint()? != 0)?,
                 (7, VARINT) => once(&mut chain, r.varint()?)?,
+                (9, VARINT) => once(&mut handled, r.varint()? != 0)?,
                 _ => return None,
             }
         }
@@ -248,6 +249,7 @@ pub(super) mod fast {
             chain: chain.unwrap_or(0),
             // A path (field 8) is not taken on here: such frames go to prost.
             path: Vec::new(),
+            handled: handled.unwrap_or(false),
         })
     }
 

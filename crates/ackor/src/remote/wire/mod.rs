@@ -10,8 +10,11 @@
 
 use prost::{Message as _, Oneof};
 
-/// The protocol version this node speaks.
-pub(crate) const PROTOCOL_VERSION: u32 = 1;
+/// The protocol version this node speaks. Version 2 added `Deliver::handled`: a
+/// version-1 node would ignore it and acknowledge such sends on arrival, which would
+/// make their `Ok` a false claim, so the two versions refuse each other at the
+/// handshake.
+pub(crate) const PROTOCOL_VERSION: u32 = 2;
 
 /// Feature flags exchanged in the handshake (none defined yet).
 pub(crate) const FEATURES: u64 = 0;
@@ -154,6 +157,11 @@ pub(crate) struct Deliver {
     /// wait-for path), to detect call cycles; empty for everything else.
     #[prost(uint64, repeated, tag = "8")]
     pub path: Vec<u64>,
+    /// With `ack`: acknowledge once the handler has finished with the message (or
+    /// confirmed it), not when it is queued; an instance that stops or fails before
+    /// that answers with why.
+    #[prost(bool, tag = "9")]
+    pub handled: bool,
 }
 
 /// The answer to a call.
@@ -370,7 +378,7 @@ mod tests {
         assert_eq!(Frame::decode(bytes.as_slice()).ok(), Some(f));
         // Field 99 (a body kind from a newer peer) is skipped.
         let mut newer = Frame {
-            version: 2,
+            version: PROTOCOL_VERSION + 1,
             body: None,
         }
         .encode_to_vec();
@@ -387,10 +395,11 @@ mod tests {
             creation: 7,
         };
         let cases = [
-            (None, 0, false, 0),
-            (Some(pid("a@h:1", 3)), 9, true, (1 << 62) + 5),
+            (None, 0, false, 0, false),
+            (Some(pid("a@h:1", 3)), 9, true, (1 << 62) + 5, false),
+            (Some(pid("a@h:1", 3)), 10, true, 0, true),
         ];
-        for (from, call_id, ack, chain) in cases {
+        for (from, call_id, ack, chain, handled) in cases {
             let frame = Frame::new(Body::Deliver(Deliver {
                 to: Some(Target::Pid(pid("b@h:2", 1 << 40))),
                 from,
@@ -400,6 +409,7 @@ mod tests {
                 ack,
                 chain,
                 path: Vec::new(),
+                handled,
             }));
             let bytes = bytes::Bytes::from(frame.encode_to_vec());
             let fast = fast::frame(&bytes).map(|(version, body)| Frame {

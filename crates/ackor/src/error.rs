@@ -111,6 +111,10 @@ pub enum Error {
     /// A payload could not be encoded or decoded.
     #[error("codec error: {0}")]
     Codec(String),
+    /// A durable store failed: a stream's [`Outbox`](crate::stream::Outbox) or
+    /// [`Ledger`](crate::stream::Ledger) could not read or write.
+    #[error("storage error: {0}")]
+    Storage(String),
     /// The handshake with a peer failed: wrong cookie, wrong version, timeout, garbage.
     #[error("handshake failed: {0}")]
     Handshake(String),
@@ -164,6 +168,8 @@ impl Error {
             Error::ConnectionLost => "connection_lost",
             Error::ActorFailed(_) => "actor_failed",
             Error::NodeStopped => "node_stopped",
+            Error::Rejected(_) => "rejected",
+            Error::Storage(_) => "storage",
             _ => "other",
         }
     }
@@ -175,7 +181,7 @@ mod tests {
 
     #[test]
     fn metric_labels_never_carry_text_from_a_peer() {
-        assert_eq!(Error::Rejected("a\nforged line".into()).label(), "other");
+        assert_eq!(Error::Rejected("a\nforged line".into()).label(), "rejected");
         assert_eq!(Error::ActorFailed("anything".into()).label(), "actor_failed");
         assert_eq!(
             Error::UnknownMessage("\u{1b}[31m".into()).label(),

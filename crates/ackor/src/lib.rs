@@ -1,6 +1,8 @@
 // How this crate is built: layers, and imports point down.
 //
 //   lib.rs, testing.rs   api surface: re-exports, the guided docs below
+//   stream/              end-to-end delivery: producers, consumers, outboxes, ledgers
+//                        (built on the public verbs only)
 //   route/               how a message finds its actor: ActorRef (local or remote, decided
 //                        here for every verb) and its remote half, the Call/SendImportant
 //                        futures, Node's typed verbs (spawn, lookup, resolve, remote
@@ -211,6 +213,7 @@ pub mod reentrancy;
 mod reliable;
 mod remote;
 mod route;
+pub mod stream;
 pub mod supervision;
 #[doc(hidden)]
 pub mod telemetry;

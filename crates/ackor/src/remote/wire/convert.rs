@@ -60,6 +60,7 @@ impl From<&Error> for WireError {
             Error::NameTaken(name) => (ErrorKind::NameTaken, name.clone()),
             Error::ConnectionLost => (ErrorKind::ConnectionLost, String::new()),
             Error::ActorFailed(why) => (ErrorKind::ActorFailed, why.clone()),
+            Error::Storage(why) => (ErrorKind::Storage, why.clone()),
             other => (ErrorKind::Unspecified, other.to_string()),
         };
         WireError {
@@ -87,6 +88,7 @@ impl From<&WireError> for Error {
             ErrorKind::NameTaken => Error::NameTaken(e.message.clone()),
             ErrorKind::ConnectionLost => Error::ConnectionLost,
             ErrorKind::ActorFailed => Error::ActorFailed(e.message.clone()),
+            ErrorKind::Storage => Error::Storage(e.message.clone()),
             ErrorKind::Unspecified => Error::Protocol(format!("remote error: {}", e.message)),
         }
     }

@@ -97,6 +97,7 @@ pub(crate) enum ErrorKind {
     NameTaken = 13,
     ConnectionLost = 14,
     ActorFailed = 15,
+    Storage = 16,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]

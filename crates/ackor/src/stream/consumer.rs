@@ -137,7 +137,10 @@ impl<M: RemoteMessage> Consumer<M> {
             let handled = to.send_important(delivery).after_handling().timeout(timeout);
             Box::pin(handled.into_future())
         });
-        node.spawn_with::<Consumer<M>>(ConsumerArgs { forward, config }, SpawnOptions::default().name(name))
+        node.spawn_with::<Consumer<M>>(
+            ConsumerArgs { forward, config },
+            SpawnOptions::default().name(name),
+        )
     }
 
     /// The last sequence number confirmed to `producer` in this incarnation.

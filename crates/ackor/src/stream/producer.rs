@@ -15,8 +15,8 @@ use super::consumer::Consumer;
 use super::messages::{Item, Open, Opened};
 use super::stores::{MemoryOutbox, Outbox, Stored};
 use crate::{
-    Actor, ActorRef, BoxError, BoxFuture, Codec, Context, Error, Handler, Message, MessagePack, Node, ProcessId,
-    RemoteMessage, Reply, ReplyHandle, Reentrancy, SpawnOptions,
+    Actor, ActorRef, BoxError, BoxFuture, Codec, Context, Error, Handler, Message, MessagePack, Node,
+    ProcessId, Reentrancy, RemoteMessage, Reply, ReplyHandle, SpawnOptions,
 };
 
 /// Finds the consumer's current address (for a name that can move, such as a
@@ -359,7 +359,12 @@ impl<M: RemoteMessage> ProducerActor<M> {
             first: self.held.front().map_or(self.next_seq, |h| h.seq),
             resume: self.resume,
         };
-        let (to, node, me, timeout) = (self.to.clone(), ctx.node().clone(), ctx.pid().clone(), self.ack_timeout);
+        let (to, node, me, timeout) = (
+            self.to.clone(),
+            ctx.node().clone(),
+            ctx.pid().clone(),
+            self.ack_timeout,
+        );
         let opening = async move {
             let at = to.get().await?;
             let opened = node

@@ -278,6 +278,17 @@ fn kill(child: &mut Child) {
     let _ = child.wait();
 }
 
+/// Whether the checkout ended, and how.
+fn finished(checkout: &mut Child) -> Result<Option<Result<(), String>>, String> {
+    Ok(checkout.try_wait().map_err(|e| e.to_string())?.map(|status| {
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("the checkout failed: {status}"))
+        }
+    }))
+}
+
 /// How many orders the shop's log holds.
 fn handled(dir: &Path) -> usize {
     std::fs::read_to_string(dir.join("orders.log")).map_or(0, |t| t.lines().count())
@@ -327,45 +338,55 @@ fn tour(args: &[String]) -> Result<(), String> {
     let started = Instant::now();
     let (mut shop, shop_name) = start_shop(&exe, &dir, "shop@127.0.0.1:0")?;
     let mut checkout = start_checkout(&exe, &dir, &shop_name, count)?;
+    // The kills land at random points of the stream's progress (not of the clock, so
+    // a slow machine sees them all): spread over its whole length, each side `kills`
+    // times, in a random order.
+    let total = 2 * kills;
+    let mut victims: Vec<bool> = (0..total).map(|i| i < kills).collect();
+    for i in (1..victims.len()).rev() {
+        victims.swap(i, rng.between(0, i as u64) as usize);
+    }
+    let step = count / (total + 1);
     let (mut shop_kills, mut checkout_kills) = (0, 0);
-    let outcome = loop {
-        std::thread::sleep(Duration::from_millis(rng.between(150, 700)));
-        if let Some(status) = checkout.try_wait().map_err(|e| e.to_string())? {
-            break if status.success() {
-                Ok(())
-            } else {
-                Err(format!("the checkout failed: {status}"))
-            };
+    let mut outcome = None;
+    for (k, victim_is_shop) in victims.into_iter().enumerate() {
+        let at = (k as u64 + 1) * step + rng.between(0, step / 2);
+        while outcome.is_none() && (handled(&dir) as u64) < at {
+            outcome = finished(&mut checkout)?;
+            std::thread::sleep(Duration::from_millis(5));
         }
-        let victim_is_shop = match (shop_kills < kills, checkout_kills < kills) {
-            (true, true) => rng.next() % 2 == 0,
-            (shop, _) => shop,
-        };
-        if shop_kills >= kills && checkout_kills >= kills {
-            continue;
+        if outcome.is_some() {
+            break;
         }
         let pause = Duration::from_millis(rng.between(20, 300));
+        let (who, at) = (
+            if victim_is_shop { "shop    " } else { "checkout" },
+            handled(&dir),
+        );
         if victim_is_shop {
             kill(&mut shop);
             shop_kills += 1;
-            println!(
-                "  {:>8.2?}  SIGKILL shop      at {:>5} orders handled, restarted after {pause:?}",
-                started.elapsed(),
-                handled(&dir)
-            );
-            std::thread::sleep(pause);
-            shop = start_shop(&exe, &dir, &shop_name)?.0;
         } else {
             kill(&mut checkout);
             checkout_kills += 1;
-            println!(
-                "  {:>8.2?}  SIGKILL checkout  at {:>5} orders handled, restarted after {pause:?}",
-                started.elapsed(),
-                handled(&dir)
-            );
-            std::thread::sleep(pause);
+        }
+        println!(
+            "  {:>8.2?}  SIGKILL {who} at {at:>5} orders handled, restarted after {pause:?}",
+            started.elapsed()
+        );
+        std::thread::sleep(pause);
+        if victim_is_shop {
+            shop = start_shop(&exe, &dir, &shop_name)?.0;
+        } else {
             checkout = start_checkout(&exe, &dir, &shop_name, count)?;
         }
+    }
+    let outcome = loop {
+        if let Some(outcome) = outcome.take() {
+            break outcome;
+        }
+        outcome = finished(&mut checkout)?;
+        std::thread::sleep(Duration::from_millis(20));
     };
     kill(&mut shop);
     outcome?;

@@ -108,6 +108,7 @@ mod groups;
 mod member;
 mod names;
 mod placement;
+mod streams;
 
 pub use cluster::Cluster;
 

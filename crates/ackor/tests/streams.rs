@@ -322,3 +322,73 @@ async fn a_consumer_of_another_message_type_refuses_the_stream() {
     checkout.shutdown().await;
     shop_node.shutdown().await;
 }
+
+/// Panics the first time it sees order 5 (a transient fault), under a supervisor.
+struct Flaky {
+    book: Book,
+    failed_once: Arc<Mutex<bool>>,
+}
+
+impl Actor for Flaky {
+    type Args = (Book, Arc<Mutex<bool>>);
+    async fn init((book, failed_once): Self::Args, _: &mut Context<Self>) -> Result<Self, BoxError> {
+        Ok(Flaky { book, failed_once })
+    }
+}
+
+impl Handler<Delivery<Order>> for Flaky {
+    type Return = ();
+    async fn handle(&mut self, d: Delivery<Order>, _: &mut Context<Self>) {
+        if d.seq() == 5 && !std::mem::replace(&mut *self.failed_once.lock().unwrap(), true) {
+            panic!("transient fault on order 5");
+        }
+        let mut book = self.book.0.lock().unwrap();
+        book.handled.push(d.message().0);
+        book.last.insert(d.producer().to_string(), d.seq());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_whose_handler_fails_is_resent_after_the_supervisor_restarts_the_actor() {
+    use ackor::supervision::{ChildSpec, Strategy, Supervisor, SupervisorSpec, WhichChildren};
+    let book = Book::default();
+    let shop_node = start_node("st-sup", config()).await;
+    let failed_once = Arc::new(Mutex::new(false));
+    let spec = SupervisorSpec::new(Strategy::OneForOne).child(ChildSpec::new::<Flaky>("shop", {
+        let (book, failed_once) = (book.clone(), failed_once.clone());
+        move || (book.clone(), failed_once.clone())
+    }));
+    let sup = shop_node.spawn::<Supervisor>(spec).unwrap();
+    let pid = sup.call(WhichChildren).await.unwrap()[0].pid.clone().unwrap();
+    let shop = shop_node.actor_ref::<Flaky>(&pid).unwrap();
+    Consumer::<Order>::spawn(
+        &shop_node,
+        "orders",
+        &shop,
+        ConsumerConfig::new().ledger(book.clone()),
+    )
+    .unwrap();
+    let to = ProcessId::new("orders", shop_node.name().clone());
+    let checkout = start_node("st-sup", config()).await;
+    let producer = Producer::<Order>::start(
+        &checkout,
+        ProducerConfig::new("checkout", to).retry(Duration::from_millis(20), Duration::from_millis(100)),
+    )
+    .await
+    .unwrap();
+    for id in 1..=50 {
+        producer.send(Order(id)).await.unwrap();
+    }
+    tokio::time::timeout(PROMPT, producer.wait_confirmed(50))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(*failed_once.lock().unwrap(), "order 5 failed once");
+    assert_eq!(
+        book.handled(),
+        (1..=50).collect::<Vec<_>>(),
+        "order 5 handled after the restart, once"
+    );
+    checkout.shutdown().await;
+    shop_node.shutdown().await;
+}

@@ -174,9 +174,19 @@
 //!
 //! `Ok` means *in the mailbox*, not *handled*: a message still queued when its node
 //! crashes (or its actor stops) is lost, and nobody is told. To know a message was
-//! handled, call it ([`ActorRef::call_important`]): the reply comes from the handler;
-//! make the handler idempotent and retry on [`Error::Timeout`] or
-//! [`Error::ConnectionLost`].
+//! handled, acknowledge it after handling ([`SendImportant::after_handling`]: `Ok` once
+//! the handler finished, an error if it panicked or its actor or node went away first).
+//!
+//! ## Delivery that survives a crash
+//!
+//! A [`stream`] carries a sequence of messages from a [`stream::Producer`] to a
+//! [`stream::Consumer`] registered under a name: numbered, kept in the producer's
+//! [`stream::Outbox`] until handled, sent within a window the consumer grants, resent in
+//! order to whatever instance the name reaches after a restart, and deduplicated there
+//! by the consumer's [`stream::Ledger`]. With a durable outbox (the `ackor-durable`
+//! crate) nothing a producer accepted is lost when its process is killed; with the
+//! consumer's record kept with its effects, every message is handled exactly once. See
+//! the [`stream`] module.
 //!
 //! ## Reentrancy
 //!

@@ -7,6 +7,7 @@ mod important;
 mod local;
 mod nodes;
 mod reentrancy;
+mod streams;
 mod supervision;
 
 use std::future::Future;
@@ -77,6 +78,11 @@ fn chapters() -> Vec<Chapter> {
             name: "important",
             title: "Important delivery: every error for its real cause",
             run: || Box::pin(important::every_error_for_its_cause()),
+        },
+        Chapter {
+            name: "streams",
+            title: "Delivery that survives a crash: acknowledged after handling, a stream across restarts",
+            run: || Box::pin(streams::handled_not_queued()),
         },
         Chapter {
             name: "reentrancy",

@@ -26,11 +26,18 @@ impl ackor::RemoteMessage for Order {
 /// The shop's orders and its record of the last number handled, changed together:
 /// shared by every consumer incarnation, as a database would be.
 #[derive(Clone, Default)]
-struct Book(Arc<Mutex<(Vec<u64>, HashMap<String, u64>)>>);
+struct Book(Arc<Mutex<BookState>>);
+
+/// The orders in the order handled, and the last number handled per producer.
+#[derive(Default)]
+struct BookState {
+    orders: Vec<u64>,
+    last: HashMap<String, u64>,
+}
 
 impl Ledger for Book {
     fn confirmed<'a>(&'a mut self, producer: &'a str) -> BoxFuture<'a, Result<Option<u64>, Error>> {
-        let last = self.0.lock().unwrap().1.get(producer).copied();
+        let last = self.0.lock().unwrap().last.get(producer).copied();
         Box::pin(std::future::ready(Ok(last)))
     }
     fn record<'a>(&'a mut self, _: &'a str, _: u64) -> BoxFuture<'a, Result<(), Error>> {
@@ -50,8 +57,8 @@ impl Handler<Delivery<Order>> for Shop {
     async fn handle(&mut self, d: Delivery<Order>, _: &mut Context<Self>) {
         tokio::time::sleep(Duration::from_micros(500)).await;
         let mut book = self.0.0.lock().unwrap();
-        book.0.push(d.message().0);
-        book.1.insert(d.producer().to_string(), d.seq());
+        book.orders.push(d.message().0);
+        book.last.insert(d.producer().to_string(), d.seq());
     }
 }
 
@@ -105,11 +112,11 @@ async fn a_stream_to_a_cluster_name_follows_its_consumer_to_another_member() {
             }
         })
     };
-    until("b to handle 200", || book.0.lock().unwrap().0.len() >= 200).await;
+    until("b to handle 200", || book.0.lock().unwrap().orders.len() >= 200).await;
     // b goes away with orders in its consumer's mailbox; the shop reopens on c.
     cb.leave().await;
     b.shutdown().await;
-    let on_b = book.0.lock().unwrap().0.len();
+    let on_b = book.0.lock().unwrap().orders.len();
     assert!(on_b < 1500, "b finished before it went away");
     open_shop(&c, &cc, &book).await;
     sending.await.unwrap();
@@ -118,7 +125,7 @@ async fn a_stream_to_a_cluster_name_follows_its_consumer_to_another_member() {
         .expect("every order confirmed by the shop on c")
         .unwrap();
     assert_eq!(
-        book.0.lock().unwrap().0,
+        book.0.lock().unwrap().orders,
         (1..=1500).collect::<Vec<_>>(),
         "once each, in order (b had {on_b})"
     );

@@ -43,17 +43,24 @@ impl RemoteMessage for Order {
 /// number handled per producer (the consumer's ledger). It outlives the shop's
 /// nodes, as a database would.
 #[derive(Clone, Default)]
-struct Book(Arc<Mutex<(Vec<u64>, HashMap<String, u64>)>>);
+struct Book(Arc<Mutex<BookState>>);
+
+/// The orders in the order handled, and the last number handled per producer.
+#[derive(Default)]
+struct BookState {
+    orders: Vec<u64>,
+    last: HashMap<String, u64>,
+}
 
 impl Book {
     fn orders(&self) -> Vec<u64> {
-        self.0.lock().map(|b| b.0.clone()).unwrap_or_default()
+        self.0.lock().map(|b| b.orders.clone()).unwrap_or_default()
     }
 }
 
 impl Ledger for Book {
     fn confirmed<'a>(&'a mut self, producer: &'a str) -> BoxFuture<'a, Result<Option<u64>, Error>> {
-        let last = self.0.lock().map(|b| b.1.get(producer).copied());
+        let last = self.0.lock().map(|b| b.last.get(producer).copied());
         Box::pin(std::future::ready(
             last.map_err(|_| Error::Storage("book".into())),
         ))
@@ -83,8 +90,8 @@ impl Handler<Delivery<Order>> for Shop {
     async fn handle(&mut self, d: Delivery<Order>, _: &mut Context<Self>) {
         tokio::time::sleep(Duration::from_millis(1)).await;
         if let Ok(mut book) = self.book.0.lock() {
-            book.0.push(d.message().0);
-            book.1.insert(d.producer().to_string(), d.seq());
+            book.orders.push(d.message().0);
+            book.last.insert(d.producer().to_string(), d.seq());
         }
     }
 }

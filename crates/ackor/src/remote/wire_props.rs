@@ -262,7 +262,7 @@ fn exit_reason() -> BoxedStrategy<ExitReason> {
 
 fn hello() -> BoxedStrategy<Hello> {
     (
-        u32_edge(),
+        prop_oneof![Just(super::wire::PROTOCOL_VERSION), u32_edge()],
         text(),
         u32_edge(),
         u64_edge(),
@@ -553,7 +553,7 @@ proptest! {
         let bad_hello = ["not an ackor peer", "undecodable", "protocol version", "no node name"]
             .iter()
             .any(|m| why.contains(m));
-        let acceptable = h.version == 1 && !h.node.is_empty() && h.encoded_len() <= MAX_HANDSHAKE_MESSAGE;
+        let acceptable = h.version == super::wire::PROTOCOL_VERSION && !h.node.is_empty() && h.encoded_len() <= MAX_HANDSHAKE_MESSAGE;
         if acceptable {
             // Past the hello, the junk after it fails the proof step, for its own reason.
             let hello_refused = ["protocol version", "no node name"].iter().any(|m| why.contains(m));

@@ -11,7 +11,7 @@
 //! (full mailbox) is dropped there, which the final count check turns into an error.
 
 use std::collections::VecDeque;
-use std::future::IntoFuture;
+use std::future::{Future, IntoFuture};
 use std::time::{Duration, Instant};
 
 use ackor::{
@@ -230,18 +230,7 @@ impl AckorNodes {
     pub async fn important_window(&self, n: u64, window: usize) -> Result<Duration, BenchError> {
         let c = self.counter().await?;
         let start = Instant::now();
-        let mut pending = VecDeque::with_capacity(window);
-        for _ in 0..n {
-            if pending.len() >= window
-                && let Some(oldest) = pending.pop_front()
-            {
-                oldest.await?;
-            }
-            pending.push_back(c.there.send_important(Inc).into_future());
-        }
-        while let Some(f) = pending.pop_front() {
-            f.await?;
-        }
+        pipelined(n, window, |_| c.there.send_important(Inc).into_future()).await?;
         let got = c.there.call(Get).await?;
         let elapsed = start.elapsed();
         check_count("ackor remote important", got, n)?;
@@ -255,19 +244,9 @@ impl AckorNodes {
     pub async fn call_window(&self, n: u64, window: usize) -> Result<Duration, BenchError> {
         let c = self.counter().await?;
         let start = Instant::now();
-        let mut pending = VecDeque::with_capacity(window);
-        let mut last = 0;
-        for _ in 0..n {
-            if pending.len() >= window
-                && let Some(oldest) = pending.pop_front()
-            {
-                last = oldest.await?;
-            }
-            pending.push_back(c.there.call(Inc).into_future());
-        }
-        while let Some(f) = pending.pop_front() {
-            last = f.await?;
-        }
+        let last = pipelined(n, window, |_| c.there.call(Inc).into_future())
+            .await?
+            .unwrap_or(0);
         let got = c.there.call(Get).await?;
         let elapsed = start.elapsed();
         check_count("ackor remote pipelined call (last reply)", last, n)?;
@@ -302,6 +281,16 @@ impl AckorNodes {
         Ok((elapsed, lat))
     }
 
+    /// Node A (the sending side in every operation here).
+    pub fn a(&self) -> &Node {
+        &self.a
+    }
+
+    /// Node B (the receiving side).
+    pub fn b(&self) -> &Node {
+        &self.b
+    }
+
     /// Shuts both nodes down.
     pub async fn shutdown(&self) {
         self.a.shutdown().await;
@@ -317,6 +306,35 @@ impl RemoteCounter {
             other => Err(format!("ackor remote: counter stopped with {other}").into()),
         }
     }
+}
+
+/// Runs `n` operations with at most `window` outstanding, awaiting the oldest once
+/// `window` are out, then the rest in order; returns the last one's output (`None` for
+/// `n == 0`). `start(i)` must set operation `i` going before it returns its future, as
+/// [`IntoFuture::into_future`] of an ackor call or important send does (the message
+/// leaves then); a lazy future would run one at a time.
+pub async fn pipelined<T, E, F>(
+    n: u64,
+    window: usize,
+    mut start: impl FnMut(u64) -> F,
+) -> Result<Option<T>, E>
+where
+    F: Future<Output = Result<T, E>>,
+{
+    let mut pending = VecDeque::with_capacity(window);
+    let mut last = None;
+    for i in 0..n {
+        if pending.len() >= window
+            && let Some(oldest) = pending.pop_front()
+        {
+            last = Some(oldest.await?);
+        }
+        pending.push_back(start(i));
+    }
+    while let Some(f) = pending.pop_front() {
+        last = Some(f.await?);
+    }
+    Ok(last)
 }
 
 /// `n` remote sends (each waits only while the link is full), then a call for the

@@ -16,10 +16,15 @@
 //! | `tell_n_to_n`   | [`PAIRS`] senders, each to its own counter, `n` messages each, same check per counter |
 //! | `call_latency`  | `n` sequential calls; each call's own time also goes into a [`Latencies`] histogram; the last reply must be `n` |
 //!
+//! End-to-end delivery of ackor alone (important sends acknowledged on arrival or after
+//! handling, streams with a memory or file outbox) is in [`ackor_stream`], run by the
+//! `stream_probe` binary.
+//!
 //! Each implementation runs on its own 2-worker tokio runtime ([`crate::runtime`]), both
 //! of its nodes on that runtime, every operation inside a task on one of its workers.
 
 pub mod ackor_remote;
+pub mod ackor_stream;
 pub mod ractor_cluster_remote;
 pub mod tcp_baseline;
 

@@ -15,6 +15,7 @@
 //! The stream's outbox is wrapped in a [`CountingOutbox`], which counts the
 //! [`Outbox::store`] batches and times them.
 
+use std::collections::{BTreeMap, HashMap};
 use std::future::IntoFuture;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -437,6 +438,71 @@ async fn send_all(producer: &Producer<Tick>, n: u64, senders: usize) -> Result<u
         last = seq?;
     }
     Ok(last)
+}
+
+/// A [`metrics`] recorder that counts ackor's counters whose names start with one of
+/// [`COUNTED`] (the others, and every gauge and histogram, are dropped): to see what a
+/// stream did (opens, resends, messages refused and why). Every counter call looks
+/// its counter up under a read lock here, so runs with it installed are a little
+/// slower: for diagnosis, not for the figures.
+#[derive(Debug, Clone, Default)]
+pub struct CounterRecorder {
+    counters: Arc<std::sync::RwLock<HashMap<metrics::Key, Arc<AtomicU64>>>>,
+}
+
+/// The name prefixes of the counters a [`CounterRecorder`] keeps.
+pub const COUNTED: [&str; 3] = ["ackor_stream_", "ackor_remote_undelivered", "ackor_important_"];
+
+impl CounterRecorder {
+    /// Installs a clone as the process's recorder; fails if one is installed already.
+    pub fn install(&self) -> Result<(), BenchError> {
+        metrics::set_global_recorder(self.clone()).map_err(|e| format!("metrics recorder: {e}").into())
+    }
+
+    /// Every counter so far, as `name{label=value,...}` → value, sorted.
+    pub fn snapshot(&self) -> BTreeMap<String, u64> {
+        let counters = self.counters.read().unwrap_or_else(|p| p.into_inner());
+        counters
+            .iter()
+            .map(|(key, v)| {
+                let labels: Vec<String> = key
+                    .labels()
+                    .map(|l| format!("{}={}", l.key(), l.value()))
+                    .collect();
+                let name = if labels.is_empty() {
+                    key.name().to_string()
+                } else {
+                    format!("{}{{{}}}", key.name(), labels.join(","))
+                };
+                (name, v.load(Ordering::Relaxed))
+            })
+            .collect()
+    }
+}
+
+impl metrics::Recorder for CounterRecorder {
+    fn describe_counter(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: metrics::SharedString) {}
+    fn describe_gauge(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: metrics::SharedString) {}
+    fn describe_histogram(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: metrics::SharedString) {}
+
+    fn register_counter(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
+        if !COUNTED.iter().any(|p| key.name().starts_with(p)) {
+            return metrics::Counter::noop();
+        }
+        if let Some(c) = self.counters.read().unwrap_or_else(|p| p.into_inner()).get(key) {
+            return metrics::Counter::from_arc(c.clone());
+        }
+        let mut counters = self.counters.write().unwrap_or_else(|p| p.into_inner());
+        metrics::Counter::from_arc(counters.entry(key.clone()).or_default().clone())
+    }
+
+    fn register_gauge(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+        metrics::Gauge::noop()
+    }
+
+    fn register_histogram(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Histogram {
+        metrics::Histogram::noop()
+    }
 }
 
 #[cfg(test)]

@@ -190,7 +190,7 @@ async fn remote_send_after_handling_to_a_receiver_that_panics_gets_an_error_not_
     b.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_send_after_handling_to_a_receiver_that_panics_gets_an_error_not_ok() {
     let node = Node::builder().name("ah-local@local").start().await.unwrap();
     let shared = Shared::new(true);

@@ -131,12 +131,17 @@ where
             Err(e) => return Box::pin(std::future::ready(Err(e))),
         };
         if self.handled && !target.is_remote() {
-            // Here, acknowledged once handled is a call whose reply is not kept.
+            // Here, acknowledged once handled is a call whose reply is not kept. (A
+            // local important send has no timeout of its own: it is settled at once.)
+            let timeout = match self.timeout {
+                Duration::ZERO => target.call_timeout(),
+                set => set,
+            };
             let call = Call {
                 target: Target::Owned(target.clone()),
                 msg: self.msg,
                 sender: self.sender,
-                timeout: self.timeout,
+                timeout,
                 chain: None,
             };
             let handled = call.into_future();

@@ -148,6 +148,17 @@ impl Actor for Shop {
 impl Handler<Delivery<Order>> for Shop {
     type Return = ackor::Reply<()>;
     async fn handle(&mut self, d: Delivery<Order>, _: &mut Context<Self>) -> ackor::Reply<()> {
+        // Already in the log (handled, but its confirmation was lost on the way, say
+        // by a timeout): the log is the truth, so do not handle it again.
+        let logged = self
+            .log
+            .last
+            .lock()
+            .ok()
+            .and_then(|last| last.get(d.producer()).copied());
+        if logged.is_some_and(|last| d.seq() <= last) {
+            return ackor::Reply::Value(());
+        }
         // Some work per order, so that kills land mid-stream.
         tokio::time::sleep(Duration::from_micros(500)).await;
         ackor::Reply::from_result(self.log.append(d.producer(), d.seq(), d.message().id))
@@ -182,14 +193,19 @@ async fn shop(args: Vec<String>) -> Result<(), String> {
 
 // ------------------------------------------------------------------ the checkout
 
-/// `orders checkout DIR SHOP_NODE COUNT`: sends orders up to COUNT to the shop,
-/// resuming after the last one its outbox numbered; exits once all are confirmed.
+/// `orders checkout DIR SHOP_NODE COUNT [NODE]`: sends orders up to COUNT to the
+/// shop, resuming after the last one its outbox numbered; exits once all are
+/// confirmed. NODE is its own node name (default: a fresh port each start).
 async fn checkout(args: Vec<String>) -> Result<(), String> {
     let dir = PathBuf::from(arg(&args, 1, "DIR")?);
     let shop = NodeName::new(&arg(&args, 2, "SHOP_NODE")?);
     let count: u64 = arg(&args, 3, "COUNT")?.parse().map_err(|_| "COUNT: a number")?;
+    let name = args
+        .get(4)
+        .cloned()
+        .unwrap_or_else(|| "checkout@127.0.0.1:0".into());
     let node = Node::builder()
-        .name("checkout@127.0.0.1:0")
+        .name(name)
         .remote(RemoteConfig::new(COOKIE))
         .start()
         .await

@@ -19,7 +19,9 @@ fn orders_binary() -> PathBuf {
     let binary = profile_dir
         .join("examples")
         .join(format!("orders{}", std::env::consts::EXE_SUFFIX));
-    if !binary.exists() {
+    // `cargo test` builds it with this test; older than this test, it may be stale.
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    if modified(&binary) < modified(&exe) {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
             .args(["build", "-p", "ackor-durable", "--example", "orders"])
@@ -103,9 +105,9 @@ fn shop(dir: &Path, name: &str) -> (Proc, String) {
     (Proc(child), name)
 }
 
-fn checkout(dir: &Path, shop: &str, count: u64) -> Proc {
+fn checkout(dir: &Path, shop: &str, count: u64, name: &str) -> Proc {
     let child = Command::new(orders_binary())
-        .args(["checkout", &dir.to_string_lossy(), shop, &count.to_string()])
+        .args(["checkout", &dir.to_string_lossy(), shop, &count.to_string(), name])
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
@@ -134,12 +136,22 @@ fn wait_for_handled(dir: &Path, at_least: usize) {
 
 const ORDERS: u64 = 1500;
 
+/// A port nothing listens on now (the kernel's pick), for a node name that must stay
+/// the same across a restart.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 #[test]
 fn a_consumer_killed_mid_stream_and_restarted_handles_every_message_once_in_order() {
     let scratch = Scratch::new("consumer");
     let dir = &scratch.0;
     let (mut first, name) = shop(dir, "shop@127.0.0.1:0");
-    let mut producer = checkout(dir, &name, ORDERS);
+    let mut producer = checkout(dir, &name, ORDERS, "checkout@127.0.0.1:0");
     wait_for_handled(dir, 300);
     first.kill();
     let at_kill = handled(dir).len();
@@ -162,12 +174,15 @@ fn a_producer_killed_mid_stream_with_a_durable_outbox_loses_nothing_after_restar
     let scratch = Scratch::new("producer");
     let dir = &scratch.0;
     let (_shop, name) = shop(dir, "shop@127.0.0.1:0");
-    let mut first = checkout(dir, &name, ORDERS);
+    // Restarted under the same node name, as a service is: the shop must not mistake
+    // the new incarnation for the old one (their delivery ids, late acknowledgements).
+    let me = format!("checkout@127.0.0.1:{}", free_port());
+    let mut first = checkout(dir, &name, ORDERS, &me);
     wait_for_handled(dir, 300);
     first.kill();
     let at_kill = handled(dir).len();
     assert!(at_kill < ORDERS as usize, "killed after the end: nothing tested");
-    let mut second = checkout(dir, &name, ORDERS);
+    let mut second = checkout(dir, &name, ORDERS, &me);
     assert!(
         second.exits_ok_within(Duration::from_secs(60)),
         "the restarted checkout failed"

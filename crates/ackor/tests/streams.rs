@@ -64,18 +64,39 @@ impl Ledger for Book {
 struct Shop {
     book: Book,
     pause: Duration,
+    /// When set, each order takes a permit before it is handled.
+    gate: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl Actor for Shop {
     type Args = (Book, Duration);
     async fn init((book, pause): (Book, Duration), _: &mut Context<Self>) -> Result<Self, BoxError> {
-        Ok(Shop { book, pause })
+        Ok(Shop {
+            book,
+            pause,
+            gate: None,
+        })
+    }
+}
+
+/// Sets the shop's gate.
+struct Gate(Arc<tokio::sync::Semaphore>);
+impl ackor::Message for Gate {
+    type Reply = ();
+}
+impl Handler<Gate> for Shop {
+    type Return = ();
+    async fn handle(&mut self, gate: Gate, _: &mut Context<Self>) {
+        self.gate = Some(gate.0);
     }
 }
 
 impl Handler<Delivery<Order>> for Shop {
     type Return = ();
     async fn handle(&mut self, d: Delivery<Order>, _: &mut Context<Self>) {
+        if let Some(gate) = &self.gate {
+            gate.acquire().await.unwrap().forget();
+        }
         if !self.pause.is_zero() {
             tokio::time::sleep(self.pause).await;
         }
@@ -220,8 +241,10 @@ async fn the_window_bounds_the_consumers_mailbox_under_a_fast_producer() {
     )
     .await
     .unwrap();
-    // The producer takes its capacity at once, then waits for confirmations (the
-    // first comes after one 10 ms handling).
+    // The producer takes its capacity at once, then waits for confirmations (none
+    // comes before the test opens the shop's gate).
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    shop.call(Gate(gate.clone())).await.unwrap();
     for id in 1..=CAPACITY {
         producer.send(Order(id)).await.unwrap();
     }
@@ -233,11 +256,19 @@ async fn the_window_bounds_the_consumers_mailbox_under_a_fast_producer() {
             }
         })
     };
-    tokio::time::sleep(Duration::from_millis(3)).await;
-    let status = producer.status().await.unwrap();
-    assert_eq!(status.confirmed, 0, "the first handling takes 10 ms");
-    assert_eq!(status.unconfirmed, CAPACITY as usize);
+    // The next send waits: nothing can be confirmed while the gate is closed.
+    let deadline = Instant::now() + PROMPT;
+    let status = loop {
+        let status = producer.status().await.unwrap();
+        if status.waiting == 1 || Instant::now() > deadline {
+            break status;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
     assert_eq!(status.waiting, 1, "a send beyond the capacity waits");
+    assert_eq!(status.confirmed, 0);
+    assert_eq!(status.unconfirmed, CAPACITY as usize);
+    gate.add_permits(TOTAL as usize);
     // Meanwhile neither side holds more than it was allowed to.
     let (mut most_queued, mut most_held) = (0, 0);
     while book.handled().len() < (TOTAL - 10) as usize {

@@ -168,7 +168,11 @@ impl Node {
                     "remote message not delivered"
                 );
                 if d.ack {
-                    reliable::settled(remote, peer, back, d.call_id, Err(&error));
+                    // Acknowledged after handling, the route (if the process took it)
+                    // has already answered.
+                    if !handled || reply.is_some() {
+                        reliable::settled(remote, peer, back, d.call_id, Err(&error));
+                    }
                 } else if let Some(route) = reply {
                     (route.send)(Err(error), None);
                 }

@@ -63,8 +63,15 @@ pub(crate) fn settle_when_handled(
     id: u64,
 ) -> impl FnOnce(Result<(), &Error>) -> Result<(), Error> + Send + Sync + 'static {
     let (remote, peer) = (remote.clone(), peer.clone());
+    // The incarnation that sent it: if the sender restarts before the handler is done,
+    // the outcome is not recorded in (nor sent to) the new one, whose ids and dedup
+    // window are its own.
+    let creation = peer.creation();
     move |outcome| {
-        let error = record(&peer, id, outcome);
+        let Some(error) = record_for(&peer, creation, id, outcome) else {
+            tracing::debug!(peer = %untrusted(peer.name()), delivery_id = id, "sender restarted before the handler finished: no acknowledgement");
+            return Err(Error::ConnectionLost);
+        };
         let ack = Body::Reply(CallReply {
             call_id: id,
             error,
@@ -82,19 +89,38 @@ pub(crate) fn settle_when_handled(
 /// Counts the outcome of delivery `id` and records it for repeats; the wire error to
 /// answer with.
 fn record(peer: &Peer, id: u64, outcome: Result<(), &Error>) -> Option<WireError> {
-    let error = match outcome {
+    let error = wire_outcome(outcome);
+    peer.with_custody(|custody| remember(custody, id, &error));
+    error
+}
+
+/// [`record`] while the peer is still incarnation `creation`; `None` (nothing
+/// recorded) once it restarted.
+fn record_for(
+    peer: &Peer,
+    creation: Option<u32>,
+    id: u64,
+    outcome: Result<(), &Error>,
+) -> Option<Option<WireError>> {
+    let error = wire_outcome(outcome);
+    peer.with_custody_of(creation, |custody| remember(custody, id, &error))?;
+    Some(error)
+}
+
+fn wire_outcome(outcome: Result<(), &Error>) -> Option<WireError> {
+    match outcome {
         Ok(()) => {
             metrics::counter!("ackor_important_acked_total").increment(1);
             None
         }
         Err(e) => Some(WireError::from(e)),
-    };
-    peer.with_custody(|custody| {
-        if let Some(custody) = custody.as_any_mut().downcast_mut::<PeerCustody>() {
-            custody.seen.set(id, Seen::Done(error.clone()));
-        }
-    });
-    error
+    }
+}
+
+fn remember(custody: &mut dyn crate::remote::Custody, id: u64, error: &Option<WireError>) {
+    if let Some(custody) = custody.as_any_mut().downcast_mut::<PeerCustody>() {
+        custody.seen.set(id, Seen::Done(error.clone()));
+    }
 }
 
 /// Answers an important send: on `back`, the queue of the link it came in on, whose

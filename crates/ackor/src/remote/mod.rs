@@ -134,7 +134,7 @@ impl Remote {
             config,
             addr: bound,
             peers: Mutex::new(HashMap::new()),
-            next_call: AtomicU64::new(1),
+            next_call: AtomicU64::new(first_call_id()),
             next_link_set: AtomicU64::new(1),
             listener: Mutex::new(None),
             runtime,
@@ -643,4 +643,20 @@ impl Drop for ForgetCall {
             peer.remove_call(self.call_id);
         }
     }
+}
+
+/// Where this incarnation's call and delivery ids start: at random in `[1, 2^62]`, so
+/// an answer meant for an earlier incarnation of this node (a late acknowledgement
+/// after handling, a late reply) cannot match a call of this one. Ids only increase
+/// from there, as the receivers' dedup windows need.
+fn first_call_id() -> u64 {
+    let mut bytes = [0u8; 8];
+    // Without randomness (never seen on supported systems) fall back to the clock.
+    let random = match getrandom::fill(&mut bytes) {
+        Ok(()) => u64::from_le_bytes(bytes),
+        Err(_) => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64),
+    };
+    (random >> 2) | 1
 }

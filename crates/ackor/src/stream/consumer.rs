@@ -10,9 +10,12 @@ use std::time::Duration;
 use super::messages::{Delivery, Item, Open, Opened};
 use super::stores::{Ledger, MemoryLedger};
 use crate::{
-    Actor, ActorRef, BoxError, BoxFuture, Codec, Context, Error, Handler, MessagePack, Node, RemoteMessage,
-    RemoteMessages, Reply, SpawnOptions,
+    Actor, ActorRef, BoxError, BoxFuture, Codec, Context, Error, Handler, MessagePack, Node, Pid,
+    RemoteMessage, RemoteMessages, Reply, SpawnOptions,
 };
+
+/// "No timeout" for the handling (a century).
+const NO_TIMEOUT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// Hands one delivery to the actor behind the consumer; resolves once it handled it.
 type Forward<M> = Box<dyn Fn(Delivery<M>) -> BoxFuture<'static, Result<(), Error>> + Send + Sync>;
@@ -34,20 +37,22 @@ pub struct ConsumerConfig {
     window: u32,
     handle_timeout: Duration,
     ledger: Box<dyn Ledger>,
+    mailbox: Option<usize>,
 }
 
 impl Default for ConsumerConfig {
     fn default() -> Self {
         ConsumerConfig {
             window: 1024,
-            handle_timeout: Duration::from_secs(30),
+            handle_timeout: NO_TIMEOUT,
             ledger: Box::new(MemoryLedger::default()),
+            mailbox: None,
         }
     }
 }
 
 impl ConsumerConfig {
-    /// The defaults: window 1024, 30 s per message, an in-memory [`MemoryLedger`].
+    /// The defaults: window 1024, no handling timeout, an in-memory [`MemoryLedger`].
     pub fn new() -> Self {
         Self::default()
     }
@@ -61,9 +66,22 @@ impl ConsumerConfig {
     }
 
     /// How long the actor behind the consumer may take to handle one message before
-    /// the message is answered with [`Error::Timeout`] (and resent by its producer).
+    /// the message is answered with [`Error::Timeout`] and resent by its producer.
+    /// None by default: the message timed out is still in the actor's mailbox and
+    /// will be handled, so the resent copy is handled again unless the handler skips
+    /// what its own record already has (`seq <=` the last it recorded). The stream
+    /// keeps its order either way, and a producer whose stream makes no progress
+    /// for its `ack_timeout` opens it again.
     pub fn handle_timeout(mut self, timeout: Duration) -> Self {
         self.handle_timeout = timeout;
+        self
+    }
+
+    /// The consumer's mailbox capacity: the windows of all its producers must fit,
+    /// or their messages are refused with [`Error::MailboxFull`] and resent after a
+    /// reopen. Default: four windows and some room for opens.
+    pub fn mailbox_capacity(mut self, capacity: usize) -> Self {
+        self.mailbox = Some(capacity.max(1));
         self
     }
 
@@ -115,11 +133,17 @@ pub struct Consumer<M> {
 pub struct ConsumerArgs<M> {
     forward: Forward<M>,
     config: ConsumerConfig,
+    /// The actor the consumer serves, linked to it.
+    target: Pid,
 }
 
 impl<M: RemoteMessage> Consumer<M> {
     /// Starts a consumer registered as `name` on `node` that hands what it receives
-    /// to `to`. Fails like [`Node::spawn_with`] (a taken name, a stopped node).
+    /// to `to`, an actor of the same node. The two are linked: the consumer stops
+    /// (and its name goes) when the actor stops for good, so producers wait for the
+    /// next one instead of sending to a consumer nobody serves. Fails with
+    /// [`Error::Config`] for an actor on another node, and like [`Node::spawn_with`]
+    /// (a taken name, a stopped node).
     pub fn spawn<A>(
         node: &Node,
         name: &str,
@@ -129,33 +153,36 @@ impl<M: RemoteMessage> Consumer<M> {
     where
         A: Handler<Delivery<M>>,
     {
-        let to = to.clone();
+        if to.is_remote() {
+            // `Delivery<M>` is a local message: the consumer lives beside its actor.
+            return Err(Error::Config(
+                "a stream consumer's actor must be on its node".into(),
+            ));
+        }
+        let (to, target) = (to.clone(), to.pid().clone());
         let timeout = config.handle_timeout;
+        let capacity = config.mailbox.unwrap_or(4 * config.window as usize + 64);
         let forward: Forward<M> = Box::new(move |delivery| {
-            // Acknowledged once handled: a call here, an after-handling important
-            // send if the actor is on another node.
+            // Acknowledged once handled: a call, whose reply is not kept.
             let handled = to.send_important(delivery).after_handling().timeout(timeout);
             Box::pin(handled.into_future())
         });
         node.spawn_with::<Consumer<M>>(
-            ConsumerArgs { forward, config },
-            SpawnOptions::default().name(name),
+            ConsumerArgs {
+                forward,
+                config,
+                target,
+            },
+            SpawnOptions::default().name(name).mailbox_capacity(capacity),
         )
-    }
-
-    /// The last sequence number confirmed to `producer` in this incarnation.
-    async fn confirmed(&mut self, producer: &str) -> Result<Option<u64>, Error> {
-        match self.streams.get(producer) {
-            Some(last) => Ok(Some(*last)),
-            None => self.ledger.confirmed(producer).await,
-        }
     }
 }
 
 impl<M: RemoteMessage> Actor for Consumer<M> {
     type Args = ConsumerArgs<M>;
 
-    async fn init(args: ConsumerArgs<M>, _: &mut Context<Self>) -> Result<Self, BoxError> {
+    async fn init(args: ConsumerArgs<M>, ctx: &mut Context<Self>) -> Result<Self, BoxError> {
+        ctx.link(&args.target);
         Ok(Consumer {
             forward: args.forward,
             window: args.config.window,
@@ -173,18 +200,26 @@ impl<M: RemoteMessage> Actor for Consumer<M> {
 impl<M: RemoteMessage> Handler<Open> for Consumer<M> {
     type Return = Reply<Opened>;
 
-    async fn handle(&mut self, open: Open, _: &mut Context<Self>) -> Reply<Opened> {
-        Reply::from_result(self.open(open).await)
+    async fn handle(&mut self, open: Open, ctx: &mut Context<Self>) -> Reply<Opened> {
+        let pid = (ctx.pid().id(), ctx.pid().creation());
+        Reply::from_result(self.open(open, pid).await)
     }
 }
 
 impl<M: RemoteMessage> Consumer<M> {
-    async fn open(&mut self, open: Open) -> Result<Opened, Error> {
+    async fn open(&mut self, open: Open, pid: (u64, u32)) -> Result<Opened, Error> {
         if open.tag != M::TAG {
             return Err(Error::UnknownMessage(open.tag));
         }
         let before = open.first.saturating_sub(1);
-        let confirmed = match (open.resume, self.confirmed(&open.producer).await?) {
+        // The record is read at every open: the actor may have handled (and recorded
+        // with its effect) a message whose confirmation never came back here.
+        let recorded = self.ledger.confirmed(&open.producer).await?;
+        let known = match (self.streams.get(&open.producer), recorded) {
+            (Some(&here), Some(recorded)) => Some(here.max(recorded)),
+            (here, recorded) => here.copied().or(recorded),
+        };
+        let confirmed = match (open.resume, known) {
             // Everything before `first` was confirmed to the producer; the record may
             // know more (confirmations the producer never got).
             (true, Some(known)) => known.max(before),
@@ -197,6 +232,7 @@ impl<M: RemoteMessage> Consumer<M> {
         Ok(Opened {
             confirmed,
             window: self.window,
+            pid,
         })
     }
 
@@ -228,7 +264,13 @@ impl<M: RemoteMessage> Consumer<M> {
         };
         let producer = delivery.producer.clone();
         drop(_enter);
-        (self.forward)(delivery).await?;
+        if let Err(e) = (self.forward)(delivery).await {
+            // Handled or not, the actor may have recorded it with its effect (a
+            // timeout, a stop after the commit): the stream reopens and the record is
+            // read again, rather than trusting what this consumer last knew.
+            self.streams.remove(&producer);
+            return Err(e);
+        }
         self.ledger.record(&producer, item.seq).await?;
         metrics::counter!("ackor_stream_handled_total").increment(1);
         if let Some(last) = self.streams.get_mut(&producer) {

@@ -35,6 +35,9 @@ impl RemoteMessage for Open {
 pub(super) struct Opened {
     pub(super) confirmed: u64,
     pub(super) window: u32,
+    /// The consumer's pid (id and creation, on the node the producer reached), for the
+    /// producer to monitor: a consumer that goes away reopens the stream at once.
+    pub(super) pid: (u64, u32),
 }
 
 /// One message of a stream: the payload is the message encoded in MessagePack.

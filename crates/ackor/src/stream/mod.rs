@@ -16,9 +16,10 @@
 //! - **Confirmed after handling.** The consumer hands each message to its actor as a
 //!   [`Delivery<M>`] and confirms it once the handler returned.
 //! - **A demand window.** When the stream opens, the consumer grants a window: the
-//!   producer sends only up to `last confirmed + window`, so one stream never puts
-//!   more than `window` messages in the consumer's mailbox, however fast the
-//!   producer is. The producer in turn holds at most `capacity` unconfirmed messages;
+//!   producer sends only up to `last confirmed + window`, so one stream puts about
+//!   `window` messages in the consumer's mailbox, however fast the producer is (after
+//!   a reopen, copies of messages still queued there can add to it once). Give the
+//!   consumer a mailbox for the windows of all its producers. The producer in turn holds at most `capacity` unconfirmed messages;
 //!   `send` beyond that waits.
 //! - **Resent to the next instance.** The consumer is addressed by name (on a node,
 //!   or through a resolver, for a cluster-wide name), looked up again whenever the
@@ -33,12 +34,19 @@
 //!
 //! **What it promises.** Every message a `send` accepted is handled at least once,
 //! in the order sent, as long as the producer (or its durable outbox) lives on.
-//! Exactly once needs the consumer's record to be as durable as its effects and
-//! written with them: keep the [`Delivery`]'s producer id and number with the
-//! actor's state, and have the [`Ledger`] read them back (the `orders` example does
-//! this with a file). A message whose handler fails (panics, or the actor stops) is
-//! not confirmed and is resent, again and again with the retry pause: a message that
-//! always fails blocks its stream, as in any ordered log.
+//! Exactly once needs three things: the consumer's record as durable as its effects
+//! and written with them (keep the [`Delivery`]'s producer id and number with the
+//! actor's state, and have the [`Ledger`] read them back — the `orders` example does
+//! this with a file), a handler that skips a number its record already has (a copy
+//! resent after a lost confirmation), and one live producer per producer id (a
+//! [`Producer`] stops when its last handle is dropped). A message whose handler fails
+//! (panics, or the actor stops) is not confirmed and is resent, again and again with
+//! a growing pause: a message that always fails blocks its stream, as in any ordered
+//! log.
+//!
+//! **When it notices.** A consumer that stops or whose node is lost (its
+//! monitor's `Down`) reopens the stream at once; a consumer that answers nothing
+//! reopens it once nothing was confirmed for the producer's `ack_timeout`.
 //!
 //! **Wire.** Two remote messages to the consumer: `ackor.stream.open` (a call:
 //! producer id, message tag, the oldest number held, whether the numbering

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::future::IntoFuture;
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -15,8 +15,8 @@ use super::consumer::Consumer;
 use super::messages::{Item, Open, Opened};
 use super::stores::{MemoryOutbox, Outbox, Stored};
 use crate::{
-    Actor, ActorRef, BoxError, BoxFuture, Codec, Context, Error, Handler, Message, MessagePack, Node,
-    ProcessId, Reentrancy, RemoteMessage, Reply, ReplyHandle, SpawnOptions,
+    Actor, ActorRef, BoxError, BoxFuture, Codec, Context, Down, Error, Handler, Message, MessagePack, Node,
+    Pid, ProcessId, Reentrancy, RemoteMessage, Reply, ReplyHandle, SpawnOptions,
 };
 
 /// Finds the consumer's current address (for a name that can move, such as a
@@ -177,13 +177,48 @@ pub struct ProducerStatus {
 /// ```
 pub struct Producer<M: RemoteMessage> {
     actor: ActorRef<ProducerActor<M>>,
+    /// Stops the actor when the last handle goes: two live producers with one id
+    /// would mix their numbering at the consumer.
+    guard: Arc<StopOnDrop<M>>,
 }
 
 impl<M: RemoteMessage> Clone for Producer<M> {
     fn clone(&self) -> Self {
         Producer {
             actor: self.actor.clone(),
+            guard: self.guard.clone(),
         }
+    }
+}
+
+/// Stops a producer's actor when dropped.
+struct StopOnDrop<M: RemoteMessage>(ActorRef<ProducerActor<M>>);
+
+impl<M: RemoteMessage> Drop for StopOnDrop<M> {
+    fn drop(&mut self) {
+        let _ = self.0.stop();
+    }
+}
+
+/// Refuses an outbox whose content a producer cannot continue from: numbers must be
+/// positive, increasing by one, and below the next number.
+fn check_stored(stored: &Stored) -> Result<(), Error> {
+    let mut expected = stored.messages.first().map(|(seq, _)| *seq);
+    for (seq, _) in &stored.messages {
+        if *seq == 0 || Some(*seq) != expected {
+            return Err(Error::Storage(format!(
+                "outbox holds message {seq} where {} was expected",
+                expected.unwrap_or(1)
+            )));
+        }
+        expected = seq.checked_add(1);
+    }
+    match stored.messages.last() {
+        Some((last, _)) if stored.next_seq != 0 && stored.next_seq <= *last => Err(Error::Storage(format!(
+            "outbox's next number {} is not past its last message {last}",
+            stored.next_seq
+        ))),
+        _ => Ok(()),
     }
 }
 
@@ -193,12 +228,23 @@ impl<M: RemoteMessage> Producer<M> {
     /// once and keeps trying until the consumer answers.
     pub async fn start(node: &Node, mut config: ProducerConfig) -> Result<Self, Error> {
         let stored = config.outbox.load().await?;
+        check_stored(&stored)?;
         let actor = node.spawn_with::<ProducerActor<M>>(
             (config, stored),
             // The producer keeps taking sends while confirmations are in flight.
             SpawnOptions::default().reentrancy(Reentrancy::allow_all()),
         )?;
-        Ok(Producer { actor })
+        Ok(Producer {
+            guard: Arc::new(StopOnDrop(actor.clone())),
+            actor,
+        })
+    }
+
+    /// Stops the producer. What it holds unconfirmed stays in a durable outbox (a
+    /// producer started later on it resends it); an in-memory one is lost. Dropping
+    /// the last handle does the same.
+    pub fn stop(&self) {
+        let _ = self.actor.stop();
     }
 
     /// Sends `msg`: numbers it, stores it in the outbox (durably, with a durable
@@ -277,6 +323,11 @@ pub struct ProducerActor<M> {
     resume: bool,
     flush_queued: bool,
     trim_queued: bool,
+    /// The consumer the stream is open to, monitored: its end reopens the stream.
+    consumer: Option<Pid>,
+    /// When `confirmed` last moved (or the stream opened): an item's timeout reopens
+    /// the stream only if nothing was confirmed for a whole `ack_timeout`.
+    progress_at: Instant,
     _message: PhantomData<fn(M)>,
 }
 
@@ -284,19 +335,23 @@ impl<M: RemoteMessage> Actor for ProducerActor<M> {
     type Args = (ProducerConfig, Stored);
 
     async fn init((config, stored): Self::Args, ctx: &mut Context<Self>) -> Result<Self, BoxError> {
+        let stored_next = stored.next_seq;
         let held: VecDeque<Held> = stored
             .messages
             .into_iter()
             .map(|(seq, payload)| Held { seq, payload })
             .collect();
         let last_held = held.back().map_or(0, |h| h.seq);
-        let next_seq = stored.next_seq.max(last_held + 1).max(1);
-        let confirmed = held.front().map_or(next_seq - 1, |h| h.seq - 1);
+        let next_seq = stored_next.max(last_held + 1).max(1);
+        let confirmed = held.front().map_or(next_seq - 1, |h| h.seq.saturating_sub(1));
         if !held.is_empty() {
             tracing::info!(producer = %config.id, unconfirmed = held.len(), "stream resumes with stored messages");
         }
+        // A durable outbox with a past continues its stream; a fresh one (or memory)
+        // starts a new one, and the consumer forgets an earlier producer's numbering.
+        let fresh = stored_next <= 1 && held.is_empty();
         let this = ProducerActor {
-            resume: config.outbox.is_durable(),
+            resume: config.outbox.is_durable() && !fresh,
             id: config.id,
             to: config.to,
             at: None,
@@ -316,10 +371,19 @@ impl<M: RemoteMessage> Actor for ProducerActor<M> {
             epoch: 0,
             flush_queued: false,
             trim_queued: false,
+            consumer: None,
+            progress_at: Instant::now(),
             _message: PhantomData,
         };
         let _ = ctx.send_after(Duration::ZERO, Reopen(0));
         Ok(this)
+    }
+
+    async fn on_down(&mut self, ctx: &mut Context<Self>, down: Down) {
+        if self.consumer.as_ref() == Some(&down.pid) && self.state == State::Open {
+            tracing::debug!(producer = %self.id, consumer = %down.pid, reason = %down.reason, "consumer gone: opening again");
+            self.close(ctx);
+        }
     }
 }
 
@@ -392,8 +456,7 @@ impl<M: RemoteMessage> ProducerActor<M> {
             Ok(o) => o,
             Err(e) => {
                 tracing::debug!(producer = %self.id, error = %e, "stream not opened: retrying");
-                self.state = State::Closed;
-                self.schedule_reopen(ctx);
+                self.close(ctx);
                 return;
             }
         };
@@ -414,19 +477,32 @@ impl<M: RemoteMessage> ProducerActor<M> {
         }
         metrics::counter!("ackor_stream_reopened_total").increment(u64::from(self.at.is_some()));
         tracing::debug!(producer = %self.id, consumer = %at, confirmed = opened.confirmed, window = opened.window, "stream open");
+        let consumer = Pid::new(at.node.clone(), opened.pid.0, opened.pid.1);
+        if self.consumer.as_ref() != Some(&consumer) {
+            ctx.monitor(&consumer);
+            self.consumer = Some(consumer);
+        }
         self.at = Some(at);
         self.state = State::Open;
         self.resume = true;
-        self.next_retry = self.retry.0;
+        self.progress_at = Instant::now();
         self.window = u64::from(opened.window.max(1));
+        // Everything past what the consumer has goes (again): what was in flight may
+        // be lost.
+        let in_flight = self.sent_up_to.max(self.confirmed);
         self.confirm_up_to(ctx, opened.confirmed);
-        // Everything past the confirmed goes (again): what was in flight may be lost.
-        let resent = self.sent_up_to.saturating_sub(self.confirmed);
+        let resent = in_flight.saturating_sub(self.confirmed);
         if resent > 0 {
             metrics::counter!("ackor_stream_resent_total").increment(resent);
         }
         self.sent_up_to = self.confirmed;
         self.pump(ctx);
+    }
+
+    /// The stream failed: open it again after the retry pause.
+    fn close(&mut self, ctx: &Context<Self>) {
+        self.state = State::Closed;
+        self.schedule_reopen(ctx);
     }
 
     /// Sends what the window allows.
@@ -470,11 +546,27 @@ impl<M: RemoteMessage> ProducerActor<M> {
     fn acked(&mut self, ctx: &mut Context<Self>, epoch: u64, seq: u64, outcome: Result<(), Error>) {
         match outcome {
             // True whatever the epoch: the consumer handled it.
-            Ok(()) => self.confirm_up_to(ctx, seq),
+            Ok(()) => {
+                self.confirm_up_to(ctx, seq);
+                self.pump(ctx);
+            }
+            // Only waited long (behind the window): if anything after it is
+            // confirmed, it was handled too. Check again once the stream has made no
+            // progress for a whole `ack_timeout`.
+            Err(Error::Timeout)
+                if epoch == self.epoch
+                    && self.state == State::Open
+                    && self.progress_at.elapsed() < self.ack_timeout =>
+            {
+                let stalled = Stalled {
+                    epoch,
+                    confirmed: self.confirmed,
+                };
+                let _ = ctx.send_after(self.ack_timeout, stalled);
+            }
             Err(e) if epoch == self.epoch && self.state == State::Open => {
                 tracing::debug!(producer = %self.id, seq, error = %e, "stream message not confirmed: opening again");
-                self.state = State::Closed;
-                self.schedule_reopen(ctx);
+                self.close(ctx);
             }
             // A failure of an earlier open, or after this one already failed.
             Err(_) => {}
@@ -488,6 +580,9 @@ impl<M: RemoteMessage> ProducerActor<M> {
         }
         let newly = seq - self.confirmed;
         self.confirmed = seq;
+        self.progress_at = Instant::now();
+        // Progress: a poison message (never confirmed) keeps the pause growing.
+        self.next_retry = self.retry.0;
         while self.held.front().is_some_and(|h| h.seq <= seq) {
             self.held.pop_front();
         }
@@ -505,7 +600,28 @@ impl<M: RemoteMessage> ProducerActor<M> {
         }
         self.schedule_trim(ctx);
         self.schedule_flush(ctx);
-        self.pump(ctx);
+    }
+}
+
+/// Reopens the stream if nothing was confirmed since (and it is still the same open).
+struct Stalled {
+    epoch: u64,
+    confirmed: u64,
+}
+impl Message for Stalled {
+    type Reply = ();
+}
+
+impl<M: RemoteMessage> Handler<Stalled> for ProducerActor<M> {
+    type Return = ();
+
+    async fn handle(&mut self, s: Stalled, ctx: &mut Context<Self>) {
+        let unconfirmed = self.sent_up_to > self.confirmed;
+        if s.epoch == self.epoch && self.state == State::Open && self.confirmed == s.confirmed && unconfirmed
+        {
+            tracing::debug!(producer = %self.id, confirmed = self.confirmed, "stream stalled: opening again");
+            self.close(ctx);
+        }
     }
 }
 

@@ -596,6 +596,23 @@ impl Peer {
         f(&mut *self.lock().custody)
     }
 
+    /// The peer incarnation (creation) its current links belong to; `None` before the
+    /// first handshake.
+    pub(crate) fn creation(&self) -> Option<u32> {
+        self.lock().creation
+    }
+
+    /// [`Peer::with_custody`], only while the peer is still incarnation `creation`
+    /// (checked under the same lock): `None` once it restarted.
+    pub(crate) fn with_custody_of<R>(
+        &self,
+        creation: Option<u32>,
+        f: impl FnOnce(&mut dyn Custody) -> R,
+    ) -> Option<R> {
+        let mut st = self.lock();
+        (st.creation == creation).then(|| f(&mut *st.custody))
+    }
+
     fn deliver(&self, fallout: Fallout, why: &str, remote: &Remote) {
         if fallout.dropped_frames > 0 {
             metrics::counter!("ackor_remote_frames_dropped_total", "reason" => "no_connection")

@@ -185,8 +185,8 @@
 //! order to whatever instance the name reaches after a restart, and deduplicated there
 //! by the consumer's [`stream::Ledger`]. With a durable outbox (the `ackor-durable`
 //! crate) nothing a producer accepted is lost when its process is killed; with the
-//! consumer's record kept with its effects, every message is handled exactly once. See
-//! the [`stream`] module.
+//! consumer's record kept with its effects, every message is handled exactly once (the
+//! [`stream`] module says exactly when).
 //!
 //! ## Reentrancy
 //!

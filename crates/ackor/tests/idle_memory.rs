@@ -1,0 +1,83 @@
+//! The heap an idle actor keeps, counted allocation by allocation: fails when it grows
+//! past the bound BENCHMARKS.md documents, so the figure cannot go stale unnoticed
+//! again. Deterministic: one thread, the same actors, the same allocations every run.
+//! (Speed is measured in `crates/ackor-bench`; this is a guard, not a benchmark.)
+//!
+//! One test in this file: dhat's counting allocator is per process.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)] // tests fail loudly by design
+
+use ackor::{Actor, BoxError, Context, Handler, Message, Node};
+
+#[global_allocator]
+static ALLOC: dhat::Alloc = dhat::Alloc;
+
+/// Heap bytes an idle actor may keep (its cell, mailbox, task and handle included),
+/// as documented in BENCHMARKS.md ("idle actor, heap bytes"). Lower it when the
+/// actor gets smaller; raising it is a regression to explain there.
+const IDLE_ACTOR_BYTES: usize = 2400;
+/// Heap blocks an idle actor may keep.
+const IDLE_ACTOR_BLOCKS: usize = 4;
+
+struct Counter(u64);
+
+impl Actor for Counter {
+    type Args = ();
+    async fn init(_: (), _: &mut Context<Self>) -> Result<Self, BoxError> {
+        Ok(Counter(0))
+    }
+}
+
+struct Get;
+impl Message for Get {
+    type Reply = u64;
+}
+impl Handler<Get> for Counter {
+    type Return = u64;
+    async fn handle(&mut self, _: Get, _: &mut Context<Self>) -> u64 {
+        self.0
+    }
+}
+
+#[test]
+fn an_idle_actor_keeps_no_more_heap_than_documented() {
+    let _profiler = dhat::Profiler::builder().testing().build();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let node = Node::builder().name("idle@local").start().await.unwrap();
+        // Warm-up: what the runtime and the node allocate once, lazily.
+        let warm = node.spawn::<Counter>(()).unwrap();
+        warm.call(Get).await.unwrap();
+        warm.stop().unwrap();
+        warm.wait_for_stop().await;
+        const N: usize = 1000;
+        let mut actors = Vec::with_capacity(N);
+        let before = dhat::HeapStats::get();
+        for _ in 0..N {
+            actors.push(node.spawn::<Counter>(()).unwrap());
+        }
+        // Each has started and answered once: idle, as a long-lived actor is.
+        for actor in &actors {
+            actor.call(Get).await.unwrap();
+        }
+        let after = dhat::HeapStats::get();
+        let bytes = (after.curr_bytes - before.curr_bytes) / N;
+        let blocks = (after.curr_blocks - before.curr_blocks) as f64 / N as f64;
+        println!("idle actor: {bytes} heap bytes, {blocks:.2} blocks");
+        assert!(
+            bytes <= IDLE_ACTOR_BYTES,
+            "an idle actor keeps {bytes} heap bytes, more than the documented {IDLE_ACTOR_BYTES}"
+        );
+        assert!(
+            blocks <= IDLE_ACTOR_BLOCKS as f64,
+            "an idle actor keeps {blocks:.2} heap blocks, more than the documented {IDLE_ACTOR_BLOCKS}"
+        );
+        for actor in &actors {
+            actor.stop().unwrap();
+        }
+        node.shutdown().await;
+    });
+}

@@ -27,8 +27,9 @@
 //! | `stream_file_x_w512` | the same, window 512 | `--durable-batched` |
 //! | `stream_ledger` | stream, `FileOutbox` and `FileLedger`, senders 1 | `--ledger` (1000) |
 //!
-//! `--consumer-mailbox` sets node B's default mailbox capacity, which the consumer
-//! gets (default: ackor's, 1024). `--metrics` installs a counting recorder and prints,
+//! `--consumer-mailbox` sets the consumer's mailbox capacity
+//! (`ConsumerConfig::mailbox_capacity`; default: the consumer's own, four windows and
+//! some room since `3f2df81`). `--metrics` installs a counting recorder and prints,
 //! after each case, what ackor's stream and important-delivery counters did (opens,
 //! resends, refusals by reason): for diagnosis, it slows every counter call a little.
 //! The file stores go to `--dir` (default: a fresh directory under the system's
@@ -61,7 +62,7 @@ struct Options {
     ledger: u64,
     senders: usize,
     window: u32,
-    consumer_mailbox: usize,
+    consumer_mailbox: Option<usize>,
     metrics: bool,
     only: Option<Vec<String>>,
     dir: Option<PathBuf>,
@@ -153,7 +154,7 @@ fn options() -> Result<Options, BenchError> {
         ledger: 1000,
         senders: 256,
         window: WINDOW as u32,
-        consumer_mailbox: ackor::DEFAULT_MAILBOX_CAPACITY,
+        consumer_mailbox: None,
         metrics: false,
         only: None,
         dir: None,
@@ -174,7 +175,7 @@ fn options() -> Result<Options, BenchError> {
             "--ledger" => o.ledger = value.parse()?,
             "--senders" => o.senders = value.parse()?,
             "--window" => o.window = value.parse()?,
-            "--consumer-mailbox" => o.consumer_mailbox = value.parse()?,
+            "--consumer-mailbox" => o.consumer_mailbox = Some(value.parse()?),
             "--only" => {
                 let names: Vec<String> = value.split(',').map(|c| c.trim().to_string()).collect();
                 if let Some(bad) = names.iter().find(|n| !CASES.iter().any(|c| c.name == n.as_str())) {
@@ -248,6 +249,7 @@ async fn run_case(
                 window: if half { HALF_WINDOW } else { o.window },
                 capacity: CAPACITY,
                 senders: if many { o.senders } else { 1 },
+                consumer_mailbox: o.consumer_mailbox,
                 dir: dir.to_path_buf(),
             };
             let run = ackor_stream::stream(nodes, n, &setup).await?;
@@ -300,7 +302,8 @@ fn main() -> Result<(), BenchError> {
         o.reps,
         o.window,
         o.senders,
-        o.consumer_mailbox,
+        o.consumer_mailbox
+            .map_or("default".to_string(), |c| c.to_string()),
         dir.display(),
         loadavg()
     );
@@ -315,7 +318,7 @@ fn main() -> Result<(), BenchError> {
         let o = o.clone();
         let recorder = recorder.clone();
         async move {
-            let nodes = AckorNodes::start_with_mailbox(2, o.consumer_mailbox).await?;
+            let nodes = AckorNodes::start(2).await?;
             // Warm-up round, not kept.
             for case in &cases {
                 let n = (o.count(case.count) / 10).max(10);

@@ -119,15 +119,6 @@ impl AckorNodes {
     /// Starts both nodes (call inside the runtime) with `links_per_peer` TCP links each
     /// way, and connects them (one call from A to B and back).
     pub async fn start(links_per_peer: usize) -> Result<AckorNodes, BenchError> {
-        Self::start_with_mailbox(links_per_peer, ackor::DEFAULT_MAILBOX_CAPACITY).await
-    }
-
-    /// [`AckorNodes::start`] with B's default mailbox capacity (of actors spawned
-    /// without one of their own, such as a stream consumer) set to `b_mailbox`.
-    pub async fn start_with_mailbox(
-        links_per_peer: usize,
-        b_mailbox: usize,
-    ) -> Result<AckorNodes, BenchError> {
         let config = || RemoteConfig::new(COOKIE).links_per_peer(links_per_peer);
         let a = Node::builder()
             .name("a@127.0.0.1:0")
@@ -137,7 +128,6 @@ impl AckorNodes {
             .await?;
         let b = Node::builder()
             .name("b@127.0.0.1:0")
-            .mailbox_capacity(b_mailbox)
             .remote(config())
             .call_timeout(Duration::from_secs(60))
             .start()

@@ -199,6 +199,9 @@ pub struct StreamSetup {
     /// meanwhile in one batch). Keep it below the producer's mailbox (1024): a call to
     /// a full mailbox fails.
     pub senders: usize,
+    /// The consumer's mailbox capacity ([`ConsumerConfig::mailbox_capacity`]); `None`:
+    /// the consumer's default.
+    pub consumer_mailbox: Option<usize>,
     /// Where the file stores go (a fresh pair of files per run, removed after it).
     pub dir: PathBuf,
 }
@@ -357,6 +360,9 @@ pub async fn stream(nodes: &AckorNodes, n: u64, setup: &StreamSetup) -> Result<S
 
     let (sink, _) = sink(nodes).await?;
     let mut consumer_config = ConsumerConfig::new().window(setup.window);
+    if let Some(capacity) = setup.consumer_mailbox {
+        consumer_config = consumer_config.mailbox_capacity(capacity);
+    }
     if setup.ledger == LedgerKind::File {
         consumer_config = consumer_config.ledger(FileLedger::open(&ledger_path)?);
     }
@@ -525,6 +531,7 @@ mod tests {
                 window: 64,
                 capacity: 256,
                 senders: 1,
+                consumer_mailbox: None,
                 dir: dir.clone(),
             };
             let run = stream(&nodes, 2000, &setup).await.unwrap();

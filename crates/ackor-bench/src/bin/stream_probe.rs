@@ -26,6 +26,7 @@
 //! | `stream_file_x` | stream, `FileOutbox`, senders `--senders` | `--durable-batched` (100 000) |
 //! | `stream_file_x_w512` | the same, window 512 | `--durable-batched` |
 //! | `stream_ledger` | stream, `FileOutbox` and `FileLedger`, senders 1 | `--ledger` (1000) |
+//! | `stream_ledger_x` | the same, senders `--senders` | `--ledger` |
 //!
 //! `--consumer-mailbox` sets the consumer's mailbox capacity
 //! (`ConsumerConfig::mailbox_capacity`; default: the consumer's own, four windows and
@@ -118,7 +119,7 @@ const fn stream(
     }
 }
 
-const CASES: [Case; 10] = {
+const CASES: [Case; 11] = {
     use Count::*;
     use LedgerKind::Memory as MemLedger;
     use OutboxKind::{File, Memory};
@@ -141,6 +142,7 @@ const CASES: [Case; 10] = {
         stream("stream_file_x", File, MemLedger, true, false, DurableBatched),
         stream("stream_file_x_w512", File, MemLedger, true, true, DurableBatched),
         stream("stream_ledger", File, LedgerKind::File, false, false, Ledger),
+        stream("stream_ledger_x", File, LedgerKind::File, true, false, Ledger),
     ]
 };
 
@@ -406,6 +408,7 @@ fn main() -> Result<(), BenchError> {
         ("stream_file_x", "stream_mem_x"),
         ("stream_file_x_w512", "stream_mem_x_w512"),
         ("stream_ledger", "stream_file"),
+        ("stream_ledger_x", "stream_file_x"),
     ] {
         if let (Some(x), Some(y)) = (rate(a), rate(b)) {
             println!(

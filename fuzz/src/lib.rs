@@ -136,7 +136,10 @@ fn wire_reason(kind: i32, message: &str) -> Pb {
 }
 
 fn frame(body_field: u32, body: Pb) -> Vec<u8> {
-    Pb::new().varint(1, u64::from(PROTOCOL)).msg(body_field, body).finish()
+    Pb::new()
+        .varint(1, u64::from(PROTOCOL))
+        .msg(body_field, body)
+        .finish()
 }
 
 /// Valid frame bodies (no length prefix), at least one of every body kind, with edge
@@ -236,7 +239,10 @@ pub fn frame_seeds() -> Vec<Vec<u8>> {
         // Heartbeat.
         frame(10, Pb::new()),
         // A newer peer: a newer version and an unknown body field 99.
-        Pb::new().varint(1, u64::from(PROTOCOL + 1)).bytes(99, b"").finish(),
+        Pb::new()
+            .varint(1, u64::from(PROTOCOL + 1))
+            .bytes(99, b"")
+            .finish(),
         // No body at all.
         Pb::new().varint(1, u64::from(PROTOCOL)).finish(),
     ]

@@ -19,7 +19,8 @@
 //                        only; hands frames up through remote::Inbound
 //   monitor/             exit reasons, Down/Exit signals, monitors and links as data
 //   mailbox/             the three lanes, generic over what they carry
-//   identity, error, fasthash, telemetry   leaves (telemetry: the metrics table)
+//   identity, error, fasthash, telemetry, trace   leaves (telemetry: the metrics
+//                        table; trace: the trace context a handled message carries)
 //
 // A module uses only modules of its own layer or below; never one above. Where a lower
 // layer must reach up, it defines a trait the upper one implements (remote::Inbound,
@@ -228,6 +229,7 @@ pub mod supervision;
 #[doc(hidden)]
 pub mod telemetry;
 pub mod testing;
+pub mod trace;
 
 pub use actor::{Actor, Context, DeliveryFailure, Handler, Message, Recipient, Reply, ReplyHandle, Timer};
 pub use actor::{Codec, MessagePack, RemoteMessage, RemoteMessages, SpawnOptions};

@@ -16,7 +16,7 @@
 //! | 4 | `remote/`: links, handshake, framing, wire, peers |
 //! | 3 | `monitor/`: exit signals, monitors and links as data |
 //! | 2 | `mailbox/`: the three lanes |
-//! | 1 | leaves: `identity.rs`, `error.rs`, `fasthash.rs`, `telemetry.rs` (the metrics table) |
+//! | 1 | leaves: `identity.rs`, `error.rs`, `fasthash.rs`, `telemetry.rs` (the metrics table), `trace.rs` (trace context) |
 //!
 //! A use is any `crate::<name>` in code: `use` lines, grouped `use crate::{a::X, b::Y}`
 //! (one use per item) and inline paths such as `crate::remote::table::<A>()`. Comments
@@ -44,7 +44,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("remote", 4),
     ("monitor", 3),
     ("mailbox", 2),
-    ("identity", 1), ("error", 1), ("fasthash", 1), ("telemetry", 1),
+    ("identity", 1), ("error", 1), ("fasthash", 1), ("telemetry", 1), ("trace", 1),
 ];
 
 /// Ends the message for a `crate::<name>` that is no module and no root name.

@@ -8,6 +8,7 @@ use super::{Actor, Context, Handler, Message, Reply};
 use crate::identity::ChainId;
 use crate::identity::Pid;
 use crate::remote::untrusted_text;
+use crate::trace::TraceContext;
 
 /// One user message for an actor of type `A`, whatever its message type.
 pub(crate) trait Envelope<A: Actor>: Send {
@@ -37,6 +38,11 @@ pub(crate) trait Envelope<A: Actor>: Send {
 
     /// The message's type runs while user messages are held ([`Message::INTERLEAVE`]).
     fn interleaves(&self) -> bool;
+
+    /// The trace the message was sent in, if any (see [`crate::trace`]).
+    fn trace(&self) -> Option<TraceContext>;
+
+    fn set_trace(&mut self, trace: Option<TraceContext>);
 }
 
 /// A message, who sent it, and where the answer goes (for a call).
@@ -47,6 +53,9 @@ pub(crate) struct MsgEnvelope<M: Message> {
     pub(crate) chain: Option<ChainId>,
     /// See [`Envelope::path`]; empty (no allocation) for all but blocking calls.
     pub(crate) path: Box<[u64]>,
+    /// See [`Envelope::trace`]; boxed, so a message sent outside any trace carries
+    /// one word for it.
+    pub(crate) trace: Option<Box<TraceContext>>,
 }
 
 impl<A, M> Envelope<A> for MsgEnvelope<M>
@@ -65,6 +74,7 @@ where
             reply,
             chain,
             path,
+            trace: _,
         } = *self;
         Box::pin(async move {
             ctx.begin_message(sender, reply.map(ErasedReply::new), chain, path);
@@ -119,5 +129,13 @@ where
 
     fn interleaves(&self) -> bool {
         M::INTERLEAVE
+    }
+
+    fn trace(&self) -> Option<TraceContext> {
+        self.trace.as_deref().copied()
+    }
+
+    fn set_trace(&mut self, trace: Option<TraceContext>) {
+        self.trace = trace.map(Box::new);
     }
 }

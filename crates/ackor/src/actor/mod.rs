@@ -411,6 +411,7 @@ impl<A: Actor> Process for ActorCell<A> {
             chain,
             path,
             reply,
+            trace,
         } = message;
         if self.core.is_blocked_by(&path) {
             return Err((Error::CallCycle, reply));
@@ -435,6 +436,7 @@ impl<A: Actor> Process for ActorCell<A> {
         let mut env = table.deliver(tag, payload, from, reply)?;
         env.set_chain(chain);
         env.set_path(path);
+        env.set_trace(trace);
         if let Err((env, error)) = self.push_user(env) {
             env.fail(error.clone());
             return Err((error, None));

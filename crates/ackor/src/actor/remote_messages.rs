@@ -223,6 +223,7 @@ where
         reply,
         chain: None,
         path: Box::default(),
+        trace: None,
     }))
 }
 

@@ -1,6 +1,7 @@
 //! The task that runs one actor: init, the message loop, stop, and the notifications
 //! its death owes to monitors, links, names and waiters.
 
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
@@ -14,6 +15,8 @@ use crate::monitor::{ExitReason, RemoteSignals, SystemMsg};
 use crate::node::Node;
 use crate::reentrancy::{Next, Reentrancy};
 use crate::remote::untrusted_text;
+use crate::trace::TraceContext;
+use tracing::Instrument;
 
 /// Runs an actor to the end. If the task is aborted (kill) or dropped with the
 /// runtime, the guard still closes the mailbox and tells everyone, with `Killed`.
@@ -252,7 +255,21 @@ async fn message_loop<A: Actor>(
         let panicked = match item {
             Item::User(env) => {
                 let message = env.type_name();
-                let mut running = AssertUnwindSafe(env.handle(actor, ctx)).catch_unwind();
+                // Cheap when nothing listens: the fields are only evaluated then.
+                let span = tracing::debug_span!(
+                    "ackor.handle",
+                    actor = std::any::type_name::<A>(),
+                    message,
+                    pid = %cell.core.pid(),
+                    trace_id = tracing::field::Empty,
+                    span_id = tracing::field::Empty,
+                );
+                let trace = handling_trace(&span, env.trace());
+                let handling = Traced {
+                    inner: env.handle(actor, ctx),
+                    trace,
+                };
+                let mut running = AssertUnwindSafe(handling.instrument(span)).catch_unwind();
                 match (&mut running).await {
                     Ok(()) => None,
                     Err(panic) => {
@@ -374,5 +391,46 @@ impl<A: Actor> Drop for ExitGuard<A> {
         tracing::debug!(%pid, reason = %untrusted_text(&self.reason), "actor stopped");
         let remote = self.node.remote().map(|r| r as &dyn RemoteSignals);
         obituary.deliver(&pid, &self.reason, remote);
+    }
+}
+
+/// The trace a message is handled in: a child of the one it came with, or (only while
+/// its span is listened to) a new one; recorded on the span.
+fn handling_trace(span: &tracing::Span, came_with: Option<TraceContext>) -> Option<TraceContext> {
+    let trace = match came_with {
+        Some(parent) => parent.child(),
+        None if span.is_disabled() => return None,
+        None => TraceContext::root(),
+    };
+    span.record(
+        "trace_id",
+        tracing::field::display(format_args!("{:032x}", trace.trace_id)),
+    );
+    span.record(
+        "span_id",
+        tracing::field::display(format_args!("{:016x}", trace.span_id)),
+    );
+    Some(trace)
+}
+
+pin_project_lite::pin_project! {
+    /// A handler's future, polled with its trace as the thread's current one (so what
+    /// it sends carries the trace); polled as is without one.
+    struct Traced<F> {
+        #[pin]
+        inner: F,
+        trace: Option<TraceContext>,
+    }
+}
+
+impl<F: Future> Future for Traced<F> {
+    type Output = F::Output;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<F::Output> {
+        let this = self.project();
+        match this.trace {
+            None => this.inner.poll(cx),
+            Some(trace) => crate::trace::with_current(Some(*trace), || this.inner.poll(cx)),
+        }
     }
 }

@@ -140,6 +140,7 @@ impl Node {
                     chain,
                     path,
                     reply,
+                    trace: d.trace.and_then(wire::WireTrace::to_trace),
                 })
             }
             None => Err((Error::ProcessUnknown, reply)),

@@ -38,6 +38,8 @@ pub(crate) struct Delivery<'a> {
     pub(crate) path: Vec<u64>,
     /// Set for a call: where its reply goes.
     pub(crate) reply: Option<RemoteReplyTo>,
+    /// The trace it was sent in.
+    pub(crate) trace: Option<crate::trace::TraceContext>,
 }
 
 /// A live process of this node, as its process table holds it.

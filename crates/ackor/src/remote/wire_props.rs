@@ -136,6 +136,7 @@ fn body() -> BoxedStrategy<Body> {
                     chain,
                     path,
                     handled,
+                    trace: None,
                 })
             ),
         (u64_edge(), payload(), of(wire_error()), u64_edge()).prop_map(

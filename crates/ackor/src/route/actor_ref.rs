@@ -203,6 +203,7 @@ impl<A: Actor> ActorRef<A> {
                     reply: Some(reply),
                     chain: Some(chain),
                     path: Box::default(),
+                    trace: crate::trace::current_boxed(),
                 }))?;
                 Ok(None)
             }

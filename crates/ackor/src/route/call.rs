@@ -181,6 +181,7 @@ pub(super) fn envelope<A: Handler<M>, M: Message>(msg: M, sender: Option<Pid>) -
         reply: None,
         chain: None,
         path: Box::default(),
+        trace: crate::trace::current_boxed(),
     })
 }
 
@@ -286,6 +287,7 @@ where
                     reply: Some(handle),
                     chain,
                     path,
+                    trace: crate::trace::current_boxed(),
                 });
                 match cell.push_chained(env) {
                     Ok(()) => CallState::Waiting(receiver),

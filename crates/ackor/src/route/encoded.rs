@@ -105,6 +105,7 @@ impl Node {
                     chain: None::<ChainId>,
                     path: Vec::new(),
                     reply: None,
+                    trace: crate::trace::current(),
                 })
                 .map_err(|(e, _)| e);
         }
@@ -117,6 +118,7 @@ impl Node {
             from: sender.map(|p| remote.wire_pid(p)),
             tag: bytes::Bytes::copy_from_slice(msg.tag.as_bytes()),
             payload: bytes::Bytes::new(),
+            trace: crate::trace::current().map(wire::WireTrace::from),
             ..wire::Deliver::default()
         };
         let frame = Outgoing::Deliver {

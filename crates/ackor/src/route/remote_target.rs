@@ -103,6 +103,7 @@ impl<A: Actor> RemoteTarget<A> {
             chain: ChainId::to_wire(head.chain),
             path: head.path.to_vec(),
             handled: head.handled,
+            trace: crate::trace::current().map(wire::WireTrace::from),
         };
         with_payload_buffer(|payload| {
             encode(msg, payload)?;

@@ -250,6 +250,8 @@ pub(super) mod fast {
             // A path (field 8) is not taken on here: such frames go to prost.
             path: Vec::new(),
             handled: handled.unwrap_or(false),
+            // A trace (field 12) is not taken on here: such frames go to prost.
+            trace: None,
         })
     }
 

@@ -129,3 +129,24 @@ impl From<Option<&WireReason>> for ExitReason {
         }
     }
 }
+
+impl From<crate::trace::TraceContext> for super::WireTrace {
+    fn from(t: crate::trace::TraceContext) -> Self {
+        super::WireTrace {
+            trace_hi: (t.trace_id >> 64) as u64,
+            trace_lo: t.trace_id as u64,
+            span: t.span_id,
+        }
+    }
+}
+
+impl super::WireTrace {
+    /// The trace context, unless an id is zero (not a valid trace).
+    pub(crate) fn to_trace(self) -> Option<crate::trace::TraceContext> {
+        let trace_id = (u128::from(self.trace_hi) << 64) | u128::from(self.trace_lo);
+        (trace_id != 0 && self.span != 0).then_some(crate::trace::TraceContext {
+            trace_id,
+            span_id: self.span,
+        })
+    }
+}

@@ -163,6 +163,20 @@ pub(crate) struct Deliver {
     /// that answers with why.
     #[prost(bool, tag = "9")]
     pub handled: bool,
+    /// The trace the message was sent in (see `crate::trace`); absent outside one.
+    #[prost(message, optional, tag = "12")]
+    pub trace: Option<WireTrace>,
+}
+
+/// A trace context on the wire: W3C `traceparent`'s trace id (two halves) and span id.
+#[derive(Clone, Copy, PartialEq, prost::Message)]
+pub(crate) struct WireTrace {
+    #[prost(fixed64, tag = "1")]
+    pub trace_hi: u64,
+    #[prost(fixed64, tag = "2")]
+    pub trace_lo: u64,
+    #[prost(fixed64, tag = "3")]
+    pub span: u64,
 }
 
 /// The answer to a call.
@@ -411,6 +425,7 @@ mod tests {
                 chain,
                 path: Vec::new(),
                 handled,
+                trace: None,
             }));
             let bytes = bytes::Bytes::from(frame.encode_to_vec());
             let fast = fast::frame(&bytes).map(|(version, body)| Frame {

@@ -6,6 +6,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use futures_util::FutureExt;
+use futures_util::future::Either;
 
 use super::reply::while_failing;
 use super::{Actor, ActorCell, Context, Decision, Ending};
@@ -255,21 +256,28 @@ async fn message_loop<A: Actor>(
         let panicked = match item {
             Item::User(env) => {
                 let message = env.type_name();
-                // Cheap when nothing listens: the fields are only evaluated then.
-                let span = tracing::debug_span!(
-                    "ackor.handle",
-                    actor = std::any::type_name::<A>(),
-                    message,
-                    pid = %cell.core.pid(),
-                    trace_id = tracing::field::Empty,
-                    span_id = tracing::field::Empty,
-                );
-                let trace = handling_trace(&span, env.trace());
-                let handling = Traced {
-                    inner: env.handle(actor, ctx),
-                    trace,
+                let came_with = env.trace();
+                // Untraced and nothing listening at DEBUG (one atomic load): the
+                // handler runs as is, with no span and no trace to carry.
+                let handling = if came_with.is_none() && !tracing::level_enabled!(tracing::Level::DEBUG) {
+                    Either::Right(env.handle(actor, ctx))
+                } else {
+                    let span = tracing::debug_span!(
+                        "ackor.handle",
+                        actor = std::any::type_name::<A>(),
+                        message,
+                        pid = %cell.core.pid(),
+                        trace_id = tracing::field::Empty,
+                        span_id = tracing::field::Empty,
+                    );
+                    let trace = handling_trace(&span, came_with);
+                    let traced = Traced {
+                        inner: env.handle(actor, ctx),
+                        trace,
+                    };
+                    Either::Left(traced.instrument(span))
                 };
-                let mut running = AssertUnwindSafe(handling.instrument(span)).catch_unwind();
+                let mut running = AssertUnwindSafe(handling).catch_unwind();
                 match (&mut running).await {
                     Ok(()) => None,
                     Err(panic) => {

@@ -328,6 +328,8 @@ pub struct ProducerActor<M> {
     /// When `confirmed` last moved (or the stream opened): an item's timeout reopens
     /// the stream only if nothing was confirmed for a whole `ack_timeout`.
     progress_at: Instant,
+    /// A `Stalled` check is pending.
+    stall_check: bool,
     _message: PhantomData<fn(M)>,
 }
 
@@ -373,6 +375,7 @@ impl<M: RemoteMessage> Actor for ProducerActor<M> {
             trim_queued: false,
             consumer: None,
             progress_at: Instant::now(),
+            stall_check: false,
             _message: PhantomData,
         };
         let _ = ctx.send_after(Duration::ZERO, Reopen(0));
@@ -558,11 +561,15 @@ impl<M: RemoteMessage> ProducerActor<M> {
                     && self.state == State::Open
                     && self.progress_at.elapsed() < self.ack_timeout =>
             {
-                let stalled = Stalled {
-                    epoch,
-                    confirmed: self.confirmed,
-                };
-                let _ = ctx.send_after(self.ack_timeout, stalled);
+                // One check pending at a time, however many items timed out.
+                if !self.stall_check {
+                    self.stall_check = true;
+                    let stalled = Stalled {
+                        epoch,
+                        confirmed: self.confirmed,
+                    };
+                    let _ = ctx.send_after(self.ack_timeout, stalled);
+                }
             }
             Err(e) if epoch == self.epoch && self.state == State::Open => {
                 tracing::debug!(producer = %self.id, seq, error = %e, "stream message not confirmed: opening again");
@@ -616,11 +623,23 @@ impl<M: RemoteMessage> Handler<Stalled> for ProducerActor<M> {
     type Return = ();
 
     async fn handle(&mut self, s: Stalled, ctx: &mut Context<Self>) {
+        self.stall_check = false;
         let unconfirmed = self.sent_up_to > self.confirmed;
-        if s.epoch == self.epoch && self.state == State::Open && self.confirmed == s.confirmed && unconfirmed
-        {
+        if s.epoch != self.epoch || self.state != State::Open || !unconfirmed {
+            return;
+        }
+        if self.confirmed == s.confirmed {
             tracing::debug!(producer = %self.id, confirmed = self.confirmed, "stream stalled: opening again");
             self.close(ctx);
+        } else {
+            // Progress, but messages that timed out are still unconfirmed: look again
+            // later, so a stream that stops moving is noticed without another timeout.
+            self.stall_check = true;
+            let stalled = Stalled {
+                epoch: self.epoch,
+                confirmed: self.confirmed,
+            };
+            let _ = ctx.send_after(self.ack_timeout, stalled);
         }
     }
 }

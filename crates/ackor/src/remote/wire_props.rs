@@ -18,7 +18,7 @@ use super::link::next_frame;
 use super::wire::{
     Body, CallReply, Deliver, Down, ErrorKind, ExitSignal, Frame, Goodbye, Heartbeat, Hello, Link, Monitor,
     Proof, ReasonKind, Spawn, Target, Whereis, WhereisReply, WireError, WirePid, WireReason,
-    WireSpawnOptions,
+    WireSpawnOptions, WireTrace,
 };
 use super::wire::{Outgoing, decode_frame};
 use super::{decode_frames_for_test, respond_for_test};
@@ -123,21 +123,28 @@ fn body() -> BoxedStrategy<Body> {
             any::<bool>(),
             u64_edge(),
             prop::collection::vec(u64_edge(), 0..3),
-            any::<bool>()
+            any::<bool>(),
+            of((u64_edge(), u64_edge(), u64_edge()))
         )
             .prop_map(
-                |(to, from, tag, payload, call_id, ack, chain, path, handled)| Body::Deliver(Deliver {
-                    to,
-                    from,
-                    tag: tag.into(),
-                    payload,
-                    call_id,
-                    ack,
-                    chain,
-                    path,
-                    handled,
-                    trace: None,
-                })
+                |(to, from, tag, payload, call_id, ack, chain, path, handled, trace)| Body::Deliver(
+                    Deliver {
+                        to,
+                        from,
+                        tag: tag.into(),
+                        payload,
+                        call_id,
+                        ack,
+                        chain,
+                        path,
+                        handled,
+                        trace: trace.map(|(trace_hi, trace_lo, span)| WireTrace {
+                            trace_hi,
+                            trace_lo,
+                            span,
+                        }),
+                    }
+                )
             ),
         (u64_edge(), payload(), of(wire_error()), u64_edge()).prop_map(
             |(call_id, payload, error, ack_id)| {

@@ -107,9 +107,10 @@ pub(super) mod fast {
 
     use bytes::Bytes;
 
-    use super::{Body, CallReply, Deliver, Target, WirePid};
+    use super::{Body, CallReply, Deliver, Target, WirePid, WireTrace};
 
     const VARINT: u8 = 0;
+    const FIXED64: u8 = 1;
     const LEN: u8 = 2;
 
     struct Reader<'a> {
@@ -136,6 +137,14 @@ pub(super) mod fast {
                 }
             }
             None
+        }
+
+        /// Eight little-endian bytes.
+        fn fixed64(&mut self) -> Option<u64> {
+            let end = self.pos.checked_add(8).filter(|&e| e <= self.end)?;
+            let bytes: [u8; 8] = self.buf.get(self.pos..end)?.try_into().ok()?;
+            self.pos = end;
+            Some(u64::from_le_bytes(bytes))
         }
 
         fn key(&mut self) -> Option<(u64, u8)> {
@@ -218,6 +227,7 @@ pub(super) mod fast {
     fn deliver(bytes: &Bytes, mut r: Reader<'_>) -> Option<Deliver> {
         let (mut to, mut from, mut tag, mut payload, mut call_id, mut ack, mut chain, mut handled) =
             (None, None, None, None, None, None, None, None);
+        let mut trace = None;
         while !r.done() {
             match r.key()? {
                 (10, LEN) => {
@@ -234,6 +244,10 @@ pub(super) mod fast {
                 (6, VARINT) => once(&mut ack, r.varint()? != 0)?,
                 (7, VARINT) => once(&mut chain, r.varint()?)?,
                 (9, VARINT) => once(&mut handled, r.varint()? != 0)?,
+                (12, LEN) => {
+                    let range = r.len()?;
+                    once(&mut trace, trace_of(r.within(range))?)?
+                }
                 _ => return None,
             }
         }
@@ -250,8 +264,25 @@ pub(super) mod fast {
             // A path (field 8) is not taken on here: such frames go to prost.
             path: Vec::new(),
             handled: handled.unwrap_or(false),
-            // A trace (field 12) is not taken on here: such frames go to prost.
-            trace: None,
+            trace,
+        })
+    }
+
+    /// A `WireTrace`: its three fixed64 fields, each at most once.
+    fn trace_of(mut r: Reader<'_>) -> Option<WireTrace> {
+        let (mut hi, mut lo, mut span) = (None, None, None);
+        while !r.done() {
+            match r.key()? {
+                (1, FIXED64) => once(&mut hi, r.fixed64()?)?,
+                (2, FIXED64) => once(&mut lo, r.fixed64()?)?,
+                (3, FIXED64) => once(&mut span, r.fixed64()?)?,
+                _ => return None,
+            }
+        }
+        Some(WireTrace {
+            trace_hi: hi.unwrap_or(0),
+            trace_lo: lo.unwrap_or(0),
+            span: span.unwrap_or(0),
         })
     }
 

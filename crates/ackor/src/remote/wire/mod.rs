@@ -409,12 +409,18 @@ mod tests {
             id,
             creation: 7,
         };
+        let traced = WireTrace {
+            trace_hi: u64::MAX,
+            trace_lo: 1,
+            span: 0x00f0_67aa_0ba9_02b7,
+        };
         let cases = [
-            (None, 0, false, 0, false),
-            (Some(pid("a@h:1", 3)), 9, true, (1 << 62) + 5, false),
-            (Some(pid("a@h:1", 3)), 10, true, 0, true),
+            (None, 0, false, 0, false, None),
+            (Some(pid("a@h:1", 3)), 9, true, (1 << 62) + 5, false, None),
+            (Some(pid("a@h:1", 3)), 10, true, 0, true, Some(traced)),
+            (None, 0, false, 0, false, Some(WireTrace::default())),
         ];
-        for (from, call_id, ack, chain, handled) in cases {
+        for (from, call_id, ack, chain, handled, trace) in cases {
             let frame = Frame::new(Body::Deliver(Deliver {
                 to: Some(Target::Pid(pid("b@h:2", 1 << 40))),
                 from,
@@ -425,7 +431,7 @@ mod tests {
                 chain,
                 path: Vec::new(),
                 handled,
-                trace: None,
+                trace,
             }));
             let bytes = bytes::Bytes::from(frame.encode_to_vec());
             let fast = fast::frame(&bytes).map(|(version, body)| Frame {

@@ -70,6 +70,16 @@ fn role(run: impl std::future::Future<Output = Result<(), String>>) -> Result<()
     rt.block_on(run)
 }
 
+/// Starts this process's node, named `name`, with the example's cookie.
+async fn start_node(name: String) -> Result<Node, String> {
+    Node::builder()
+        .name(name)
+        .remote(RemoteConfig::new(COOKIE))
+        .start()
+        .await
+        .map_err(|e| e.to_string())
+}
+
 fn arg(args: &[String], i: usize, what: &str) -> Result<String, String> {
     args.get(i).cloned().ok_or_else(|| format!("missing {what}"))
 }
@@ -170,12 +180,7 @@ impl Handler<Delivery<Order>> for Shop {
 async fn shop(args: Vec<String>) -> Result<(), String> {
     let dir = PathBuf::from(arg(&args, 1, "DIR")?);
     let name = arg(&args, 2, "NODE")?;
-    let node = Node::builder()
-        .name(name)
-        .remote(RemoteConfig::new(COOKIE))
-        .start()
-        .await
-        .map_err(|e| e.to_string())?;
+    let node = start_node(name).await?;
     let log = OrderLog::open(&dir.join("orders.log"))?;
     let shop = node.spawn::<Shop>(log.clone()).map_err(|e| e.to_string())?;
     Consumer::<Order>::spawn(
@@ -204,12 +209,7 @@ async fn checkout(args: Vec<String>) -> Result<(), String> {
         .get(4)
         .cloned()
         .unwrap_or_else(|| "checkout@127.0.0.1:0".into());
-    let node = Node::builder()
-        .name(name)
-        .remote(RemoteConfig::new(COOKIE))
-        .start()
-        .await
-        .map_err(|e| e.to_string())?;
+    let node = start_node(name).await?;
     let outbox = FileOutbox::open(dir.join("checkout.outbox")).map_err(|e| e.to_string())?;
     let config = ProducerConfig::new(PRODUCER_ID, ProcessId::new("orders", shop))
         .outbox(outbox)

@@ -7,15 +7,13 @@ use std::future::IntoFuture;
 use std::marker::PhantomData;
 use std::time::Duration;
 
+use super::NO_TIMEOUT;
 use super::messages::{Delivery, Item, Open, Opened};
 use super::stores::{Ledger, MemoryLedger};
 use crate::{
     Actor, ActorRef, BoxError, BoxFuture, Codec, Context, Error, Handler, MessagePack, Node, Pid,
     RemoteMessage, RemoteMessages, Reply, SpawnOptions,
 };
-
-/// "No timeout" for the handling (a century).
-const NO_TIMEOUT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// Hands one delivery to the actor behind the consumer; resolves once it handled it.
 type Forward<M> = Box<dyn Fn(Delivery<M>) -> BoxFuture<'static, Result<(), Error>> + Send + Sync>;

@@ -105,3 +105,7 @@ pub use consumer::{Consumer, ConsumerArgs, ConsumerConfig};
 pub use messages::Delivery;
 pub use producer::{Producer, ProducerActor, ProducerConfig, ProducerStatus};
 pub use stores::{Ledger, MemoryLedger, MemoryOutbox, Outbox, Stored};
+
+/// "No timeout" (a century): for calls the producer always answers, and for the
+/// consumer's handling by default.
+const NO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(100 * 365 * 24 * 3600);

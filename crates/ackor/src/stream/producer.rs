@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::NO_TIMEOUT;
 use super::consumer::Consumer;
 use super::messages::{Item, Open, Opened};
 use super::stores::{MemoryOutbox, Outbox, Stored};
@@ -275,9 +276,6 @@ impl<M: RemoteMessage> Producer<M> {
     }
 }
 
-/// "No timeout" for calls that the producer always answers.
-const NO_TIMEOUT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
-
 /// Whether the stream is open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -391,21 +389,40 @@ impl<M: RemoteMessage> Actor for ProducerActor<M> {
 }
 
 impl<M: RemoteMessage> ProducerActor<M> {
+    /// Queues `msg` to this actor; if the mailbox is full, a timer waits for room.
+    fn to_self<T>(ctx: &Context<Self>, msg: T)
+    where
+        T: Message + Copy,
+        Self: Handler<T>,
+    {
+        if ctx.actor_ref().send(msg).is_err() {
+            let _ = ctx.send_after(Duration::ZERO, msg);
+        }
+    }
+
     fn schedule_flush(&mut self, ctx: &Context<Self>) {
         if !self.flush_queued && !self.incoming.is_empty() && self.held.len() < self.capacity {
             self.flush_queued = true;
-            if ctx.actor_ref().send(Flush).is_err() {
-                let _ = ctx.send_after(Duration::ZERO, Flush);
-            }
+            Self::to_self(ctx, Flush);
         }
     }
 
     fn schedule_trim(&mut self, ctx: &Context<Self>) {
         if !self.trim_queued {
             self.trim_queued = true;
-            if ctx.actor_ref().send(Trim).is_err() {
-                let _ = ctx.send_after(Duration::ZERO, Trim);
-            }
+            Self::to_self(ctx, Trim);
+        }
+    }
+
+    /// Checks for a stall after `ack_timeout`, unless a check is already pending.
+    fn arm_stall_check(&mut self, ctx: &Context<Self>) {
+        if !self.stall_check {
+            self.stall_check = true;
+            let stalled = Stalled {
+                epoch: self.epoch,
+                confirmed: self.confirmed,
+            };
+            let _ = ctx.send_after(self.ack_timeout, stalled);
         }
     }
 
@@ -562,14 +579,7 @@ impl<M: RemoteMessage> ProducerActor<M> {
                     && self.progress_at.elapsed() < self.ack_timeout =>
             {
                 // One check pending at a time, however many items timed out.
-                if !self.stall_check {
-                    self.stall_check = true;
-                    let stalled = Stalled {
-                        epoch,
-                        confirmed: self.confirmed,
-                    };
-                    let _ = ctx.send_after(self.ack_timeout, stalled);
-                }
+                self.arm_stall_check(ctx);
             }
             Err(e) if epoch == self.epoch && self.state == State::Open => {
                 tracing::debug!(producer = %self.id, seq, error = %e, "stream message not confirmed: opening again");
@@ -634,12 +644,7 @@ impl<M: RemoteMessage> Handler<Stalled> for ProducerActor<M> {
         } else {
             // Progress, but messages that timed out are still unconfirmed: look again
             // later, so a stream that stops moving is noticed without another timeout.
-            self.stall_check = true;
-            let stalled = Stalled {
-                epoch: self.epoch,
-                confirmed: self.confirmed,
-            };
-            let _ = ctx.send_after(self.ack_timeout, stalled);
+            self.arm_stall_check(ctx);
         }
     }
 }
@@ -663,6 +668,7 @@ impl<M: RemoteMessage> Handler<Enqueue> for ProducerActor<M> {
 }
 
 /// Stores what came in since the last flush, in one batch.
+#[derive(Clone, Copy)]
 struct Flush;
 impl Message for Flush {
     type Reply = ();
@@ -702,6 +708,7 @@ impl<M: RemoteMessage> Handler<Flush> for ProducerActor<M> {
 }
 
 /// Tells the outbox what was confirmed since the last trim.
+#[derive(Clone, Copy)]
 struct Trim;
 impl Message for Trim {
     type Reply = ();

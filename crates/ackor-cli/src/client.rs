@@ -3,8 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use ackor::{Node, NodeName, ProcessId, ProcessInfo};
-use ackor_cli::services::{Echo, INSPECT, Inspect, ListMembers, ListProcesses, MemberInfo, Ping};
+use ackor::inspect::{NodeInfo, ProcessDetail};
+use ackor::{Node, NodeName, Pid, ProcessId, ProcessInfo};
+use ackor_cli::services::{Echo, ListMembers, MEMBERS, MemberInfo, Members, Ping};
 
 use crate::config::{self, Common};
 use crate::exit::Failure;
@@ -148,7 +149,8 @@ pub async fn ps(args: ClientArgs, target: String, json: bool) -> Result<(), Fail
     let list = client
         .run(args.timeout, async |c| {
             c.node
-                .call_name::<Inspect, _>(&c.id(INSPECT), ListProcesses)
+                .inspect(&c.target)
+                .processes()
                 .await
                 .map_err(|e| c.fail(&e))
         })
@@ -169,7 +171,7 @@ pub async fn members(args: ClientArgs, target: String) -> Result<(), Failure> {
     let list = client
         .run(args.timeout, async |c| {
             c.node
-                .call_name::<Inspect, _>(&c.id(INSPECT), ListMembers)
+                .call_name::<Members, _>(&c.id(MEMBERS), ListMembers)
                 .await
                 .map_err(|e| c.fail(&e))
         })
@@ -178,6 +180,169 @@ pub async fn members(args: ClientArgs, target: String) -> Result<(), Failure> {
         list.ok_or_else(|| Failure::new(crate::exit::REMOTE_ERROR, format!("{target}: not in a cluster")))?;
     say(members_table(&list).trim_end());
     Ok(())
+}
+
+/// `ackor inspect NODE [PID]`: the node (its peers and important-delivery outcomes),
+/// or one of its processes in detail; as text or JSON.
+pub async fn inspect(
+    args: ClientArgs,
+    target: String,
+    pid: Option<String>,
+    json: bool,
+) -> Result<(), Failure> {
+    let pid: Option<Pid> = match pid {
+        Some(text) => Some(
+            text.parse()
+                .map_err(|e: ackor::Error| Failure::usage(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let client = Client::start(&args, &target).await?;
+    let text = client
+        .run(args.timeout, async |c| {
+            let inspector = c.node.inspect(&c.target);
+            match &pid {
+                None => {
+                    let info = inspector.node().await.map_err(|e| c.fail(&e))?;
+                    if json {
+                        to_json(&info)
+                    } else {
+                        Ok(node_text(&info))
+                    }
+                }
+                Some(pid) => {
+                    let detail = inspector.process(pid).await.map_err(|e| c.fail(&e))?;
+                    let detail = detail.ok_or_else(|| {
+                        Failure::new(crate::exit::REMOTE_ERROR, format!("{target}: no process {pid}"))
+                    })?;
+                    if json {
+                        to_json(&detail)
+                    } else {
+                        Ok(process_text(&detail))
+                    }
+                }
+            }
+        })
+        .await?;
+    say(text.trim_end());
+    Ok(())
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Failure> {
+    serde_json::to_string_pretty(value).map_err(|e| Failure::runtime(e.to_string()))
+}
+
+/// A node's info as text: a few lines about the node, its important-delivery
+/// outcomes, then its peers as a table.
+pub fn node_text(info: &NodeInfo) -> String {
+    let i = &info.important;
+    let nacked: Vec<String> = i.nacked.iter().map(|(r, n)| format!("{r}={n}")).collect();
+    let mut out = format!(
+        "node       {} (creation {}, up {} s, listening on {})
+         processes  {} ({} requests in flight)
+         important  sent {}, acked {}, nacked {}, resent {}, deduplicated {}, responses ignored {}
+
+",
+        info.name,
+        info.creation,
+        info.uptime_ms / 1000,
+        info.listen_addr.as_deref().unwrap_or("-"),
+        info.process_count,
+        info.requests_in_flight,
+        i.sent,
+        i.acked,
+        if nacked.is_empty() {
+            "0".to_string()
+        } else {
+            nacked.join(" ")
+        },
+        i.resent,
+        i.deduplicated,
+        i.responses_ignored,
+    );
+    let rows: Vec<[String; 7]> = info
+        .peers
+        .iter()
+        .map(|p| {
+            [
+                p.node.clone(),
+                p.status.clone(),
+                p.links.to_string(),
+                p.rtt_us.map_or_else(|| "-".into(), |us| format!("{us} µs")),
+                format!("{}/{}", p.bytes_sent, p.bytes_received),
+                p.unacked_important.to_string(),
+                p.creation.map_or_else(|| "-".into(), |c| c.to_string()),
+            ]
+        })
+        .collect();
+    out.push_str(&columns(
+        [
+            "PEER",
+            "STATUS",
+            "LINKS",
+            "RTT",
+            "BYTES OUT/IN",
+            "UNACKED",
+            "CREATION",
+        ],
+        &rows,
+    ));
+    out
+}
+
+/// A process in detail as text.
+pub fn process_text(d: &ProcessDetail) -> String {
+    let p = &d.info;
+    let pids = |list: &[Pid]| {
+        if list.is_empty() {
+            "-".to_string()
+        } else {
+            list.iter().map(Pid::to_string).collect::<Vec<_>>().join(" ")
+        }
+    };
+    let mut out = format!(
+        "pid           {}
+name          {}
+type          {}
+state         {}
+         mailbox       {}/{} (system {})
+handled       {}
+requests      {} in flight, {} stashed
+         last failure  {}
+links         {}
+monitors      {}
+monitored by  {}
+",
+        p.pid,
+        p.name.as_deref().unwrap_or("-"),
+        p.actor_type,
+        p.state,
+        p.mailbox_len,
+        p.mailbox_capacity,
+        p.system_len,
+        p.handled,
+        p.requests_in_flight,
+        p.stashed,
+        p.last_failure.as_deref().unwrap_or("-"),
+        pids(&d.links),
+        pids(&d.monitors),
+        pids(&d.monitored_by),
+    );
+    if d.recent.is_empty() {
+        out.push_str(
+            "recent        - (followed for a minute from now: ask again to see its messages)
+",
+        );
+    } else {
+        out.push('\n');
+        let rows: Vec<[String; 3]> = d
+            .recent
+            .iter()
+            .map(|m| [m.at_unix_ms.to_string(), m.message.clone(), m.trace_id.clone()])
+            .collect();
+        out.push_str(&columns(["AT (UNIX MS)", "MESSAGE", "TRACE ID"], &rows));
+    }
+    out
 }
 
 /// The member list as a table: node, creation, gossip address.
@@ -190,9 +355,9 @@ pub fn members_table(list: &[MemberInfo]) -> String {
 }
 
 /// The process list as a table: pid, name, type, mailbox (queued/capacity), system
-/// lane, state.
+/// lane, state, messages handled, requests in flight.
 pub fn table(list: &[ProcessInfo]) -> String {
-    let rows: Vec<[String; 6]> = list
+    let rows: Vec<[String; 8]> = list
         .iter()
         .map(|p| {
             [
@@ -202,10 +367,17 @@ pub fn table(list: &[ProcessInfo]) -> String {
                 format!("{}/{}", p.mailbox_len, p.mailbox_capacity),
                 p.system_len.to_string(),
                 p.state.to_string(),
+                p.handled.to_string(),
+                p.requests_in_flight.to_string(),
             ]
         })
         .collect();
-    columns(["PID", "NAME", "TYPE", "MAILBOX", "SYS", "STATE"], &rows)
+    columns(
+        [
+            "PID", "NAME", "TYPE", "MAILBOX", "SYS", "STATE", "HANDLED", "REQS",
+        ],
+        &rows,
+    )
 }
 
 /// `header` and `rows` as left-aligned columns two spaces apart, one line each.

@@ -5,7 +5,6 @@ mod client;
 mod config;
 mod demo;
 mod exit;
-mod metrics_endpoint;
 mod node_cmd;
 mod output;
 
@@ -42,7 +41,7 @@ enum Command {
         list: bool,
     },
     /// Runs a standalone node with the services `echo`, `relay`, `sink` and
-    /// `ackor.inspect` until SIGINT (Ctrl-C) or SIGTERM, then stops gracefully. Prints
+    /// `ackor.members` until SIGINT (Ctrl-C) or SIGTERM, then stops gracefully. Prints
     /// `listening <node name>` once ready and `stopped <node name>` at the end. With
     /// `--cluster` it joins a cluster: it also prints `gossip <addr>` once ready and
     /// `member up|left|down <node>` as members come and go, and leaves the cluster
@@ -70,12 +69,29 @@ enum Command {
         #[command(flatten)]
         client: ClientArgs,
     },
-    /// Lists a node's processes: pid, name, type, mailbox, state.
+    /// Lists a node's processes: pid, name, type, mailbox, state, messages handled,
+    /// requests in flight.
     #[command(after_help = exit::HELP)]
     Ps {
         /// The node, `name@host:port`.
         node: String,
         /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Shows a node (its peers with links, round-trip times, bytes and unacknowledged
+    /// important sends; its important-delivery outcomes) or, with a pid, one of its
+    /// processes in detail (links, monitors, last failure, and the trace ids of the
+    /// messages it handled since it was last inspected: asking follows it for a minute).
+    #[command(after_help = exit::HELP)]
+    Inspect {
+        /// The node, `name@host:port`.
+        node: String,
+        /// A process of the node, as `ackor ps` shows it: `<node.id.creation>`.
+        pid: Option<String>,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -137,6 +153,12 @@ fn main() -> ExitCode {
         } => runtime.block_on(client::call(client, node, name, text)),
         Command::Ps { node, json, client } => runtime.block_on(client::ps(client, node, json)),
         Command::Members { node, client } => runtime.block_on(client::members(client, node)),
+        Command::Inspect {
+            node,
+            pid,
+            json,
+            client,
+        } => runtime.block_on(client::inspect(client, node, pid, json)),
         Command::SendImportant {
             node,
             name,

@@ -1,6 +1,9 @@
 //! `ackor node --metrics ADDR`: the node's metrics in the Prometheus text format at
 //! `http://ADDR/metrics` (metrics-exporter-prometheus renders them, axum serves them).
-//! Every documented metric of ackor and ackor-cluster is listed from the start, at zero.
+//! Every documented metric of ackor and ackor-cluster is listed from the start, at zero
+//! (the detailed ones once the node has sampled or handled something: see
+//! `ackor::NodeBuilder::detailed_metrics`). `examples/scrape_metrics.rs` serves and
+//! scrapes it.
 
 use std::net::SocketAddr;
 
@@ -9,7 +12,15 @@ use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusBuilder;
 
 /// Installs the Prometheus recorder for this process, binds `addr` and serves
-/// `/metrics` there; returns the bound address (port 0 picks a free one).
+/// `/metrics` there; returns the bound address (port 0 picks a free one). Fails if a
+/// recorder is installed already or `addr` cannot be bound.
+///
+/// ```no_run
+/// # #[tokio::main] async fn main() -> Result<(), String> {
+/// let bound = ackor_cli::metrics_endpoint::serve("127.0.0.1:0".parse().unwrap()).await?;
+/// println!("metrics at http://{bound}/metrics");
+/// # Ok(()) }
+/// ```
 pub async fn serve(addr: SocketAddr) -> Result<SocketAddr, String> {
     let handle = PrometheusBuilder::new()
         .install_recorder()

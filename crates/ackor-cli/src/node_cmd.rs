@@ -61,7 +61,12 @@ pub async fn run(args: NodeArgs) -> Result<(), Failure> {
     // Listen for signals before anything else: one sent while starting is not lost.
     let mut term = signal(SignalKind::terminate()).map_err(|e| Failure::runtime(format!("signals: {e}")))?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| Failure::runtime(format!("signals: {e}")))?;
-    let node = settings.builder(&name).start().await.map_err(|e| match e {
+    let mut builder = settings.builder(&name);
+    if metrics.is_some() {
+        // The gauges sampled from the node's tables, and handler latencies.
+        builder = builder.detailed_metrics(std::time::Duration::from_secs(1));
+    }
+    let node = builder.start().await.map_err(|e| match e {
         ackor::Error::Config(m) if m.starts_with("cannot listen") => Failure::runtime(m),
         other => Failure::usage(other.to_string()),
     })?;
@@ -90,7 +95,7 @@ pub async fn run(args: NodeArgs) -> Result<(), Failure> {
         tokio::spawn(print_members(cluster.clone(), events));
     }
     if let Some(addr) = metrics {
-        match crate::metrics_endpoint::serve(addr).await {
+        match ackor_cli::metrics_endpoint::serve(addr).await {
             Ok(bound) => say(&format!("metrics http://{bound}/metrics")),
             Err(e) => {
                 node.shutdown().await;

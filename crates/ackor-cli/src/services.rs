@@ -6,11 +6,13 @@
 //! - `sink` ([`Sink`]): takes [`Ping`] too, but slowly ([`SINK_DELAY`] each) and with
 //!   room for one message, so a second important send soon after the first is refused
 //!   with `MailboxFull`;
-//! - `ackor.inspect` ([`Inspect`]): answers [`ListProcesses`] with the node's
-//!   processes (what `ackor ps` shows), and [`ListMembers`] with the cluster members
+//! - `ackor.members` ([`Members`]): answers [`ListMembers`] with the cluster members
 //!   the node sees (what `ackor members` shows).
+//!
+//! (What `ackor ps` and `ackor inspect` show comes from the `ackor.inspect` service
+//! every node answers by itself: see `ackor::inspect`.)
 
-use ackor::{Actor, BoxError, Context, Error, Message, Node, ProcessId, ProcessInfo, RemoteMessage, Reply};
+use ackor::{Actor, BoxError, Context, Error, Message, Node, ProcessId, RemoteMessage, Reply};
 use ackor_cluster::Cluster;
 use serde::{Deserialize, Serialize};
 
@@ -18,8 +20,8 @@ use serde::{Deserialize, Serialize};
 // each message, and `#[ackor::actor]` on each actor, whose `#[handler]`s become the
 // `Handler` impls and register every remote message they take (nothing to forget).
 
-/// The name `ackor ps` asks for the list of processes.
-pub const INSPECT: &str = "ackor.inspect";
+/// The name `ackor members` asks for the cluster members.
+pub const MEMBERS: &str = "ackor.members";
 
 /// How long `sink` takes over each message.
 pub const SINK_DELAY: std::time::Duration = std::time::Duration::from_secs(5);
@@ -41,13 +43,7 @@ pub struct Forward {
     pub text: String,
 }
 
-/// Asks `ackor.inspect` for the node's processes (see [`Node::processes`]).
-#[derive(Debug, Serialize, Deserialize, Message, RemoteMessage)]
-#[message(reply = Vec<ProcessInfo>)]
-#[remote(tag = "ackor.cli.list_processes.v1")]
-pub struct ListProcesses;
-
-/// Asks `ackor.inspect` for the cluster members its node sees: `None` when the node
+/// Asks `ackor.members` for the cluster members its node sees: `None` when the node
 /// is in no cluster.
 #[derive(Debug, Serialize, Deserialize, Message, RemoteMessage)]
 #[message(reply = Option<Vec<MemberInfo>>)]
@@ -120,22 +116,17 @@ impl Actor for Sink {
     }
 }
 
-/// Lists the node's processes, and the cluster members it sees, on request.
-pub struct Inspect {
+/// Lists the cluster members its node sees, on request.
+pub struct Members {
     cluster: Option<Cluster>,
 }
 
 #[ackor::actor]
-impl Actor for Inspect {
+impl Actor for Members {
     /// The node's cluster membership, if it is in a cluster.
     type Args = Option<Cluster>;
     async fn init(cluster: Option<Cluster>, _ctx: &mut Context<Self>) -> Result<Self, BoxError> {
-        Ok(Inspect { cluster })
-    }
-
-    #[handler]
-    async fn processes(&mut self, _: ListProcesses, ctx: &mut Context<Self>) -> Vec<ProcessInfo> {
-        ctx.node().processes()
+        Ok(Members { cluster })
     }
 
     #[handler]
@@ -155,18 +146,18 @@ impl Actor for Inspect {
     }
 }
 
-/// Spawns `echo`, `relay`, `sink` and `ackor.inspect` on `node` (outside any cluster).
+/// Spawns `echo`, `relay`, `sink` and `ackor.members` on `node` (outside any cluster).
 pub fn start(node: &Node) -> Result<(), Error> {
     start_with(node, None)
 }
 
-/// Spawns `echo`, `relay`, `sink` and `ackor.inspect` on `node`; `ackor.inspect`
+/// Spawns `echo`, `relay`, `sink` and `ackor.members` on `node`; `ackor.members`
 /// reports the members of `cluster`.
 pub fn start_with(node: &Node, cluster: Option<Cluster>) -> Result<(), Error> {
     use ackor::SpawnOptions;
     node.spawn_with::<Echo>((), SpawnOptions::default().name("echo"))?;
     node.spawn_with::<Relay>((), SpawnOptions::default().name("relay"))?;
     node.spawn_with::<Sink>((), SpawnOptions::default().name("sink").mailbox_capacity(1))?;
-    node.spawn_with::<Inspect>(cluster, SpawnOptions::default().name(INSPECT))?;
+    node.spawn_with::<Members>(cluster, SpawnOptions::default().name(MEMBERS))?;
     Ok(())
 }

@@ -116,7 +116,7 @@ async fn three_node_processes_form_a_cluster_from_one_seed_and_see_a_killed_one_
     }
     let formed = started.elapsed();
 
-    // `ackor members` asks a's ackor.inspect what a sees.
+    // `ackor members` asks a's ackor.members what a sees.
     let (code, stdout, stderr) = run(&["members", &a.name]).await;
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stdout.starts_with("NODE"), "{stdout}");

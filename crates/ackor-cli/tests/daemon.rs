@@ -192,7 +192,7 @@ async fn ping_call_and_ps_between_two_nodes() {
         "{}",
         ps.stdout
     );
-    for name in ["echo", "relay", "sink", "ackor.inspect"] {
+    for name in ["echo", "relay", "sink", "ackor.members"] {
         assert!(
             lines
                 .iter()
@@ -360,23 +360,41 @@ async fn metrics_endpoint_serves_every_documented_metric_name() {
         .and_then(|rest| rest.strip_suffix("/metrics"))
         .expect("metrics line")
         .to_string();
-    // Some traffic first, so not every counter is zero.
+    // Some traffic first, so not every counter is zero (and a handler ran, and the
+    // ping's node is a peer: the detailed metrics have something to show).
     let ping = run(&["ping", &a.name], &[]).await;
     assert_eq!(ping.code, Some(0), "{}", ping.stderr);
-    let mut http = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    http.write_all(b"GET /metrics HTTP/1.1\r\nHost: ackor\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut response = String::new();
-    tokio::time::timeout(WAIT, http.read_to_string(&mut response))
-        .await
-        .expect("the endpoint answers in time")
-        .unwrap();
-    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let get = async || {
+        let mut http = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        http.write_all(b"GET /metrics HTTP/1.1\r\nHost: ackor\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut response = String::new();
+        tokio::time::timeout(WAIT, http.read_to_string(&mut response))
+            .await
+            .expect("the endpoint answers in time")
+            .unwrap();
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        response
+    };
+    let served =
+        |response: &str, name: &str| response.contains(&format!("# HELP {name} ")) && response.contains(name);
+    // The sampled gauges show within a sampling interval (1 s).
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let response = loop {
+        let response = get().await;
+        let all = ackor::telemetry::metrics()
+            .chain(ackor_cluster::telemetry::metrics())
+            .all(|m| served(&response, m.name));
+        if all || tokio::time::Instant::now() > deadline {
+            break response;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
     let documented = ackor::telemetry::metrics().chain(ackor_cluster::telemetry::metrics());
     for metric in documented {
         assert!(
-            response.contains(&format!("# HELP {} ", metric.name)) && response.contains(metric.name),
+            served(&response, metric.name),
             "{} is not served:\n{response}",
             metric.name
         );

@@ -100,6 +100,35 @@ impl fmt::Display for Pid {
     }
 }
 
+/// Reads a pid as it is displayed, `<node.id.creation>` (the node name may hold dots:
+/// the last two are the separators).
+///
+/// ```
+/// use ackor::{NodeName, Pid};
+///
+/// let pid = Pid::new(NodeName::new("a@127.0.0.1:4000"), 7, 42);
+/// let read: Pid = pid.to_string().parse().unwrap();
+/// assert_eq!(read, pid);
+/// assert!("<no-id>".parse::<Pid>().is_err());
+/// ```
+impl std::str::FromStr for Pid {
+    type Err = crate::error::Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || crate::error::Error::Config(format!("`{s}` is not a pid (<node.id.creation>)"));
+        let inner = s
+            .trim()
+            .strip_prefix('<')
+            .and_then(|s| s.strip_suffix('>'))
+            .ok_or_else(bad)?;
+        let mut parts = inner.rsplitn(3, '.');
+        let creation = parts.next().and_then(|c| c.parse().ok()).ok_or_else(bad)?;
+        let id = parts.next().and_then(|i| i.parse().ok()).ok_or_else(bad)?;
+        let node = parts.next().filter(|n| !n.is_empty()).ok_or_else(bad)?;
+        Ok(Pid::new(NodeName::new(node), id, creation))
+    }
+}
+
 impl fmt::Debug for Pid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(self, f)

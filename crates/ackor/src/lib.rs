@@ -240,6 +240,18 @@ pub use node::{
     DEFAULT_CALL_TIMEOUT, DEFAULT_MAILBOX_CAPACITY, DEFAULT_SHUTDOWN_TIMEOUT, Node, NodeBuilder, NodeConfig,
     ProcessInfo, ProcessState,
 };
+
+/// Looking at running nodes, this one or others across the network: [`Node::info`],
+/// [`Node::processes`], [`Node::process`], and [`Node::inspect`], which asks any node
+/// through the `ackor.inspect` service every node answers (the node itself answers,
+/// so a node whose actors are all stuck still says what they are doing). `ackor ps`,
+/// `ackor inspect` and the web observer (`ackor observe`) are built on it.
+pub mod inspect {
+    pub use crate::node::{
+        HandledMessage, INSPECT, ImportantStats, Inspector, NodeInfo, PeerInfo, ProcessDetail, ProcessInfo,
+        ProcessState,
+    };
+}
 pub use reentrancy::{Piped, Reentrancy, ReentrancyMode, RequestCall, RequestOptions};
 pub use remote::{BoxFuture, Connection, Listener, Transport};
 pub use remote::{RemoteConfig, TlsConfig};

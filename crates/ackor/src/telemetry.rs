@@ -9,6 +9,8 @@ pub enum MetricKind {
     Counter,
     /// Goes up and down.
     Gauge,
+    /// A distribution of observed values (exported as a histogram or summary).
+    Histogram,
 }
 
 /// One metric ackor records: a row of the table in the crate docs.
@@ -17,7 +19,7 @@ pub enum MetricKind {
 pub struct Metric {
     /// Its name, e.g. `ackor_important_acked_total`.
     pub name: &'static str,
-    /// Counter or gauge.
+    /// Counter, gauge or histogram.
     pub kind: MetricKind,
     /// Its labels, comma-separated (empty: none).
     pub labels: &'static str,
@@ -38,7 +40,7 @@ pub fn metrics() -> impl Iterator<Item = Metric> {
 }
 
 /// The metric rows of a markdown table whose rows read
-/// `` | `name` | counter or gauge | labels | help | `` (other lines are skipped): how the
+/// `` | `name` | counter, gauge or histogram | labels | help | `` (other lines are skipped): how the
 /// crates of ackor keep their metrics in their docs and read them from there.
 ///
 /// ```
@@ -53,6 +55,7 @@ pub fn parse(table: &'static str) -> impl Iterator<Item = Metric> {
         let kind = match cells.next()? {
             "counter" => MetricKind::Counter,
             "gauge" => MetricKind::Gauge,
+            "histogram" => MetricKind::Histogram,
             _ => return None,
         };
         let labels = cells.next()?.trim_matches('`');
@@ -88,6 +91,12 @@ pub fn describe_all(list: impl IntoIterator<Item = Metric>) {
             MetricKind::Gauge => {
                 metrics::describe_gauge!(m.name, m.help);
                 metrics::gauge!(m.name).increment(0.0);
+            }
+            // Registered without a value: an exporter lists it once something is
+            // observed (a histogram has no neutral value to record).
+            MetricKind::Histogram => {
+                metrics::describe_histogram!(m.name, m.help);
+                drop(metrics::histogram!(m.name));
             }
         }
     }

@@ -143,3 +143,22 @@ pub async fn spawn_remote_with_mode_code(
     };
     node.spawn_remote_raw(on, kind, args, options).await
 }
+
+/// Calls the process registered as `name` on node `on` with a message in its wire form
+/// (`tag`, `payload` of the test's choosing) and returns the reply's payload: for
+/// tests of what a node answers to requests it cannot decode.
+pub async fn call_named_raw(
+    node: &crate::Node,
+    on: &crate::NodeName,
+    name: &str,
+    tag: &'static str,
+    payload: Vec<u8>,
+) -> Result<Vec<u8>, Error> {
+    let remote = node
+        .remote()
+        .ok_or_else(|| Error::Config("this node has no network side (set a cookie)".into()))?;
+    let reply = remote
+        .call_named_raw(on, name, tag, payload, node.config().call_timeout)
+        .await?;
+    Ok(reply.to_vec())
+}

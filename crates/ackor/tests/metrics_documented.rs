@@ -9,7 +9,7 @@ use std::path::Path;
 
 use ackor::telemetry::MetricKind;
 
-/// `name -> (kind, labels)` of every `metrics::counter!`/`gauge!` call under `dir`.
+/// `name -> (kind, labels)` of every `metrics::counter!`/`gauge!`/`histogram!` call under `dir`.
 fn recorded(dir: &Path, found: &mut BTreeMap<String, (MetricKind, Vec<String>)>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
@@ -24,6 +24,7 @@ fn recorded(dir: &Path, found: &mut BTreeMap<String, (MetricKind, Vec<String>)>)
         for (kind, marker) in [
             (MetricKind::Counter, "metrics::counter!("),
             (MetricKind::Gauge, "metrics::gauge!("),
+            (MetricKind::Histogram, "metrics::histogram!("),
         ] {
             for (at, _) in text.match_indices(marker) {
                 let rest = text[at + marker.len()..].trim_start();

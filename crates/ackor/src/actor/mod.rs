@@ -444,12 +444,17 @@ impl<A: Actor> Process for ActorCell<A> {
         Ok(())
     }
     fn info(&self) -> ProcessInfo {
+        let stats = self.core.stats().snapshot();
         let state = if self.core.is_terminated() {
             ProcessState::Stopped
         } else if self.mailbox.is_closed() {
             ProcessState::Stopping
+        } else if stats.restarting {
+            ProcessState::Restarting
         } else if self.core.in_blocking_call() {
             ProcessState::WaitingInCall
+        } else if stats.holding {
+            ProcessState::Stashing
         } else {
             ProcessState::Running
         };
@@ -464,6 +469,7 @@ impl<A: Actor> Process for ActorCell<A> {
             std::any::type_name::<A>(),
             lanes,
             state,
+            stats,
         )
     }
 }

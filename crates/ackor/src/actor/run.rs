@@ -12,7 +12,7 @@ use super::reply::while_failing;
 use super::{Actor, ActorCell, Context, Decision, Ending};
 use crate::error::Error;
 use crate::mailbox::{Item, Receiver};
-use crate::monitor::{ExitReason, RemoteSignals, SystemMsg};
+use crate::monitor::{ExitReason, ProcessStats, RemoteSignals, SystemMsg};
 use crate::node::Node;
 use crate::reentrancy::{Next, Reentrancy};
 use crate::remote::untrusted_text;
@@ -68,6 +68,8 @@ async fn run_actor<A: Actor>(cell: &Arc<ActorCell<A>>, args: A::Args, ctx: &mut 
                     return reason;
                 };
                 tracing::warn!(%pid, %reason, "supervised actor failed to start");
+                cell.core.stats().failed(reason.to_string());
+                cell.core.stats().set_restarting(true);
                 match overseer.ended(&pid, Ending::Failed(reason)).await {
                     Decision::Restart(next) => {
                         args = next;
@@ -81,6 +83,7 @@ async fn run_actor<A: Actor>(cell: &Arc<ActorCell<A>>, args: A::Args, ctx: &mut 
             }
         };
         if let Some(overseer) = &overseer {
+            cell.core.stats().set_restarting(false);
             overseer.started(&pid);
         }
         let ended = match restarted.take() {
@@ -111,7 +114,13 @@ async fn run_actor<A: Actor>(cell: &Arc<ActorCell<A>>, args: A::Args, ctx: &mut 
         // Supervised: this instance settles what it started and runs `on_stop`; the
         // mailbox stays open, and what is queued waits for the next instance.
         let failed = matches!(ending, Ending::Failed(_));
+        // Failed or asked to restart: its supervisor is about to start a new instance
+        // (perhaps after a backoff); an instance that stopped is likely to stay down.
+        cell.core
+            .stats()
+            .set_restarting(!matches!(ending, Ending::Stopped(_)));
         if failed {
+            cell.core.stats().failed(ending.reason().to_string());
             metrics::counter!("ackor_actor_failures_total", "actor" => std::any::type_name::<A>())
                 .increment(1);
         }
@@ -210,8 +219,15 @@ async fn message_loop<A: Actor>(
     rx: &mut Receiver<Box<dyn super::Envelope<A>>>,
 ) -> Result<Ending, Killed> {
     let supervised = cell.overseer.get().is_some();
+    // Detailed metrics: how long each handler takes (off by default: two clock reads
+    // and a lookup of the histogram per message).
+    let timed = ctx.node.config().detailed_metrics.is_some();
     loop {
-        rx.set_user_paused(ctx.requests.holding());
+        let holding = ctx.requests.holding();
+        rx.set_user_paused(holding);
+        cell.core
+            .stats()
+            .set_loop(ctx.requests.in_flight(), holding, rx.batched());
         if ctx.requests.take_rescan() {
             rx.rescan();
         }
@@ -257,9 +273,17 @@ async fn message_loop<A: Actor>(
             Item::User(env) => {
                 let message = env.type_name();
                 let came_with = env.trace();
-                // Untraced and nothing listening at DEBUG (one atomic load): the
-                // handler runs as is, with no span and no trace to carry.
-                let handling = if came_with.is_none() && !tracing::level_enabled!(tracing::Level::DEBUG) {
+                let stats = cell.core.stats();
+                let followed = stats.followed();
+                // Untraced, not followed, not timed and nothing listening at DEBUG (two
+                // relaxed loads): the handler runs as is, with no span and no trace to
+                // carry. Otherwise it runs decorated, boxed: what the decoration needs
+                // stays out of this loop's state (and so out of every idle actor's).
+                let plain = came_with.is_none()
+                    && !followed
+                    && !timed
+                    && !tracing::level_enabled!(tracing::Level::DEBUG);
+                let handling = if plain {
                     Either::Right(env.handle(actor, ctx))
                 } else {
                     let span = tracing::debug_span!(
@@ -270,15 +294,19 @@ async fn message_loop<A: Actor>(
                         trace_id = tracing::field::Empty,
                         span_id = tracing::field::Empty,
                     );
-                    let trace = handling_trace(&span, came_with);
-                    let traced = Traced {
+                    let trace = handling_trace(&span, came_with, followed);
+                    let decorated = Decorated {
                         inner: env.handle(actor, ctx),
                         trace,
+                        follow: followed.then_some((stats, message)),
+                        timing: timed.then(|| (std::any::type_name::<A>(), std::time::Instant::now())),
                     };
-                    Either::Left(traced.instrument(span))
+                    Either::Left(Box::pin(decorated.instrument(span)))
                 };
                 let mut running = AssertUnwindSafe(handling).catch_unwind();
-                match (&mut running).await {
+                let outcome = (&mut running).await;
+                stats.handled_one();
+                match outcome {
                     Ok(()) => None,
                     Err(panic) => {
                         let reason = ExitReason::from_panic(&*panic);
@@ -403,11 +431,15 @@ impl<A: Actor> Drop for ExitGuard<A> {
 }
 
 /// The trace a message is handled in: a child of the one it came with, or (only while
-/// its span is listened to) a new one; recorded on the span.
-fn handling_trace(span: &tracing::Span, came_with: Option<TraceContext>) -> Option<TraceContext> {
+/// its span is listened to or the process is followed) a new one; recorded on the span.
+fn handling_trace(
+    span: &tracing::Span,
+    came_with: Option<TraceContext>,
+    followed: bool,
+) -> Option<TraceContext> {
     let trace = match came_with {
         Some(parent) => parent.child(),
-        None if span.is_disabled() => return None,
+        None if span.is_disabled() && !followed => return None,
         None => TraceContext::root(),
     };
     span.record(
@@ -422,23 +454,37 @@ fn handling_trace(span: &tracing::Span, came_with: Option<TraceContext>) -> Opti
 }
 
 pin_project_lite::pin_project! {
-    /// A handler's future, polled with its trace as the thread's current one (so what
-    /// it sends carries the trace); polled as is without one.
-    struct Traced<F> {
+    /// A handler's future, decorated: polled with its trace as the thread's current one
+    /// (so what it sends carries the trace), and once done, recorded for a follower of
+    /// its process and timed for the handler-latency histogram, as asked.
+    struct Decorated<'a, F> {
         #[pin]
         inner: F,
         trace: Option<TraceContext>,
+        follow: Option<(&'a ProcessStats, &'static str)>,
+        // The actor type, and when the handler started.
+        timing: Option<(&'static str, std::time::Instant)>,
     }
 }
 
-impl<F: Future> Future for Traced<F> {
+impl<F: Future> Future for Decorated<'_, F> {
     type Output = F::Output;
 
     fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<F::Output> {
         let this = self.project();
-        match this.trace {
+        let polled = match this.trace {
             None => this.inner.poll(cx),
             Some(trace) => crate::trace::with_current(Some(*trace), || this.inner.poll(cx)),
+        };
+        if polled.is_ready() {
+            if let (Some((stats, message)), Some(trace)) = (this.follow, this.trace) {
+                stats.record(message, trace.trace_id, trace.span_id);
+            }
+            if let Some((actor, started)) = *this.timing {
+                metrics::histogram!("ackor_handler_seconds", "actor" => actor)
+                    .record(started.elapsed().as_secs_f64());
+            }
         }
+        polled
     }
 }

@@ -315,6 +315,11 @@ impl<U> Receiver<U> {
     }
 
     /// Holds user messages in place (they keep their order) until resumed.
+    /// User messages taken from the lane and not handed out yet.
+    pub(crate) fn batched(&self) -> usize {
+        self.batch.len()
+    }
+
     pub(crate) fn set_user_paused(&mut self, paused: bool) {
         if self.user_paused != paused {
             self.user_paused = paused;

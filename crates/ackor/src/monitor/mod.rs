@@ -15,6 +15,10 @@ use tokio::task::AbortHandle;
 use crate::error::Error;
 use crate::identity::{Pid, Ref};
 
+mod stats;
+pub use stats::HandledMessage;
+pub(crate) use stats::{ProcessStats, StatsSnapshot};
+
 /// Why a process stopped.
 ///
 /// `Normal` and `Shutdown` are the orderly ends; every other reason is abnormal and
@@ -195,6 +199,8 @@ pub(crate) struct ProcessCore {
     /// several at once), and how many, to skip the lock when there are none.
     blocked_by: Mutex<Vec<u64>>,
     blocked_calls: AtomicUsize,
+    /// What it publishes for introspection.
+    stats: ProcessStats,
 }
 
 #[derive(Default)]
@@ -224,7 +230,31 @@ impl ProcessCore {
             abort: OnceLock::new(),
             blocked_by: Mutex::new(Vec::new()),
             blocked_calls: AtomicUsize::new(0),
+            stats: ProcessStats::default(),
         }
+    }
+
+    /// What the process publishes for introspection.
+    #[inline]
+    pub(crate) fn stats(&self) -> &ProcessStats {
+        &self.stats
+    }
+
+    /// The processes linked to this one.
+    pub(crate) fn links(&self) -> Vec<Pid> {
+        self.lock().links.iter().map(|(p, _)| p.clone()).collect()
+    }
+
+    /// The processes monitoring this one (a local watcher already gone is left out).
+    pub(crate) fn watchers(&self) -> Vec<Pid> {
+        let st = self.lock();
+        st.monitors
+            .iter()
+            .filter_map(|(_, w)| match w {
+                Watcher::Local(cell) => cell.upgrade().map(|c| c.core().pid().clone()),
+                Watcher::Remote { watcher, .. } => Some(watcher.clone()),
+            })
+            .collect()
     }
 
     /// True while the process waits in one of the blocking calls of `path` (the tokens

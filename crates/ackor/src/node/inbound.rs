@@ -103,6 +103,27 @@ impl Node {
             call_id = d.call_id
         );
         let _enter = span.enter();
+        if let Some(Target::Name(name)) = &d.to
+            && name == super::INSPECT
+            && d.call_id != 0
+            && !d.ack
+        {
+            // The node answers it itself (see `introspect::service`).
+            let reply = match super::introspect::answer(self, &tag, &d.payload) {
+                Ok(payload) => wire::CallReply {
+                    call_id: d.call_id,
+                    payload: payload.into(),
+                    ..Default::default()
+                },
+                Err(e) => wire::CallReply {
+                    call_id: d.call_id,
+                    error: Some(wire::WireError::from(&e)),
+                    ..Default::default()
+                },
+            };
+            let _ = remote.send(peer.name(), d.call_id, Body::Reply(reply));
+            return;
+        }
         let from = d.from.as_ref().map(|p| p.to_pid_on(peer.name()));
         if d.ack && matches!(reliable::arrived(remote, peer, back, d.call_id), Arrival::Repeat) {
             return;

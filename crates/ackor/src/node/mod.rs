@@ -2,9 +2,10 @@
 //! side. What names an actor type (spawning, typed handles) is in the layers above.
 
 mod inbound;
-mod introspect;
+pub(crate) mod introspect;
 mod process;
 mod registry;
+mod sampler;
 mod spawnables;
 
 use std::sync::Arc;
@@ -13,7 +14,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::runtime::Handle;
 
-pub use introspect::{ProcessInfo, ProcessState};
+pub use introspect::{
+    HandledMessage, INSPECT, ImportantStats, Inspector, NodeInfo, PeerInfo, ProcessDetail, ProcessInfo,
+    ProcessState,
+};
 pub(crate) use process::{Delivery, Process, RemoteReplyTo, SendOn, Undelivered};
 pub(crate) use registry::Registry;
 pub(crate) use spawnables::{SpawnFn, Spawnables};
@@ -46,6 +50,9 @@ pub struct NodeConfig {
     pub shutdown_timeout: Duration,
     /// The network side; `None` for a node that only hosts local actors.
     pub remote: Option<RemoteConfig>,
+    /// Detailed metrics: sampled gauges (mailbox depths, stashes, peers) refreshed this
+    /// often, and the handler-latency histogram; `None` (the default) records neither.
+    pub detailed_metrics: Option<Duration>,
 }
 
 /// Builds and starts a [`Node`].
@@ -110,6 +117,26 @@ impl NodeBuilder {
         self
     }
 
+    /// Records the detailed metrics of the crate docs' table (see
+    /// [`NodeConfig::detailed_metrics`]): the gauges sampled from the node's tables
+    /// every `every` (mailbox depth per actor type and lane, stash size, and per peer
+    /// the round-trip time, bytes and unacknowledged important sends), and
+    /// `ackor_handler_seconds`, the time each handler takes, per actor type (two clock
+    /// reads per message: off by default).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> Result<(), ackor::Error> {
+    /// use std::time::Duration;
+    /// let node = ackor::Node::builder().detailed_metrics(Duration::from_secs(1)).start().await?;
+    /// assert_eq!(node.config().detailed_metrics, Some(Duration::from_secs(1)));
+    /// node.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn detailed_metrics(mut self, every: Duration) -> Self {
+        self.config.detailed_metrics = Some(every);
+        self
+    }
+
     /// Starts the node on the current tokio runtime.
     ///
     /// Fails with [`Error::Config`] for an empty name, a zero mailbox capacity, a
@@ -170,6 +197,7 @@ impl NodeBuilder {
             spawnables: Default::default(),
             stopping: AtomicBool::new(false),
             runtime,
+            started: std::time::Instant::now(),
         };
         tracing::info!(node = %inner.config.name, creation = inner.creation, "node started");
         let node = Node {
@@ -177,6 +205,9 @@ impl NodeBuilder {
         };
         if let (Some(remote), Some(listener)) = (&node.inner.remote, listener) {
             remote.start(Arc::new(node.clone()), listener);
+        }
+        if let Some(every) = node.inner.config.detailed_metrics {
+            sampler::start(&node, every);
         }
         Ok(node)
     }
@@ -227,6 +258,8 @@ struct NodeInner {
     spawnables: Spawnables,
     stopping: AtomicBool,
     runtime: Handle,
+    /// When it started (for its uptime).
+    started: std::time::Instant,
 }
 
 /// A node: spawns actors, gives them pids and names, and stops them all on shutdown.
@@ -278,6 +311,7 @@ impl Node {
                 call_timeout: DEFAULT_CALL_TIMEOUT,
                 shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
                 remote: None,
+                detailed_metrics: None,
             },
         }
     }

@@ -7,7 +7,7 @@ use super::dedup::Seen;
 use super::store::PeerCustody;
 use crate::error::Error;
 use crate::remote::wire::{Body, CallReply, Frame, Outgoing, WireError};
-use crate::remote::{LinkQueue, Peer, Remote, untrusted};
+use crate::remote::{ImportantCounters, LinkQueue, Peer, Remote, untrusted};
 
 /// What to do with an important delivery that just arrived.
 pub(crate) enum Arrival {
@@ -37,6 +37,7 @@ pub(crate) fn arrived(remote: &Remote, peer: &Peer, back: &LinkQueue, id: u64) -
             // Deliver once; acknowledge again if the first copy is done (if it is still
             // being delivered, it answers itself).
             metrics::counter!("ackor_important_deduplicated_total").increment(1);
+            ImportantCounters::add(&remote.important().deduplicated, 1);
             if let Seen::Done(error) = before {
                 acknowledge(remote, back, id, error);
             }
@@ -48,7 +49,7 @@ pub(crate) fn arrived(remote: &Remote, peer: &Peer, back: &LinkQueue, id: u64) -
 /// Important delivery `id` from `peer` is in the mailbox (`Ok`) or was refused: records
 /// the outcome for repeats and acknowledges it on `back`.
 pub(crate) fn settled(remote: &Remote, peer: &Peer, back: &LinkQueue, id: u64, outcome: Result<(), &Error>) {
-    let error = record(peer, id, outcome);
+    let error = record(remote, peer, id, outcome);
     acknowledge(remote, back, id, error);
 }
 
@@ -68,7 +69,7 @@ pub(crate) fn settle_when_handled(
     // window are its own.
     let creation = peer.creation();
     move |outcome| {
-        let Some(error) = record_for(&peer, creation, id, outcome) else {
+        let Some(error) = record_for(&remote, &peer, creation, id, outcome) else {
             tracing::debug!(peer = %untrusted(peer.name()), delivery_id = id, "sender restarted before the handler finished: no acknowledgement");
             return Err(Error::ConnectionLost);
         };
@@ -88,8 +89,8 @@ pub(crate) fn settle_when_handled(
 
 /// Counts the outcome of delivery `id` and records it for repeats; the wire error to
 /// answer with.
-fn record(peer: &Peer, id: u64, outcome: Result<(), &Error>) -> Option<WireError> {
-    let error = wire_outcome(outcome);
+fn record(remote: &Remote, peer: &Peer, id: u64, outcome: Result<(), &Error>) -> Option<WireError> {
+    let error = wire_outcome(remote, outcome);
     peer.with_custody(|custody| remember(custody, id, &error));
     error
 }
@@ -97,20 +98,22 @@ fn record(peer: &Peer, id: u64, outcome: Result<(), &Error>) -> Option<WireError
 /// [`record`] while the peer is still incarnation `creation`; `None` (nothing
 /// recorded) once it restarted.
 fn record_for(
+    remote: &Remote,
     peer: &Peer,
     creation: Option<u32>,
     id: u64,
     outcome: Result<(), &Error>,
 ) -> Option<Option<WireError>> {
-    let error = wire_outcome(outcome);
+    let error = wire_outcome(remote, outcome);
     peer.with_custody_of(creation, |custody| remember(custody, id, &error))?;
     Some(error)
 }
 
-fn wire_outcome(outcome: Result<(), &Error>) -> Option<WireError> {
+fn wire_outcome(remote: &Remote, outcome: Result<(), &Error>) -> Option<WireError> {
     match outcome {
         Ok(()) => {
             metrics::counter!("ackor_important_acked_total").increment(1);
+            ImportantCounters::add(&remote.important().acked, 1);
             None
         }
         Err(e) => Some(WireError::from(e)),

@@ -12,12 +12,13 @@ use tokio::time::{Instant, Sleep};
 
 use crate::error::Error;
 use crate::remote::wire::Outgoing;
-use crate::remote::{ForgetCall, Peer, Remote, Waiting, Withdrawn, untrusted_text};
+use crate::remote::{ForgetCall, ImportantCounters, Peer, Remote, Waiting, Withdrawn, untrusted_text};
 
 /// Counts an important send and gives it a fresh delivery id, to put in its frame
 /// before the frame is handed to [`send`].
 pub(crate) fn delivery_id(remote: &Remote) -> u64 {
     metrics::counter!("ackor_important_sent_total").increment(1);
+    ImportantCounters::add(&remote.important().sent, 1);
     remote.next_call_id()
 }
 
@@ -45,6 +46,7 @@ pub(crate) fn send(
         deadline: Instant::now() + timeout,
         sleep: None,
         delivery_id: id,
+        counters: remote.important().clone(),
     })
 }
 
@@ -60,6 +62,8 @@ pub(crate) struct AckWait {
     deadline: Instant,
     sleep: Option<Pin<Box<Sleep>>>,
     delivery_id: u64,
+    /// The node's counters, told of a nack.
+    counters: Arc<ImportantCounters>,
 }
 
 impl Future for AckWait {
@@ -95,6 +99,7 @@ impl Future for AckWait {
             Ok(()) => tracing::trace!(delivery_id = this.delivery_id, "acknowledged"),
             Err(e) => {
                 metrics::counter!("ackor_important_nacked_total", "reason" => e.label()).increment(1);
+                this.counters.nacked(e);
                 let error = untrusted_text(e);
                 tracing::debug!(delivery_id = this.delivery_id, %error, "not acknowledged");
             }

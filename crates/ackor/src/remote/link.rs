@@ -22,6 +22,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use super::handshake::{self, Local, PeerInfo};
 use super::log_limit::LogLimit;
 use super::peer::{Answer, Peer};
+use super::stats;
 use super::transport::{self, Listening, Raw};
 use super::untrusted::{untrusted, untrusted_text};
 use super::wire::{Body, CallReply, Decoded, Frame, Heartbeat, Outgoing, decode};
@@ -308,7 +309,7 @@ pub(crate) async fn dial(remote: Arc<Remote>, peer: Arc<Peer>) {
                 queues.push(queue);
             }
             peer.add_tasks(generation, tasks);
-            if peer.connected(generation, creation, queues) {
+            if peer.connected(generation, creation, queues, remote.important()) {
                 tracing::info!(peer = %untrusted(peer.name()), "peer connected (outgoing links)");
             }
         }
@@ -427,7 +428,7 @@ where
         let why = tokio::select! {
             biased;
             why = read_loop(&remote, &peer, rd, set, &queue) => why,
-            why = write_loop(&remote, wr, &queue) => Closed::Ended(why),
+            why = write_loop(&remote, &peer, wr, &queue) => Closed::Ended(why),
         };
         // Nothing more will be written: whoever waits for a flush need not wait on.
         queue.writing.store(false, Ordering::Release);
@@ -527,6 +528,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
         drop(newest);
         if frames > 0 {
             metrics::counter!("ackor_remote_frames_received_total").increment(frames);
+            peer.stats().frames_received.fetch_add(frames, Ordering::Relaxed);
             // Let the actors handed messages run before reading on: a reader that finds
             // more in the socket every time would otherwise keep its worker until the
             // task budget runs out (128 reads), and the mailboxes behind it would fill
@@ -552,7 +554,10 @@ async fn read_loop<R: AsyncRead + Unpin>(
                 Ok(0) => {
                     return Closed::Violation("the peer closed the link in the middle of a frame".to_string());
                 }
-                Ok(_) => heard = true,
+                Ok(n) => {
+                    heard = true;
+                    peer.stats().bytes_received.fetch_add(n as u64, Ordering::Relaxed);
+                }
                 Err(e) => return Closed::Ended(format!("read failed: {e}")),
             },
             now = check.tick() => {
@@ -606,17 +611,23 @@ fn link_closed(remote: &Arc<Remote>, peer: &Arc<Peer>, generation: u64, why: &Cl
     }
 }
 
-/// Writes what was queued on the link, all of it at once, and a heartbeat when a
-/// heartbeat interval passed without a write, until the link fails; returns why.
-async fn write_loop<W: AsyncWrite + Unpin>(remote: &Arc<Remote>, mut wr: W, queue: &LinkQueue) -> String {
+/// Writes what was queued on the link, all of it at once, and once per heartbeat
+/// interval a ping heartbeat (alone on an idle link, after the frames on a busy one:
+/// it keeps the link alive and its answer measures the round trip), until the link
+/// fails; returns why.
+async fn write_loop<W: AsyncWrite + Unpin>(
+    remote: &Arc<Remote>,
+    peer: &Peer,
+    mut wr: W,
+    queue: &LinkQueue,
+) -> String {
     let interval = remote.config().heartbeat_interval;
     let mut tick = tokio::time::interval_at(Instant::now() + interval, interval);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut wrote = false;
     let mut spare = BytesMut::new();
     loop {
         let frames = queue.take(&mut spare);
-        if frames == 0 {
+        let ping = if frames == 0 {
             // Woken by a sender, or polled after the reader queued something (it does
             // not wake this task: it is this task), or time for a heartbeat.
             let mut ready = std::pin::pin!(queue.ready.notified());
@@ -627,10 +638,22 @@ async fn write_loop<W: AsyncWrite + Unpin>(remote: &Arc<Remote>, mut wr: W, queu
                 tick.poll_tick(cx).map(|_| true)
             })
             .await;
-            if !heartbeat || std::mem::take(&mut wrote) {
+            if !heartbeat {
                 continue;
             }
-            Frame::new(Body::Heartbeat(Heartbeat {})).encode_into(&mut spare);
+            true
+        } else {
+            // Busy: has the interval passed? (No waker kept: the wait above registers
+            // the real one when the link goes idle.)
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            tick.poll_tick(&mut cx).is_ready()
+        };
+        if ping {
+            let ping = Heartbeat {
+                ping: stats::ping_stamp(),
+                pong: 0,
+            };
+            Frame::new(Body::Heartbeat(ping)).encode_into(&mut spare);
         }
         if let Err(e) = wr.write_all(&spare).await {
             return format!("write failed: {e}");
@@ -642,9 +665,13 @@ async fn write_loop<W: AsyncWrite + Unpin>(remote: &Arc<Remote>, mut wr: W, queu
             return format!("write failed: {e}");
         }
         queue.writing.store(false, Ordering::Release);
-        wrote = true;
-        metrics::counter!("ackor_remote_frames_sent_total").increment(frames.max(1));
+        let frames = frames + u64::from(ping);
+        metrics::counter!("ackor_remote_frames_sent_total").increment(frames);
         metrics::counter!("ackor_remote_bytes_sent_total").increment(spare.len() as u64);
+        peer.stats().frames_sent.fetch_add(frames, Ordering::Relaxed);
+        peer.stats()
+            .bytes_sent
+            .fetch_add(spare.len() as u64, Ordering::Relaxed);
         spare.clear();
         if spare.capacity() > KEEP_CAPACITY {
             spare = BytesMut::new();

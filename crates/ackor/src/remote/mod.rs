@@ -32,6 +32,7 @@ mod lifo;
 mod link;
 mod log_limit;
 mod peer;
+mod stats;
 mod test_support;
 mod tls;
 mod transport;
@@ -50,6 +51,8 @@ pub(crate) use custody::{Custody, NewCustody};
 pub(crate) use inbound::Inbound;
 pub(crate) use link::LinkQueue;
 pub(crate) use peer::{OnDown, Peer, PendingCall, Waiting, Withdrawn};
+pub(crate) use stats::ImportantCounters;
+pub use stats::{ImportantStats, PeerInfo};
 pub(crate) use test_support::{
     decode_frames_for_test, handshake_raw, heartbeat_bytes, respond_for_test, respond_raw, sever,
 };
@@ -84,6 +87,8 @@ pub(crate) struct Remote {
     /// (the node holds this side, and the inbound side is the node).
     inbound: Mutex<Option<Arc<dyn Inbound>>>,
     stopped: AtomicBool,
+    /// The outcomes of important delivery, for introspection.
+    important: Arc<ImportantCounters>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -141,6 +146,7 @@ impl Remote {
             new_custody,
             inbound: Mutex::new(None),
             stopped: AtomicBool::new(false),
+            important: Arc::default(),
         });
         Ok((remote, name, listener))
     }
@@ -172,6 +178,19 @@ impl Remote {
 
     pub(crate) fn local_name(&self) -> &NodeName {
         &self.local
+    }
+
+    /// This node's important-delivery counters.
+    pub(crate) fn important(&self) -> &Arc<ImportantCounters> {
+        &self.important
+    }
+
+    /// Every peer this node knows, as introspection shows it, ordered by name.
+    pub(crate) fn peers_info(&self) -> Vec<PeerInfo> {
+        let peers: Vec<Arc<Peer>> = lock(&self.peers).values().cloned().collect();
+        let mut infos: Vec<PeerInfo> = peers.iter().map(|p| p.info()).collect();
+        infos.sort_by(|a, b| a.node.cmp(&b.node));
+        infos
     }
 
     pub(crate) fn creation(&self) -> u32 {
@@ -337,6 +356,41 @@ impl Remote {
         body: Body,
         timeout: std::time::Duration,
     ) -> Result<Pid, Error> {
+        let bytes = self.call_for_bytes(node, call_id, body, timeout).await?;
+        <WirePid as prost::Message>::decode(bytes)
+            .map(|p| p.to_pid())
+            .map_err(|e| Error::Protocol(format!("undecodable pid: {e}")))
+    }
+
+    /// Calls the process registered as `name` on `node` with a message already in its
+    /// wire form (`tag`, `payload`) and waits at most `timeout` for the reply's payload.
+    pub(crate) async fn call_named_raw(
+        self: &Arc<Self>,
+        node: &NodeName,
+        name: &str,
+        tag: &'static str,
+        payload: Vec<u8>,
+        timeout: std::time::Duration,
+    ) -> Result<bytes::Bytes, Error> {
+        let call_id = self.next_call_id();
+        let body = Body::Deliver(wire::Deliver {
+            to: Some(Target::Name(name.to_string())),
+            tag: bytes::Bytes::from_static(tag.as_bytes()),
+            payload: payload.into(),
+            call_id,
+            ..Default::default()
+        });
+        self.call_for_bytes(node, call_id, body, timeout).await
+    }
+
+    /// Sends `body` as call `call_id` and waits for the reply's payload.
+    async fn call_for_bytes(
+        self: &Arc<Self>,
+        node: &NodeName,
+        call_id: u64,
+        body: Body,
+        timeout: std::time::Duration,
+    ) -> Result<bytes::Bytes, Error> {
         let (tx, mut rx) = tokio::sync::oneshot::channel();
         let pending: PendingCall = Box::new(move |outcome| {
             let _ = tx.send(outcome);
@@ -355,10 +409,7 @@ impl Remote {
         };
         match outcome {
             Err(_) => Err(Error::NoConnection),
-            Ok(Err(e)) => Err(e),
-            Ok(Ok(bytes)) => <WirePid as prost::Message>::decode(bytes)
-                .map(|p| p.to_pid())
-                .map_err(|e| Error::Protocol(format!("undecodable pid: {e}"))),
+            Ok(outcome) => outcome,
         }
     }
 
@@ -589,7 +640,18 @@ impl Remote {
                     }
                 }
             }
-            Body::Heartbeat(_) => {}
+            Body::Heartbeat(h) => {
+                if h.ping != 0 {
+                    let pong = Frame::new(Body::Heartbeat(wire::Heartbeat {
+                        ping: 0,
+                        pong: h.ping,
+                    }));
+                    let _ = back.push_from_reader(&Outgoing::Frame(&pong), self.config.max_frame_size);
+                }
+                if h.pong != 0 {
+                    peer.stats().pong(h.pong);
+                }
+            }
             Body::Goodbye(g) => peer.left(self, g.creation),
             other => inbound.request(self, peer, other),
         }

@@ -51,7 +51,7 @@ pub(crate) async fn respond_raw(
 /// A length-prefixed heartbeat frame (for wire-level tests).
 pub(crate) fn heartbeat_bytes() -> Vec<u8> {
     let mut buf = bytes::BytesMut::new();
-    Frame::new(Body::Heartbeat(wire::Heartbeat {})).encode_into(&mut buf);
+    Frame::new(Body::Heartbeat(wire::Heartbeat::default())).encode_into(&mut buf);
     buf.to_vec()
 }
 

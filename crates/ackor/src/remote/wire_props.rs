@@ -201,7 +201,7 @@ fn body() -> BoxedStrategy<Body> {
         })),
         (of(wire_pid()), of(wire_pid()), of(wire_reason()))
             .prop_map(|(from, to, reason)| Body::Exit(ExitSignal { from, to, reason })),
-        Just(Body::Heartbeat(Heartbeat {})),
+        (u64_edge(), u64_edge()).prop_map(|(ping, pong)| Body::Heartbeat(Heartbeat { ping, pong })),
         u32_edge().prop_map(|creation| Body::Goodbye(Goodbye { creation })),
     ]
     .boxed()

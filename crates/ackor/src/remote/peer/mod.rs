@@ -19,6 +19,7 @@ pub(crate) use calls::{Answer, PendingCall, Waiting, Withdrawn};
 use super::custody::Custody;
 use super::lifo;
 use super::link::LinkQueue;
+use super::stats::{ImportantCounters, PeerInfo, PeerStats};
 use super::untrusted::{untrusted, untrusted_text};
 use super::wire::Outgoing;
 use crate::error::Error;
@@ -112,6 +113,8 @@ pub(crate) struct Peer {
     /// set): readers of its links deliver under a read lock, so once a newer set is
     /// recorded (under the write lock) nothing from an older set is delivered.
     incoming: RwLock<(u32, u64)>,
+    /// Bytes, frames and round trips, for introspection.
+    stats: PeerStats,
 }
 
 /// What a peer going down owes to local processes, delivered outside the lock.
@@ -146,6 +149,39 @@ impl Peer {
             }),
             room: Arc::new(Notify::new()),
             incoming: RwLock::new((0, 0)),
+            stats: PeerStats::default(),
+        }
+    }
+
+    /// What its links count.
+    #[inline]
+    pub(crate) fn stats(&self) -> &PeerStats {
+        &self.stats
+    }
+
+    /// A snapshot for introspection.
+    pub(crate) fn info(&self) -> PeerInfo {
+        let get = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+        let st = self.lock();
+        PeerInfo {
+            node: self.name.to_string(),
+            creation: st.creation,
+            status: match st.status {
+                Status::Idle => "idle",
+                Status::Connecting => "connecting",
+                Status::Up => "up",
+                Status::Backoff(_) => "backoff",
+            }
+            .to_string(),
+            links: st.out.len() + st.incoming.iter().filter(|(task, _)| !task.is_finished()).count(),
+            bytes_sent: get(&self.stats.bytes_sent),
+            bytes_received: get(&self.stats.bytes_received),
+            frames_sent: get(&self.stats.frames_sent),
+            frames_received: get(&self.stats.frames_received),
+            rtt_us: self.stats.rtt_us(),
+            unacked_important: st.custody.len(),
+            monitors: st.monitors.len(),
+            linked: st.links.len(),
         }
     }
 
@@ -405,8 +441,15 @@ impl Peer {
         }
     }
 
-    /// The dialed links are up: send what was queued.
-    pub(crate) fn connected(&self, generation: u64, creation: u32, out: Vec<Arc<LinkQueue>>) -> bool {
+    /// The dialed links are up: send what was queued (the resent copies are counted in
+    /// `important`).
+    pub(crate) fn connected(
+        &self,
+        generation: u64,
+        creation: u32,
+        out: Vec<Arc<LinkQueue>>,
+        important: &ImportantCounters,
+    ) -> bool {
         let mut st = self.lock();
         if st.generation != generation || st.creation.is_some_and(|c| c != creation) {
             return false;
@@ -424,6 +467,7 @@ impl Peer {
         if !resend.is_empty() {
             let (peer, count) = (untrusted(&self.name), resend.len());
             tracing::info!(%peer, count, "resending unacknowledged important messages");
+            ImportantCounters::add(&important.resent, count as u64);
         }
         let queue = std::mem::take(&mut st.queue);
         st.queued_bytes = 0;

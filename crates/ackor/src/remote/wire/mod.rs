@@ -260,8 +260,18 @@ pub(crate) struct ExitSignal {
     pub reason: Option<WireReason>,
 }
 
+/// Keeps an idle link alive, and measures round trips: a heartbeat with `ping` set is
+/// answered on the same link with `pong` set to the same value (a node that does not
+/// know the fields just ignores them, as before).
 #[derive(Clone, PartialEq, prost::Message)]
-pub(crate) struct Heartbeat {}
+pub(crate) struct Heartbeat {
+    /// The sender's stamp (non-zero): asks for an answer echoing it.
+    #[prost(uint64, tag = "1")]
+    pub ping: u64,
+    /// The stamp of the ping this answers (non-zero).
+    #[prost(uint64, tag = "2")]
+    pub pong: u64,
+}
 
 /// A reentrancy mode on the wire; a code this node does not know decodes as `Off`
 /// (see `ReentrancyMode::from_wire`).
@@ -388,7 +398,7 @@ mod tests {
 
     #[test]
     fn frame_round_trips_and_unknown_body_decodes_as_none() {
-        let f = Frame::new(Body::Heartbeat(Heartbeat {}));
+        let f = Frame::new(Body::Heartbeat(Heartbeat::default()));
         let bytes = f.encode_to_vec();
         assert_eq!(Frame::decode(bytes.as_slice()).ok(), Some(f));
         // Field 99 (a body kind from a newer peer) is skipped.
@@ -453,7 +463,7 @@ mod tests {
             assert_eq!(decode_frame(bytes).ok(), Some(frame));
         }
         // A body it does not take on goes to prost.
-        let heartbeat = bytes::Bytes::from(Frame::new(Body::Heartbeat(Heartbeat {})).encode_to_vec());
+        let heartbeat = bytes::Bytes::from(Frame::new(Body::Heartbeat(Heartbeat::default())).encode_to_vec());
         assert_eq!(fast::frame(&heartbeat), None);
         assert!(decode_frame(heartbeat).is_ok());
     }

@@ -10,7 +10,6 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::{NodeInfo, ProcessDetail, ProcessInfo};
-use crate::actor::{Codec, MessagePack};
 use crate::error::Error;
 use crate::identity::{NodeName, Pid};
 use crate::node::Node;
@@ -21,6 +20,16 @@ pub const INSPECT: &str = "ackor.inspect";
 const NODE: &str = "ackor.inspect.node.v1";
 const PROCESSES: &str = "ackor.inspect.processes.v1";
 const PROCESS: &str = "ackor.inspect.process.v1";
+
+/// MessagePack, as the default codec of remote messages writes it (that codec is in
+/// the actor layer, above this one).
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, Error> {
+    rmp_serde::to_vec(value).map_err(|e| Error::Codec(e.to_string()))
+}
+
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    rmp_serde::from_slice(bytes).map_err(|e| Error::Codec(e.to_string()))
+}
 
 /// A pid on the wire: (node, id, creation).
 #[derive(Serialize, Deserialize)]
@@ -101,7 +110,7 @@ impl Inspector {
         tag: &'static str,
         query: &Q,
     ) -> Result<A, Error> {
-        let query = MessagePack::encode(query)?;
+        let query = encode(query)?;
         let answer = if self.target == *self.node.name() {
             Bytes::from(answer(&self.node, tag, &query)?)
         } else {
@@ -114,7 +123,7 @@ impl Inspector {
                 .call_named_raw(&self.target, INSPECT, tag, query, timeout)
                 .await?
         };
-        MessagePack::decode(&answer)
+        decode(&answer)
     }
 }
 
@@ -123,15 +132,15 @@ impl Inspector {
 /// payload that does not decode.
 pub(crate) fn answer(node: &Node, tag: &str, payload: &[u8]) -> Result<Vec<u8>, Error> {
     match tag {
-        NODE => MessagePack::encode(&node.info()),
-        PROCESSES => MessagePack::encode(&node.processes()),
+        NODE => encode(&node.info()),
+        PROCESSES => encode(&node.processes()),
         PROCESS => {
-            let WirePid(on, id, creation) = MessagePack::decode(payload)?;
+            let WirePid(on, id, creation) = decode(payload)?;
             let pid = Pid::new(NodeName::new(on), id, creation);
             if let Some(cell) = node.registry().get(&pid) {
                 cell.core().stats().follow();
             }
-            MessagePack::encode(&node.process(&pid))
+            encode(&node.process(&pid))
         }
         other => Err(Error::UnknownMessage(other.to_string())),
     }

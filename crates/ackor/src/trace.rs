@@ -104,11 +104,6 @@ pub(crate) fn with_current<R>(trace: Option<TraceContext>, f: impl FnOnce() -> R
     out
 }
 
-/// The current trace boxed for an envelope (no allocation without one).
-pub(crate) fn current_boxed() -> Option<Box<TraceContext>> {
-    current().map(Box::new)
-}
-
 /// A non-zero 64-bit id: trace and span ids need to be unique, not secret.
 fn next_id() -> u64 {
     RNG.with(|state| {

@@ -27,6 +27,9 @@ struct Spans(Arc<Mutex<HashMap<u64, HashMap<String, String>>>>);
 
 struct Fields<'a>(&'a mut HashMap<String, String>);
 impl Visit for Fields<'_> {
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.insert(field.name().to_string(), value.to_string());
+    }
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         self.0.insert(field.name().to_string(), format!("{value:?}"));
     }
@@ -130,6 +133,14 @@ async fn a_call_from_a_to_b_to_c_is_one_trace() {
             node.name()
         );
     }
+    // The hops that came over the network show the call id they came with; the first
+    // (a local call from outside any actor) has none.
+    let with_call_id: Vec<&HashMap<String, String>> = handled
+        .iter()
+        .filter(|f| f.get("call_id").is_some_and(|id| id.parse::<u64>().is_ok_and(|id| id != 0)))
+        .collect();
+    assert_eq!(with_call_id.len(), 2, "b and c show their call ids: {handled:?}");
+    assert!(with_call_id.iter().all(|f| !f["pid"].contains(a.name().as_str())));
     a.shutdown().await;
     b.shutdown().await;
     c.shutdown().await;

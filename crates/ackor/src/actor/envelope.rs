@@ -43,6 +43,42 @@ pub(crate) trait Envelope<A: Actor>: Send {
     fn trace(&self) -> Option<TraceContext>;
 
     fn set_trace(&mut self, trace: Option<TraceContext>);
+
+    /// The ids it came with, for its handling's span (zero: none).
+    fn ids(&self) -> Ids;
+
+    fn set_ids(&mut self, ids: Ids);
+}
+
+/// The ids a message came with, shown on the span of its handling: the call id of a
+/// remote call, the delivery id of an important send from another node, the request id
+/// of a request ([`Context::request`]). Set only while the span can be listened to (at
+/// `DEBUG`): nothing to allocate otherwise.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Ids {
+    pub(crate) call: u64,
+    pub(crate) delivery: u64,
+    pub(crate) request: u64,
+}
+
+/// What an envelope carries besides the message, boxed: a message sent outside any
+/// trace and without ids carries one word for it.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Meta {
+    pub(crate) trace: Option<TraceContext>,
+    pub(crate) ids: Ids,
+}
+
+impl Meta {
+    /// The metadata of a message sent now: the sender's current trace, if any.
+    pub(crate) fn current() -> Option<Box<Meta>> {
+        crate::trace::current().map(|trace| {
+            Box::new(Meta {
+                trace: Some(trace),
+                ids: Ids::default(),
+            })
+        })
+    }
 }
 
 /// A message, who sent it, and where the answer goes (for a call).
@@ -53,9 +89,8 @@ pub(crate) struct MsgEnvelope<M: Message> {
     pub(crate) chain: Option<ChainId>,
     /// See [`Envelope::path`]; empty (no allocation) for all but blocking calls.
     pub(crate) path: Box<[u64]>,
-    /// See [`Envelope::trace`]; boxed, so a message sent outside any trace carries
-    /// one word for it.
-    pub(crate) trace: Option<Box<TraceContext>>,
+    /// See [`Envelope::trace`] and [`Envelope::ids`].
+    pub(crate) meta: Option<Box<Meta>>,
 }
 
 impl<A, M> Envelope<A> for MsgEnvelope<M>
@@ -74,7 +109,7 @@ where
             reply,
             chain,
             path,
-            trace: _,
+            meta: _,
         } = *self;
         Box::pin(async move {
             ctx.begin_message(sender, reply.map(ErasedReply::new), chain, path);
@@ -133,10 +168,25 @@ where
     }
 
     fn trace(&self) -> Option<TraceContext> {
-        self.trace.as_deref().copied()
+        self.meta.as_ref().and_then(|m| m.trace)
     }
 
     fn set_trace(&mut self, trace: Option<TraceContext>) {
-        self.trace = trace.map(Box::new);
+        match (&mut self.meta, trace) {
+            (Some(meta), trace) => meta.trace = trace,
+            (None, None) => {}
+            (None, trace) => self.meta = Some(Box::new(Meta { trace, ..Meta::default() })),
+        }
+    }
+
+    fn ids(&self) -> Ids {
+        self.meta.as_ref().map(|m| m.ids).unwrap_or_default()
+    }
+
+    fn set_ids(&mut self, ids: Ids) {
+        if ids == Ids::default() && self.meta.is_none() {
+            return;
+        }
+        self.meta.get_or_insert_with(Box::default).ids = ids;
     }
 }

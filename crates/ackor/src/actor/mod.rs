@@ -18,7 +18,7 @@ pub use context::{Context, Timer};
 pub use reply::ReplyHandle;
 pub(crate) use reply::{Forward, ReplyReceiver, SenderGone, channel as reply_channel};
 
-pub(crate) use envelope::{Envelope, MsgEnvelope};
+pub(crate) use envelope::{Envelope, Ids, Meta, MsgEnvelope};
 pub use remote_messages::{Codec, MessagePack, RemoteMessage, RemoteMessages};
 pub(crate) use remote_messages::{DecodeReply, table};
 #[doc(hidden)]
@@ -412,6 +412,8 @@ impl<A: Actor> Process for ActorCell<A> {
             path,
             reply,
             trace,
+            call_id,
+            important,
         } = message;
         if self.core.is_blocked_by(&path) {
             return Err((Error::CallCycle, reply));
@@ -437,6 +439,19 @@ impl<A: Actor> Process for ActorCell<A> {
         env.set_chain(chain);
         env.set_path(path);
         env.set_trace(trace);
+        if call_id != 0 && tracing::level_enabled!(tracing::Level::DEBUG) {
+            env.set_ids(if important {
+                Ids {
+                    delivery: call_id,
+                    ..Ids::default()
+                }
+            } else {
+                Ids {
+                    call: call_id,
+                    ..Ids::default()
+                }
+            });
+        }
         if let Err((env, error)) = self.push_user(env) {
             env.fail(error.clone());
             return Err((error, None));

@@ -223,7 +223,7 @@ where
         reply,
         chain: None,
         path: Box::default(),
-        trace: None,
+        meta: None,
     }))
 }
 

@@ -293,7 +293,16 @@ async fn message_loop<A: Actor>(
                         pid = %cell.core.pid(),
                         trace_id = tracing::field::Empty,
                         span_id = tracing::field::Empty,
+                        call_id = tracing::field::Empty,
+                        delivery_id = tracing::field::Empty,
+                        request_id = tracing::field::Empty,
                     );
+                    let ids = env.ids();
+                    for (field, id) in [("call_id", ids.call), ("delivery_id", ids.delivery), ("request_id", ids.request)] {
+                        if id != 0 {
+                            span.record(field, id);
+                        }
+                    }
                     let trace = handling_trace(&span, came_with, followed);
                     let decorated = Decorated {
                         inner: env.handle(actor, ctx),

@@ -162,6 +162,8 @@ impl Node {
                     path,
                     reply,
                     trace: d.trace.and_then(wire::WireTrace::to_trace),
+                    call_id: d.call_id,
+                    important: d.ack,
                 })
             }
             None => Err((Error::ProcessUnknown, reply)),

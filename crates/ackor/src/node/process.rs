@@ -40,6 +40,10 @@ pub(crate) struct Delivery<'a> {
     pub(crate) reply: Option<RemoteReplyTo>,
     /// The trace it was sent in.
     pub(crate) trace: Option<crate::trace::TraceContext>,
+    /// The wire id it came with: a call's call id, or an important send's delivery id
+    /// (`important`); 0 for neither.
+    pub(crate) call_id: u64,
+    pub(crate) important: bool,
 }
 
 /// A live process of this node, as its process table holds it.

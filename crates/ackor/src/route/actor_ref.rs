@@ -167,6 +167,7 @@ impl<A: Actor> ActorRef<A> {
     pub(crate) fn request_from<M>(
         &self,
         sender: Pid,
+        request: u64,
         msg: M,
         chain: ChainId,
         complete: impl FnOnce(Result<M::Reply, Error>) -> Result<(), Error> + Send + Sync + 'static,
@@ -176,7 +177,7 @@ impl<A: Actor> ActorRef<A> {
         M: Message,
     {
         match &self.inner {
-            Inner::Alias(a) => a.live()?.request_from(sender, msg, chain, complete),
+            Inner::Alias(a) => a.live()?.request_from(sender, request, msg, chain, complete),
             Inner::Local(cell) => {
                 let target = Arc::downgrade(cell);
                 let reply = ReplyHandle::forwarding(Forward {
@@ -197,14 +198,19 @@ impl<A: Actor> ActorRef<A> {
                     }),
                     ack_timeout: cell.call_timeout,
                 });
-                cell.push_chained(Box::new(MsgEnvelope {
+                let mut env = MsgEnvelope {
                     msg,
                     sender: Some(sender),
                     reply: Some(reply),
                     chain: Some(chain),
                     path: Box::default(),
-                    trace: crate::trace::current_boxed(),
-                }))?;
+                    meta: crate::actor::Meta::current(),
+                };
+                // The request id on the callee's span, while it can be listened to.
+                if tracing::level_enabled!(tracing::Level::DEBUG) {
+                    env.meta.get_or_insert_with(Box::default).ids.request = request;
+                }
+                cell.push_chained(Box::new(env))?;
                 Ok(None)
             }
             Inner::Remote(r) => {

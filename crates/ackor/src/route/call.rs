@@ -181,7 +181,7 @@ pub(super) fn envelope<A: Handler<M>, M: Message>(msg: M, sender: Option<Pid>) -
         reply: None,
         chain: None,
         path: Box::default(),
-        trace: crate::trace::current_boxed(),
+        meta: crate::actor::Meta::current(),
     })
 }
 
@@ -287,7 +287,7 @@ where
                     reply: Some(handle),
                     chain,
                     path,
-                    trace: crate::trace::current_boxed(),
+                    meta: crate::actor::Meta::current(),
                 });
                 match cell.push_chained(env) {
                     Ok(()) => CallState::Waiting(receiver),

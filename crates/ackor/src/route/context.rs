@@ -210,7 +210,7 @@ impl<A: Actor> Context<A> {
         let id = self.requests.next_id();
         let shared = Shared::<A, M::Reply>::new(id, &self.cell);
         let completer = shared.clone();
-        let guard = to.request_from(self.pid().clone(), msg, chain, move |outcome| {
+        let guard = to.request_from(self.pid().clone(), id, msg, chain, move |outcome| {
             completer.complete(outcome)
         })?;
         tracing::trace!(pid = %self.pid(), request = id, to = %to.pid(), chain = ?chain, "request sent");

@@ -106,6 +106,8 @@ impl Node {
                     path: Vec::new(),
                     reply: None,
                     trace: crate::trace::current(),
+                    call_id: 0,
+                    important: false,
                 })
                 .map_err(|(e, _)| e);
         }

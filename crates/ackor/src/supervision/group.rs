@@ -184,7 +184,7 @@ impl Group {
                 reply: None,
                 chain: None,
                 path: Box::default(),
-                trace: crate::trace::current_boxed(),
+                meta: crate::actor::Meta::current(),
             });
             cell.mailbox.push_user_over(env).is_ok()
         });

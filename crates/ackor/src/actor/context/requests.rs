@@ -21,7 +21,7 @@ impl<A: Actor> Context<A> {
         let Some(entry) = self.requests.remove(id) else {
             return;
         };
-        let _span = tracing::trace_span!("continuation", pid = %self.pid(), request = id).entered();
+        let _span = tracing::debug_span!("ackor.continuation", pid = %self.pid(), request_id = id).entered();
         tracing::trace!(ok = outcome.is_ok(), "request complete");
         self.chain = entry.chain();
         shared.run(actor, self, outcome);
@@ -29,7 +29,7 @@ impl<A: Actor> Context<A> {
 
     /// Completes a request the actor itself settled (timeout, stop) with `error`.
     pub(crate) fn fail_request(&mut self, entry: Entry<A>, actor: &mut A, error: Error) {
-        let _span = tracing::trace_span!("continuation", pid = %self.pid(), request = entry.id()).entered();
+        let _span = tracing::debug_span!("ackor.continuation", pid = %self.pid(), request_id = entry.id()).entered();
         tracing::trace!(%error, "request failed");
         self.chain = entry.chain();
         let pending: Arc<dyn Pending<A>> = entry.pending.clone();

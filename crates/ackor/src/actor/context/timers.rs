@@ -180,6 +180,6 @@ fn self_envelope<A: Handler<M>, M: Message>(msg: M, sender: Option<Pid>) -> Box<
         reply: None,
         chain: None,
         path: Box::default(),
-        trace: crate::trace::current_boxed(),
+        meta: crate::actor::Meta::current(),
     })
 }

@@ -61,11 +61,19 @@ impl Handler<Get> for Counter {
 
 /// Starts the node the benches use (call inside the runtime).
 pub async fn start_node() -> Result<Node, BenchError> {
-    Ok(Node::builder()
-        .name("bench@local")
-        .mailbox_capacity(MAILBOX)
-        .start()
-        .await?)
+    start_node_with(false).await
+}
+
+/// [`start_node`], with ackor's detailed metrics (sampled every second) if `detailed`:
+/// the telemetry probe measures what they cost.
+pub async fn start_node_with(detailed: bool) -> Result<Node, BenchError> {
+    let builder = Node::builder().name("bench@local").mailbox_capacity(MAILBOX);
+    let builder = if detailed {
+        builder.detailed_metrics(Duration::from_secs(1))
+    } else {
+        builder
+    };
+    Ok(builder.start().await?)
 }
 
 /// Spawns a counter and waits until it has started.

@@ -119,19 +119,26 @@ impl AckorNodes {
     /// Starts both nodes (call inside the runtime) with `links_per_peer` TCP links each
     /// way, and connects them (one call from A to B and back).
     pub async fn start(links_per_peer: usize) -> Result<AckorNodes, BenchError> {
+        Self::start_with(links_per_peer, false).await
+    }
+
+    /// [`AckorNodes::start`], with ackor's detailed metrics (sampled every second) if
+    /// `detailed`: the telemetry probe measures what they cost.
+    pub async fn start_with(links_per_peer: usize, detailed: bool) -> Result<AckorNodes, BenchError> {
         let config = || RemoteConfig::new(COOKIE).links_per_peer(links_per_peer);
-        let a = Node::builder()
-            .name("a@127.0.0.1:0")
-            .remote(config())
-            .call_timeout(Duration::from_secs(60))
-            .start()
-            .await?;
-        let b = Node::builder()
-            .name("b@127.0.0.1:0")
-            .remote(config())
-            .call_timeout(Duration::from_secs(60))
-            .start()
-            .await?;
+        let builder = |name: &str| {
+            let builder = Node::builder()
+                .name(name)
+                .remote(config())
+                .call_timeout(Duration::from_secs(60));
+            if detailed {
+                builder.detailed_metrics(Duration::from_secs(1))
+            } else {
+                builder
+            }
+        };
+        let a = builder("a@127.0.0.1:0").start().await?;
+        let b = builder("b@127.0.0.1:0").start().await?;
         let nodes = AckorNodes {
             a,
             b,

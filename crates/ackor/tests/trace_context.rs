@@ -137,7 +137,10 @@ async fn a_call_from_a_to_b_to_c_is_one_trace() {
     // (a local call from outside any actor) has none.
     let with_call_id: Vec<&HashMap<String, String>> = handled
         .iter()
-        .filter(|f| f.get("call_id").is_some_and(|id| id.parse::<u64>().is_ok_and(|id| id != 0)))
+        .filter(|f| {
+            f.get("call_id")
+                .is_some_and(|id| id.parse::<u64>().is_ok_and(|id| id != 0))
+        })
         .collect();
     assert_eq!(with_call_id.len(), 2, "b and c show their call ids: {handled:?}");
     assert!(with_call_id.iter().all(|f| !f["pid"].contains(a.name().as_str())));

@@ -15,6 +15,7 @@ use std::time::Duration;
 use ackor_bench::remote::ackor_remote::AckorNodes;
 use ackor_bench::{BenchError, ackor_impl, run_on_worker, runtime};
 use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// Installs what `mode` listens with; true if the nodes should record detailed metrics.
 fn install(mode: &str) -> Result<bool, BenchError> {
@@ -26,7 +27,7 @@ fn install(mode: &str) -> Result<bool, BenchError> {
             let subscriber = tracing_subscriber::registry()
                 .with(tracing_subscriber::filter::LevelFilter::DEBUG)
                 .with(tracing_subscriber::fmt::layer().with_writer(std::io::sink));
-            tracing::subscriber::set_global_default(subscriber)?;
+            subscriber.try_init()?;
             Ok(false)
         }
         "metrics" | "detailed" => {
@@ -42,7 +43,9 @@ fn install(mode: &str) -> Result<bool, BenchError> {
 fn main() -> Result<(), BenchError> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (Some(mode), Some(op)) = (args.first(), args.get(1)) else {
-        return Err("usage: telemetry_probe off|tracing|metrics|detailed local_tell|remote_tell [N] [REPEAT]".into());
+        return Err(
+            "usage: telemetry_probe off|tracing|metrics|detailed local_tell|remote_tell [N] [REPEAT]".into(),
+        );
     };
     let n: u64 = args.get(2).map_or(Ok(1_000_000), |s| s.parse())?;
     let repeat: usize = args.get(3).map_or(Ok(5), |s| s.parse())?;
@@ -69,9 +72,13 @@ fn main() -> Result<(), BenchError> {
             other => return Err::<_, BenchError>(format!("unknown operation {other}").into()),
         }
         Ok(times)
-    })?;
+    })??;
     for t in &times {
-        println!("{mode} {} {:.2} M msg/s", args[1], n as f64 / t.as_secs_f64() / 1e6);
+        println!(
+            "{mode} {} {:.2} M msg/s",
+            args[1],
+            n as f64 / t.as_secs_f64() / 1e6
+        );
     }
     Ok(())
 }

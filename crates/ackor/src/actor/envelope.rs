@@ -175,7 +175,12 @@ where
         match (&mut self.meta, trace) {
             (Some(meta), trace) => meta.trace = trace,
             (None, None) => {}
-            (None, trace) => self.meta = Some(Box::new(Meta { trace, ..Meta::default() })),
+            (None, trace) => {
+                self.meta = Some(Box::new(Meta {
+                    trace,
+                    ..Meta::default()
+                }))
+            }
         }
     }
 

@@ -220,8 +220,12 @@ async fn message_loop<A: Actor>(
 ) -> Result<Ending, Killed> {
     let supervised = cell.overseer.get().is_some();
     // Detailed metrics: how long each handler takes (off by default: two clock reads
-    // and a lookup of the histogram per message).
-    let timed = ctx.node.config().detailed_metrics.is_some();
+    // per message). The histogram is looked up once per instance.
+    let timing = ctx
+        .node
+        .config()
+        .detailed_metrics
+        .map(|_| metrics::histogram!("ackor_handler_seconds", "actor" => std::any::type_name::<A>()));
     loop {
         let holding = ctx.requests.holding();
         rx.set_user_paused(holding);
@@ -281,7 +285,7 @@ async fn message_loop<A: Actor>(
                 // stays out of this loop's state (and so out of every idle actor's).
                 let plain = came_with.is_none()
                     && !followed
-                    && !timed
+                    && timing.is_none()
                     && !tracing::level_enabled!(tracing::Level::DEBUG);
                 let handling = if plain {
                     Either::Right(env.handle(actor, ctx))
@@ -298,7 +302,11 @@ async fn message_loop<A: Actor>(
                         request_id = tracing::field::Empty,
                     );
                     let ids = env.ids();
-                    for (field, id) in [("call_id", ids.call), ("delivery_id", ids.delivery), ("request_id", ids.request)] {
+                    for (field, id) in [
+                        ("call_id", ids.call),
+                        ("delivery_id", ids.delivery),
+                        ("request_id", ids.request),
+                    ] {
                         if id != 0 {
                             span.record(field, id);
                         }
@@ -308,7 +316,7 @@ async fn message_loop<A: Actor>(
                         inner: env.handle(actor, ctx),
                         trace,
                         follow: followed.then_some((stats, message)),
-                        timing: timed.then(|| (std::any::type_name::<A>(), std::time::Instant::now())),
+                        timing: timing.as_ref().map(|h| (h, std::time::Instant::now())),
                     };
                     Either::Left(Box::pin(decorated.instrument(span)))
                 };
@@ -471,8 +479,8 @@ pin_project_lite::pin_project! {
         inner: F,
         trace: Option<TraceContext>,
         follow: Option<(&'a ProcessStats, &'static str)>,
-        // The actor type, and when the handler started.
-        timing: Option<(&'static str, std::time::Instant)>,
+        // The histogram of the actor type, and when the handler started.
+        timing: Option<(&'a metrics::Histogram, std::time::Instant)>,
     }
 }
 
@@ -489,9 +497,8 @@ impl<F: Future> Future for Decorated<'_, F> {
             if let (Some((stats, message)), Some(trace)) = (this.follow, this.trace) {
                 stats.record(message, trace.trace_id, trace.span_id);
             }
-            if let Some((actor, started)) = *this.timing {
-                metrics::histogram!("ackor_handler_seconds", "actor" => actor)
-                    .record(started.elapsed().as_secs_f64());
+            if let Some((histogram, started)) = this.timing {
+                histogram.record(started.elapsed().as_secs_f64());
             }
         }
         polled

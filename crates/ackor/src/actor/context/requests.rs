@@ -29,7 +29,8 @@ impl<A: Actor> Context<A> {
 
     /// Completes a request the actor itself settled (timeout, stop) with `error`.
     pub(crate) fn fail_request(&mut self, entry: Entry<A>, actor: &mut A, error: Error) {
-        let _span = tracing::debug_span!("ackor.continuation", pid = %self.pid(), request_id = entry.id()).entered();
+        let _span =
+            tracing::debug_span!("ackor.continuation", pid = %self.pid(), request_id = entry.id()).entered();
         tracing::trace!(%error, "request failed");
         self.chain = entry.chain();
         let pending: Arc<dyn Pending<A>> = entry.pending.clone();

@@ -238,11 +238,9 @@ pub fn node_text(info: &NodeInfo) -> String {
     let i = &info.important;
     let nacked: Vec<String> = i.nacked.iter().map(|(r, n)| format!("{r}={n}")).collect();
     let mut out = format!(
-        "node       {} (creation {}, up {} s, listening on {})
-         processes  {} ({} requests in flight)
-         important  sent {}, acked {}, nacked {}, resent {}, deduplicated {}, responses ignored {}
-
-",
+        "node       {} (creation {}, up {} s, listening on {})\n\
+         processes  {} ({} requests in flight)\n\
+         important  sent {}, acked {}, nacked {}, resent {}, deduplicated {}, responses ignored {}\n\n",
         info.name,
         info.creation,
         info.uptime_ms / 1000,
@@ -301,18 +299,17 @@ pub fn process_text(d: &ProcessDetail) -> String {
         }
     };
     let mut out = format!(
-        "pid           {}
-name          {}
-type          {}
-state         {}
-         mailbox       {}/{} (system {})
-handled       {}
-requests      {} in flight, {} stashed
-         last failure  {}
-links         {}
-monitors      {}
-monitored by  {}
-",
+        "pid           {}\n\
+         name          {}\n\
+         type          {}\n\
+         state         {}\n\
+         mailbox       {}/{} (system {})\n\
+         handled       {}\n\
+         requests      {} in flight, {} stashed\n\
+         last failure  {}\n\
+         links         {}\n\
+         monitors      {}\n\
+         monitored by  {}\n",
         p.pid,
         p.name.as_deref().unwrap_or("-"),
         p.actor_type,

@@ -185,10 +185,18 @@ impl Remote {
         &self.important
     }
 
-    /// Every peer this node knows, as introspection shows it, ordered by name.
+    /// The peers this node is linked to, dials, or still owes something (unacknowledged
+    /// sends, monitors, links), as introspection shows them, ordered by name. (A peer
+    /// that only ever dialed in and is gone, such as a command-line client, is left out.)
     pub(crate) fn peers_info(&self) -> Vec<PeerInfo> {
         let peers: Vec<Arc<Peer>> = lock(&self.peers).values().cloned().collect();
-        let mut infos: Vec<PeerInfo> = peers.iter().map(|p| p.info()).collect();
+        let mut infos: Vec<PeerInfo> = peers
+            .iter()
+            .map(|p| p.info())
+            .filter(|p| {
+                p.status != "idle" || p.links > 0 || p.unacked_important > 0 || p.monitors > 0 || p.linked > 0
+            })
+            .collect();
         infos.sort_by(|a, b| a.node.cmp(&b.node));
         infos
     }

@@ -163,17 +163,20 @@ impl Peer {
     pub(crate) fn info(&self) -> PeerInfo {
         let get = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
         let st = self.lock();
+        let incoming = st.incoming.iter().filter(|(task, _)| !task.is_finished()).count();
         PeerInfo {
             node: self.name.to_string(),
             creation: st.creation,
             status: match st.status {
+                // Links the peer dialed carry its traffic here: up too.
+                Status::Up => "up",
+                _ if incoming > 0 => "up",
                 Status::Idle => "idle",
                 Status::Connecting => "connecting",
-                Status::Up => "up",
                 Status::Backoff(_) => "backoff",
             }
             .to_string(),
-            links: st.out.len() + st.incoming.iter().filter(|(task, _)| !task.is_finished()).count(),
+            links: st.out.len() + incoming,
             bytes_sent: get(&self.stats.bytes_sent),
             bytes_received: get(&self.stats.bytes_received),
             frames_sent: get(&self.stats.frames_sent),

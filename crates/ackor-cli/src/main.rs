@@ -12,6 +12,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 use client::ClientArgs;
 use exit::Failure;
@@ -128,13 +132,38 @@ fn main() -> ExitCode {
         Command::Node { .. } => "info",
         _ => "error",
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
-        )
+    let log_filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+    let log = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .init();
+        .with_filter(log_filter);
+    // `ackor node --otlp URL`: ackor's spans (DEBUG) go to the collector whatever the log
+    // level; the guard sends what is left at the end.
+    let otlp_url = match &cli.command {
+        Command::Node(args) => args.otlp.clone().map(|url| (url, node_cmd::service_name(args))),
+        _ => None,
+    };
+    let (otlp, otlp_guard) = match otlp_url {
+        None => (None, None),
+        Some((url, service)) => match ackor::telemetry::otlp::layer(&url, &service) {
+            Ok((layer, guard)) => {
+                let spans = Targets::new().with_target("ackor", tracing::Level::DEBUG);
+                (Some(layer.with_filter(spans)), Some(guard))
+            }
+            Err(e) => {
+                eprintln!("ackor: --otlp: {e}");
+                return ExitCode::from(exit::USAGE);
+            }
+        },
+    };
+    let exporting = otlp.is_some();
+    tracing_subscriber::registry().with(log).with(otlp).init();
+    if exporting && let Command::Node(args) = &cli.command {
+        tracing::info!(
+            url = args.otlp.as_deref().unwrap_or_default(),
+            "exporting traces over OTLP"
+        );
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -181,6 +210,8 @@ fn main() -> ExitCode {
     // Nothing left behind keeps the process alive: tasks still running (a blocking
     // read of standard input, say) get a short grace, then the process exits.
     runtime.shutdown_timeout(Duration::from_secs(1));
+    // `exit` runs no destructor: the spans still queued are sent now.
+    drop(otlp_guard);
     let code = match outcome {
         Ok(()) => exit::OK,
         Err(failure) => {

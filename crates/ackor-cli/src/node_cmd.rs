@@ -5,6 +5,10 @@
 //! With `--metrics ADDR` it serves its metrics in the Prometheus format at
 //! `http://ADDR/metrics` and prints `metrics <url>` once ready (after the other lines).
 //!
+//! With `--otlp URL` it exports a span per handled message to an OpenTelemetry collector
+//! (main.rs adds the layer to the subscriber, before the runtime starts, and flushes it
+//! at the end).
+//!
 //! With `--cluster` (or `[cluster]` in the config file) the node joins a cluster: it
 //! prints `gossip <addr>` after `listening <name>`, then one line per membership event
 //! (`member up <node>`, `member left <node>`, `member down <node>`), and leaves the
@@ -36,11 +40,32 @@ pub struct NodeArgs {
     /// picks a free port (the `metrics` line printed once ready tells which).
     #[arg(long, env = "ACKOR_METRICS", value_name = "ADDR")]
     pub metrics: Option<std::net::SocketAddr>,
+    /// Export the node's traces to the OpenTelemetry collector at URL over OTLP/HTTP
+    /// (protobuf; plain http://, e.g. http://localhost:4318, which gets the path
+    /// /v1/traces): a span per handled message, with ackor's trace ids, so that a call
+    /// across nodes is one trace. The service name is OTEL_SERVICE_NAME, else the node
+    /// name before the `@`.
+    #[arg(long, env = "ACKOR_OTLP", value_name = "URL")]
+    pub otlp: Option<String>,
     /// Also stop (gracefully) when standard input reaches its end, for a parent
     /// process that holds a pipe to the node. Off by default: the node never reads
     /// standard input.
     #[arg(long)]
     pub stop_on_stdin_eof: bool,
+}
+
+/// The `service.name` of the node's traces: `OTEL_SERVICE_NAME`, else the node name
+/// before its `@` (from `--name` or `ACKOR_NAME`), else `ackor`.
+pub fn service_name(args: &NodeArgs) -> String {
+    std::env::var("OTEL_SERVICE_NAME")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| {
+            let name = args.name.as_deref()?;
+            Some(name.split('@').next().unwrap_or(name).to_string())
+        })
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "ackor".to_string())
 }
 
 /// Runs the node until a signal (or, if asked, the end of standard input).

@@ -438,3 +438,64 @@ async fn metrics_address_from_the_config_file_is_used_and_a_bad_one_refused() {
     assert_eq!(out.code, Some(2), "{}", out.stderr);
     assert!(out.stderr.contains("metrics address"), "{}", out.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otlp_sends_the_nodes_spans_to_the_collector() {
+    use std::sync::{Arc, Mutex};
+    // An OTLP/HTTP receiver that keeps every body (ackor's own tests decode them; here
+    // it is enough to find the span and service names in the protobuf).
+    // (content type, body) of each request.
+    type Bodies = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+    let bodies: Bodies = Arc::default();
+    let kept = bodies.clone();
+    let app = axum::Router::new().route(
+        "/v1/traces",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+            let kept = kept.clone();
+            async move {
+                let content_type = headers
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
+                kept.lock().unwrap().push((content_type, body.to_vec()));
+                ([("content-type", "application/x-protobuf")], Vec::<u8>::new())
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let mut a = NodeProc::start(
+        &["--name", "traced@127.0.0.1:0", "--cookie", COOKIE, "--otlp", &url],
+        &[],
+    )
+    .await;
+    let ping = run(&["ping", &a.name], &[]).await;
+    assert_eq!(ping.code, Some(0), "{}", ping.stderr);
+    // The node sends what it still holds as it stops.
+    a.signal("TERM");
+    assert_eq!(a.exit_code().await, Some(0), "{}", a.stderr());
+    server.abort();
+
+    let bodies = std::mem::take(&mut *bodies.lock().unwrap());
+    assert!(!bodies.is_empty(), "nothing exported: {}", a.stderr());
+    let has = |text: &str| {
+        bodies
+            .iter()
+            .any(|(_, b)| b.windows(text.len()).any(|w| w == text.as_bytes()))
+    };
+    assert!(bodies.iter().all(|(ct, _)| ct == "application/x-protobuf"));
+    assert!(has("ackor.handle"), "the handle spans");
+    assert!(has("Echo"), "echo's span, from the ping");
+    assert!(has("traced"), "service.name is the node name before the @");
+
+    let bad = run(
+        &["node", "--name", "x@127.0.0.1:0", "--otlp", "ftp://collector/"],
+        &[],
+    )
+    .await;
+    assert_eq!(bad.code, Some(2), "{}", bad.stderr);
+    assert!(bad.stderr.contains("--otlp"), "{}", bad.stderr);
+}

@@ -20,7 +20,8 @@
 //   monitor/             exit reasons, Down/Exit signals, monitors and links as data
 //   mailbox/             the three lanes, generic over what they carry
 //   identity, error, fasthash, telemetry, trace   leaves (telemetry: the metrics
-//                        table; trace: the trace context a handled message carries)
+//                        table, OTLP export; trace: the trace context a handled message
+//                        carries)
 //
 // A module uses only modules of its own layer or below; never one above. Where a lower
 // layer must reach up, it defines a trait the upper one implements (remote::Inbound,
@@ -210,6 +211,7 @@
 //!
 #![cfg_attr(feature = "macros", doc = include_str!("../docs/macros.md"))]
 #![doc = include_str!("../docs/metrics.md")]
+#![doc = include_str!("../docs/tracing.md")]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -226,7 +228,6 @@ mod remote;
 mod route;
 pub mod stream;
 pub mod supervision;
-#[doc(hidden)]
 pub mod telemetry;
 pub mod testing;
 pub mod trace;

@@ -4,7 +4,8 @@
 //!
 //! While a subscriber listens at `DEBUG` for target `ackor`, every handled message
 //! runs in a span `ackor.handle` with the fields `actor`, `message`, `pid`,
-//! `trace_id` and `span_id` (W3C `traceparent` sizes: 128 and 64 bits, in hex). A
+//! `trace_id` and `span_id` (W3C `traceparent` sizes: 128 and 64 bits, in hex), and
+//! `parent_span_id`, the sender's span, when the message came with a trace. A
 //! message that comes without a trace starts one; a message sent while a handler
 //! runs (from the handler's own task: `ActorRef::send`, `call`, `send_important`, the
 //! `Context` verbs, local or remote) carries the handler's trace, and its handling is
@@ -13,6 +14,9 @@
 //!
 //! When nothing listens at that level, no trace is made and nothing is carried: the
 //! cost is a check of the span's level per message.
+//!
+//! With the feature `otlp`, `telemetry::otlp` exports these spans to an OpenTelemetry
+//! collector with these very ids: a call chain across nodes is one trace there.
 //!
 //! ```
 //! use ackor::trace::TraceContext;

@@ -16,7 +16,7 @@
 //! | 4 | `remote/`: links, handshake, framing, wire, peers |
 //! | 3 | `monitor/`: exit signals, monitors and links as data |
 //! | 2 | `mailbox/`: the three lanes |
-//! | 1 | leaves: `identity.rs`, `error.rs`, `fasthash.rs`, `telemetry.rs` (the metrics table), `trace.rs` (trace context) |
+//! | 1 | leaves: `identity.rs`, `error.rs`, `fasthash.rs`, `telemetry/` (the metrics table, OTLP export), `trace.rs` (trace context) |
 //!
 //! A use is any `crate::<name>` in code: `use` lines, grouped `use crate::{a::X, b::Y}`
 //! (one use per item) and inline paths such as `crate::remote::table::<A>()`. Comments

@@ -32,6 +32,8 @@ pub fn ackor() -> Command {
         "ACKOR_PHI_THRESHOLD",
         "ACKOR_INITIAL_INTERVAL",
         "ACKOR_METRICS",
+        "ACKOR_OTLP",
+        "OTEL_SERVICE_NAME",
         "RUST_LOG",
     ] {
         cmd.env_remove(var);

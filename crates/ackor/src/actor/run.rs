@@ -300,6 +300,7 @@ async fn message_loop<A: Actor>(
                         call_id = tracing::field::Empty,
                         delivery_id = tracing::field::Empty,
                         request_id = tracing::field::Empty,
+                        parent_span_id = tracing::field::Empty,
                     );
                     let ids = env.ids();
                     for (field, id) in [
@@ -448,14 +449,21 @@ impl<A: Actor> Drop for ExitGuard<A> {
 }
 
 /// The trace a message is handled in: a child of the one it came with, or (only while
-/// its span is listened to or the process is followed) a new one; recorded on the span.
+/// its span is listened to or the process is followed) a new one; recorded on the span,
+/// with the sender's span as `parent_span_id` (what OTLP export needs to draw the tree).
 fn handling_trace(
     span: &tracing::Span,
     came_with: Option<TraceContext>,
     followed: bool,
 ) -> Option<TraceContext> {
     let trace = match came_with {
-        Some(parent) => parent.child(),
+        Some(parent) => {
+            span.record(
+                "parent_span_id",
+                tracing::field::display(format_args!("{:016x}", parent.span_id)),
+            );
+            parent.child()
+        }
         None if span.is_disabled() && !followed => return None,
         None => TraceContext::root(),
     };

@@ -1,5 +1,12 @@
 //! ackor's metrics in one place: the table of the crate docs' "Metrics" section
 //! (`docs/metrics.md`) is the list, and [`describe`] reads it, so the two cannot part.
+//!
+//! With the feature `otlp`, the module `otlp` exports the `ackor.handle` spans (see
+//! [`trace`](crate::trace)) to an OpenTelemetry collector, with ackor's own trace and
+//! span ids.
+
+#[cfg(feature = "otlp")]
+pub mod otlp;
 
 /// The kind of a metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +34,7 @@ pub struct Metric {
     pub help: &'static str,
 }
 
-const TABLE: &str = include_str!("../docs/metrics.md");
+const TABLE: &str = include_str!("../../docs/metrics.md");
 
 /// Every metric ackor records, from the table in the crate docs.
 ///

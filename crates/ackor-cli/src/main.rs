@@ -6,6 +6,7 @@ mod config;
 mod demo;
 mod exit;
 mod node_cmd;
+mod observe;
 mod output;
 
 use std::process::ExitCode;
@@ -122,6 +123,12 @@ enum Command {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Serves a web page that shows a node and its peers live: nodes and links,
+    /// processes with mailbox depths and message rates, important-delivery outcomes,
+    /// requests in flight and stashes; click a process to follow its messages' trace
+    /// ids. Prints `observing <url>` once serving; runs until SIGINT (Ctrl-C) or SIGTERM.
+    #[command(after_help = exit::HELP)]
+    Observe(observe::ObserveArgs),
 }
 
 fn main() -> ExitCode {
@@ -130,6 +137,7 @@ fn main() -> ExitCode {
     // a client command prints its outcome and logs only errors.
     let default_filter = match cli.command {
         Command::Node { .. } => "info",
+        Command::Observe(_) => "warn",
         _ => "error",
     };
     let log_filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -188,6 +196,7 @@ fn main() -> ExitCode {
             json,
             client,
         } => runtime.block_on(client::inspect(client, node, pid, json)),
+        Command::Observe(args) => runtime.block_on(observe::run(args)),
         Command::SendImportant {
             node,
             name,

@@ -9,6 +9,9 @@
 //! (main.rs adds the layer to the subscriber, before the runtime starts, and flushes it
 //! at the end).
 //!
+//! With `--observe ADDR` it serves the web observer for itself (and the peers it is
+//! connected to) at `http://ADDR/` and prints `observe <url>` once ready (last).
+//!
 //! With `--cluster` (or `[cluster]` in the config file) the node joins a cluster: it
 //! prints `gossip <addr>` after `listening <name>`, then one line per membership event
 //! (`member up <node>`, `member left <node>`, `member down <node>`), and leaves the
@@ -47,6 +50,11 @@ pub struct NodeArgs {
     /// name before the `@`.
     #[arg(long, env = "ACKOR_OTLP", value_name = "URL")]
     pub otlp: Option<String>,
+    /// Serve the web observer for this node at http://ADDR/ (as `ackor observe` does
+    /// for another node); port 0 picks a free port (the `observe` line printed once
+    /// ready tells which). No authentication: keep it on a loopback address.
+    #[arg(long, env = "ACKOR_OBSERVE", value_name = "ADDR")]
+    pub observe: Option<std::net::SocketAddr>,
     /// Also stop (gracefully) when standard input reaches its end, for a parent
     /// process that holds a pipe to the node. Off by default: the node never reads
     /// standard input.
@@ -122,6 +130,16 @@ pub async fn run(args: NodeArgs) -> Result<(), Failure> {
     if let Some(addr) = metrics {
         match ackor_cli::metrics_endpoint::serve(addr).await {
             Ok(bound) => say(&format!("metrics http://{bound}/metrics")),
+            Err(e) => {
+                node.shutdown().await;
+                return Err(Failure::runtime(e));
+            }
+        }
+    }
+    if let Some(addr) = args.observe {
+        let timeout = settings.call_timeout.unwrap_or(std::time::Duration::from_secs(5));
+        match crate::observe::serve_node(&node, addr, timeout).await {
+            Ok(bound) => say(&format!("observe http://{bound}/")),
             Err(e) => {
                 node.shutdown().await;
                 return Err(Failure::runtime(e));

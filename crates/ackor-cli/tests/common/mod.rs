@@ -34,6 +34,7 @@ pub fn ackor() -> Command {
         "ACKOR_METRICS",
         "ACKOR_OTLP",
         "OTEL_SERVICE_NAME",
+        "ACKOR_OBSERVE",
         "RUST_LOG",
     ] {
         cmd.env_remove(var);

@@ -1,7 +1,9 @@
 //! Actors every `ackor node` process hosts, registered by name:
 //!
-//! - `echo` ([`Echo`]): answers [`Ping`] with the text and the node's name;
-//! - `relay` ([`Relay`]): answers [`Forward`] by calling `echo` on another node, so a
+//! - `echo` ([`Echo`]): answers [`Ping`] with the text and the node's name; other
+//!   nodes may also spawn more of it ([`Node::spawn_remote`], kind `ackor.cli.echo.v1`);
+//! - `relay` ([`Relay`]): answers [`Forward`] by calling `echo` on another node, and
+//!   [`ForwardImportant`] with a burst of important sends to a process there, so a
 //!   test can make two node processes talk to each other;
 //! - `sink` ([`Sink`]): takes [`Ping`] too, but slowly ([`SINK_DELAY`] each) and with
 //!   room for one message, so a second important send soon after the first is refused
@@ -12,7 +14,7 @@
 //! (What `ackor ps` and `ackor inspect` show comes from the `ackor.inspect` service
 //! every node answers by itself: see `ackor::inspect`.)
 
-use ackor::{Actor, BoxError, Context, Error, Message, Node, ProcessId, RemoteMessage, Reply};
+use ackor::{Actor, BoxError, Context, Error, Message, Node, ProcessId, RemoteActor, RemoteMessage, Reply};
 use ackor_cluster::Cluster;
 use serde::{Deserialize, Serialize};
 
@@ -41,6 +43,23 @@ pub struct Forward {
     pub node: String,
     /// The text to send.
     pub text: String,
+}
+
+/// Asks `relay` to send `count` important [`Ping`]s with `text`, all at once, to the
+/// process registered as `name` on `node`; the reply is `count` once every one is
+/// acknowledged, or the first error.
+#[derive(Debug, Serialize, Deserialize, Message, RemoteMessage)]
+#[message(reply = u32)]
+#[remote(tag = "ackor.cli.forward_important.v1")]
+pub struct ForwardImportant {
+    /// The node of the recipient.
+    pub node: String,
+    /// The recipient's registered name there.
+    pub name: String,
+    /// The text of each ping.
+    pub text: String,
+    /// How many to send.
+    pub count: u32,
 }
 
 /// Asks `ackor.members` for the cluster members its node sees: `None` when the node
@@ -82,6 +101,10 @@ impl Actor for Echo {
     }
 }
 
+impl RemoteActor for Echo {
+    const KIND: &'static str = "ackor.cli.echo.v1";
+}
+
 /// Calls `echo` on other nodes on request.
 pub struct Relay;
 
@@ -96,6 +119,23 @@ impl Actor for Relay {
     async fn forward(&mut self, msg: Forward, ctx: &mut Context<Self>) -> Reply<String> {
         let id = ProcessId::new("echo", ackor::NodeName::new(&msg.node));
         Reply::from_result(ctx.call_name::<Echo, _>(&id, Ping(msg.text)).await)
+    }
+
+    #[handler]
+    async fn forward_important(&mut self, msg: ForwardImportant, ctx: &mut Context<Self>) -> Reply<u32> {
+        let id = ProcessId::new(msg.name, ackor::NodeName::new(&msg.node));
+        let sends = (0..msg.count).map(|_| {
+            std::future::IntoFuture::into_future(
+                ctx.send_important_name::<Echo, _>(&id, Ping(msg.text.clone())),
+            )
+        });
+        let outcomes = futures_util::future::join_all(sends).await;
+        Reply::from_result(
+            outcomes
+                .into_iter()
+                .collect::<Result<Vec<()>, Error>>()
+                .map(|_| msg.count),
+        )
     }
 }
 
@@ -151,10 +191,11 @@ pub fn start(node: &Node) -> Result<(), Error> {
     start_with(node, None)
 }
 
-/// Spawns `echo`, `relay`, `sink` and `ackor.members` on `node`; `ackor.members`
-/// reports the members of `cluster`.
+/// Spawns `echo`, `relay`, `sink` and `ackor.members` on `node`, and lets other nodes
+/// spawn more `echo`s on it; `ackor.members` reports the members of `cluster`.
 pub fn start_with(node: &Node, cluster: Option<Cluster>) -> Result<(), Error> {
     use ackor::SpawnOptions;
+    node.allow_remote_spawn::<Echo>();
     node.spawn_with::<Echo>((), SpawnOptions::default().name("echo"))?;
     node.spawn_with::<Relay>((), SpawnOptions::default().name("relay"))?;
     node.spawn_with::<Sink>((), SpawnOptions::default().name("sink").mailbox_capacity(1))?;

@@ -161,6 +161,7 @@ async fn run(chromium: PathBuf) {
         .chrome_executable(&chromium)
         .no_sandbox()
         .arg("--disable-gpu")
+        .arg("--disable-dev-shm-usage")
         .window_size(1400, 1100)
         .viewport(None)
         .user_data_dir(&profile)
@@ -250,7 +251,7 @@ async fn run(chromium: PathBuf) {
     .await;
 
     // Follow late-echo (a click on its row), send it messages: their trace ids show up.
-    page.find_element(format!("#processes tr[data-name=\"late-echo\"]"))
+    page.find_element("#processes tr[data-name=\"late-echo\"]")
         .await
         .expect("late-echo's row")
         .click()

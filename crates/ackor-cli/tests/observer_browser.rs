@@ -1,7 +1,8 @@
 //! The web observer in a real browser: headless Chromium, driven over the DevTools
 //! protocol (chromiumoxide), loads the `ackor observe` page of two running `ackor node`
 //! processes and, without reloading it, sees the live process list, an actor spawned
-//! after the page loaded, a burst of important sends moving the acked counter, and the
+//! after the page loaded, a burst of important sends to the observed node moving its
+//! acked counter, and the
 //! trace ids of a followed process's messages; then saves a screenshot to
 //! `<target dir>/observer.png`.
 //!
@@ -212,7 +213,8 @@ async fn run(chromium: PathBuf) {
     )
     .await;
 
-    // A burst of important sends from a to b moves a's acked counter.
+    // A burst of important sends from b to a moves a's acked counter (the messages a
+    // put in a mailbox and acknowledged).
     wait_until(
         &page,
         "/^[0-9]+$/.test(document.getElementById('acked').textContent.trim())",
@@ -222,9 +224,9 @@ async fn run(chromium: PathBuf) {
     let before = acked(&page).await.expect("a number");
     let sent = driver
         .call_name::<Relay, _>(
-            &relay_a,
+            &ProcessId::new("relay", b_name.clone()),
             ForwardImportant {
-                node: b.clone(),
+                node: a.clone(),
                 name: "echo".into(),
                 text: "burst".into(),
                 count: BURST as u32,
@@ -242,11 +244,11 @@ async fn run(chromium: PathBuf) {
         &format!("the acked counter moved from {before} by {BURST}"),
     )
     .await;
-    // b, linked to a, is on the page too.
+    // b, linked to a, is on the page too, with the burst among its sends.
     wait_until(
         &page,
-        &format!("!!document.querySelector('#nodes tr[data-node=\"{b_name}\"]')"),
-        "the peer node",
+        &format!("Number(document.querySelector('#nodes tr[data-node=\"{b_name}\"] td.sent')?.textContent) >= {BURST}"),
+        "the peer node and its important sends",
     )
     .await;
 

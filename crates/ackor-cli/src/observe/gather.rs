@@ -1,20 +1,17 @@
 //! Where the observer's figures come from: the one module that talks to ackor. It asks
-//! each node what it is doing and turns the answers into the page's [`snapshot`] types.
-//!
-//! Today a node answers with what exists: its processes ([`Node::processes`] here, the
-//! `ackor.inspect` service's `ListProcesses` elsewhere) and, for this process's own
-//! node, the peers it is connected to ([`Node::connected_nodes`]). The fields the node
-//! introspection API adds (message counts, important-delivery counters, link figures,
-//! followed messages) stay `None` until it lands; the page shows them as unknown.
+//! each node through the `ackor.inspect` service every node answers
+//! ([`Node::inspect`]: without the network for the observer's own node) and turns the
+//! answers into the page's [`snapshot`](super::snapshot) types.
 
+use std::future::Future;
 use std::time::Duration;
 
-use ackor::{Node, NodeName, Pid, ProcessId, ProcessInfo};
-use ackor_cli::services::{INSPECT, Inspect, ListProcesses};
+use ackor::inspect::{NodeInfo, ProcessDetail, ProcessInfo};
+use ackor::{Node, NodeName, Pid};
 use futures_util::future::join_all;
 use serde::Serialize;
 
-use super::snapshot::{LinkView, NodeView, ProcessView, Snapshot};
+use super::snapshot::{ImportantView, LinkView, NodeView, ProcessView, Snapshot};
 
 /// Asks `target` (and the peers it reports) what they are doing, through `node`.
 #[derive(Clone)]
@@ -29,15 +26,14 @@ pub struct Source {
 pub struct ProcessDetailView {
     /// The process as the table shows it.
     pub info: ProcessView,
-    /// Processes linked to it (`None`: the node does not say).
-    pub links: Option<Vec<String>>,
+    /// Processes linked to it.
+    pub links: Vec<String>,
     /// Processes it monitors.
-    pub monitors: Option<Vec<String>>,
+    pub monitors: Vec<String>,
     /// Processes monitoring it.
-    pub monitored_by: Option<Vec<String>>,
-    /// The last messages it handled while followed, newest last (`None`: the node does
-    /// not record them).
-    pub recent: Option<Vec<HandledView>>,
+    pub monitored_by: Vec<String>,
+    /// The last messages it handled while followed, oldest first.
+    pub recent: Vec<HandledView>,
 }
 
 /// One message a followed process handled.
@@ -47,7 +43,7 @@ pub struct HandledView {
     pub message: String,
     /// Its trace id, 32 hex digits.
     pub trace_id: String,
-    /// Its span id, 16 hex digits.
+    /// The span id of its handling, 16 hex digits.
     pub span_id: String,
     /// When it was handled, Unix milliseconds.
     pub at_unix_ms: u64,
@@ -70,13 +66,15 @@ impl Source {
         }
     }
 
-    /// Asks the target, then every peer it reports (all at once), and puts the answers
-    /// together (rates not yet set).
+    /// Asks the target, then every peer it has a live link to (all at once), and puts
+    /// the answers together (rates not yet set). Peers without a live link are shown
+    /// as links only: asking them would only wait for the timeout.
     pub async fn snapshot(&self) -> Snapshot {
         let first = self.report(&self.target).await;
         let mut peers: Vec<NodeName> = first
             .links
             .iter()
+            .filter(|l| l.status == "up")
             .map(|l| NodeName::new(&l.to))
             .filter(|n| n != &self.target)
             .collect();
@@ -99,69 +97,90 @@ impl Source {
 
     /// One node's answer, or the reason it gave none.
     async fn report(&self, name: &NodeName) -> NodeReport {
+        let inspector = self.node.inspect(name);
+        let (info, processes) = futures_util::future::join(
+            self.bounded(inspector.node()),
+            self.bounded(inspector.processes()),
+        )
+        .await;
         let mut view = NodeView {
             name: name.to_string(),
             ..NodeView::default()
         };
         let mut links = Vec::new();
-        let processes = match self.processes(name).await {
-            Ok(list) => list,
+        match info {
+            Ok(info) => {
+                links = link_views(&info);
+                fill_node_view(&mut view, info);
+            }
+            Err(e) => view.error = Some(e),
+        }
+        let processes = match processes {
+            Ok(list) => list.iter().map(|p| process_view(name, p)).collect(),
             Err(e) => {
-                view.error = Some(e);
+                view.error.get_or_insert(e);
                 Vec::new()
             }
         };
-        if view.error.is_none() {
-            view.process_count = Some(processes.len());
-        }
-        if name == self.node.name() {
-            for peer in self.node.connected_nodes() {
-                links.push(LinkView {
-                    from: name.to_string(),
-                    to: peer.to_string(),
-                    status: "up".into(),
-                    ..LinkView::default()
-                });
-            }
-        }
         NodeReport {
             view,
             links,
-            processes: processes.iter().map(|p| process_view(name, p)).collect(),
+            processes,
         }
     }
 
-    /// A node's processes: this node's without the network, another's from its
-    /// `ackor.inspect` service.
-    async fn processes(&self, name: &NodeName) -> Result<Vec<ProcessInfo>, String> {
-        if name == self.node.name() {
-            return Ok(self.node.processes());
-        }
-        let ask = self
-            .node
-            .call_name::<Inspect, _>(&ProcessId::new(INSPECT, name.clone()), ListProcesses);
+    /// The process `pid` on its node, in detail; `Ok(None)` if it is not (or no longer)
+    /// there. Asking makes its node record the messages it handles for a minute.
+    pub async fn process(&self, pid: &Pid) -> Result<Option<ProcessDetailView>, String> {
+        let detail = self.bounded(self.node.inspect(pid.node()).process(pid)).await?;
+        Ok(detail.map(|d| detail_view(pid.node(), d)))
+    }
+
+    /// `ask`, bounded by the timeout, its error as text.
+    async fn bounded<T>(&self, ask: impl Future<Output = Result<T, ackor::Error>>) -> Result<T, String> {
         match tokio::time::timeout(self.timeout, ask).await {
-            Ok(Ok(list)) => Ok(list),
+            Ok(Ok(answer)) => Ok(answer),
             Ok(Err(e)) => Err(format!("{}: {e}", crate::exit::variant(&e))),
             Err(_) => Err(format!("no answer within {:?}", self.timeout)),
         }
     }
-
-    /// The process `pid` on its node, with what the node says about it; `Ok(None)` if
-    /// it is not (or no longer) there.
-    pub async fn process(&self, pid: &Pid) -> Result<Option<ProcessDetailView>, String> {
-        let list = self.processes(pid.node()).await?;
-        Ok(list.iter().find(|p| &p.pid == pid).map(|p| ProcessDetailView {
-            info: process_view(pid.node(), p),
-            links: None,
-            monitors: None,
-            monitored_by: None,
-            recent: None,
-        }))
-    }
 }
 
-/// A process as the page shows it.
+/// The node's own figures.
+fn fill_node_view(view: &mut NodeView, info: NodeInfo) {
+    let i = info.important;
+    view.creation = Some(info.creation);
+    view.uptime_ms = Some(info.uptime_ms);
+    view.process_count = Some(info.process_count);
+    view.requests_in_flight = Some(info.requests_in_flight);
+    view.important = Some(ImportantView {
+        sent: i.sent,
+        acked: i.acked,
+        nacked: i.nacked,
+        resent: i.resent,
+        deduplicated: i.deduplicated,
+        responses_ignored: i.responses_ignored,
+    });
+}
+
+/// The links a node reports, one per peer.
+fn link_views(info: &NodeInfo) -> Vec<LinkView> {
+    info.peers
+        .iter()
+        .map(|p| LinkView {
+            from: info.name.clone(),
+            to: p.node.clone(),
+            status: p.status.clone(),
+            connections: p.links,
+            rtt_us: p.rtt_us,
+            bytes_sent: p.bytes_sent,
+            bytes_received: p.bytes_received,
+            unacked_important: p.unacked_important,
+        })
+        .collect()
+}
+
+/// A process as the page shows it (its rate is set later, from two snapshots).
 fn process_view(node: &NodeName, p: &ProcessInfo) -> ProcessView {
     ProcessView {
         node: node.to_string(),
@@ -172,21 +191,33 @@ fn process_view(node: &NodeName, p: &ProcessInfo) -> ProcessView {
         mailbox_capacity: p.mailbox_capacity,
         system_len: p.system_len,
         state: p.state.to_string(),
-        ..ProcessView::default()
+        handled: p.handled,
+        rate: None,
+        requests_in_flight: p.requests_in_flight,
+        stashed: p.stashed,
+        last_failure: p.last_failure.clone(),
     }
 }
 
-/// Reads a pid as `Pid`'s `Display` writes it, `<name@host:port.id.creation>` (the
-/// angle brackets optional); `None` if it is not one.
-pub fn parse_pid(text: &str) -> Option<Pid> {
-    let inner = text.trim();
-    let inner = inner.strip_prefix('<').unwrap_or(inner);
-    let inner = inner.strip_suffix('>').unwrap_or(inner);
-    let mut parts = inner.rsplitn(3, '.');
-    let creation = parts.next()?.parse::<u32>().ok()?;
-    let id = parts.next()?.parse::<u64>().ok()?;
-    let node = parts.next().filter(|n| !n.is_empty())?;
-    Some(Pid::new(NodeName::new(node), id, creation))
+/// A followed process as the page shows it.
+fn detail_view(node: &NodeName, d: ProcessDetail) -> ProcessDetailView {
+    let text = |pids: &[Pid]| pids.iter().map(ToString::to_string).collect();
+    ProcessDetailView {
+        info: process_view(node, &d.info),
+        links: text(&d.links),
+        monitors: text(&d.monitors),
+        monitored_by: text(&d.monitored_by),
+        recent: d
+            .recent
+            .into_iter()
+            .map(|m| HandledView {
+                message: m.message,
+                trace_id: m.trace_id,
+                span_id: m.span_id,
+                at_unix_ms: m.at_unix_ms,
+            })
+            .collect(),
+    }
 }
 
 /// Now, in Unix milliseconds.
@@ -194,23 +225,4 @@ fn unix_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_pid_reads_back_from_its_display() {
-        let pid = Pid::new(NodeName::new("a@127.0.0.1:4370"), 12, 1_780_069_418);
-        assert_eq!(parse_pid(&pid.to_string()), Some(pid.clone()));
-        assert_eq!(parse_pid("a@127.0.0.1:4370.12.1780069418"), Some(pid));
-    }
-
-    #[test]
-    fn text_that_is_not_a_pid_reads_as_none() {
-        for text in ["", "<>", "echo", "<a@h:1.x.2>", "<a@h:1.1.-2>", "<.1.2>", "1.2"] {
-            assert_eq!(parse_pid(text), None, "{text:?}");
-        }
-    }
 }

@@ -25,7 +25,7 @@ use serde::Deserialize;
 use tokio::sync::watch;
 
 use super::PERIOD;
-use super::gather::{Source, parse_pid};
+use super::gather::Source;
 use super::snapshot::{Rates, Snapshot};
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
@@ -118,8 +118,9 @@ struct PidQuery {
 
 /// A followed process's detail; asking (again) keeps its node recording its messages.
 async fn process(State(app): State<App>, Query(q): Query<PidQuery>) -> Response {
-    let Some(pid) = parse_pid(&q.pid) else {
-        return (StatusCode::BAD_REQUEST, format!("not a pid: {:?}", q.pid)).into_response();
+    let pid = match q.pid.parse::<ackor::Pid>() {
+        Ok(pid) => pid,
+        Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
     };
     match app.source.process(&pid).await {
         Ok(Some(detail)) => Json(detail).into_response(),

@@ -71,15 +71,15 @@ pub struct LinkView {
     /// `up`, `connecting`, `backoff` or `idle`.
     pub status: String,
     /// TCP connections to the peer.
-    pub connections: Option<usize>,
+    pub connections: usize,
     /// Round-trip time of the last heartbeat, microseconds.
     pub rtt_us: Option<u64>,
     /// Bytes sent to the peer.
-    pub bytes_sent: Option<u64>,
+    pub bytes_sent: u64,
     /// Bytes received from the peer.
-    pub bytes_received: Option<u64>,
+    pub bytes_received: u64,
     /// Important messages to the peer not acknowledged yet.
-    pub unacked_important: Option<usize>,
+    pub unacked_important: usize,
 }
 
 /// One process, as the page's table shows it.
@@ -102,13 +102,13 @@ pub struct ProcessView {
     /// `running`, `in-call`, `stashing`, ...
     pub state: String,
     /// Messages handled so far.
-    pub handled: Option<u64>,
+    pub handled: u64,
     /// Messages handled per second since the previous snapshot.
     pub rate: Option<f64>,
     /// Requests it is waiting on.
-    pub requests_in_flight: Option<usize>,
+    pub requests_in_flight: usize,
     /// User messages it holds back while a request is in flight.
-    pub stashed: Option<usize>,
+    pub stashed: usize,
     /// Why it failed last, if it did.
     pub last_failure: Option<String>,
 }
@@ -126,7 +126,7 @@ impl Rates {
     pub fn apply(&mut self, processes: &mut [ProcessView], now: Instant) {
         let mut next = HashMap::with_capacity(processes.len());
         for p in processes.iter_mut() {
-            let Some(handled) = p.handled else { continue };
+            let handled = p.handled;
             if let Some(&(before, then)) = self.last.get(&p.pid) {
                 let secs = now.duration_since(then).as_secs_f64();
                 if handled >= before && secs > 0.0 {
@@ -147,7 +147,7 @@ mod tests {
     fn process(pid: &str, handled: u64) -> ProcessView {
         ProcessView {
             pid: pid.into(),
-            handled: Some(handled),
+            handled,
             ..ProcessView::default()
         }
     }

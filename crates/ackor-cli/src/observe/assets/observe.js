@@ -76,8 +76,9 @@ function renderNodes(s) {
     cell(tr, duration(n.uptime_ms), 'num');
     cell(tr, n.process_count, 'num');
     cell(tr, n.requests_in_flight, 'num');
-    cell(tr, n.important && n.important.acked, 'num');
-    cell(tr, n.important && sum(n.important.nacked), 'num');
+    cell(tr, n.important && n.important.sent, 'num sent');
+    cell(tr, n.important && n.important.acked, 'num acked');
+    cell(tr, n.important && sum(n.important.nacked), 'num nacked');
     cell(tr, n.error ? n.error : 'answering', n.error ? 'error' : '');
     return tr;
   }));
@@ -134,8 +135,11 @@ function renderGraph(s) {
     const circle = svg('circle', { cx: x, cy: y, r: 9, class: cls });
     circle.dataset.node = n;
     parts.push(circle);
+    const title = svg('title', {});
+    title.textContent = n;
+    circle.appendChild(title);
     const label = svg('text', { x, y: y + 22 });
-    label.textContent = n;
+    label.textContent = n.split('@')[0];
     parts.push(label);
   }
   $('graph').replaceChildren(...parts);
@@ -173,7 +177,8 @@ function renderProcesses(s) {
     cell(tr, p.node);
     cell(tr, p.pid, 'mono');
     cell(tr, p.name);
-    cell(tr, p.actor_type, 'mono');
+    // The type's last path segment; the whole path in its tooltip.
+    cell(tr, p.actor_type.split('::').pop(), 'mono').title = p.actor_type;
     cell(tr, mailbox(p));
     cell(tr, p.system_len, 'num');
     cell(tr, p.state);
@@ -239,8 +244,10 @@ function renderDetail(d) {
     return [dt, dd];
   }));
   const note = $('recent-note');
-  note.hidden = d.recent !== null;
-  note.textContent = 'Its node does not record the messages a process handles.';
+  note.hidden = !!(d.recent && d.recent.length);
+  note.textContent = d.recent
+    ? 'None yet: its node records the messages it handles from now on (for a minute after the last look).'
+    : 'Its node does not record the messages a process handles.';
   const recent = (d.recent || []).slice().reverse();
   replaceRows($('recent'), recent.map((m) => {
     const tr = document.createElement('tr');

@@ -128,3 +128,7 @@ async fn process(State(app): State<App>, Query(q): Query<PidQuery>) -> Response 
         Err(e) => (StatusCode::BAD_GATEWAY, format!("{}: {e}", pid.node())).into_response(),
     }
 }
+
+#[cfg(test)]
+#[path = "server_tests.rs"]
+mod tests;

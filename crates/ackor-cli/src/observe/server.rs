@@ -12,7 +12,8 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
@@ -22,7 +23,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use futures_util::Stream;
 use serde::Deserialize;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use super::PERIOD;
 use super::gather::Source;
@@ -37,11 +38,52 @@ const OBSERVE_CSS: &str = include_str!("assets/observe.css");
 struct App {
     source: Source,
     latest: watch::Receiver<Arc<Snapshot>>,
+    demand: Arc<Demand>,
 }
 
-/// Takes a first snapshot, starts taking one every [`PERIOD`], binds `addr` and serves
-/// the observer there; returns the bound address (port 0 picks a free one). Both tasks
-/// run as long as the runtime does.
+/// How long the sampler goes on after the last sign of a reader (an open event stream
+/// counts every [`PERIOD`]).
+const IDLE: Duration = Duration::from_secs(10);
+
+/// Whether anyone reads the snapshots: the sampler rests while nobody does, so an
+/// observer with no page open asks its nodes nothing.
+struct Demand {
+    start: Instant,
+    /// Milliseconds after `start` of the last sign of a reader.
+    last: AtomicU64,
+    wake: Notify,
+}
+
+impl Demand {
+    fn new() -> Self {
+        Demand {
+            start: Instant::now(),
+            last: AtomicU64::new(0),
+            wake: Notify::new(),
+        }
+    }
+
+    fn elapsed_ms(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Someone reads: sample (again).
+    fn ask(&self) {
+        self.last.store(self.elapsed_ms(), Ordering::Relaxed);
+        self.wake.notify_one();
+    }
+
+    /// Whether someone read lately.
+    fn wanted(&self) -> bool {
+        self.elapsed_ms()
+            .saturating_sub(self.last.load(Ordering::Relaxed))
+            < IDLE.as_millis() as u64
+    }
+}
+
+/// Takes a first snapshot, starts taking one every [`PERIOD`] while someone reads them,
+/// binds `addr` and serves the observer there; returns the bound address (port 0 picks
+/// a free one). Both tasks run as long as the runtime does.
 pub async fn serve(source: Source, addr: SocketAddr) -> Result<SocketAddr, String> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -53,7 +95,9 @@ pub async fn serve(source: Source, addr: SocketAddr) -> Result<SocketAddr, Strin
     let mut first = source.snapshot().await;
     rates.apply(&mut first.processes, Instant::now());
     let (tx, latest) = watch::channel(Arc::new(first));
-    tokio::spawn(sample(source.clone(), rates, tx));
+    let demand = Arc::new(Demand::new());
+    demand.ask();
+    tokio::spawn(sample(source.clone(), rates, tx, demand.clone()));
     let app = Router::new()
         .route("/", get(|| async { Html(INDEX_HTML) }))
         .route(
@@ -67,7 +111,11 @@ pub async fn serve(source: Source, addr: SocketAddr) -> Result<SocketAddr, Strin
         .route("/api/snapshot", get(snapshot))
         .route("/api/events", get(events))
         .route("/api/process", get(process))
-        .with_state(App { source, latest });
+        .with_state(App {
+            source,
+            latest,
+            demand,
+        });
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::warn!(error = %e, "observer stopped");
@@ -77,13 +125,21 @@ pub async fn serve(source: Source, addr: SocketAddr) -> Result<SocketAddr, Strin
 }
 
 /// Takes a snapshot every [`PERIOD`] (a slow node delays the next one rather than
-/// piling them up) and publishes it.
-async fn sample(source: Source, mut rates: Rates, tx: watch::Sender<Arc<Snapshot>>) {
+/// piling them up) and publishes it; rests while nobody reads them.
+async fn sample(source: Source, mut rates: Rates, tx: watch::Sender<Arc<Snapshot>>, demand: Arc<Demand>) {
     let mut tick = tokio::time::interval(PERIOD);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
     loop {
         tick.tick().await;
+        if !demand.wanted() {
+            tracing::debug!("observer: nobody reads the snapshots, sampling paused");
+            while !demand.wanted() {
+                demand.wake.notified().await;
+            }
+            tracing::debug!("observer: sampling again");
+            tick.reset();
+        }
         let mut next = source.snapshot().await;
         rates.apply(&mut next.processes, Instant::now());
         tx.send_replace(Arc::new(next));
@@ -94,18 +150,40 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
     ([(header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
+/// The latest snapshot; a fresh one if the sampler was resting.
 async fn snapshot(State(app): State<App>) -> Json<Snapshot> {
-    Json(app.latest.borrow().as_ref().clone())
+    app.demand.ask();
+    let mut rx = app.latest.clone();
+    let age = unix_ms().saturating_sub(rx.borrow_and_update().at_unix_ms);
+    if age > 2 * PERIOD.as_millis() as u64 {
+        // Bounded: a node that does not answer is the sampler's timeout, not ours.
+        let _ = tokio::time::timeout(IDLE, rx.changed()).await;
+    }
+    Json(rx.borrow().as_ref().clone())
+}
+
+/// Now, in Unix milliseconds.
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// The latest snapshot at once, then each new one.
 async fn events(State(app): State<App>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    app.demand.ask();
     let mut rx = app.latest.clone();
     rx.mark_changed();
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.changed().await.ok()?;
-        let json = serde_json::to_string(rx.borrow_and_update().as_ref()).unwrap_or_default();
-        Some((Ok(Event::default().event("snapshot").data(json)), rx))
+    let demand = app.demand.clone();
+    let stream = futures_util::stream::unfold(rx, move |mut rx| {
+        let demand = demand.clone();
+        async move {
+            // An open stream is a reader: it keeps the sampler going.
+            demand.ask();
+            rx.changed().await.ok()?;
+            let json = serde_json::to_string(rx.borrow_and_update().as_ref()).unwrap_or_default();
+            Some((Ok(Event::default().event("snapshot").data(json)), rx))
+        }
     });
     Sse::new(stream).keep_alive(KeepAlive::default())
 }

@@ -120,16 +120,19 @@ pub struct Rates {
 }
 
 impl Rates {
-    /// Sets `rate` on every process whose `handled` was seen in the previous round (a
-    /// restarted counter gives no rate rather than a negative one); forgets processes
-    /// that are gone.
+    /// Sets `rate` on every process whose `handled` was seen in the previous round, if
+    /// that was recent (a restarted counter gives no rate rather than a negative one);
+    /// forgets processes that are gone.
     pub fn apply(&mut self, processes: &mut [ProcessView], now: Instant) {
         let mut next = HashMap::with_capacity(processes.len());
         for p in processes.iter_mut() {
             let handled = p.handled;
             if let Some(&(before, then)) = self.last.get(&p.pid) {
                 let secs = now.duration_since(then).as_secs_f64();
-                if handled >= before && secs > 0.0 {
+                // After a rest of the sampler the figure would be an average over the
+                // rest: none rather than a misleading one.
+                let fresh = secs > 0.0 && secs < 4.0 * super::PERIOD.as_secs_f64();
+                if handled >= before && fresh {
                     p.rate = Some((handled - before) as f64 / secs);
                 }
             }
@@ -163,6 +166,16 @@ mod tests {
         rates.apply(&mut second, t0 + Duration::from_millis(500));
         assert_eq!(second[0].rate, Some(100.0));
         assert_eq!(second[1].rate, None, "a new process has no rate yet");
+    }
+
+    #[test]
+    fn a_round_long_after_the_previous_gives_no_rate() {
+        let mut rates = Rates::default();
+        let t0 = Instant::now();
+        rates.apply(&mut [process("<a.1.1>", 10)], t0);
+        let mut after_rest = vec![process("<a.1.1>", 20)];
+        rates.apply(&mut after_rest, t0 + Duration::from_secs(30));
+        assert_eq!(after_rest[0].rate, None);
     }
 
     #[test]

@@ -67,6 +67,9 @@ pub struct FileConfig {
     pub cluster: ClusterSection,
     /// Where `ackor node` serves its metrics, `host:port` (see `--metrics`).
     pub metrics: Option<String>,
+    /// Where `ackor node` serves the web observer for itself, `host:port` (see
+    /// `--observe`).
+    pub observe: Option<String>,
 }
 
 /// `[cluster]`: what `ackor_cluster::ClusterConfig` takes.
@@ -170,6 +173,8 @@ pub struct Settings {
     pub cluster_file: ClusterSection,
     /// The config file's `metrics` address (the `--metrics` flag goes over it).
     pub metrics_file: Option<String>,
+    /// The config file's `observe` address (the `--observe` flag goes over it).
+    pub observe_file: Option<String>,
 }
 
 impl Settings {
@@ -261,6 +266,7 @@ pub fn resolve(name: Option<String>, common: &Common) -> Result<Settings, String
         shutdown_timeout: ms(file.shutdown_timeout_ms),
         cluster_file: file.cluster,
         metrics_file: file.metrics,
+        observe_file: file.observe,
     })
 }
 

@@ -91,6 +91,14 @@ pub async fn run(args: NodeArgs) -> Result<(), Failure> {
         ),
         (None, None) => None,
     };
+    let observe = match (args.observe, &settings.observe_file) {
+        (Some(addr), _) => Some(addr),
+        (None, Some(text)) => Some(
+            text.parse::<std::net::SocketAddr>()
+                .map_err(|e| Failure::usage(format!("observe address {text:?} in the config file: {e}")))?,
+        ),
+        (None, None) => None,
+    };
     // Listen for signals before anything else: one sent while starting is not lost.
     let mut term = signal(SignalKind::terminate()).map_err(|e| Failure::runtime(format!("signals: {e}")))?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| Failure::runtime(format!("signals: {e}")))?;
@@ -136,7 +144,7 @@ pub async fn run(args: NodeArgs) -> Result<(), Failure> {
             }
         }
     }
-    if let Some(addr) = args.observe {
+    if let Some(addr) = observe {
         let timeout = settings.call_timeout.unwrap_or(std::time::Duration::from_secs(5));
         match crate::observe::serve_node(&node, addr, timeout).await {
             Ok(bound) => say(&format!("observe http://{bound}/")),

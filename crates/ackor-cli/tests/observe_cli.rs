@@ -64,6 +64,26 @@ async fn a_node_with_observe_serves_the_page_for_itself() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_config_file_can_turn_the_observer_on() {
+    let config = common::temp_file(
+        "observe.toml",
+        &format!("name = \"cfgobs@127.0.0.1:0\"\ncookie = \"{COOKIE}\"\nobserve = \"127.0.0.1:0\"\n"),
+    );
+    let mut cmd = ackor();
+    cmd.args(["node", "--config"]).arg(&config);
+    let mut node = Proc::spawn(cmd);
+    let url = node.wait_for_line("observe ", WAIT).await["observe ".len()..].to_string();
+    assert!(
+        snapshot(&url).await["target"]
+            .as_str()
+            .unwrap()
+            .starts_with("cfgobs@")
+    );
+    node.signal("TERM");
+    assert_eq!(node.exit_code().await, Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn observing_a_node_that_does_not_answer_shows_why() {
     // Nothing listens there: the page still comes up and says why the node is blank.
     let free = std::net::TcpListener::bind("127.0.0.1:0")

@@ -53,6 +53,15 @@ fn target_dir() -> PathBuf {
     tmp.parent().map(PathBuf::from).unwrap_or(tmp)
 }
 
+/// A scratch folder, removed when dropped (a failing test too leaves nothing behind).
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Starts `ackor` with `args`; waits for its line starting with `prefix`; the rest of it.
 async fn start(args: &[&str], prefix: &str) -> (Proc, String) {
     let mut cmd = ackor();
@@ -157,7 +166,8 @@ async fn run(chromium: PathBuf) {
         .unwrap();
     assert_eq!(answer, format!("hi from {b}"));
 
-    let profile = std::env::temp_dir().join(format!("ackor-observer-chromium-{}", std::process::id()));
+    let profile =
+        TempDir(std::env::temp_dir().join(format!("ackor-observer-chromium-{}", std::process::id())));
     let config = BrowserConfig::builder()
         .chrome_executable(&chromium)
         .no_sandbox()
@@ -165,7 +175,7 @@ async fn run(chromium: PathBuf) {
         .arg("--disable-dev-shm-usage")
         .window_size(1400, 1100)
         .viewport(None)
-        .user_data_dir(&profile)
+        .user_data_dir(&profile.0)
         .launch_timeout(WAIT)
         .request_timeout(WAIT)
         .build()
@@ -298,6 +308,5 @@ async fn run(chromium: PathBuf) {
     let _ = browser.close().await;
     let _ = tokio::time::timeout(WAIT, browser.wait()).await;
     events.abort();
-    let _ = std::fs::remove_dir_all(&profile);
     driver.shutdown().await;
 }

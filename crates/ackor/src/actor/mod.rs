@@ -286,16 +286,39 @@ pub(crate) type ActorMailbox<A> = Mailbox<SystemMsg, Box<dyn Envelope<A>>, Conti
 pub(crate) type ActorItem<A> = Item<SystemMsg, Box<dyn Envelope<A>>, Continuation<A>>;
 
 /// The shared home of one actor: identity, mailbox, failure bookkeeping.
+///
+/// Every live actor keeps one of these, so what only some actors use is in
+/// [`CellExtras`], allocated when first needed (see the idle-actor bound in
+/// `tests/idle_memory.rs`).
 pub(crate) struct ActorCell<A: Actor> {
     pub(crate) core: ProcessCore,
     pub(crate) mailbox: ActorMailbox<A>,
     pub(crate) call_timeout: Duration,
+    extras: OnceLock<Box<CellExtras<A>>>,
+}
+
+/// The parts of an actor's cell that only some actors use: its supervisor, the remote
+/// messages of its type (an actor that never hears from another node never looks them
+/// up), and the chains its held requests wait on (an actor that never makes a
+/// stash-mode request has none).
+struct CellExtras<A: Actor> {
+    /// Its supervisor, for a supervised actor: asked what to do when an instance ends.
+    /// Set when the cell is made, before anyone else sees it.
+    overseer: Option<Arc<dyn Overseer<A>>>,
     /// The actor type's remote messages, fetched on the first remote delivery.
     remote_table: OnceLock<Arc<RemoteMessages<A>>>,
     /// The chains its stash-mode requests wait on (see `reentrancy::WaitingChains`).
-    pub(crate) waiting: Arc<WaitingChains>,
-    /// Its supervisor, for a supervised actor: asked what to do when an instance ends.
-    pub(crate) overseer: OnceLock<Arc<dyn Overseer<A>>>,
+    waiting: WaitingChains,
+}
+
+impl<A: Actor> CellExtras<A> {
+    fn new(overseer: Option<Arc<dyn Overseer<A>>>) -> Box<Self> {
+        Box::new(CellExtras {
+            overseer,
+            remote_table: OnceLock::new(),
+            waiting: WaitingChains::default(),
+        })
+    }
 }
 
 /// How an instance of a supervised actor ended, as its supervisor is told.
@@ -338,15 +361,37 @@ pub(crate) trait Overseer<A: Actor>: Send + Sync + 'static {
 }
 
 impl<A: Actor> ActorCell<A> {
-    pub(crate) fn new(pid: Pid, capacity: usize, call_timeout: Duration) -> Arc<Self> {
+    pub(crate) fn new(
+        pid: Pid,
+        capacity: usize,
+        call_timeout: Duration,
+        overseer: Option<Arc<dyn Overseer<A>>>,
+    ) -> Arc<Self> {
+        let extras = OnceLock::new();
+        if overseer.is_some() {
+            let _ = extras.set(CellExtras::new(overseer));
+        }
         Arc::new(ActorCell {
             core: ProcessCore::new(pid),
             mailbox: Mailbox::new(capacity),
             call_timeout,
-            remote_table: OnceLock::new(),
-            waiting: Arc::default(),
-            overseer: OnceLock::new(),
+            extras,
         })
+    }
+
+    /// The cell's extras, allocated if they were not yet.
+    fn extras(&self) -> &CellExtras<A> {
+        self.extras.get_or_init(|| CellExtras::new(None))
+    }
+
+    /// Its supervisor, for a supervised actor.
+    pub(crate) fn overseer(&self) -> Option<&Arc<dyn Overseer<A>>> {
+        self.extras.get()?.overseer.as_ref()
+    }
+
+    /// The chains its held requests wait on, shared with the actor's request table.
+    pub(crate) fn waiting_chains(&self) -> &WaitingChains {
+        &self.extras().waiting
     }
 
     /// Queues a user message; one of a chain this actor's held requests wait on gets in
@@ -359,8 +404,12 @@ impl<A: Actor> ActorCell<A> {
     }
 
     fn waits_on(&self, chain: Option<ChainId>) -> bool {
+        let Some(extras) = self.extras.get() else {
+            return false;
+        };
         chain.is_some_and(|c| {
-            self.waiting
+            extras
+                .waiting
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .contains_key(&c)
@@ -434,7 +483,7 @@ impl<A: Actor> Process for ActorCell<A> {
                 ack_timeout: to.ack_timeout,
             }
         });
-        let table = self.remote_table.get_or_init(table::<A>);
+        let table = self.extras().remote_table.get_or_init(table::<A>);
         let mut env = table.deliver(tag, payload, from, reply)?;
         env.set_chain(chain);
         env.set_path(path);

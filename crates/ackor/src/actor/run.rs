@@ -3,10 +3,10 @@
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use futures_util::FutureExt;
-use futures_util::future::Either;
 
 use super::reply::while_failing;
 use super::{Actor, ActorCell, Context, Decision, Ending};
@@ -24,6 +24,24 @@ use tracing::Instrument;
 ///
 /// The guard is made before the future, not inside it: a task killed before its first
 /// poll is dropped unpolled, and only what the future captured is dropped then.
+///
+/// # The size of an idle actor
+///
+/// This future lives in the actor's tokio task for the actor's whole life, and a
+/// future is as large as its largest state, whichever state it is in: it is most of
+/// what an idle actor costs (see the bound in `tests/idle_memory.rs`). Hence:
+///
+/// - the context is built here and captured, not moved into a local of the future; the
+///   loop's functions return `async move` blocks that use their arguments in place
+///   (an `async fn` keeps each argument twice in its state, the capture and the local
+///   it is moved to);
+/// - the loop waits in a `poll_fn` over a few references (`Requests::poll_next`);
+/// - what runs once or rarely (init, `on_restart`, `on_down`, `on_exit`, the end of an
+///   instance, acknowledgements, the span of a traced message) is boxed, so its state
+///   is not laid out beside the loop's;
+/// - the item taken is turned into a small [`Step`] by a plain function (it takes the
+///   item whole: a value matched in place would stay in the state across the awaits
+///   of its arms).
 pub(crate) fn run<A: Actor>(
     cell: Arc<ActorCell<A>>,
     args: A::Args,
@@ -31,131 +49,165 @@ pub(crate) fn run<A: Actor>(
     reentrancy: Reentrancy,
     idle_timeout: Option<std::time::Duration>,
 ) -> impl Future<Output = ()> + Send {
-    let guard = ExitGuard {
-        cell: cell.clone(),
-        node: node.clone(),
-        reason: ExitReason::Killed,
+    let mut guard = ExitGuard {
+        ctx: Some(Context::new(cell.clone(), node, reentrancy, idle_timeout)),
     };
     async move {
-        let mut guard = guard;
-        let mut ctx = Context::new(cell.clone(), node, reentrancy);
-        ctx.idle_timeout = idle_timeout;
-        guard.reason = run_actor(&cell, args, &mut ctx).await;
+        if let Some(ctx) = guard.ctx.as_mut() {
+            let reason = run_actor(&cell, args, ctx).await;
+            guard.finish(&reason);
+        }
     }
 }
 
-async fn run_actor<A: Actor>(cell: &Arc<ActorCell<A>>, args: A::Args, ctx: &mut Context<A>) -> ExitReason {
-    let overseer = cell.overseer.get().cloned();
-    let pid = cell.core.pid().clone();
-    // The batch of user messages taken survives a restart in place, like the mailbox.
-    let mut rx = Receiver::new();
-    let mut args = args;
-    let mut restarted: Option<ExitReason> = None;
-    loop {
-        let init = AssertUnwindSafe(Box::pin(A::init(args, ctx)))
-            .catch_unwind()
-            .await;
-        let mut actor = match init {
-            Ok(Ok(actor)) => actor,
-            failed => {
-                let reason = match failed {
-                    Ok(Err(e)) => ExitReason::Error(format!("init failed: {e}")),
-                    Err(panic) => ExitReason::from_panic(&*panic),
-                    Ok(Ok(_)) => ExitReason::Error("init failed".into()),
-                };
-                let Some(overseer) = &overseer else {
-                    drop(cell.mailbox.close());
-                    return reason;
-                };
-                tracing::warn!(%pid, %reason, "supervised actor failed to start");
-                cell.core.stats().failed(reason.to_string());
-                cell.core.stats().set_restarting(true);
-                match overseer.ended(&pid, Ending::Failed(reason)).await {
-                    Decision::Restart(next) => {
-                        args = next;
-                        continue;
-                    }
-                    Decision::Stop(reason) => {
-                        drop(cell.mailbox.close());
-                        return reason;
-                    }
-                }
-            }
-        };
-        if let Some(overseer) = &overseer {
-            cell.core.stats().set_restarting(false);
-            overseer.started(&pid);
-        }
-        let ended = match restarted.take() {
-            Some(reason) => {
-                let res = AssertUnwindSafe(Box::pin(actor.on_restart(ctx, &reason)))
+/// Runs instances of the actor until one ends it (a supervised actor may be restarted
+/// in place); returns the exit reason.
+#[allow(clippy::manual_async_fn)] // not an `async fn`: see `run`
+fn run_actor<'a, A: Actor>(
+    cell: &'a Arc<ActorCell<A>>,
+    mut args: A::Args,
+    ctx: &'a mut Context<A>,
+) -> impl Future<Output = ExitReason> + Send + 'a {
+    async move {
+        // The batch of user messages taken survives a restart in place, like the mailbox.
+        let mut rx = Receiver::new();
+        // Why the previous instance ended, after a restart in place (boxed: it is rare,
+        // and this lives as long as the actor).
+        let mut restarted: Option<Box<ExitReason>> = None;
+        loop {
+            let mut actor = {
+                let init = AssertUnwindSafe(Box::pin(A::init(args, ctx)))
                     .catch_unwind()
                     .await;
-                match res {
-                    Ok(()) => message_loop(cell, &mut actor, ctx, &mut rx).await,
-                    Err(panic) => Ok(Ending::Failed(ExitReason::from_panic(&*panic))),
+                match started(init) {
+                    Ok(actor) => actor,
+                    Err(reason) => {
+                        let Some(overseer) = cell.overseer() else {
+                            drop(cell.mailbox.close());
+                            return reason;
+                        };
+                        tracing::warn!(pid = %cell.core.pid(), %reason, "supervised actor failed to start");
+                        cell.core.stats().failed(reason.to_string());
+                        cell.core.stats().set_restarting(true);
+                        match overseer.ended(cell.core.pid(), Ending::Failed(reason)).await {
+                            Decision::Restart(next) => {
+                                args = next;
+                                continue;
+                            }
+                            Decision::Stop(reason) => {
+                                drop(cell.mailbox.close());
+                                return reason;
+                            }
+                        }
+                    }
                 }
+            };
+            if let Some(overseer) = cell.overseer() {
+                cell.core.stats().set_restarting(false);
+                overseer.started(cell.core.pid());
             }
-            None => message_loop(cell, &mut actor, ctx, &mut rx).await,
-        };
-        let ending = match ended {
-            Ok(ending) => ending,
-            Err(Killed) => return ExitReason::Killed,
-        };
-        let Some(overseer) = &overseer else {
-            // Close before anything the actor holds is dropped: callers whose reply
-            // handles die with it must see `ProcessTerminated`.
-            let mut drained = cell.mailbox.close();
-            rx.clear();
-            let responses = drained.take_responses();
-            drop(drained);
-            return retire(cell, actor, ctx, responses, ending.reason().clone()).await;
-        };
-        // Supervised: this instance settles what it started and runs `on_stop`; the
-        // mailbox stays open, and what is queued waits for the next instance.
-        let failed = matches!(ending, Ending::Failed(_));
-        // Failed or asked to restart: its supervisor is about to start a new instance
-        // (perhaps after a backoff); an instance that stopped is likely to stay down.
-        cell.core
-            .stats()
-            .set_restarting(!matches!(ending, Ending::Stopped(_)));
-        if failed {
-            cell.core.stats().failed(ending.reason().to_string());
-            metrics::counter!("ackor_actor_failures_total", "actor" => std::any::type_name::<A>())
-                .increment(1);
-        }
-        let responses = cell.mailbox.take_responses();
-        let reason = {
-            let mut retiring = Box::pin(retire(cell, actor, ctx, responses, ending.reason().clone()));
-            if failed {
-                // Reply handles the failed instance drops answer `ActorFailed`.
-                let why = ending.reason().to_string();
-                with_failing(&why, retiring.as_mut()).await
-            } else {
-                retiring.await
-            }
-        };
-        let ending = match ending {
-            Ending::Failed(_) => Ending::Failed(reason),
-            Ending::Stopped(_) => Ending::Stopped(reason),
-            Ending::Restarted(_) => Ending::Restarted(reason),
-        };
-        match overseer.ended(&pid, ending.clone()).await {
-            Decision::Restart(next) => {
-                tracing::info!(%pid, reason = %ending.reason(), actor = std::any::type_name::<A>(), "actor restarted in place");
-                metrics::counter!("ackor_actor_restarts_total", "actor" => std::any::type_name::<A>())
-                    .increment(1);
-                ctx.reset_for_restart();
-                args = next;
-                restarted = Some(ending.reason().clone());
-            }
-            Decision::Stop(reason) => {
-                drop(cell.mailbox.close());
+            let ending = match message_loop(cell, &mut actor, ctx, &mut rx, restarted.take()).await {
+                Ok(ending) => ending,
+                Err(Killed) => return ExitReason::Killed,
+            };
+            if cell.overseer().is_none() {
+                // Close before anything the actor holds is dropped: callers whose reply
+                // handles die with it must see `ProcessTerminated`.
+                let mut drained = cell.mailbox.close();
                 rx.clear();
-                return reason;
+                let responses = drained.take_responses();
+                drop(drained);
+                return Box::pin(retire(cell, actor, ctx, responses, ending.reason().clone())).await;
+            }
+            // Supervised: this instance settles what it started and runs `on_stop`; the
+            // mailbox stays open, and what is queued waits for the next instance.
+            match Box::pin(end_instance(cell, actor, ctx, ending)).await {
+                Then::Restart { args: next, reason } => {
+                    args = next;
+                    restarted = Some(Box::new(reason));
+                }
+                Then::Stop(reason) => {
+                    drop(cell.mailbox.close());
+                    rx.clear();
+                    return reason;
+                }
             }
         }
     }
+}
+
+/// The new instance, or why `init` failed.
+fn started<A: Actor>(
+    init: Result<Result<A, crate::BoxError>, Box<dyn std::any::Any + Send>>,
+) -> Result<A, ExitReason> {
+    match init {
+        Ok(Ok(actor)) => Ok(actor),
+        Ok(Err(e)) => Err(ExitReason::Error(format!("init failed: {e}"))),
+        Err(panic) => Err(ExitReason::from_panic(&*panic)),
+    }
+}
+
+/// Ends an instance of a supervised actor: it retires (see [`retire`]) and its
+/// supervisor decides. On a restart, the context is ready for the next instance and
+/// the reason the previous one ended comes with its arguments.
+async fn end_instance<A: Actor>(
+    cell: &Arc<ActorCell<A>>,
+    actor: A,
+    ctx: &mut Context<A>,
+    ending: Ending,
+) -> Then<A> {
+    let Some(overseer) = cell.overseer() else {
+        return Then::Stop(ending.reason().clone());
+    };
+    let failed = matches!(ending, Ending::Failed(_));
+    // Failed or asked to restart: its supervisor is about to start a new instance
+    // (perhaps after a backoff); an instance that stopped is likely to stay down.
+    cell.core
+        .stats()
+        .set_restarting(!matches!(ending, Ending::Stopped(_)));
+    if failed {
+        cell.core.stats().failed(ending.reason().to_string());
+        metrics::counter!("ackor_actor_failures_total", "actor" => std::any::type_name::<A>()).increment(1);
+    }
+    let responses = cell.mailbox.take_responses();
+    let reason = {
+        let mut retiring = Box::pin(retire(cell, actor, ctx, responses, ending.reason().clone()));
+        if failed {
+            // Reply handles the failed instance drops answer `ActorFailed`.
+            let why = ending.reason().to_string();
+            with_failing(&why, retiring.as_mut()).await
+        } else {
+            retiring.await
+        }
+    };
+    let ending = match ending {
+        Ending::Failed(_) => Ending::Failed(reason),
+        Ending::Stopped(_) => Ending::Stopped(reason),
+        Ending::Restarted(_) => Ending::Restarted(reason),
+    };
+    match overseer.ended(cell.core.pid(), ending.clone()).await {
+        Decision::Restart(next) => {
+            tracing::info!(pid = %cell.core.pid(), reason = %ending.reason(), actor = std::any::type_name::<A>(), "actor restarted in place");
+            metrics::counter!("ackor_actor_restarts_total", "actor" => std::any::type_name::<A>())
+                .increment(1);
+            ctx.reset_for_restart();
+            Then::Restart {
+                args: next,
+                reason: ending.reason().clone(),
+            }
+        }
+        Decision::Stop(reason) => Then::Stop(reason),
+    }
+}
+
+/// What follows an instance of a supervised actor, as its supervisor decided.
+enum Then<A: Actor> {
+    /// A new instance from `args`; `reason` is why the previous one ended.
+    Restart {
+        args: A::Args,
+        reason: ExitReason,
+    },
+    Stop(ExitReason),
 }
 
 /// Polls `future` with [`while_failing`] around every poll: the reply handles it drops
@@ -188,7 +240,7 @@ async fn retire<A: Actor>(
             panicked(panic, &mut reason);
         }
     }
-    for entry in ctx.requests.drain() {
+    for entry in ctx.requests.drain(cell) {
         entry.pending.settle();
         let canceled = AssertUnwindSafe(|| ctx.fail_request(entry, &mut actor, Error::RequestCanceled));
         if let Err(panic) = std::panic::catch_unwind(canceled) {
@@ -197,7 +249,7 @@ async fn retire<A: Actor>(
     }
     // Important sends those continuations made are settled too.
     if ctx.has_pending_acks()
-        && let Some(panic) = settle_acks(&mut actor, ctx).await
+        && let Some(panic) = Box::pin(settle_acks(&mut actor, ctx)).await
     {
         reason = panic;
     }
@@ -212,181 +264,218 @@ async fn retire<A: Actor>(
     reason
 }
 
-async fn message_loop<A: Actor>(
-    cell: &Arc<ActorCell<A>>,
-    actor: &mut A,
-    ctx: &mut Context<A>,
-    rx: &mut Receiver<Box<dyn super::Envelope<A>>>,
-) -> Result<Ending, Killed> {
-    let supervised = cell.overseer.get().is_some();
-    // Detailed metrics: how long each handler takes (off by default: two clock reads
-    // per message). The histogram is looked up once per instance.
-    let timing = ctx
-        .node
-        .config()
-        .detailed_metrics
-        .map(|_| metrics::histogram!("ackor_handler_seconds", "actor" => std::any::type_name::<A>()));
-    loop {
-        let holding = ctx.requests.holding();
-        rx.set_user_paused(holding);
-        cell.core
-            .stats()
-            .set_loop(ctx.requests.in_flight(), holding, rx.batched());
-        if ctx.requests.take_rescan() {
-            rx.rescan();
+/// Handles items until the instance ends: `Ok` with how, `Err` if it was killed.
+/// `restarted` is why the previous instance ended, for a restart in place.
+#[allow(clippy::manual_async_fn)] // not an `async fn`: see `run`
+fn message_loop<'a, A: Actor>(
+    cell: &'a Arc<ActorCell<A>>,
+    actor: &'a mut A,
+    ctx: &'a mut Context<A>,
+    rx: &'a mut Receiver<Box<dyn super::Envelope<A>>>,
+    restarted: Option<Box<ExitReason>>,
+) -> impl Future<Output = Result<Ending, Killed>> + Send + 'a {
+    async move {
+        if let Some(reason) = restarted {
+            let res = AssertUnwindSafe(Box::pin(actor.on_restart(ctx, &reason)))
+                .catch_unwind()
+                .await;
+            if let Err(panic) = res {
+                return Ok(Ending::Failed(ExitReason::from_panic(&*panic)));
+            }
         }
-        ctx.next_item();
-        let idle = ctx.idle_timeout.filter(|_| ctx.requests.in_flight() == 0);
-        let next = match idle {
-            None => ctx.requests.next(rx, &cell.mailbox).await,
-            // Boxed: the idle timer's future stays out of this loop's state (an actor
-            // without an idle timeout keeps the small state it had before).
-            Some(idle) => match Box::pin(next_or_idle(ctx.requests.next(rx, &cell.mailbox), idle)).await {
-                Some(next) => next,
-                // Closed only if nothing came meanwhile, in one step: a message accepted
-                // now would be acknowledged and never handled.
-                None if supervised || cell.mailbox.close_if_empty() => {
-                    tracing::debug!(pid = %cell.core.pid(), ?idle, "actor idle: stopping (passivation)");
-                    metrics::counter!("ackor_actor_passivations_total").increment(1);
-                    return Ok(Ending::Stopped(ExitReason::Normal));
-                }
-                None => continue,
-            },
-        };
-        let item = match next {
-            Next::Item(item) => item,
-            Next::Expired(entry) => {
-                let timed_out = AssertUnwindSafe(|| ctx.fail_request(entry, actor, Error::RequestTimeout));
-                let mut crashed = std::panic::catch_unwind(timed_out)
-                    .err()
-                    .map(|panic| ExitReason::from_panic(&*panic));
-                if crashed.is_none() && ctx.has_pending_acks() {
-                    crashed = settle_acks(actor, ctx).await;
-                }
-                if let Some(reason) = crashed {
-                    tracing::warn!(pid = %cell.core.pid(), %reason, "actor crashed");
-                    return Ok(Ending::Failed(reason));
-                }
-                if let Some(reason) = ctx.take_stop() {
-                    return Ok(Ending::Stopped(reason));
-                }
-                continue;
+        let supervised = cell.overseer().is_some();
+        // Detailed metrics: how long each handler takes (off by default: two clock
+        // reads per message). The histogram is looked up once per instance, and boxed:
+        // this lives in the loop's state, a word rather than two.
+        let timing = ctx.node.config().detailed_metrics.map(|_| {
+            Box::new(metrics::histogram!("ackor_handler_seconds", "actor" => std::any::type_name::<A>()))
+        });
+        loop {
+            let holding = ctx.requests.holding();
+            rx.set_user_paused(holding);
+            cell.core
+                .stats()
+                .set_loop(ctx.requests.in_flight(), holding, rx.batched());
+            if ctx.requests.take_rescan() {
+                rx.rescan();
             }
-        };
-        let panicked = match item {
-            Item::User(env) => {
-                let message = env.type_name();
-                let came_with = env.trace();
-                let stats = cell.core.stats();
-                let followed = stats.followed();
-                // Untraced, not followed, not timed and nothing listening at DEBUG (two
-                // relaxed loads): the handler runs as is, with no span and no trace to
-                // carry. Otherwise it runs decorated, boxed: what the decoration needs
-                // stays out of this loop's state (and so out of every idle actor's).
-                let plain = came_with.is_none()
-                    && !followed
-                    && timing.is_none()
-                    && !tracing::level_enabled!(tracing::Level::DEBUG);
-                let handling = if plain {
-                    Either::Right(env.handle(actor, ctx))
-                } else {
-                    let span = tracing::debug_span!(
-                        "ackor.handle",
-                        actor = std::any::type_name::<A>(),
-                        message,
-                        pid = %cell.core.pid(),
-                        trace_id = tracing::field::Empty,
-                        span_id = tracing::field::Empty,
-                        call_id = tracing::field::Empty,
-                        delivery_id = tracing::field::Empty,
-                        request_id = tracing::field::Empty,
-                        parent_span_id = tracing::field::Empty,
-                    );
-                    let ids = env.ids();
-                    for (field, id) in [
-                        ("call_id", ids.call),
-                        ("delivery_id", ids.delivery),
-                        ("request_id", ids.request),
-                    ] {
-                        if id != 0 {
-                            span.record(field, id);
+            ctx.next_item();
+            let next = {
+                let idle = ctx.idle_timeout().filter(|_| ctx.requests.in_flight() == 0);
+                // Where an idle actor waits.
+                let requests = &mut ctx.requests;
+                let next = std::future::poll_fn(|cx| requests.poll_next(rx, cell, cx));
+                match idle {
+                    None => next.await,
+                    // Boxed: the idle timer's future stays out of this loop's state.
+                    Some(idle) => match Box::pin(next_or_idle(next, idle)).await {
+                        Some(next) => next,
+                        // Closed only if nothing came meanwhile, in one step: a message
+                        // accepted now would be acknowledged and never handled.
+                        None if supervised || cell.mailbox.close_if_empty() => {
+                            tracing::debug!(pid = %cell.core.pid(), ?idle, "actor idle: stopping (passivation)");
+                            metrics::counter!("ackor_actor_passivations_total").increment(1);
+                            return Ok(Ending::Stopped(ExitReason::Normal));
+                        }
+                        None => continue,
+                    },
+                }
+            };
+            let panicked = match step(next, actor, ctx) {
+                Step::User(env) => {
+                    let message = env.type_name();
+                    let mut running = start_handling(cell, actor, ctx, env, timing.as_deref()).catch_unwind();
+                    let outcome = (&mut running).await;
+                    cell.core.stats().handled_one();
+                    match outcome {
+                        Ok(()) => None,
+                        Err(panic) => {
+                            let reason = ExitReason::from_panic(&*panic);
+                            tracing::warn!(pid = %cell.core.pid(), %reason, message, "handler panicked: the message is lost");
+                            if supervised {
+                                // Its caller (and any reply the handler held) is told the
+                                // actor failed; the mailbox stays open for the next
+                                // instance.
+                                let why = reason.to_string();
+                                while_failing(&why, || drop(running));
+                                let reply = ctx.end_message();
+                                while_failing(&why, || drop(reply));
+                            } else {
+                                // Close before the handler's future (and any reply handle
+                                // it holds) is dropped.
+                                drop(cell.mailbox.close());
+                                drop(running);
+                            }
+                            Some(reason)
                         }
                     }
-                    let trace = handling_trace(&span, came_with, followed);
-                    let decorated = Decorated {
-                        inner: env.handle(actor, ctx),
-                        trace,
-                        follow: followed.then_some((stats, message)),
-                        timing: timing.as_ref().map(|h| (h, std::time::Instant::now())),
-                    };
-                    Either::Left(Box::pin(decorated.instrument(span)))
-                };
-                let mut running = AssertUnwindSafe(handling).catch_unwind();
-                let outcome = (&mut running).await;
-                stats.handled_one();
-                match outcome {
-                    Ok(()) => None,
-                    Err(panic) => {
-                        let reason = ExitReason::from_panic(&*panic);
-                        tracing::warn!(pid = %cell.core.pid(), %reason, message, "handler panicked: the message is lost");
-                        if supervised {
-                            // Its caller (and any reply the handler held) is told the
-                            // actor failed; the mailbox stays open for the next instance.
-                            let why = reason.to_string();
-                            while_failing(&why, || drop(running));
-                            let reply = ctx.end_message();
-                            while_failing(&why, || drop(reply));
-                        } else {
-                            // Close before the handler's future (and any reply handle it
-                            // holds) is dropped.
-                            drop(cell.mailbox.close());
-                            drop(running);
-                        }
-                        Some(reason)
+                }
+                Step::Ran(panicked) => panicked,
+                Step::Down(down) => {
+                    if !ctx.accept_down(&down) {
+                        continue;
                     }
-                }
-            }
-            Item::Response(cont) => match std::panic::catch_unwind(AssertUnwindSafe(|| cont(actor, ctx))) {
-                Ok(()) => None,
-                Err(panic) => Some(ExitReason::from_panic(&*panic)),
-            },
-            Item::System(SystemMsg::Stop(reason)) => return Ok(Ending::Stopped(reason)),
-            Item::System(SystemMsg::Restart(reason)) => return Ok(Ending::Restarted(reason)),
-            Item::System(SystemMsg::Down(down)) => {
-                if !ctx.accept_down(&down) {
-                    continue;
-                }
-                let res = AssertUnwindSafe(Box::pin(actor.on_down(ctx, down)))
-                    .catch_unwind()
-                    .await;
-                res.err().map(|p| ExitReason::from_panic(&*p))
-            }
-            Item::System(SystemMsg::Exit(exit)) => {
-                if ctx.traps_exits() {
-                    let res = AssertUnwindSafe(Box::pin(actor.on_exit(ctx, exit)))
+                    let res = AssertUnwindSafe(Box::pin(actor.on_down(ctx, *down)))
                         .catch_unwind()
                         .await;
                     res.err().map(|p| ExitReason::from_panic(&*p))
-                } else if exit.reason.is_abnormal() {
-                    return Ok(Ending::Failed(exit.reason));
-                } else {
-                    None
                 }
+                Step::Exit(exit) => {
+                    if ctx.traps_exits() {
+                        let res = AssertUnwindSafe(Box::pin(actor.on_exit(ctx, *exit)))
+                            .catch_unwind()
+                            .await;
+                        res.err().map(|p| ExitReason::from_panic(&*p))
+                    } else if exit.reason.is_abnormal() {
+                        return Ok(Ending::Failed(exit.reason));
+                    } else {
+                        None
+                    }
+                }
+                Step::End(ended) => return ended,
+            };
+            let panicked = match panicked {
+                // Boxed: only actors with important delivery on wait here.
+                None if ctx.has_pending_acks() => Box::pin(settle_acks(actor, ctx)).await,
+                other => other,
+            };
+            if let Some(reason) = panicked {
+                tracing::warn!(pid = %cell.core.pid(), %reason, "actor crashed");
+                return Ok(Ending::Failed(reason));
             }
-            Item::Closed => return Err(Killed),
-        };
-        let panicked = match panicked {
-            None if ctx.has_pending_acks() => settle_acks(actor, ctx).await,
-            other => other,
-        };
-        if let Some(reason) = panicked {
-            tracing::warn!(pid = %cell.core.pid(), %reason, "actor crashed");
-            return Ok(Ending::Failed(reason));
-        }
-        if let Some(reason) = ctx.take_stop() {
-            return Ok(Ending::Stopped(reason));
+            if let Some(reason) = ctx.take_stop() {
+                return Ok(Ending::Stopped(reason));
+            }
         }
     }
+}
+
+/// What the loop does with the item it took, once what runs without waiting has run.
+enum Step<A: Actor> {
+    /// Handle this user message.
+    User(Box<dyn super::Envelope<A>>),
+    /// It ran (a continuation, an expired request's): `Some` with the reason if it
+    /// panicked.
+    Ran(Option<ExitReason>),
+    Down(Box<crate::Down>),
+    Exit(Box<crate::Exit>),
+    /// The instance ends (stop, restart, kill).
+    End(Result<Ending, Killed>),
+}
+
+/// Turns the next item into a [`Step`], running it if it needs no waiting.
+fn step<A: Actor>(next: Next<A>, actor: &mut A, ctx: &mut Context<A>) -> Step<A> {
+    let item = match next {
+        Next::Item(item) => item,
+        Next::Expired(entry) => {
+            let timed_out = AssertUnwindSafe(|| ctx.fail_request(entry, actor, Error::RequestTimeout));
+            let crashed = std::panic::catch_unwind(timed_out).err();
+            return Step::Ran(crashed.map(|panic| ExitReason::from_panic(&*panic)));
+        }
+    };
+    match item {
+        Item::User(env) => Step::User(env),
+        Item::Response(cont) => {
+            let crashed = std::panic::catch_unwind(AssertUnwindSafe(|| cont(actor, ctx))).err();
+            Step::Ran(crashed.map(|panic| ExitReason::from_panic(&*panic)))
+        }
+        Item::System(SystemMsg::Stop(reason)) => Step::End(Ok(Ending::Stopped(reason))),
+        Item::System(SystemMsg::Restart(reason)) => Step::End(Ok(Ending::Restarted(reason))),
+        Item::System(SystemMsg::Down(down)) => Step::Down(down),
+        Item::System(SystemMsg::Exit(exit)) => Step::Exit(exit),
+        Item::Closed => Step::End(Err(Killed)),
+    }
+}
+
+/// The future that handles a user message. Untraced, not followed, not timed and
+/// nothing listening at DEBUG (two relaxed loads): the handler's own future, with no
+/// span and no trace to carry. Otherwise it runs decorated, boxed: what the decoration
+/// needs stays out of the loop's state (and so out of every idle actor's).
+fn start_handling<'a, A: Actor>(
+    cell: &'a ActorCell<A>,
+    actor: &'a mut A,
+    ctx: &'a mut Context<A>,
+    env: Box<dyn super::Envelope<A>>,
+    timing: Option<&'a metrics::Histogram>,
+) -> AssertUnwindSafe<Pin<Box<dyn Future<Output = ()> + Send + 'a>>> {
+    let came_with = env.trace();
+    let stats = cell.core.stats();
+    let followed = stats.followed();
+    if came_with.is_none() && !followed && timing.is_none() && !tracing::level_enabled!(tracing::Level::DEBUG)
+    {
+        return AssertUnwindSafe(env.handle(actor, ctx));
+    }
+    let message = env.type_name();
+    let span = tracing::debug_span!(
+        "ackor.handle",
+        actor = std::any::type_name::<A>(),
+        message,
+        pid = %cell.core.pid(),
+        trace_id = tracing::field::Empty,
+        span_id = tracing::field::Empty,
+        call_id = tracing::field::Empty,
+        delivery_id = tracing::field::Empty,
+        request_id = tracing::field::Empty,
+        parent_span_id = tracing::field::Empty,
+    );
+    let ids = env.ids();
+    for (field, id) in [
+        ("call_id", ids.call),
+        ("delivery_id", ids.delivery),
+        ("request_id", ids.request),
+    ] {
+        if id != 0 {
+            span.record(field, id);
+        }
+    }
+    let trace = handling_trace(&span, came_with, followed);
+    let decorated = Decorated {
+        inner: env.handle(actor, ctx),
+        trace,
+        follow: followed.then_some((stats, message)),
+        timing: timing.map(|h| (h, std::time::Instant::now())),
+    };
+    AssertUnwindSafe(Box::pin(decorated.instrument(span)))
 }
 
 /// The next item, or `None` when none came for `idle`. The timer is armed only when
@@ -422,29 +511,41 @@ async fn settle_acks<A: Actor>(actor: &mut A, ctx: &mut Context<A>) -> Option<Ex
 /// The mailbox was closed under the actor: it was killed and skips `on_stop`.
 struct Killed;
 
-/// Finishes a process however its task ended.
+/// Finishes a process however its task ended: with its exit reason when the future
+/// completes ([`ExitGuard::finish`]), with `Killed` when it is dropped before (an
+/// abort, or the runtime going away). It owns the actor's context (which holds its
+/// cell and node): the context is dropped first, then the process ends.
 struct ExitGuard<A: Actor> {
-    cell: Arc<ActorCell<A>>,
-    node: Node,
-    reason: ExitReason,
+    ctx: Option<Context<A>>,
+}
+
+impl<A: Actor> ExitGuard<A> {
+    fn finish(&mut self, reason: &ExitReason) {
+        let Some(ctx) = self.ctx.take() else {
+            return;
+        };
+        let (cell, node) = (ctx.cell.clone(), ctx.node.clone());
+        drop(ctx);
+        drop(cell.mailbox.close());
+        let pid = cell.core.pid().clone();
+        let Some(obituary) = cell.core.terminate(reason) else {
+            return;
+        };
+        if let Some(name) = &obituary.name {
+            node.registry().unregister_if(name, &pid);
+        }
+        node.registry().remove(&pid);
+        node.registry().remove_aliases_of(&pid);
+        // The reason may have come from another node (an exit signal).
+        tracing::debug!(%pid, reason = %untrusted_text(reason), "actor stopped");
+        let remote = node.remote().map(|r| r as &dyn RemoteSignals);
+        obituary.deliver(&pid, reason, remote);
+    }
 }
 
 impl<A: Actor> Drop for ExitGuard<A> {
     fn drop(&mut self) {
-        drop(self.cell.mailbox.close());
-        let pid = self.cell.core.pid().clone();
-        let Some(obituary) = self.cell.core.terminate(&self.reason) else {
-            return;
-        };
-        if let Some(name) = &obituary.name {
-            self.node.registry().unregister_if(name, &pid);
-        }
-        self.node.registry().remove(&pid);
-        self.node.registry().remove_aliases_of(&pid);
-        // The reason may have come from another node (an exit signal).
-        tracing::debug!(%pid, reason = %untrusted_text(&self.reason), "actor stopped");
-        let remote = self.node.remote().map(|r| r as &dyn RemoteSignals);
-        obituary.deliver(&pid, &self.reason, remote);
+        self.finish(&ExitReason::Killed);
     }
 }
 
@@ -510,5 +611,71 @@ impl<F: Future> Future for Decorated<'_, F> {
             }
         }
         polled
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Where an idle actor's heap goes: its run future (inside its tokio task), its
+    //! cell, and their parts. `tests/idle_memory.rs` guards the total; these bounds
+    //! say which part grew. Sizes are of the test build (unoptimized), where futures
+    //! are largest; `cargo test -- --nocapture` prints them.
+
+    use super::*;
+
+    struct Small;
+
+    impl Actor for Small {
+        type Args = ();
+        async fn init(_: (), _: &mut Context<Self>) -> Result<Self, crate::BoxError> {
+            Ok(Small)
+        }
+    }
+
+    #[test]
+    fn the_run_future_and_the_cell_of_an_actor_stay_small() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("runtime: {e}"));
+        rt.block_on(async {
+            let node = Node::builder()
+                .name("sizes@local")
+                .start()
+                .await
+                .unwrap_or_else(|e| panic!("node: {e}"));
+            let pid = node.next_pid().unwrap_or_else(|e| panic!("pid: {e}"));
+            let cell = ActorCell::<Small>::new(pid, 8, std::time::Duration::from_secs(1), None);
+            let future = run(cell.clone(), (), node.clone(), Reentrancy::default(), None);
+            let mut ctx = Context::new(cell.clone(), node.clone(), Reentrancy::default(), None);
+            let (mut actor, mut rx) = (Small, Receiver::new());
+            let run_actor_size = std::mem::size_of_val(&run_actor(&cell, (), &mut ctx));
+            let loop_size = std::mem::size_of_val(&message_loop(&cell, &mut actor, &mut ctx, &mut rx, None));
+            let sizes = [
+                ("run future", std::mem::size_of_val(&future), 512),
+                ("run_actor future", run_actor_size, 320),
+                ("message_loop future", loop_size, 200),
+                ("Context", std::mem::size_of::<Context<Small>>(), 200),
+                ("ActorCell", std::mem::size_of::<ActorCell<Small>>(), 272),
+                (
+                    "ProcessCore",
+                    std::mem::size_of::<crate::monitor::ProcessCore>(),
+                    104,
+                ),
+                (
+                    "mailbox",
+                    std::mem::size_of::<super::super::ActorMailbox<Small>>(),
+                    136,
+                ),
+            ];
+            for (what, size, bound) in sizes {
+                println!("{what}: {size} bytes (bound {bound})");
+            }
+            for (what, size, bound) in sizes {
+                assert!(size <= bound, "{what}: {size} bytes, more than {bound}");
+            }
+            drop(future);
+            node.shutdown().await;
+        });
     }
 }

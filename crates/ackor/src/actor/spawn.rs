@@ -112,10 +112,7 @@ impl Node {
             return Err(Error::Config("the mailbox capacity must be at least 1".into()));
         }
         let pid = self.next_pid()?;
-        let cell = ActorCell::<A>::new(pid, capacity, config.call_timeout);
-        if let Some(overseer) = overseer {
-            let _ = cell.overseer.set(overseer);
-        }
+        let cell = ActorCell::<A>::new(pid, capacity, config.call_timeout, overseer);
         let process: Arc<dyn Process> = cell.clone();
         if let Some(name) = &options.name {
             self.registry().register(name, process.clone())?;

@@ -25,7 +25,6 @@
 //! behind a full batch, and the actor would hold twice its capacity.)
 
 use std::collections::VecDeque;
-use std::future::poll_fn;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -45,12 +44,12 @@ pub(crate) enum Item<S, U, R> {
 }
 
 struct Lanes<S, U, R> {
-    /// Responses due before anything else (continuations whose outcome was already in),
-    /// first in, first out.
-    first: VecDeque<R>,
-    system: VecDeque<S>,
-    response: VecDeque<R>,
     user: VecDeque<U>,
+    /// The lanes that overtake the user lane, allocated on the first push to one of
+    /// them: most actors never get a system message or a continuation before they stop,
+    /// and an idle actor keeps one word here instead of three empty queues (see the
+    /// idle-actor bound in `tests/idle_memory.rs`).
+    urgent: Option<Box<Urgent<S, R>>>,
     /// User messages the receiver has taken and not finished: its batch and the one it
     /// is handling, as of the last time it held the lock (it only ever shrinks in
     /// between, so this never undercounts). Counted against the capacity.
@@ -60,17 +59,57 @@ struct Lanes<S, U, R> {
     parked: Option<Waker>,
 }
 
+/// The system and response lanes, taken in this order before the user lane.
+struct Urgent<S, R> {
+    /// Responses due before anything else (continuations whose outcome was already in),
+    /// first in, first out.
+    first: VecDeque<R>,
+    system: VecDeque<S>,
+    response: VecDeque<R>,
+}
+
+impl<S, U, R> Lanes<S, U, R> {
+    /// The urgent lanes, allocated if they were not yet.
+    fn urgent_mut(&mut self) -> &mut Urgent<S, R> {
+        self.urgent.get_or_insert_with(|| {
+            Box::new(Urgent {
+                first: VecDeque::new(),
+                system: VecDeque::new(),
+                response: VecDeque::new(),
+            })
+        })
+    }
+
+    fn system_len(&self) -> usize {
+        self.urgent.as_ref().map_or(0, |u| u.system.len())
+    }
+
+    /// True when no lane holds anything.
+    fn is_empty(&self) -> bool {
+        self.user.is_empty()
+            && self
+                .urgent
+                .as_ref()
+                .is_none_or(|u| u.first.is_empty() && u.system.is_empty() && u.response.is_empty())
+    }
+}
+
 /// Everything a mailbox held when it was closed, to be dropped outside its lock.
 pub(crate) struct Drained<S, U, R> {
-    _system: VecDeque<S>,
-    response: VecDeque<R>,
+    urgent: Option<Box<Urgent<S, R>>>,
     _user: VecDeque<U>,
 }
 
 impl<S, U, R> Drained<S, U, R> {
-    /// The responses that were queued (a stopping actor still completes its requests).
+    /// The responses that were queued, oldest first (a stopping actor still completes
+    /// its requests).
     pub(crate) fn take_responses(&mut self) -> VecDeque<R> {
-        std::mem::take(&mut self.response)
+        let Some(urgent) = self.urgent.as_mut() else {
+            return VecDeque::new();
+        };
+        let mut taken = std::mem::take(&mut urgent.first);
+        taken.append(&mut urgent.response);
+        taken
     }
 }
 
@@ -90,10 +129,8 @@ impl<S, U, R> Mailbox<S, U, R> {
     pub(crate) fn new(capacity: usize) -> Self {
         Mailbox {
             lanes: Mutex::new(Lanes {
-                first: VecDeque::new(),
-                system: VecDeque::new(),
-                response: VecDeque::new(),
                 user: VecDeque::new(),
+                urgent: None,
                 taken: 0,
                 closed: false,
                 parked: None,
@@ -124,7 +161,7 @@ impl<S, U, R> Mailbox<S, U, R> {
 
     /// System messages queued.
     pub(crate) fn system_len(&self) -> usize {
-        self.lock().system.len()
+        self.lock().system_len()
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -172,19 +209,19 @@ impl<S, U, R> Mailbox<S, U, R> {
 
     /// Pushes onto the system lane; gives the message back if the mailbox is closed.
     pub(crate) fn push_system(&self, msg: S) -> Result<(), S> {
-        self.push_urgent(msg, |lanes, msg| lanes.system.push_back(msg))
+        self.push_urgent(msg, |urgent, msg| urgent.system.push_back(msg))
     }
 
     /// Pushes onto the response lane (never bounded by the user capacity); gives the
     /// item back if the mailbox is closed.
     pub(crate) fn push_response(&self, msg: R) -> Result<(), R> {
-        self.push_urgent(msg, |lanes, msg| lanes.response.push_back(msg))
+        self.push_urgent(msg, |urgent, msg| urgent.response.push_back(msg))
     }
 
     /// Pushes onto the lane taken before all others (after what it already holds): the
     /// actor takes it before any other item.
     pub(crate) fn push_first(&self, msg: R) -> Result<(), R> {
-        self.push_urgent(msg, |lanes, msg| lanes.first.push_back(msg))
+        self.push_urgent(msg, |urgent, msg| urgent.first.push_back(msg))
     }
 
     /// Pushes onto the user lane even when it is full (a message the actor waits for).
@@ -203,12 +240,12 @@ impl<S, U, R> Mailbox<S, U, R> {
     }
 
     /// Pushes onto a lane that overtakes the user lane, and wakes the actor.
-    fn push_urgent<T>(&self, msg: T, push: impl FnOnce(&mut Lanes<S, U, R>, T)) -> Result<(), T> {
+    fn push_urgent<T>(&self, msg: T, push: impl FnOnce(&mut Urgent<S, R>, T)) -> Result<(), T> {
         let mut lanes = self.lock();
         if lanes.closed {
             return Err(msg);
         }
-        push(&mut lanes, msg);
+        push(lanes.urgent_mut(), msg);
         self.urgent.store(true, Ordering::Release);
         let waker = lanes.parked.take();
         drop(lanes);
@@ -222,9 +259,12 @@ impl<S, U, R> Mailbox<S, U, R> {
     /// leaving the mailbox open: a failed instance settles them before it is replaced.
     pub(crate) fn take_responses(&self) -> VecDeque<R> {
         let mut lanes = self.lock();
-        let mut taken = std::mem::take(&mut lanes.first);
-        taken.append(&mut lanes.response);
-        if lanes.system.is_empty() {
+        let Some(urgent) = lanes.urgent.as_mut() else {
+            return VecDeque::new();
+        };
+        let mut taken = std::mem::take(&mut urgent.first);
+        taken.append(&mut urgent.response);
+        if urgent.system.is_empty() {
             self.urgent.store(false, Ordering::Release);
         }
         taken
@@ -238,10 +278,7 @@ impl<S, U, R> Mailbox<S, U, R> {
     /// empty.)
     pub(crate) fn close_if_empty(&self) -> bool {
         let mut lanes = self.lock();
-        let empty = lanes.first.is_empty()
-            && lanes.system.is_empty()
-            && lanes.response.is_empty()
-            && lanes.user.is_empty();
+        let empty = lanes.is_empty();
         if !empty || lanes.closed {
             return empty;
         }
@@ -255,12 +292,7 @@ impl<S, U, R> Mailbox<S, U, R> {
         let mut lanes = self.lock();
         lanes.closed = true;
         let drained = Drained {
-            _system: std::mem::take(&mut lanes.system),
-            response: {
-                let mut first = std::mem::take(&mut lanes.first);
-                first.append(&mut lanes.response);
-                first
-            },
+            urgent: lanes.urgent.take(),
             _user: std::mem::take(&mut lanes.user),
         };
         let waker = lanes.parked.take();
@@ -333,17 +365,10 @@ impl<U> Receiver<U> {
         self.scanned_user = 0;
     }
 
-    /// Takes the next item in priority order, waiting while there is none. While the
-    /// user lane is paused, the oldest held message that `admit` lets through is taken.
-    pub(crate) async fn recv<S, R>(
-        &mut self,
-        mailbox: &Mailbox<S, U, R>,
-        admit: Admit<'_, U>,
-    ) -> Item<S, U, R> {
-        poll_fn(|cx| self.poll_recv(mailbox, admit, cx)).await
-    }
-
-    fn poll_recv<S, R>(
+    /// Takes the next item in priority order, `Pending` while there is none (the
+    /// mailbox wakes the task when one comes). While the user lane is paused, the
+    /// oldest held message that `admit` lets through is taken.
+    pub(crate) fn poll_recv<S, R>(
         &mut self,
         mailbox: &Mailbox<S, U, R>,
         admit: Admit<'_, U>,
@@ -388,23 +413,25 @@ impl<U> Receiver<U> {
         mailbox: &Mailbox<S, U, R>,
         admit: Admit<'_, U>,
     ) -> Option<Item<S, U, R>> {
-        if let Some(msg) = lanes.first.pop_front() {
-            if lanes.first.is_empty() && lanes.system.is_empty() && lanes.response.is_empty() {
-                mailbox.urgent.store(false, Ordering::Release);
+        if let Some(urgent) = lanes.urgent.as_mut() {
+            if let Some(msg) = urgent.first.pop_front() {
+                if urgent.first.is_empty() && urgent.system.is_empty() && urgent.response.is_empty() {
+                    mailbox.urgent.store(false, Ordering::Release);
+                }
+                return Some(Item::Response(msg));
             }
-            return Some(Item::Response(msg));
-        }
-        if let Some(msg) = lanes.system.pop_front() {
-            if lanes.system.is_empty() && lanes.response.is_empty() {
-                mailbox.urgent.store(false, Ordering::Release);
+            if let Some(msg) = urgent.system.pop_front() {
+                if urgent.system.is_empty() && urgent.response.is_empty() {
+                    mailbox.urgent.store(false, Ordering::Release);
+                }
+                return Some(Item::System(msg));
             }
-            return Some(Item::System(msg));
-        }
-        if let Some(msg) = lanes.response.pop_front() {
-            if lanes.response.is_empty() {
-                mailbox.urgent.store(false, Ordering::Release);
+            if let Some(msg) = urgent.response.pop_front() {
+                if urgent.response.is_empty() {
+                    mailbox.urgent.store(false, Ordering::Release);
+                }
+                return Some(Item::Response(msg));
             }
-            return Some(Item::Response(msg));
         }
         mailbox.urgent.store(false, Ordering::Release);
         if lanes.closed {

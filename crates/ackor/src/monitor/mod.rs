@@ -110,14 +110,18 @@ pub struct Exit {
 pub type MonitorRef = Ref;
 
 /// Messages of the system lane.
+///
+/// `Down` and `Exit` are boxed: they are rare, and this type is as large as its
+/// largest variant wherever it is held (the system lane, and the actor's loop state
+/// while it handles one; see `actor::run`).
 #[derive(Debug)]
 pub(crate) enum SystemMsg {
     Stop(ExitReason),
     /// From the process's supervisor: end the current instance with this reason and
     /// start a new one in place (same pid, same mailbox).
     Restart(ExitReason),
-    Down(Down),
-    Exit(Exit),
+    Down(Box<Down>),
+    Exit(Box<Exit>),
 }
 
 /// The type-erased view of a running process that monitors, links, names and the node
@@ -131,12 +135,12 @@ pub(crate) trait ProcessCell: std::any::Any + Send + Sync {
     /// Tells this process that the process it monitors with `monitor` stopped (dropped
     /// if this process is gone too).
     fn signal_down(&self, monitor: MonitorRef, pid: Pid, reason: ExitReason) {
-        let _ = self.push_system(SystemMsg::Down(Down { monitor, pid, reason }));
+        let _ = self.push_system(SystemMsg::Down(Box::new(Down { monitor, pid, reason })));
     }
 
     /// Sends this process an exit signal from `pid` (dropped if it is gone).
     fn signal_exit(&self, pid: Pid, reason: ExitReason) {
-        let _ = self.push_system(SystemMsg::Exit(Exit { pid, reason }));
+        let _ = self.push_system(SystemMsg::Exit(Box::new(Exit { pid, reason })));
     }
 }
 
@@ -170,10 +174,7 @@ impl Blocked {
     /// Marks `cell` as waiting in the blocking call `token` until the guard is dropped.
     pub(crate) fn on(cell: Arc<dyn ProcessCell>, token: u64) -> Self {
         let core = cell.core();
-        core.blocked_by
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(token);
+        core.lock().relations_mut().blocked_by.push(token);
         core.blocked_calls.fetch_add(1, Ordering::AcqRel);
         Blocked { cell, token }
     }
@@ -183,9 +184,11 @@ impl Drop for Blocked {
     fn drop(&mut self) {
         let core = self.cell.core();
         core.blocked_calls.fetch_sub(1, Ordering::AcqRel);
-        let mut tokens = core.blocked_by.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(i) = tokens.iter().position(|&t| t == self.token) {
-            tokens.swap_remove(i);
+        let mut st = core.lock();
+        if let Some(rel) = st.relations.as_mut()
+            && let Some(i) = rel.blocked_by.iter().position(|&t| t == self.token)
+        {
+            rel.blocked_by.swap_remove(i);
         }
     }
 }
@@ -195,9 +198,8 @@ pub(crate) struct ProcessCore {
     pid: Pid,
     state: Mutex<ProcState>,
     abort: OnceLock<AbortHandle>,
-    /// The tokens of the blocking calls this process waits in (a handler may await
-    /// several at once), and how many, to skip the lock when there are none.
-    blocked_by: Mutex<Vec<u64>>,
+    /// How many blocking calls the process waits in (their tokens are in its
+    /// state), to skip the lock when there are none.
     blocked_calls: AtomicUsize,
     /// What it publishes for introspection.
     stats: ProcessStats,
@@ -206,14 +208,34 @@ pub(crate) struct ProcessCore {
 #[derive(Default)]
 struct ProcState {
     exit: Option<ExitReason>,
+    /// Allocated the first time the process is named, monitored, linked, waited for
+    /// or waits in a blocking call: many never are, and every live process keeps this
+    /// state (see the idle-actor bound in `tests/idle_memory.rs`).
+    relations: Option<Box<Relations>>,
+}
+
+impl ProcState {
+    fn relations_mut(&mut self) -> &mut Relations {
+        self.relations.get_or_insert_with(Box::default)
+    }
+}
+
+/// Who a process is known to: its name, monitors, links, waiters; and the blocking
+/// calls it waits in.
+#[derive(Default)]
+struct Relations {
     name: Option<String>,
     monitors: Vec<(MonitorRef, Watcher)>,
     /// Linked processes; `None` for one on another node.
     links: Vec<(Pid, Option<Weak<dyn ProcessCell>>)>,
     waiters: Vec<oneshot::Sender<ExitReason>>,
+    /// The tokens of the blocking calls this process waits in (a handler may await
+    /// several at once).
+    blocked_by: Vec<u64>,
 }
 
 /// What a terminating process must notify, taken from its state in one step.
+#[derive(Default)]
 pub(crate) struct Obituary {
     pub(crate) name: Option<String>,
     monitors: Vec<(MonitorRef, Watcher)>,
@@ -228,7 +250,6 @@ impl ProcessCore {
             pid,
             state: Mutex::new(ProcState::default()),
             abort: OnceLock::new(),
-            blocked_by: Mutex::new(Vec::new()),
             blocked_calls: AtomicUsize::new(0),
             stats: ProcessStats::default(),
         }
@@ -242,13 +263,20 @@ impl ProcessCore {
 
     /// The processes linked to this one.
     pub(crate) fn links(&self) -> Vec<Pid> {
-        self.lock().links.iter().map(|(p, _)| p.clone()).collect()
+        let st = self.lock();
+        let Some(rel) = st.relations.as_ref() else {
+            return Vec::new();
+        };
+        rel.links.iter().map(|(p, _)| p.clone()).collect()
     }
 
     /// The processes monitoring this one (a local watcher already gone is left out).
     pub(crate) fn watchers(&self) -> Vec<Pid> {
         let st = self.lock();
-        st.monitors
+        let Some(rel) = st.relations.as_ref() else {
+            return Vec::new();
+        };
+        rel.monitors
             .iter()
             .filter_map(|(_, w)| match w {
                 Watcher::Local(cell) => cell.upgrade().map(|c| c.core().pid().clone()),
@@ -264,8 +292,10 @@ impl ProcessCore {
         if path.is_empty() || self.blocked_calls.load(Ordering::Acquire) == 0 {
             return false;
         }
-        let tokens = self.blocked_by.lock().unwrap_or_else(|p| p.into_inner());
-        path.iter().any(|t| tokens.contains(t))
+        let st = self.lock();
+        st.relations
+            .as_ref()
+            .is_some_and(|rel| path.iter().any(|t| rel.blocked_by.contains(t)))
     }
 
     fn lock(&self) -> MutexGuard<'_, ProcState> {
@@ -292,17 +322,20 @@ impl ProcessCore {
         if st.exit.is_some() {
             return Err(Error::ProcessTerminated);
         }
-        if let Some(old) = &st.name {
+        let rel = st.relations_mut();
+        if let Some(old) = &rel.name {
             return Err(Error::AlreadyRegistered(old.clone()));
         }
-        st.name = Some(name.to_string());
+        rel.name = Some(name.to_string());
         Ok(())
     }
 
     pub(crate) fn clear_name(&self, name: &str) {
         let mut st = self.lock();
-        if st.name.as_deref() == Some(name) {
-            st.name = None;
+        if let Some(rel) = st.relations.as_mut()
+            && rel.name.as_deref() == Some(name)
+        {
+            rel.name = None;
         }
     }
 
@@ -313,12 +346,14 @@ impl ProcessCore {
         if st.exit.is_some() {
             return Err(ExitReason::NoProcess);
         }
-        st.monitors.push((mref, watcher));
+        st.relations_mut().monitors.push((mref, watcher));
         Ok(())
     }
 
     pub(crate) fn remove_monitor(&self, mref: &MonitorRef) {
-        self.lock().monitors.retain(|(r, _)| r != mref);
+        if let Some(rel) = self.lock().relations.as_mut() {
+            rel.monitors.retain(|(r, _)| r != mref);
+        }
     }
 
     /// Adds a link to `other`; fails with `NoProcess` if this process is gone.
@@ -327,19 +362,22 @@ impl ProcessCore {
         if st.exit.is_some() {
             return Err(ExitReason::NoProcess);
         }
-        if !st.links.iter().any(|(p, _)| *p == other) {
-            st.links.push((other, cell));
+        let rel = st.relations_mut();
+        if !rel.links.iter().any(|(p, _)| *p == other) {
+            rel.links.push((other, cell));
         }
         Ok(())
     }
 
     pub(crate) fn remove_link(&self, other: &Pid) {
-        self.lock().links.retain(|(p, _)| p != other);
+        if let Some(rel) = self.lock().relations.as_mut() {
+            rel.links.retain(|(p, _)| p != other);
+        }
     }
 
     /// The name the process is registered under.
     pub(crate) fn name(&self) -> Option<String> {
-        self.lock().name.clone()
+        self.lock().relations.as_ref()?.name.clone()
     }
 
     /// True while the process waits in a blocking call.
@@ -358,7 +396,7 @@ impl ProcessCore {
         let ready = st.exit.clone();
         let rx = if ready.is_none() {
             let (tx, rx) = oneshot::channel();
-            st.waiters.push(tx);
+            st.relations_mut().waiters.push(tx);
             Some(rx)
         } else {
             None
@@ -380,11 +418,14 @@ impl ProcessCore {
             return None;
         }
         st.exit = Some(reason.clone());
+        let Some(rel) = st.relations.as_mut() else {
+            return Some(Obituary::default());
+        };
         Some(Obituary {
-            name: st.name.take(),
-            monitors: std::mem::take(&mut st.monitors),
-            links: std::mem::take(&mut st.links),
-            waiters: std::mem::take(&mut st.waiters),
+            name: rel.name.take(),
+            monitors: std::mem::take(&mut rel.monitors),
+            links: std::mem::take(&mut rel.links),
+            waiters: std::mem::take(&mut rel.waiters),
         })
     }
 }

@@ -6,10 +6,8 @@
 //! requests), polled by the actor's loop only while something is in flight.
 
 use std::collections::HashMap;
-use std::future::{Future, poll_fn};
-use std::pin::pin;
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -18,7 +16,7 @@ use super::deadlines::Deadlines;
 
 use super::request::Pending;
 use super::{Reentrancy, ReentrancyMode, RequestOptions};
-use crate::actor::{ActorItem, ActorMailbox, Envelope};
+use crate::actor::{ActorCell, ActorItem, Envelope};
 use crate::identity::ChainId;
 use crate::mailbox::Receiver;
 use crate::{Actor, Error};
@@ -76,7 +74,18 @@ pub(crate) struct Requests<A: Actor> {
     config: Reentrancy,
     /// The mode the actor was spawned with (a restart in place goes back to it).
     spawned_mode: ReentrancyMode,
+    /// Ids are never reused: a late completion of a request that left the table must
+    /// not find a newer one under its id.
     next_id: u64,
+    /// The requests in flight and their bookkeeping, allocated on the actor's first
+    /// request or piped future (and kept: an actor that makes one makes more). Most
+    /// actors never make one; an idle actor then keeps one word here (see the
+    /// idle-actor bound in `tests/idle_memory.rs`).
+    table: Option<Box<Table<A>>>,
+}
+
+/// The bookkeeping of the requests in flight.
+struct Table<A: Actor> {
     entries: HashMap<u64, Entry<A>>,
     /// Requests in flight that hold user messages.
     holding: usize,
@@ -85,23 +94,28 @@ pub(crate) struct Requests<A: Actor> {
     timers: Deadlines,
     /// Set when a chain was added to `waiting`: held messages must be looked at again.
     rescan: bool,
-    /// `waiting`, as the actor's cell sees it.
-    shared: Arc<WaitingChains>,
 }
 
 impl<A: Actor> Requests<A> {
-    pub(crate) fn new(config: Reentrancy, shared: Arc<WaitingChains>) -> Self {
+    pub(crate) fn new(config: Reentrancy) -> Self {
         Requests {
-            shared,
             spawned_mode: config.mode,
             config,
             next_id: 1,
-            entries: HashMap::new(),
-            holding: 0,
-            waiting: HashMap::new(),
-            timers: Deadlines::default(),
-            rescan: false,
+            table: None,
         }
+    }
+
+    fn table(&mut self) -> &mut Table<A> {
+        self.table.get_or_insert_with(|| {
+            Box::new(Table {
+                entries: HashMap::new(),
+                holding: 0,
+                waiting: HashMap::new(),
+                timers: Deadlines::default(),
+                rescan: false,
+            })
+        })
     }
 
     pub(crate) fn mode(&self) -> ReentrancyMode {
@@ -152,7 +166,7 @@ impl<A: Actor> Requests<A> {
 
     fn check_cap(&self) -> Result<(), Error> {
         let max = self.config.max_in_flight;
-        if max > 0 && self.entries.len() >= max {
+        if max > 0 && self.in_flight() >= max {
             metrics::counter!("ackor_requests_rejected_total", "reason" => "in_flight_limit").increment(1);
             return Err(Error::ReentrancyInFlightLimit);
         }
@@ -165,7 +179,8 @@ impl<A: Actor> Requests<A> {
         id
     }
 
-    /// Records an admitted request that has left.
+    /// Records an admitted request that has left (`cell` is the actor's: it shares the
+    /// chains its held requests wait on).
     pub(crate) fn insert(
         &mut self,
         id: u64,
@@ -173,22 +188,24 @@ impl<A: Actor> Requests<A> {
         chain: Option<ChainId>,
         pending: Arc<dyn Pending<A>>,
         guard: Option<Guard>,
+        cell: &ActorCell<A>,
     ) {
-        let timer = admitted.timeout.map(|t| self.timers.insert(id, t));
+        let table = self.table();
+        let timer = admitted.timeout.map(|t| table.timers.insert(id, t));
         if admitted.holds {
-            if self.holding == 0 {
+            if table.holding == 0 {
                 metrics::counter!("ackor_stash_holds_total").increment(1);
             }
-            self.holding += 1;
+            table.holding += 1;
             if let Some(chain) = chain {
-                *self.waiting.entry(chain).or_insert(0) += 1;
-                self.rescan = true;
-                let mut shared = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+                *table.waiting.entry(chain).or_insert(0) += 1;
+                table.rescan = true;
+                let mut shared = cell.waiting_chains().lock().unwrap_or_else(|p| p.into_inner());
                 *shared.entry(chain).or_insert(0) += 1;
             }
         }
         metrics::gauge!("ackor_requests_in_flight").increment(1.0);
-        self.entries.insert(
+        table.entries.insert(
             id,
             Entry {
                 id,
@@ -202,21 +219,22 @@ impl<A: Actor> Requests<A> {
     }
 
     /// Takes a request out of the table (it completed); `None` if it already was.
-    pub(crate) fn remove(&mut self, id: u64) -> Option<Entry<A>> {
-        let mut entry = self.entries.remove(&id)?;
+    pub(crate) fn remove(&mut self, id: u64, cell: &ActorCell<A>) -> Option<Entry<A>> {
+        let table = self.table.as_mut()?;
+        let mut entry = table.entries.remove(&id)?;
         if let Some(at) = entry.timer.take() {
-            self.timers.remove(at, id);
+            table.timers.remove(at, id);
         }
         if entry.holds {
-            self.holding -= 1;
+            table.holding -= 1;
             if let Some(chain) = entry.chain
-                && let Some(n) = self.waiting.get_mut(&chain)
+                && let Some(n) = table.waiting.get_mut(&chain)
             {
                 *n -= 1;
                 if *n == 0 {
-                    self.waiting.remove(&chain);
+                    table.waiting.remove(&chain);
                 }
-                let mut shared = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+                let mut shared = cell.waiting_chains().lock().unwrap_or_else(|p| p.into_inner());
                 if let Some(n) = shared.get_mut(&chain) {
                     *n -= 1;
                     if *n == 0 {
@@ -231,77 +249,76 @@ impl<A: Actor> Requests<A> {
 
     /// True while user messages must be held.
     pub(crate) fn holding(&self) -> bool {
-        self.holding > 0
+        self.table.as_ref().is_some_and(|t| t.holding > 0)
     }
 
     pub(crate) fn take_rescan(&mut self) -> bool {
-        std::mem::take(&mut self.rescan)
+        self.table.as_mut().is_some_and(|t| std::mem::take(&mut t.rescan))
     }
 
-    /// Waits for the actor's next item: from the mailbox (letting through held user
+    /// Polls for the actor's next item: from the mailbox (letting through held user
     /// messages of a chain this actor waits on, and interleaving message types), or a
     /// request whose timeout expired, taken out of the table. An expired timeout goes
-    /// first.
-    pub(crate) async fn next(
+    /// first. A poll function rather than an `async fn`, so the actor's loop waits in
+    /// a `poll_fn` of a few references (the state an idle actor keeps, see
+    /// `actor::run`).
+    pub(crate) fn poll_next(
         &mut self,
         rx: &mut Receiver<Box<dyn Envelope<A>>>,
-        mailbox: &ActorMailbox<A>,
-    ) -> Next<A> {
+        cell: &ActorCell<A>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Next<A>> {
+        let mailbox = cell.mailbox();
         loop {
-            let expired = {
-                let waiting = &self.waiting;
-                #[allow(clippy::borrowed_box)] // the mailbox's items are boxes
-                let admit = |env: &Box<dyn Envelope<A>>| {
-                    env.interleaves() || env.chain().is_some_and(|c| waiting.contains_key(&c))
-                };
-                if !self.timers.is_pending() {
-                    return Next::Item(rx.recv(mailbox, &admit).await);
-                }
-                let timers = &mut self.timers;
-                let mut recv = pin!(rx.recv(mailbox, &admit));
-                // Timers first: a mailbox that always has something ready must not keep
-                // a request from timing out.
-                let next = poll_fn(|cx| {
-                    if let Poll::Ready(id) = timers.poll_expired(cx) {
-                        return Poll::Ready(Ok(id));
-                    }
-                    recv.as_mut().poll(cx).map(Err)
-                })
-                .await;
-                match next {
-                    Ok(id) => id,
-                    Err(item) => return Next::Item(item),
-                }
+            let Some(table) = self.table.as_mut() else {
+                return rx
+                    .poll_recv(mailbox, &|env| env.interleaves(), cx)
+                    .map(Next::Item);
             };
-            if let Some(entry) = self.expire(expired) {
-                return Next::Expired(entry);
+            // Timers first: a mailbox that always has something ready must not keep
+            // a request from timing out.
+            if table.timers.is_pending()
+                && let Poll::Ready(id) = table.timers.poll_expired(cx)
+            {
+                match self.expire(id, cell) {
+                    Some(entry) => return Poll::Ready(Next::Expired(entry)),
+                    None => continue,
+                }
             }
+            let waiting = &table.waiting;
+            #[allow(clippy::borrowed_box)] // the mailbox's items are boxes
+            let admit = |env: &Box<dyn Envelope<A>>| {
+                env.interleaves() || env.chain().is_some_and(|c| waiting.contains_key(&c))
+            };
+            return rx.poll_recv(mailbox, &admit, cx).map(Next::Item);
         }
     }
 
     /// The timer of request `id` fired: takes it out of the table unless its reply (or
     /// a cancel) won the race and is already queued.
-    fn expire(&mut self, id: u64) -> Option<Entry<A>> {
-        let entry = self.entries.get_mut(&id)?;
+    fn expire(&mut self, id: u64, cell: &ActorCell<A>) -> Option<Entry<A>> {
+        let entry = self.table.as_mut()?.entries.get_mut(&id)?;
         entry.timer = None;
         if !entry.pending.settle() {
             return None;
         }
         metrics::counter!("ackor_requests_timed_out_total").increment(1);
         tracing::debug!(request = id, "request timed out");
-        self.remove(id)
+        self.remove(id, cell)
     }
 
     /// Takes every request still in flight (the actor is stopping).
-    pub(crate) fn drain(&mut self) -> Vec<Entry<A>> {
-        let ids: Vec<u64> = self.entries.keys().copied().collect();
-        let mut ids = ids;
+    pub(crate) fn drain(&mut self, cell: &ActorCell<A>) -> Vec<Entry<A>> {
+        let Some(table) = self.table.as_ref() else {
+            return Vec::new();
+        };
+        let mut ids: Vec<u64> = table.entries.keys().copied().collect();
         ids.sort_unstable();
-        ids.into_iter().filter_map(|id| self.remove(id)).collect()
+        ids.into_iter().filter_map(|id| self.remove(id, cell)).collect()
     }
 
     /// Requests in flight.
     pub(crate) fn in_flight(&self) -> usize {
-        self.entries.len()
+        self.table.as_ref().map_or(0, |t| t.entries.len())
     }
 }

@@ -216,7 +216,7 @@ impl<A: Actor> Context<A> {
         tracing::trace!(pid = %self.pid(), request = id, to = %to.pid(), chain = ?chain, "request sent");
         metrics::counter!("ackor_requests_total").increment(1);
         self.requests
-            .insert(id, admitted, Some(chain), shared.clone(), guard);
+            .insert(id, admitted, Some(chain), shared.clone(), guard, &self.cell);
         Ok(RequestCall::new(shared))
     }
 
@@ -262,7 +262,7 @@ impl<A: Actor> Context<A> {
                 let _ = child.core().add_monitor(mref.clone(), Watcher::Local(weak(&me)));
             })
             .map(ActorRef::from_cell)?;
-        self.monitors.insert(mref.clone(), child.pid().clone());
+        self.add_monitor(mref.clone(), child.pid().clone());
         Ok((child, mref))
     }
 }

@@ -18,7 +18,7 @@ impl<A: Actor> Context<A> {
     /// the connection to it is lost.
     pub fn monitor(&mut self, pid: &Pid) -> MonitorRef {
         let mref = Ref::new(self.node.name().clone(), self.node.creation());
-        self.monitors.insert(mref.clone(), pid.clone());
+        self.add_monitor(mref.clone(), pid.clone());
         let me: Arc<dyn ProcessCell> = self.cell.clone();
         if self.is_remote(pid) {
             match self.node.remote() {
@@ -47,7 +47,7 @@ impl<A: Actor> Context<A> {
 
     /// Stops a monitor; a `Down` for it that is already queued is dropped too.
     pub fn demonitor(&mut self, mref: &MonitorRef) {
-        let Some(pid) = self.monitors.remove(mref) else {
+        let Some(pid) = self.remove_monitor(mref) else {
             return;
         };
         if self.is_remote(&pid) {

@@ -62,14 +62,11 @@ pub struct Context<A: Actor> {
     /// Plain remote sends are acknowledged in the background and failures reported
     /// to `on_undelivered` (see [`Context::set_report_undelivered`]).
     pub(crate) report_undelivered: bool,
-    /// Stop once idle this long (see `SpawnOptions::idle_timeout`).
-    pub(crate) idle_timeout: Option<std::time::Duration>,
-    pub(crate) monitors: HashMap<MonitorRef, Pid>,
     pub(crate) requests: Requests<A>,
-    /// Important sends made by [`Context::send`] with the flag on, awaiting their
-    /// acknowledgement: settled before the next item (see `run`).
-    /// (In a mutex only to keep `Context` `Sync`; it is reached through `&mut self`.)
-    pub(crate) acks: std::sync::Mutex<Vec<(Recipient, PendingAck)>>,
+    /// What only some actors use, allocated on first use: the context lives in the
+    /// actor's task for as long as the actor, idle or not (see the idle-actor bound
+    /// in `tests/idle_memory.rs`).
+    extras: Option<Box<ContextExtras>>,
     /// The call chain of the message being handled, when it came with one.
     pub(crate) chain: Option<ChainId>,
     /// The wait-for path of the message being handled (see `Envelope::path`).
@@ -79,13 +76,34 @@ pub struct Context<A: Actor> {
     /// Counts the items this actor handled: with the pid and the node's seed it names
     /// a fresh chain for a message that came without one.
     pub(crate) seq: u64,
-    pub(crate) chain_seed: u64,
+}
+
+/// The parts of a [`Context`] that only some actors use.
+#[derive(Default)]
+struct ContextExtras {
+    /// Stop once idle this long (see `SpawnOptions::idle_timeout`).
+    idle_timeout: Option<std::time::Duration>,
+    /// The monitors this actor set up and has not seen go down, with what they watch.
+    monitors: HashMap<MonitorRef, Pid>,
+    /// Important sends made by [`Context::send`] with the flag on, awaiting their
+    /// acknowledgement: settled before the next item (see `run`).
+    /// (In a mutex only to keep `Context` `Sync`; it is reached through `&mut self`.)
+    acks: std::sync::Mutex<Vec<(Recipient, PendingAck)>>,
 }
 
 impl<A: Actor> Context<A> {
-    pub(crate) fn new(cell: Arc<ActorCell<A>>, node: Node, reentrancy: Reentrancy) -> Self {
-        let chain_seed = node.chain_seed();
-        let waiting = cell.waiting.clone();
+    pub(crate) fn new(
+        cell: Arc<ActorCell<A>>,
+        node: Node,
+        reentrancy: Reentrancy,
+        idle_timeout: Option<std::time::Duration>,
+    ) -> Self {
+        let extras = idle_timeout.map(|idle| {
+            Box::new(ContextExtras {
+                idle_timeout: Some(idle),
+                ..ContextExtras::default()
+            })
+        });
         Context {
             cell,
             node,
@@ -95,16 +113,32 @@ impl<A: Actor> Context<A> {
             trap_exits: false,
             important: false,
             report_undelivered: false,
-            idle_timeout: None,
-            monitors: HashMap::new(),
-            requests: Requests::new(reentrancy, waiting),
-            acks: std::sync::Mutex::new(Vec::new()),
+            requests: Requests::new(reentrancy),
+            extras,
             chain: None,
             path: Box::default(),
             calls: std::sync::atomic::AtomicU64::new(0),
             seq: 0,
-            chain_seed,
         }
+    }
+
+    fn extras_mut(&mut self) -> &mut ContextExtras {
+        self.extras.get_or_insert_with(Box::default)
+    }
+
+    /// How long the actor may stay idle before it stops, if it may not forever.
+    pub(crate) fn idle_timeout(&self) -> Option<std::time::Duration> {
+        self.extras.as_ref()?.idle_timeout
+    }
+
+    /// Records a monitor this actor set up on `pid`.
+    pub(crate) fn add_monitor(&mut self, mref: MonitorRef, pid: Pid) {
+        self.extras_mut().monitors.insert(mref, pid);
+    }
+
+    /// Forgets a monitor; the pid it watched, if it was still active.
+    pub(crate) fn remove_monitor(&mut self, mref: &MonitorRef) -> Option<Pid> {
+        self.extras.as_mut()?.monitors.remove(mref)
     }
 
     /// Called before each item the actor handles.
@@ -134,7 +168,12 @@ impl<A: Actor> Context<A> {
     /// of the current message's plus a fresh token for the call.
     pub(crate) fn blocking_call(&self) -> Chained {
         let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let token = ChainId::derive(!self.chain_seed, self.pid().id(), self.seq.rotate_left(20) ^ n).get();
+        let token = ChainId::derive(
+            !self.node.chain_seed(),
+            self.pid().id(),
+            self.seq.rotate_left(20) ^ n,
+        )
+        .get();
         let mut path = Vec::with_capacity(self.path.len() + 1);
         path.extend_from_slice(&self.path);
         path.push(token);
@@ -149,7 +188,7 @@ impl<A: Actor> Context<A> {
     /// The call chain that requests and calls made now belong to.
     pub(crate) fn current_chain(&self) -> ChainId {
         self.chain
-            .unwrap_or_else(|| ChainId::derive(self.chain_seed, self.pid().id(), self.seq))
+            .unwrap_or_else(|| ChainId::derive(self.node.chain_seed(), self.pid().id(), self.seq))
     }
 
     pub(crate) fn end_message(&mut self) -> Option<ErasedReply> {
@@ -179,7 +218,7 @@ impl<A: Actor> Context<A> {
 
     /// Keeps a `Down` only for monitors still active (a demonitored one is dropped).
     pub(crate) fn accept_down(&mut self, down: &Down) -> bool {
-        self.monitors.remove(&down.monitor).is_some()
+        self.remove_monitor(&down.monitor).is_some()
     }
 
     /// This actor's pid.
@@ -238,11 +277,16 @@ impl<A: Actor> Context<A> {
     }
 
     pub(crate) fn has_pending_acks(&mut self) -> bool {
-        !self.acks_mut().is_empty()
+        self.extras
+            .as_mut()
+            .is_some_and(|x| !x.acks.get_mut().unwrap_or_else(|p| p.into_inner()).is_empty())
     }
 
     pub(crate) fn acks_mut(&mut self) -> &mut Vec<(Recipient, PendingAck)> {
-        self.acks.get_mut().unwrap_or_else(|p| p.into_inner())
+        self.extras_mut()
+            .acks
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// Makes everything this actor sends important (the process flag of Ergo):

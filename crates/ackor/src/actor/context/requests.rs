@@ -18,7 +18,7 @@ impl<A: Actor> Context<A> {
         shared: &Shared<A, R>,
         outcome: Result<R, Error>,
     ) {
-        let Some(entry) = self.requests.remove(id) else {
+        let Some(entry) = self.requests.remove(id, &self.cell) else {
             return;
         };
         let _span = tracing::debug_span!("ackor.continuation", pid = %self.pid(), request_id = id).entered();
@@ -127,7 +127,7 @@ impl<A: Actor> Context<A> {
         let guard = AbortOnDrop(task.abort_handle());
         let chain = Some(self.current_chain());
         self.requests
-            .insert(id, admitted, chain, shared, Some(Box::new(guard)));
+            .insert(id, admitted, chain, shared, Some(Box::new(guard)), &self.cell);
         Ok(Piped(call))
     }
 }

@@ -4,7 +4,7 @@
 //! outside the node chooses what is inserted into them, so flooding one with colliding
 //! keys is not possible; lookups with any key stay correct.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// The hasher; see the module docs for where it may be used.
@@ -56,6 +56,8 @@ impl Hasher for FastHasher {
 
 /// A `HashMap` with [`FastHasher`].
 pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+
+pub(crate) type FastSet<T> = HashSet<T, BuildHasherDefault<FastHasher>>;
 
 #[cfg(test)]
 mod tests {

@@ -88,6 +88,11 @@ impl Pid {
         self.id
     }
 
+    /// The process id, borrowed (a table keyed by it borrows it from its entries).
+    pub(crate) fn id_ref(&self) -> &u64 {
+        &self.id
+    }
+
     /// The incarnation of the node that spawned the process.
     pub fn creation(&self) -> u32 {
         self.creation

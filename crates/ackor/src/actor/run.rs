@@ -2,6 +2,7 @@
 //! its death owes to monitors, links, names and waiters.
 
 use std::future::Future;
+use std::ops::ControlFlow;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -321,36 +322,39 @@ fn message_loop<'a, A: Actor>(
                     },
                 }
             };
-            let panicked = match step(next, actor, ctx) {
+            let step = match step(next, actor, ctx) {
+                ControlFlow::Continue(step) => step,
+                ControlFlow::Break(ended) => return ended,
+            };
+            // A panic ends the instance at once (`crashed`). Nothing larger than a word
+            // is carried out of an arm that waits: a value assigned from this match
+            // would be kept in the loop's state across all their awaits.
+            match step {
                 Step::User(env) => {
                     let message = env.type_name();
                     let mut running = start_handling(cell, actor, ctx, env, timing.as_deref()).catch_unwind();
                     let outcome = (&mut running).await;
                     cell.core.stats().handled_one();
-                    match outcome {
-                        Ok(()) => None,
-                        Err(panic) => {
-                            let reason = ExitReason::from_panic(&*panic);
-                            tracing::warn!(pid = %cell.core.pid(), %reason, message, "handler panicked: the message is lost");
-                            if supervised {
-                                // Its caller (and any reply the handler held) is told the
-                                // actor failed; the mailbox stays open for the next
-                                // instance.
-                                let why = reason.to_string();
-                                while_failing(&why, || drop(running));
-                                let reply = ctx.end_message();
-                                while_failing(&why, || drop(reply));
-                            } else {
-                                // Close before the handler's future (and any reply handle
-                                // it holds) is dropped.
-                                drop(cell.mailbox.close());
-                                drop(running);
-                            }
-                            Some(reason)
+                    if let Err(panic) = outcome {
+                        let reason = ExitReason::from_panic(&*panic);
+                        tracing::warn!(pid = %cell.core.pid(), %reason, message, "handler panicked: the message is lost");
+                        if supervised {
+                            // Its caller (and any reply the handler held) is told the
+                            // actor failed; the mailbox stays open for the next instance.
+                            let why = reason.to_string();
+                            while_failing(&why, || drop(running));
+                            let reply = ctx.end_message();
+                            while_failing(&why, || drop(reply));
+                        } else {
+                            // Close before the handler's future (and any reply handle it
+                            // holds) is dropped.
+                            drop(cell.mailbox.close());
+                            drop(running);
                         }
+                        return Ok(crashed(cell, reason));
                     }
                 }
-                Step::Ran(panicked) => panicked,
+                Step::Ran => {}
                 Step::Down(down) => {
                     if !ctx.accept_down(&down) {
                         continue;
@@ -358,30 +362,28 @@ fn message_loop<'a, A: Actor>(
                     let res = AssertUnwindSafe(Box::pin(actor.on_down(ctx, *down)))
                         .catch_unwind()
                         .await;
-                    res.err().map(|p| ExitReason::from_panic(&*p))
+                    if let Err(panic) = res {
+                        return Ok(crashed(cell, ExitReason::from_panic(&*panic)));
+                    }
                 }
                 Step::Exit(exit) => {
                     if ctx.traps_exits() {
                         let res = AssertUnwindSafe(Box::pin(actor.on_exit(ctx, *exit)))
                             .catch_unwind()
                             .await;
-                        res.err().map(|p| ExitReason::from_panic(&*p))
+                        if let Err(panic) = res {
+                            return Ok(crashed(cell, ExitReason::from_panic(&*panic)));
+                        }
                     } else if exit.reason.is_abnormal() {
                         return Ok(Ending::Failed(exit.reason));
-                    } else {
-                        None
                     }
                 }
-                Step::End(ended) => return ended,
-            };
-            let panicked = match panicked {
-                // Boxed: only actors with important delivery on wait here.
-                None if ctx.has_pending_acks() => Box::pin(settle_acks(actor, ctx)).await,
-                other => other,
-            };
-            if let Some(reason) = panicked {
-                tracing::warn!(pid = %cell.core.pid(), %reason, "actor crashed");
-                return Ok(Ending::Failed(reason));
+            }
+            // Boxed: only actors with important delivery on wait here.
+            if ctx.has_pending_acks()
+                && let Some(reason) = Box::pin(settle_acks(actor, ctx)).await
+            {
+                return Ok(crashed(cell, reason));
             }
             if let Some(reason) = ctx.take_stop() {
                 return Ok(Ending::Stopped(reason));
@@ -391,40 +393,62 @@ fn message_loop<'a, A: Actor>(
 }
 
 /// What the loop does with the item it took, once what runs without waiting has run.
+/// Its payloads are boxes: the value is kept in the loop's state while the actor
+/// handles it (see `run`).
 enum Step<A: Actor> {
     /// Handle this user message.
     User(Box<dyn super::Envelope<A>>),
-    /// It ran (a continuation, an expired request's): `Some` with the reason if it
-    /// panicked.
-    Ran(Option<ExitReason>),
+    /// It ran (a continuation, or an expired request's) and returned.
+    Ran,
     Down(Box<crate::Down>),
     Exit(Box<crate::Exit>),
-    /// The instance ends (stop, restart, kill).
-    End(Result<Ending, Killed>),
 }
 
-/// Turns the next item into a [`Step`], running it if it needs no waiting.
-fn step<A: Actor>(next: Next<A>, actor: &mut A, ctx: &mut Context<A>) -> Step<A> {
+/// Turns the next item into a [`Step`], running it if it needs no waiting; breaks
+/// with how the instance ends when it does (a stop, a restart, a kill, a panicking
+/// continuation).
+fn step<A: Actor>(
+    next: Next<A>,
+    actor: &mut A,
+    ctx: &mut Context<A>,
+) -> ControlFlow<Result<Ending, Killed>, Step<A>> {
     let item = match next {
         Next::Item(item) => item,
         Next::Expired(entry) => {
             let timed_out = AssertUnwindSafe(|| ctx.fail_request(entry, actor, Error::RequestTimeout));
-            let crashed = std::panic::catch_unwind(timed_out).err();
-            return Step::Ran(crashed.map(|panic| ExitReason::from_panic(&*panic)));
+            let outcome = std::panic::catch_unwind(timed_out);
+            return ran(ctx, outcome);
         }
     };
     match item {
-        Item::User(env) => Step::User(env),
+        Item::User(env) => ControlFlow::Continue(Step::User(env)),
         Item::Response(cont) => {
-            let crashed = std::panic::catch_unwind(AssertUnwindSafe(|| cont(actor, ctx))).err();
-            Step::Ran(crashed.map(|panic| ExitReason::from_panic(&*panic)))
+            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| cont(actor, ctx)));
+            ran(ctx, outcome)
         }
-        Item::System(SystemMsg::Stop(reason)) => Step::End(Ok(Ending::Stopped(reason))),
-        Item::System(SystemMsg::Restart(reason)) => Step::End(Ok(Ending::Restarted(reason))),
-        Item::System(SystemMsg::Down(down)) => Step::Down(down),
-        Item::System(SystemMsg::Exit(exit)) => Step::Exit(exit),
-        Item::Closed => Step::End(Err(Killed)),
+        Item::System(SystemMsg::Stop(reason)) => ControlFlow::Break(Ok(Ending::Stopped(reason))),
+        Item::System(SystemMsg::Restart(reason)) => ControlFlow::Break(Ok(Ending::Restarted(reason))),
+        Item::System(SystemMsg::Down(down)) => ControlFlow::Continue(Step::Down(down)),
+        Item::System(SystemMsg::Exit(exit)) => ControlFlow::Continue(Step::Exit(exit)),
+        Item::Closed => ControlFlow::Break(Err(Killed)),
     }
+}
+
+/// A continuation ran: a panic in it fails the instance.
+fn ran<A: Actor>(
+    ctx: &Context<A>,
+    outcome: std::thread::Result<()>,
+) -> ControlFlow<Result<Ending, Killed>, Step<A>> {
+    match outcome {
+        Ok(()) => ControlFlow::Continue(Step::Ran),
+        Err(panic) => ControlFlow::Break(Ok(crashed(&ctx.cell, ExitReason::from_panic(&*panic)))),
+    }
+}
+
+/// The instance failed: a handler, continuation or callback panicked with `reason`.
+fn crashed<A: Actor>(cell: &ActorCell<A>, reason: ExitReason) -> Ending {
+    tracing::warn!(pid = %cell.core.pid(), %reason, "actor crashed");
+    Ending::Failed(reason)
 }
 
 /// The future that handles a user message. Untraced, not followed, not timed and

@@ -69,6 +69,17 @@ struct Urgent<S, R> {
 }
 
 impl<S, U, R> Lanes<S, U, R> {
+    fn push_user(&mut self, msg: U) {
+        // The first slot exactly (a `VecDeque` starts with four): an actor that is sent
+        // one message at a time keeps one slot, and the receiver gives the buffer back
+        // to the lane when it runs dry (see `Receiver::poll_recv`), so it stays the
+        // only one. A burst grows it as usual.
+        if self.user.capacity() == 0 {
+            self.user.reserve_exact(1);
+        }
+        self.user.push_back(msg);
+    }
+
     /// The urgent lanes, allocated if they were not yet.
     fn urgent_mut(&mut self) -> &mut Urgent<S, R> {
         self.urgent.get_or_insert_with(|| {
@@ -177,7 +188,7 @@ impl<S, U, R> Mailbox<S, U, R> {
         if lanes.user.len() + lanes.taken >= self.capacity {
             return Err((msg, Error::MailboxFull));
         }
-        lanes.user.push_back(msg);
+        lanes.push_user(msg);
         let waker = lanes.parked.take();
         drop(lanes);
         if let Some(w) = waker {
@@ -230,7 +241,7 @@ impl<S, U, R> Mailbox<S, U, R> {
         if lanes.closed {
             return Err((msg, Error::ProcessTerminated));
         }
-        lanes.user.push_back(msg);
+        lanes.push_user(msg);
         let waker = lanes.parked.take();
         drop(lanes);
         if let Some(w) = waker {
@@ -392,6 +403,13 @@ impl<U> Receiver<U> {
             match &lanes.parked {
                 Some(w) if w.will_wake(cx.waker()) => {}
                 _ => lanes.parked = Some(cx.waker().clone()),
+            }
+            // Going idle with an empty batch: its buffer goes back to the lane if the
+            // lane has none, for the next message to use. Otherwise the batch and the
+            // lane each keep one (the swap that takes a batch leaves the lane the old
+            // one), and an idle actor would keep two.
+            if self.batch.is_empty() && self.batch.capacity() > 0 && lanes.user.capacity() == 0 {
+                std::mem::swap(&mut self.batch, &mut lanes.user);
             }
         }
         drop(lanes);

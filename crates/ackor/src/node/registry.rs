@@ -1,20 +1,55 @@
 //! The node's process table and name registry.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::Process;
 use crate::error::Error;
-use crate::fasthash::FastMap;
+use crate::fasthash::{FastMap, FastSet};
 use crate::identity::Pid;
 
 /// An alias, and the process it reaches.
 type Alias = (Pid, Arc<dyn Process>);
 
+/// A live process in the table, found by the id of its pid. The key is the process's
+/// own, borrowed: a slot is the pointer alone (16 bytes, not 24 with a copy of the
+/// key), and every live process has one (see the idle-actor bound in
+/// `tests/idle_memory.rs`).
+struct ById(Arc<dyn Process>);
+
+impl ById {
+    fn id(&self) -> &u64 {
+        self.0.core().pid().id_ref()
+    }
+}
+
+impl PartialEq for ById {
+    fn eq(&self, other: &Self) -> bool {
+        self.id() == other.id()
+    }
+}
+
+impl Eq for ById {}
+
+impl Hash for ById {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // As `u64` hashes: lookups by `&u64` find it (see `Borrow`).
+        self.id().hash(state);
+    }
+}
+
+impl Borrow<u64> for ById {
+    fn borrow(&self) -> &u64 {
+        self.id()
+    }
+}
+
 /// Live processes by id, their aliases, and registered names.
 #[derive(Default)]
 pub(crate) struct Registry {
-    processes: Mutex<FastMap<u64, Arc<dyn Process>>>,
+    processes: Mutex<FastSet<ById>>,
     /// Extra pids of live processes (see `Context::create_alias`): the alias, and the
     /// process it reaches. Their ids come from the same counter as processes' ids.
     aliases: Mutex<FastMap<u64, Alias>>,
@@ -27,18 +62,18 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Registry {
     pub(crate) fn insert(&self, cell: Arc<dyn Process>) {
-        lock(&self.processes).insert(cell.core().pid().id(), cell);
+        lock(&self.processes).replace(ById(cell));
     }
 
     pub(crate) fn remove(&self, pid: &Pid) {
-        let removed = lock(&self.processes).remove(&pid.id());
+        let removed = lock(&self.processes).take(&pid.id());
         drop(removed);
     }
 
     /// The live process with this pid, or with this alias (node and creation must
     /// match too).
     pub(crate) fn get(&self, pid: &Pid) -> Option<Arc<dyn Process>> {
-        if let Some(cell) = lock(&self.processes).get(&pid.id()).cloned() {
+        if let Some(cell) = lock(&self.processes).get(&pid.id()).map(|p| p.0.clone()) {
             return (cell.core().pid() == pid).then_some(cell);
         }
         let aliases = lock(&self.aliases);
@@ -72,7 +107,7 @@ impl Registry {
     }
 
     pub(crate) fn all(&self) -> Vec<Arc<dyn Process>> {
-        lock(&self.processes).values().cloned().collect()
+        lock(&self.processes).iter().map(|p| p.0.clone()).collect()
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -71,21 +71,26 @@ impl<A: Actor> Entry<A> {
 }
 
 pub(crate) struct Requests<A: Actor> {
-    config: Reentrancy,
+    /// The mode requests are admitted in now.
+    mode: ReentrancyMode,
     /// The mode the actor was spawned with (a restart in place goes back to it).
     spawned_mode: ReentrancyMode,
-    /// Ids are never reused: a late completion of a request that left the table must
-    /// not find a newer one under its id.
-    next_id: u64,
     /// The requests in flight and their bookkeeping, allocated on the actor's first
-    /// request or piped future (and kept: an actor that makes one makes more). Most
-    /// actors never make one; an idle actor then keeps one word here (see the
-    /// idle-actor bound in `tests/idle_memory.rs`).
+    /// request or piped future (and kept: an actor that makes one makes more), or at
+    /// spawn for an actor with an in-flight limit. Most actors never make a request;
+    /// an idle actor then keeps a word here (see the idle-actor bound in
+    /// `tests/idle_memory.rs`).
     table: Option<Box<Table<A>>>,
 }
 
 /// The bookkeeping of the requests in flight.
 struct Table<A: Actor> {
+    /// The most requests in flight at once (0: no limit).
+    max_in_flight: usize,
+    /// Ids are never reused (the table lives as long as the actor): a late
+    /// completion of a request that left the table must not find a newer one under
+    /// its id.
+    next_id: u64,
     entries: HashMap<u64, Entry<A>>,
     /// Requests in flight that hold user messages.
     holding: usize,
@@ -96,49 +101,55 @@ struct Table<A: Actor> {
     rescan: bool,
 }
 
+impl<A: Actor> Table<A> {
+    fn new(max_in_flight: usize) -> Box<Self> {
+        Box::new(Table {
+            max_in_flight,
+            next_id: 1,
+            entries: HashMap::new(),
+            holding: 0,
+            waiting: HashMap::new(),
+            timers: Deadlines::default(),
+            rescan: false,
+        })
+    }
+}
+
 impl<A: Actor> Requests<A> {
     pub(crate) fn new(config: Reentrancy) -> Self {
         Requests {
+            mode: config.mode,
             spawned_mode: config.mode,
-            config,
-            next_id: 1,
-            table: None,
+            // Without a limit, the table waits for the first request.
+            table: (config.max_in_flight > 0).then(|| Table::new(config.max_in_flight)),
         }
     }
 
     fn table(&mut self) -> &mut Table<A> {
-        self.table.get_or_insert_with(|| {
-            Box::new(Table {
-                entries: HashMap::new(),
-                holding: 0,
-                waiting: HashMap::new(),
-                timers: Deadlines::default(),
-                rescan: false,
-            })
-        })
+        self.table.get_or_insert_with(|| Table::new(0))
     }
 
     pub(crate) fn mode(&self) -> ReentrancyMode {
-        self.config.mode
+        self.mode
     }
 
     /// Switches the mode for requests admitted from now on; those in flight keep the
     /// mode they were admitted with (a stash-mode one still holds user messages).
     pub(crate) fn set_mode(&mut self, mode: ReentrancyMode) {
-        self.config.mode = mode;
+        self.mode = mode;
     }
 
     /// Back to the mode the actor was spawned with.
     pub(crate) fn reset_mode(&mut self) {
-        self.config.mode = self.spawned_mode;
+        self.mode = self.spawned_mode;
     }
 
     /// Checks a request against the actor's mode and cap.
     pub(crate) fn admit(&self, opts: &RequestOptions, call_timeout: Duration) -> Result<Admitted, Error> {
-        if self.config.mode == ReentrancyMode::Off {
+        if self.mode == ReentrancyMode::Off {
             return Err(Error::ReentrancyDisabled);
         }
-        let mode = opts.mode.unwrap_or(self.config.mode);
+        let mode = opts.mode.unwrap_or(self.mode);
         if mode == ReentrancyMode::Off {
             return Err(Error::ReentrancyDisabled);
         }
@@ -159,13 +170,13 @@ impl<A: Actor> Requests<A> {
     pub(crate) fn admit_pipe(&self) -> Result<Admitted, Error> {
         self.check_cap()?;
         Ok(Admitted {
-            holds: self.config.mode == ReentrancyMode::StashNonReentrant,
+            holds: self.mode == ReentrancyMode::StashNonReentrant,
             timeout: None,
         })
     }
 
     fn check_cap(&self) -> Result<(), Error> {
-        let max = self.config.max_in_flight;
+        let max = self.table.as_ref().map_or(0, |t| t.max_in_flight);
         if max > 0 && self.in_flight() >= max {
             metrics::counter!("ackor_requests_rejected_total", "reason" => "in_flight_limit").increment(1);
             return Err(Error::ReentrancyInFlightLimit);
@@ -174,8 +185,9 @@ impl<A: Actor> Requests<A> {
     }
 
     pub(crate) fn next_id(&mut self) -> u64 {
-        let id = self.next_id;
-        self.next_id += 1;
+        let table = self.table();
+        let id = table.next_id;
+        table.next_id += 1;
         id
     }
 

@@ -56,7 +56,9 @@ pub struct Context<A: Actor> {
     pub(crate) node: Node,
     pub(crate) sender: Option<Pid>,
     pub(crate) reply: Option<ErasedReply>,
-    pub(crate) stop: Option<ExitReason>,
+    /// Set by [`Context::stop_with`]: boxed, as it is set at most once per instance
+    /// and this field lives as long as the actor.
+    stop: Option<Box<ExitReason>>,
     pub(crate) trap_exits: bool,
     pub(crate) important: bool,
     /// Plain remote sends are acknowledged in the background and failures reported
@@ -209,7 +211,7 @@ impl<A: Actor> Context<A> {
     }
 
     pub(crate) fn take_stop(&mut self) -> Option<ExitReason> {
-        self.stop.take()
+        self.stop.take().map(|reason| *reason)
     }
 
     pub(crate) fn traps_exits(&self) -> bool {
@@ -261,7 +263,7 @@ impl<A: Actor> Context<A> {
 
     /// Stops this actor once the current message is handled, with `reason`.
     pub fn stop_with(&mut self, reason: ExitReason) {
-        self.stop = Some(reason);
+        self.stop = Some(Box::new(reason));
     }
 
     /// Waits for the acknowledgements of this actor's flagged sends; returns those

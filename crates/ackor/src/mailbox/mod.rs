@@ -357,12 +357,12 @@ impl<U> Receiver<U> {
         }
     }
 
-    /// Holds user messages in place (they keep their order) until resumed.
     /// User messages taken from the lane and not handed out yet.
     pub(crate) fn batched(&self) -> usize {
         self.batch.len()
     }
 
+    /// Holds user messages in place (they keep their order) until resumed.
     pub(crate) fn set_user_paused(&mut self, paused: bool) {
         if self.user_paused != paused {
             self.user_paused = paused;

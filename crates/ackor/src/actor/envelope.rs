@@ -114,6 +114,9 @@ where
         Box::pin(async move {
             ctx.begin_message(sender, reply.map(ErasedReply::new), chain, path);
             let out: Reply<M::Reply> = actor.handle(msg, ctx).await.into();
+            // Counted before the reply leaves: a caller that has its answer sees it
+            // counted (a handler that panics is counted by the run loop).
+            ctx.cell.core.stats().handled_one();
             let pending = ctx.end_message();
             let Some(pending) = pending else { return };
             let Ok(handle) = pending.downcast::<M::Reply>() else {

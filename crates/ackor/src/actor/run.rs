@@ -333,9 +333,10 @@ fn message_loop<'a, A: Actor>(
                 Step::User(env) => {
                     let message = env.type_name();
                     let mut running = start_handling(cell, actor, ctx, env, timing.as_deref()).catch_unwind();
-                    let outcome = (&mut running).await;
-                    cell.core.stats().handled_one();
-                    if let Err(panic) = outcome {
+                    if let Err(panic) = (&mut running).await {
+                        // Handled, if not to the end (one that returns is counted in
+                        // its envelope, before its reply leaves).
+                        cell.core.stats().handled_one();
                         let reason = ExitReason::from_panic(&*panic);
                         tracing::warn!(pid = %cell.core.pid(), %reason, message, "handler panicked: the message is lost");
                         if supervised {

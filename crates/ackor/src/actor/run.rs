@@ -684,16 +684,16 @@ mod tests {
                 ("run_actor future", run_actor_size, 208),
                 ("message_loop future", loop_size, 120),
                 ("Context", std::mem::size_of::<Context<Small>>(), 152),
-                ("ActorCell", std::mem::size_of::<ActorCell<Small>>(), 312),
+                ("ActorCell", std::mem::size_of::<ActorCell<Small>>(), 280),
                 (
                     "ProcessCore",
                     std::mem::size_of::<crate::monitor::ProcessCore>(),
-                    144,
+                    136,
                 ),
                 (
                     "mailbox",
                     std::mem::size_of::<super::super::ActorMailbox<Small>>(),
-                    136,
+                    112,
                 ),
             ];
             for (what, size, bound) in sizes {

@@ -26,8 +26,8 @@
 
 use std::collections::VecDeque;
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll, Waker};
 
 use tokio::sync::Notify;
@@ -130,10 +130,16 @@ pub(crate) struct Mailbox<S, U, R> {
     /// Set while the system or response lane is non-empty, so the receiver can work
     /// through a batch of user messages without locking, yet let urgent items overtake.
     urgent: AtomicBool,
+    /// Senders waiting for space in the user lane. (32 bits: each one is a future
+    /// holding a message, far fewer than 2^32 fit in memory.)
+    waiting_senders: AtomicU32,
     capacity: usize,
-    /// Senders waiting for space in the user lane.
-    waiting_senders: AtomicUsize,
-    space: Notify,
+    /// Wakes the senders waiting for space. Allocated by the first sender that has to
+    /// wait: most actors never make one wait, and every live actor keeps this struct
+    /// (see the idle-actor bound in `tests/idle_memory.rs`). A sender sets it up before
+    /// it counts itself in `waiting_senders`, so whoever sees a waiting sender finds
+    /// it set.
+    space: OnceLock<Box<Notify>>,
 }
 
 impl<S, U, R> Mailbox<S, U, R> {
@@ -147,9 +153,16 @@ impl<S, U, R> Mailbox<S, U, R> {
                 parked: None,
             }),
             urgent: AtomicBool::new(false),
+            waiting_senders: AtomicU32::new(0),
             capacity,
-            waiting_senders: AtomicUsize::new(0),
-            space: Notify::new(),
+            space: OnceLock::new(),
+        }
+    }
+
+    /// Wakes the senders waiting for space, if one ever had to wait.
+    fn notify_space(&self) {
+        if let Some(space) = self.space.get() {
+            space.notify_waiters();
         }
     }
 
@@ -205,7 +218,8 @@ impl<S, U, R> Mailbox<S, U, R> {
                 Err((m, Error::MailboxFull)) => msg = m,
                 Err((_, e)) => return Err(e),
             }
-            let mut notified = pin!(self.space.notified());
+            let space = self.space.get_or_init(|| Box::new(Notify::new()));
+            let mut notified = pin!(space.notified());
             notified.as_mut().enable();
             let _waiting = WaitingSender::new(&self.waiting_senders);
             // Retry once registered, so space freed in between is not missed.
@@ -281,8 +295,6 @@ impl<S, U, R> Mailbox<S, U, R> {
         taken
     }
 
-    /// Closes the mailbox: every later push fails, waiting senders are told. Returns
-    /// what was queued, for the caller to drop once the process counts as terminated.
     /// Closes the mailbox if nothing is queued in any lane, atomically with the check:
     /// after `true`, every send is refused at once, and nothing was accepted that will
     /// not be handled. (The receiver's own batch is not seen here: call it when that is
@@ -295,10 +307,12 @@ impl<S, U, R> Mailbox<S, U, R> {
         }
         lanes.closed = true;
         drop(lanes);
-        self.space.notify_waiters();
+        self.notify_space();
         true
     }
 
+    /// Closes the mailbox: every later push fails, waiting senders are told. Returns
+    /// what was queued, for the caller to drop once the process counts as terminated.
     pub(crate) fn close(&self) -> Drained<S, U, R> {
         let mut lanes = self.lock();
         lanes.closed = true;
@@ -308,7 +322,7 @@ impl<S, U, R> Mailbox<S, U, R> {
         };
         let waker = lanes.parked.take();
         drop(lanes);
-        self.space.notify_waiters();
+        self.notify_space();
         if let Some(w) = waker {
             w.wake();
         }
@@ -318,10 +332,10 @@ impl<S, U, R> Mailbox<S, U, R> {
 
 /// Counts a sender waiting for space for as long as it waits (also when its future is
 /// dropped mid-wait).
-struct WaitingSender<'a>(&'a AtomicUsize);
+struct WaitingSender<'a>(&'a AtomicU32);
 
 impl<'a> WaitingSender<'a> {
-    fn new(counter: &'a AtomicUsize) -> Self {
+    fn new(counter: &'a AtomicU32) -> Self {
         counter.fetch_add(1, Ordering::SeqCst);
         WaitingSender(counter)
     }
@@ -414,7 +428,7 @@ impl<U> Receiver<U> {
         }
         drop(lanes);
         if freed && mailbox.waiting_senders.load(Ordering::SeqCst) > 0 {
-            mailbox.space.notify_waiters();
+            mailbox.notify_space();
         }
         match item {
             Some(item) => Poll::Ready(item),

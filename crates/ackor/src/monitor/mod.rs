@@ -7,7 +7,7 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use tokio::sync::oneshot;
 use tokio::task::AbortHandle;
@@ -197,7 +197,6 @@ impl Drop for Blocked {
 pub(crate) struct ProcessCore {
     pid: Pid,
     state: Mutex<ProcState>,
-    abort: OnceLock<AbortHandle>,
     /// How many blocking calls the process waits in (their tokens are in its
     /// state), to skip the lock when there are none.
     blocked_calls: AtomicUsize,
@@ -212,6 +211,9 @@ struct ProcState {
     /// or waits in a blocking call: many never are, and every live process keeps this
     /// state (see the idle-actor bound in `tests/idle_memory.rs`).
     relations: Option<Box<Relations>>,
+    /// Aborts the process's task (a kill). Under this lock: 8 bytes here, 16 in a
+    /// `OnceLock` of its own.
+    abort: Option<AbortHandle>,
 }
 
 impl ProcState {
@@ -249,7 +251,6 @@ impl ProcessCore {
         ProcessCore {
             pid,
             state: Mutex::new(ProcState::default()),
-            abort: OnceLock::new(),
             blocked_calls: AtomicUsize::new(0),
             stats: ProcessStats::default(),
         }
@@ -306,12 +307,14 @@ impl ProcessCore {
         &self.pid
     }
 
+    /// Records the handle that aborts the process's task (the first one set stays).
     pub(crate) fn set_abort(&self, handle: AbortHandle) {
-        let _ = self.abort.set(handle);
+        self.lock().abort.get_or_insert(handle);
     }
 
     pub(crate) fn abort(&self) {
-        if let Some(h) = self.abort.get() {
+        let handle = self.lock().abort.clone();
+        if let Some(h) = handle {
             h.abort();
         }
     }

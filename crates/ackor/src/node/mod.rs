@@ -355,9 +355,11 @@ impl Node {
     /// # struct Idle;
     /// # impl Actor for Idle { type Args = (); async fn init(_: (), _: &mut Context<Self>) -> Result<Self, BoxError> { Ok(Idle) } }
     /// let node = Node::builder().name("doc@local").start().await?;
-    /// let pid = node.spawn::<Idle>(())?.pid().clone();
+    /// let idle = node.spawn::<Idle>(())?;
+    /// let pid = idle.pid().clone();
     /// node.stop(&pid, ExitReason::Normal)?;
-    /// assert_eq!(node.wait_for_exit(&pid).await, ExitReason::Normal);
+    /// // (Not `node.wait_for_exit(&pid)`: the actor may be gone before it looks.)
+    /// assert_eq!(idle.wait_for_stop().await, ExitReason::Normal);
     /// node.shutdown().await;
     /// # Ok(()) }
     /// ```

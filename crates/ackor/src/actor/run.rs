@@ -286,11 +286,13 @@ fn message_loop<'a, A: Actor>(
         }
         let supervised = cell.overseer().is_some();
         // Detailed metrics: how long each handler takes (off by default: two clock
-        // reads per message). The histogram is looked up once per instance, and boxed:
-        // this lives in the loop's state, a word rather than two.
-        let timing = ctx.node.config().detailed_metrics.map(|_| {
-            Box::new(metrics::histogram!("ackor_handler_seconds", "actor" => std::any::type_name::<A>()))
-        });
+        // reads per message). The histogram is looked up once per instance and kept in
+        // the context's extras, not in this loop's state.
+        if ctx.node.config().detailed_metrics.is_some() {
+            ctx.set_handler_histogram(
+                metrics::histogram!("ackor_handler_seconds", "actor" => std::any::type_name::<A>()),
+            );
+        }
         loop {
             let holding = ctx.requests.holding();
             rx.set_user_paused(holding);
@@ -332,7 +334,7 @@ fn message_loop<'a, A: Actor>(
             match step {
                 Step::User(env) => {
                     let message = env.type_name();
-                    let mut running = start_handling(cell, actor, ctx, env, timing.as_deref()).catch_unwind();
+                    let mut running = start_handling(cell, actor, ctx, env).catch_unwind();
                     if let Err(panic) = (&mut running).await {
                         // Handled, if not to the end (one that returns is counted in
                         // its envelope, before its reply leaves).
@@ -461,9 +463,9 @@ fn start_handling<'a, A: Actor>(
     actor: &'a mut A,
     ctx: &'a mut Context<A>,
     env: Box<dyn super::Envelope<A>>,
-    timing: Option<&'a metrics::Histogram>,
 ) -> AssertUnwindSafe<Pin<Box<dyn Future<Output = ()> + Send + 'a>>> {
     let came_with = env.trace();
+    let timing = ctx.handler_histogram();
     let stats = cell.core.stats();
     let followed = stats.followed();
     if came_with.is_none() && !followed && timing.is_none() && !tracing::level_enabled!(tracing::Level::DEBUG)
@@ -614,7 +616,7 @@ pin_project_lite::pin_project! {
         trace: Option<TraceContext>,
         follow: Option<(&'a ProcessStats, &'static str)>,
         // The histogram of the actor type, and when the handler started.
-        timing: Option<(&'a metrics::Histogram, std::time::Instant)>,
+        timing: Option<(metrics::Histogram, std::time::Instant)>,
     }
 }
 

@@ -91,6 +91,8 @@ struct ContextExtras {
     /// acknowledgement: settled before the next item (see `run`).
     /// (In a mutex only to keep `Context` `Sync`; it is reached through `&mut self`.)
     acks: std::sync::Mutex<Vec<(Recipient, PendingAck)>>,
+    /// The handler-latency histogram of the actor type, with detailed metrics on.
+    handler_seconds: Option<metrics::Histogram>,
 }
 
 impl<A: Actor> Context<A> {
@@ -131,6 +133,16 @@ impl<A: Actor> Context<A> {
     /// How long the actor may stay idle before it stops, if it may not forever.
     pub(crate) fn idle_timeout(&self) -> Option<std::time::Duration> {
         self.extras.as_ref()?.idle_timeout
+    }
+
+    /// Times each handler into `histogram` (detailed metrics).
+    pub(crate) fn set_handler_histogram(&mut self, histogram: metrics::Histogram) {
+        self.extras_mut().handler_seconds = Some(histogram);
+    }
+
+    /// The handler-latency histogram, with detailed metrics on.
+    pub(crate) fn handler_histogram(&self) -> Option<metrics::Histogram> {
+        self.extras.as_ref()?.handler_seconds.clone()
     }
 
     /// Records a monitor this actor set up on `pid`.

@@ -15,10 +15,18 @@ static ALLOC: dhat::Alloc = dhat::Alloc;
 /// Heap bytes an idle actor may keep (its cell, mailbox, task and handle included),
 /// as documented in BENCHMARKS.md ("idle actor, heap bytes"). Lower it when the
 /// actor gets smaller; raising it is a regression to explain there. (2400 → 2432 for
-/// the introspection counters every process publishes, 40 B: see BENCHMARKS.md.)
-const IDLE_ACTOR_BYTES: usize = 2432;
-/// Heap blocks an idle actor may keep.
-const IDLE_ACTOR_BLOCKS: usize = 4;
+/// the introspection counters every process publishes, 40 B; then 2432 → 880 when the
+/// actor was cut to 866 B, issue 16's ≤ 1 KB: see BENCHMARKS.md.)
+///
+/// Where the 866 B go (debug build, as this test runs): the tokio task 512 B (the run
+/// future of this `Counter`, 384 B, plus tokio's 104 B, rounded up to 128: a future
+/// past 408 B takes a 640 B task, see the size test in `actor/run.rs`), the cell
+/// 296 B, the user lane's one-slot buffer 16 B, and the node's process table and
+/// tokio's run queue, 35 B and 8 B amortized over the 1000 actors. The margin is
+/// 14 B, under two words.
+const IDLE_ACTOR_BYTES: usize = 880;
+/// Heap blocks an idle actor may keep: its task, its cell, its user lane's buffer.
+const IDLE_ACTOR_BLOCKS: usize = 3;
 
 struct Counter(u64);
 

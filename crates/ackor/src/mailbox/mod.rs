@@ -648,6 +648,26 @@ mod tests {
     }
 
     #[test]
+    fn one_message_at_a_time_keeps_one_one_slot_buffer() {
+        let mb: Mailbox<Sys, u32, ()> = Mailbox::new(8);
+        let mut rx = Receiver::new();
+        for i in 0..3 {
+            mb.try_push_user(i).ok();
+            assert!(matches!(recv_now(&mut rx, &mb), Some(Item::User(m)) if m == i));
+            // It runs dry: the batch's buffer goes back to the lane, the only one.
+            assert!(recv_now(&mut rx, &mb).is_none());
+            let lane = mb.lock().user.capacity();
+            assert!((1..4).contains(&lane), "lane buffer of {lane} slots");
+            assert_eq!(rx.batch.capacity(), 0);
+        }
+        // A burst grows it as usual.
+        for i in 0..6 {
+            mb.try_push_user(i).ok();
+        }
+        assert!(mb.lock().user.capacity() >= 6);
+    }
+
+    #[test]
     fn closed_mailbox_refuses_pushes() {
         let mb: Mailbox<Sys, u32, ()> = Mailbox::new(8);
         mb.try_push_user(1).ok();

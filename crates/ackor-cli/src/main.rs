@@ -44,6 +44,11 @@ enum Command {
         /// List the chapters and exit.
         #[arg(long)]
         list: bool,
+        /// After the tour, keep three nodes running with traffic flowing and serve the
+        /// web observer for one of them at ADDR (default 127.0.0.1:0: a free port; the
+        /// `observing <url>` line tells which), until Ctrl-C.
+        #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:0")]
+        observe: Option<std::net::SocketAddr>,
     },
     /// Runs a standalone node with the services `echo`, `relay`, `sink` and
     /// `ackor.members` until SIGINT (Ctrl-C) or SIGTERM, then stops gracefully. Prints
@@ -203,7 +208,7 @@ fn main() -> ExitCode {
             text,
             client,
         } => runtime.block_on(client::send_important(client, node, name, text)),
-        Command::Demo { chapter, list } => {
+        Command::Demo { chapter, list, observe } => {
             // Some chapters crash actors on purpose: one line per panic, not a backtrace.
             std::panic::set_hook(Box::new(|info| eprintln!("   (an actor panicked: {info})")));
             if list {
@@ -211,7 +216,13 @@ fn main() -> ExitCode {
                 Ok(())
             } else {
                 runtime
-                    .block_on(demo::run(chapter.as_deref()))
+                    .block_on(async {
+                        demo::run(chapter.as_deref()).await?;
+                        match observe {
+                            Some(addr) => demo::observatory::run(addr).await,
+                            None => Ok(()),
+                        }
+                    })
                     .map_err(Failure::runtime)
             }
         }

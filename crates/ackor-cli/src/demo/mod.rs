@@ -6,6 +6,7 @@ mod grains;
 mod important;
 mod local;
 mod nodes;
+pub mod observatory;
 mod reentrancy;
 mod streams;
 mod supervision;

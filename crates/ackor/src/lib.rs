@@ -209,6 +209,18 @@
 //! are handled by the new instance. Only the message being handled is lost, and its
 //! caller gets [`Error::ActorFailed`]. See the [`supervision`] module.
 //!
+//! ## Looking at running nodes
+//!
+//! Every node answers `ackor.inspect`, a service the node runs itself (so it answers
+//! even when every actor is stuck), locally and to any node with the cookie:
+//! [`Node::inspect`] asks it. It tells a node's processes (mailbox depth, state such as
+//! stashing or restarting, messages handled, requests in flight, last failure), one
+//! process's links and monitors and, while followed, the trace ids of the messages it
+//! handles, and the node's peers (links, round-trip time, bytes, unacknowledged
+//! important sends) and important-delivery outcomes. See the [`inspect`] module;
+//! `ackor ps`, `ackor inspect` and the web observer (`ackor observe`) use it. The
+//! metrics and the traces are below.
+//!
 #![cfg_attr(feature = "macros", doc = include_str!("../docs/macros.md"))]
 #![doc = include_str!("../docs/metrics.md")]
 #![doc = include_str!("../docs/tracing.md")]

@@ -208,7 +208,11 @@ fn main() -> ExitCode {
             text,
             client,
         } => runtime.block_on(client::send_important(client, node, name, text)),
-        Command::Demo { chapter, list, observe } => {
+        Command::Demo {
+            chapter,
+            list,
+            observe,
+        } => {
             // Some chapters crash actors on purpose: one line per panic, not a backtrace.
             std::panic::set_hook(Box::new(|info| eprintln!("   (an actor panicked: {info})")));
             if list {

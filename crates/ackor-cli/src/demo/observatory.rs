@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use ackor::supervision::{Backoff, ChildSpec, Strategy, Supervisor, SupervisorSpec};
 use ackor::{
-    Actor, ActorRef, BoxError, Context, Handler, Message, Node, ProcessId, Reentrancy, ReentrancyMode, RequestOptions,
-    SpawnOptions,
+    Actor, ActorRef, BoxError, Context, Handler, Message, Node, ProcessId, Reentrancy, ReentrancyMode,
+    RequestOptions, SpawnOptions,
 };
 use ackor_cli::services::{self, Echo, ForwardImportant, Ping, Relay};
 use tokio::signal::unix::{SignalKind, signal};
@@ -131,7 +131,10 @@ pub async fn run(addr: SocketAddr) -> Result<(), String> {
         .child(
             ChildSpec::new::<Flaky>("flaky", || ())
                 .name("flaky")
-                .backoff(Backoff::exponential(Duration::from_secs(2), Duration::from_secs(2))),
+                .backoff(Backoff::exponential(
+                    Duration::from_secs(2),
+                    Duration::from_secs(2),
+                )),
         );
     shop.spawn_with::<Supervisor>(spec, SpawnOptions::default().name("supervisor"))
         .map_err(err)?;
@@ -157,7 +160,9 @@ pub async fn run(addr: SocketAddr) -> Result<(), String> {
                 let _ = clerk.send(Sale);
                 if n % 8 == 0 {
                     // shop to audit's slow sink: mostly refused with MailboxFull.
-                    let _ = shop.send_important_name::<Echo, _>(&sink, Ping(format!("audit {n}"))).await;
+                    let _ = shop
+                        .send_important_name::<Echo, _>(&sink, Ping(format!("audit {n}")))
+                        .await;
                 }
                 if n % 24 == 12
                     && let Some(flaky) = shop.whereis("flaky")
@@ -177,7 +182,10 @@ pub async fn run(addr: SocketAddr) -> Result<(), String> {
         bank.name(),
         audit.name()
     ));
-    say(format!("The observer shows {}: open http://{bound}/", shop.name()));
+    say(format!(
+        "The observer shows {}: open http://{bound}/",
+        shop.name()
+    ));
     say("(bursts of important sends, refusals from a full sink, a clerk stashing, a worker restarting)");
     say("Ctrl-C to stop.");
     println!("observing http://{bound}/");

@@ -365,14 +365,25 @@ async fn a_followed_process_shows_its_messages_trace_ids_links_and_monitors() {
     for _ in 0..3 {
         remote_counter.call(Bump).await.unwrap();
     }
-    let after = a.inspect(b.name()).process(counter.pid()).await.unwrap().unwrap();
-    assert_eq!(after.recent.len(), 3);
+    // Recorded once each handler's future is done, just after its reply left.
+    let after = eventually(|| {
+        let inspector = a.inspect(b.name());
+        let pid = counter.pid().clone();
+        async move {
+            let detail = inspector.process(&pid).await.unwrap().unwrap();
+            (detail.recent.len() == 3).then_some(detail)
+        }
+    })
+    .await;
     for m in &after.recent {
         assert!(m.message.ends_with("Bump"), "{}", m.message);
         assert_eq!(m.trace_id.len(), 32);
         assert_eq!(m.span_id.len(), 16);
         assert!(m.trace_id.chars().all(|c| c.is_ascii_hexdigit()));
     }
+    // The name is the node's own: no actor can take it.
+    let taken = b.spawn_with::<Counter>((), SpawnOptions::default().name(ackor::inspect::INSPECT));
+    assert!(matches!(taken, Err(Error::NameTaken(_))), "{taken:?}");
     let gone = Pid::new(NodeName::new(b.name().as_str()), 999_999, b.creation());
     assert!(a.inspect(b.name()).process(&gone).await.unwrap().is_none());
     a.shutdown().await;

@@ -116,7 +116,8 @@ impl Registry {
 
     pub(crate) fn register(&self, name: &str, cell: Arc<dyn Process>) -> Result<(), Error> {
         let mut names = lock(&self.names);
-        if names.contains_key(name) {
+        // The node answers its introspection service itself: the name is taken.
+        if names.contains_key(name) || name == super::INSPECT {
             return Err(Error::NameTaken(name.to_string()));
         }
         // The process records its name under its own lock, which also refuses a

@@ -11,7 +11,8 @@ use super::{Outcome, check, say};
 
 const COOKIE: &str = "demo-cookie";
 
-async fn start(name: &str, cookie: &str) -> Result<Node, String> {
+/// A node `name@127.0.0.1:<free port>` with `cookie` and the CLI's services.
+pub(super) async fn start(name: &str, cookie: &str) -> Result<Node, String> {
     let node = Node::builder()
         .name(format!("{name}@127.0.0.1:0"))
         .cookie(cookie)

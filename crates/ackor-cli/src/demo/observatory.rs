@@ -15,27 +15,15 @@ use std::time::Duration;
 
 use ackor::supervision::{Backoff, ChildSpec, Strategy, Supervisor, SupervisorSpec};
 use ackor::{
-    Actor, ActorRef, BoxError, Context, Handler, Message, Node, ProcessId, Reentrancy, ReentrancyMode,
+    Actor, ActorRef, BoxError, Context, Handler, Message, ProcessId, Reentrancy, ReentrancyMode,
     RequestOptions, SpawnOptions,
 };
-use ackor_cli::services::{self, Echo, ForwardImportant, Ping, Relay};
+use ackor_cli::services::{Echo, ForwardImportant, Ping, Relay};
 use tokio::signal::unix::{SignalKind, signal};
 
 use super::say;
 
 const COOKIE: &str = "demo-observe";
-
-async fn start(name: &str) -> Result<Node, String> {
-    let node = Node::builder()
-        .name(format!("{name}@127.0.0.1:0"))
-        .cookie(COOKIE)
-        .call_timeout(Duration::from_secs(5))
-        .start()
-        .await
-        .map_err(|e| e.to_string())?;
-    services::start(&node).map_err(|e| e.to_string())?;
-    Ok(node)
-}
 
 /// Takes a second over each piece of work.
 struct Ledger;
@@ -111,6 +99,7 @@ impl Handler<Crash> for Flaky {
 pub async fn run(addr: SocketAddr) -> Result<(), String> {
     let mut term = signal(SignalKind::terminate()).map_err(|e| format!("signals: {e}"))?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| format!("signals: {e}"))?;
+    let start = |name| super::nodes::start(name, COOKIE);
     let (shop, bank, audit) = (start("shop").await?, start("bank").await?, start("audit").await?);
     let err = |e: ackor::Error| e.to_string();
 

@@ -125,7 +125,6 @@ where
             match out {
                 Reply::Value(v) if ctx.important_delivery() => {
                     if let Err(e) = handle.reply_important(v).await {
-                        metrics::counter!("ackor_important_responses_ignored_total").increment(1);
                         ctx.node().count_ignored_response();
                         // The error may be one the caller's node sent.
                         let error = untrusted_text(&e);

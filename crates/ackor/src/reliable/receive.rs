@@ -7,7 +7,7 @@ use super::dedup::Seen;
 use super::store::PeerCustody;
 use crate::error::Error;
 use crate::remote::wire::{Body, CallReply, Frame, Outgoing, WireError};
-use crate::remote::{ImportantCounters, LinkQueue, Peer, Remote, untrusted};
+use crate::remote::{LinkQueue, Peer, Remote, untrusted};
 
 /// What to do with an important delivery that just arrived.
 pub(crate) enum Arrival {
@@ -36,8 +36,7 @@ pub(crate) fn arrived(remote: &Remote, peer: &Peer, back: &LinkQueue, id: u64) -
         Some(before) => {
             // Deliver once; acknowledge again if the first copy is done (if it is still
             // being delivered, it answers itself).
-            metrics::counter!("ackor_important_deduplicated_total").increment(1);
-            ImportantCounters::add(&remote.important().deduplicated, 1);
+            remote.important().deduplicated();
             if let Seen::Done(error) = before {
                 acknowledge(remote, back, id, error);
             }
@@ -112,8 +111,7 @@ fn record_for(
 fn wire_outcome(remote: &Remote, outcome: Result<(), &Error>) -> Option<WireError> {
     match outcome {
         Ok(()) => {
-            metrics::counter!("ackor_important_acked_total").increment(1);
-            ImportantCounters::add(&remote.important().acked, 1);
+            remote.important().acked();
             None
         }
         Err(e) => Some(WireError::from(e)),

@@ -17,8 +17,7 @@ use crate::remote::{ForgetCall, ImportantCounters, Peer, Remote, Waiting, Withdr
 /// Counts an important send and gives it a fresh delivery id, to put in its frame
 /// before the frame is handed to [`send`].
 pub(crate) fn delivery_id(remote: &Remote) -> u64 {
-    metrics::counter!("ackor_important_sent_total").increment(1);
-    ImportantCounters::add(&remote.important().sent, 1);
+    remote.important().sent();
     remote.next_call_id()
 }
 
@@ -98,7 +97,6 @@ impl Future for AckWait {
         match &outcome {
             Ok(()) => tracing::trace!(delivery_id = this.delivery_id, "acknowledged"),
             Err(e) => {
-                metrics::counter!("ackor_important_nacked_total", "reason" => e.label()).increment(1);
                 this.counters.nacked(e);
                 let error = untrusted_text(e);
                 tracing::debug!(delivery_id = this.delivery_id, %error, "not acknowledged");

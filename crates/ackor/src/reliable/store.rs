@@ -91,9 +91,6 @@ impl Custody for PeerCustody {
             .map(|(_, sent)| (sent.seq, sent.pin, sent.frame.clone()))
             .collect();
         resend.sort_unstable_by_key(|(seq, _, _)| *seq);
-        if !resend.is_empty() {
-            metrics::counter!("ackor_important_resent_total").increment(resend.len() as u64);
-        }
         resend.into_iter().map(|(_, pin, frame)| (pin, frame)).collect()
     }
 

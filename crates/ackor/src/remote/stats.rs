@@ -121,31 +121,63 @@ const REASONS: [&str; 14] = [
     "other",
 ];
 
-/// A node's important-delivery counters.
+/// A node's important-delivery counters. Each count goes to the process-wide metric of
+/// the same meaning too (`ackor_important_*`, see the crate docs' table): one call at
+/// each place that counts.
 #[derive(Default)]
 pub(crate) struct ImportantCounters {
-    pub(crate) sent: AtomicU64,
-    pub(crate) acked: AtomicU64,
-    pub(crate) resent: AtomicU64,
-    pub(crate) deduplicated: AtomicU64,
-    pub(crate) responses_ignored: AtomicU64,
+    sent: AtomicU64,
+    acked: AtomicU64,
+    resent: AtomicU64,
+    deduplicated: AtomicU64,
+    responses_ignored: AtomicU64,
     nacked: [AtomicU64; REASONS.len()],
 }
 
+fn add(counter: &AtomicU64, n: u64) {
+    counter.fetch_add(n, Ordering::Relaxed);
+}
+
 impl ImportantCounters {
+    /// An important send left this node.
+    pub(crate) fn sent(&self) {
+        metrics::counter!("ackor_important_sent_total").increment(1);
+        add(&self.sent, 1);
+    }
+
+    /// This node put an important message in a mailbox (or had it handled) and
+    /// acknowledged it.
+    pub(crate) fn acked(&self) {
+        metrics::counter!("ackor_important_acked_total").increment(1);
+        add(&self.acked, 1);
+    }
+
     /// An important send of this node was answered with `error`.
     pub(crate) fn nacked(&self, error: &Error) {
         let label = error.label();
+        metrics::counter!("ackor_important_nacked_total", "reason" => label).increment(1);
         let i = REASONS
             .iter()
             .position(|r| *r == label)
             .unwrap_or(REASONS.len() - 1);
-        self.nacked[i].fetch_add(1, Ordering::Relaxed);
+        add(&self.nacked[i], 1);
     }
 
-    /// Counts one.
-    pub(crate) fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
+    /// `n` unacknowledged important messages were sent again after a link came back.
+    pub(crate) fn resent(&self, n: u64) {
+        metrics::counter!("ackor_important_resent_total").increment(n);
+        add(&self.resent, n);
+    }
+
+    /// An important message came again and was not delivered twice.
+    pub(crate) fn deduplicated(&self) {
+        metrics::counter!("ackor_important_deduplicated_total").increment(1);
+        add(&self.deduplicated, 1);
+    }
+
+    /// An important response found its caller no longer waiting.
+    pub(crate) fn responses_ignored(&self) {
+        add(&self.responses_ignored, 1);
     }
 
     /// A snapshot.

@@ -64,10 +64,13 @@ impl Node {
         }
     }
 
-    /// An important response of one of this node's actors found its caller gone.
+    /// An important response of one of this node's actors found its caller gone:
+    /// counted in the process-wide metric, and in the node's counters when it has a
+    /// network side.
     pub(crate) fn count_ignored_response(&self) {
+        metrics::counter!("ackor_important_responses_ignored_total").increment(1);
         if let Some(remote) = self.remote() {
-            crate::remote::ImportantCounters::add(&remote.important().responses_ignored, 1);
+            remote.important().responses_ignored();
         }
     }
 }

@@ -31,9 +31,9 @@ fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     rmp_serde::from_slice(bytes).map_err(|e| Error::Codec(e.to_string()))
 }
 
-/// A pid on the wire: (node, id, creation).
+/// The pid a process request asks about, encoded as every pid of these answers is.
 #[derive(Serialize, Deserialize)]
-struct WirePid(String, u64, u32);
+struct PidQuery(#[serde(with = "super::pid_serde")] Pid);
 
 /// Asks a node, this one or another, what it is doing: [`Node::inspect`] makes one.
 /// Cheap to clone.
@@ -101,8 +101,7 @@ impl Inspector {
     /// messages it handles meanwhile are traced, and the last 32 of them, with their
     /// trace ids, are in [`ProcessDetail::recent`] of the next answers.
     pub async fn process(&self, pid: &Pid) -> Result<Option<ProcessDetail>, Error> {
-        let pid = WirePid(pid.node().as_str().to_string(), pid.id(), pid.creation());
-        self.ask(PROCESS, &pid).await
+        self.ask(PROCESS, &PidQuery(pid.clone())).await
     }
 
     async fn ask<Q: Serialize, A: serde::de::DeserializeOwned>(
@@ -135,8 +134,7 @@ pub(crate) fn answer(node: &Node, tag: &str, payload: &[u8]) -> Result<Vec<u8>, 
         NODE => encode(&node.info()),
         PROCESSES => encode(&node.processes()),
         PROCESS => {
-            let WirePid(on, id, creation) = decode(payload)?;
-            let pid = Pid::new(NodeName::new(on), id, creation);
+            let PidQuery(pid) = decode(payload)?;
             if let Some(cell) = node.registry().get(&pid) {
                 cell.core().stats().follow();
             }

@@ -470,7 +470,7 @@ impl Peer {
         if !resend.is_empty() {
             let (peer, count) = (untrusted(&self.name), resend.len());
             tracing::info!(%peer, count, "resending unacknowledged important messages");
-            ImportantCounters::add(&important.resent, count as u64);
+            important.resent(count as u64);
         }
         let queue = std::mem::take(&mut st.queue);
         st.queued_bytes = 0;

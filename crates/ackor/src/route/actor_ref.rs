@@ -337,7 +337,11 @@ impl<A: Actor> ActorRef<A> {
         M: Message,
     {
         match &self.inner {
-            Inner::Local(cell) => cell.mailbox.push_user_wait(envelope(msg, sender)).await,
+            // Room in the lane (the usual case): queued without setting up a wait.
+            Inner::Local(cell) => match cell.mailbox.try_push_user(envelope(msg, sender)) {
+                Err((env, Error::MailboxFull)) => cell.mailbox.push_user_wait(env).await,
+                other => other.map_err(|(_, e)| e),
+            },
             Inner::Remote(r) => r.send_wait::<M>(sender, msg).await,
             Inner::Alias(a) => a.cell()?.mailbox.push_user_wait(envelope(msg, sender)).await,
         }

@@ -1,7 +1,8 @@
 //! ackor, kameo, ractor, actix and bare tokio side by side, in one run:
 //! `cargo bench -p ackor-bench --bench local`.
 //!
-//! Groups `tell_1to1`, `tell_n_to_n`, `ask`, `spawn_stop`; one function per framework.
+//! Groups `tell_1to1`, `tell_n_to_n`, `ask`, `spawn_stop`, `spawn_all_stop_all`; one
+//! function per framework.
 //! One criterion iteration is one message (per pair for `tell_n_to_n`), one round
 //! trip, or one actor spawned and stopped; criterion prints elem/s. The operations
 //! themselves, and how each framework is configured, are in the crate's `src/`
@@ -170,6 +171,25 @@ fn benches(c: &mut Criterion) {
     });
     g.bench_function("tokio_baseline", |b| {
         b.iter_custom(|n| on(&env.tokio_rt, tokio_impl::spawn_stop(n)))
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("spawn_all_stop_all");
+    configure(&mut g, 1);
+    g.bench_function("ackor", |b| {
+        b.iter_custom(|n| env.ackor(|node| async move { ackor_impl::spawn_all_stop_all(&node, n).await }))
+    });
+    g.bench_function("kameo", |b| {
+        b.iter_custom(|n| on(&env.kameo_rt, kameo_impl::spawn_all_stop_all(n)))
+    });
+    g.bench_function("ractor", |b| {
+        b.iter_custom(|n| on(&env.ractor_rt, ractor_impl::spawn_all_stop_all(n)))
+    });
+    g.bench_function("actix", |b| {
+        b.iter_custom(|n| env.actix(actix_impl::spawn_all_stop_all(n)))
+    });
+    g.bench_function("tokio_baseline", |b| {
+        b.iter_custom(|n| on(&env.tokio_rt, tokio_impl::spawn_all_stop_all(n)))
     });
     g.finish();
 

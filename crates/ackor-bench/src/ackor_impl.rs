@@ -179,6 +179,34 @@ pub async fn spawn_stop(node: &Node, n: u64) -> Result<Duration, BenchError> {
     Ok(elapsed)
 }
 
+/// `n` actors spawned, then all told to stop, then all waited for (the time is per
+/// actor).
+pub async fn spawn_all_stop_all(node: &Node, n: u64) -> Result<Duration, BenchError> {
+    let start = Instant::now();
+    let mut actors = Vec::with_capacity(usize::try_from(n)?);
+    for _ in 0..n {
+        actors.push(node.spawn::<Counter>(())?);
+    }
+    for actor in &actors {
+        actor.stop()?;
+    }
+    for actor in &actors {
+        match actor.wait_for_stop().await {
+            ExitReason::Normal => {}
+            other => return Err(format!("ackor: actor stopped with {other}").into()),
+        }
+    }
+    let elapsed = start.elapsed();
+    if node.process_count() != 0 {
+        return Err(format!(
+            "ackor: {} processes left after spawn_all_stop_all",
+            node.process_count()
+        )
+        .into());
+    }
+    Ok(elapsed)
+}
+
 /// Live heap per idle actor: spawns `n` counters, waits until each has started,
 /// measures, stops them.
 pub async fn idle_memory(node: &Node, n: usize) -> Result<MemoryReport, BenchError> {
@@ -218,6 +246,7 @@ mod tests {
             tell_n_to_n(&node, 3000).await.unwrap();
             ask(&node, 500).await.unwrap();
             spawn_stop(&node, 100).await.unwrap();
+            spawn_all_stop_all(&node, 300).await.unwrap();
             node.shutdown().await;
         })
         .unwrap();

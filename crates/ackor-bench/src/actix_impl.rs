@@ -215,6 +215,23 @@ pub async fn spawn_stop(n: u64) -> Result<Duration, BenchError> {
     Ok(start.elapsed())
 }
 
+/// `n` actors spawned, then all told to stop, then all waited for.
+pub async fn spawn_all_stop_all(n: u64) -> Result<Duration, BenchError> {
+    let start = Instant::now();
+    let mut actors = Vec::with_capacity(usize::try_from(n)?);
+    for _ in 0..n {
+        let (tx, stopped) = oneshot::channel();
+        actors.push((spawn(Some(tx)), stopped));
+    }
+    for (actor, _) in &actors {
+        actor.do_send(Stop);
+    }
+    for (_, stopped) in actors {
+        stopped.await.map_err(err)?;
+    }
+    Ok(start.elapsed())
+}
+
 /// Live heap per idle actor (see [`crate::ackor_impl::idle_memory`]). The actors
 /// carry no stop signal here; the function waits until every address is
 /// disconnected instead.
@@ -257,6 +274,7 @@ mod tests {
             tell_n_to_n(&handles, 3000).await.unwrap();
             ask(500).await.unwrap();
             spawn_stop(100).await.unwrap();
+            spawn_all_stop_all(300).await.unwrap();
         });
         stop_arbiters(arbiters);
     }

@@ -146,6 +146,22 @@ pub async fn spawn_stop(n: u64) -> Result<Duration, BenchError> {
     Ok(start.elapsed())
 }
 
+/// `n` actors spawned, then all told to stop, then all waited for.
+pub async fn spawn_all_stop_all(n: u64) -> Result<Duration, BenchError> {
+    let start = Instant::now();
+    let mut actors = Vec::with_capacity(usize::try_from(n)?);
+    for _ in 0..n {
+        actors.push(spawn());
+    }
+    for actor in &actors {
+        actor.stop_gracefully().await.map_err(err)?;
+    }
+    for actor in &actors {
+        actor.wait_for_shutdown().await;
+    }
+    Ok(start.elapsed())
+}
+
 /// Live heap per idle actor (see [`crate::ackor_impl::idle_memory`]).
 pub async fn idle_memory(n: usize) -> Result<MemoryReport, BenchError> {
     let warm = spawn_started().await?;
@@ -179,6 +195,7 @@ mod tests {
             tell_n_to_n(3000).await.unwrap();
             ask(500).await.unwrap();
             spawn_stop(100).await.unwrap();
+            spawn_all_stop_all(300).await.unwrap();
         })
         .unwrap();
     }

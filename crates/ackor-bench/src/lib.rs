@@ -12,6 +12,7 @@
 //! | `tell_n_to_n`   | [`PAIRS`] senders, each to its own actor, `n` messages each, same check per actor |
 //! | `ask`           | `n` sequential request/reply round trips; the last reply must be `n` |
 //! | `spawn_stop`    | `n` times: spawn an actor, ask it to stop, wait until it has fully stopped |
+//! | `spawn_all_stop_all` | spawn `n` actors, then ask each to stop, then wait until each has fully stopped |
 //!
 //! Idle-actor memory is measured by `benches/memory.rs` with the counting allocator
 //! of [`alloc_counter`]. Supervision (restart latency, one-for-all restart of many

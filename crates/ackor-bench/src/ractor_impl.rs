@@ -67,6 +67,22 @@ async fn spawn() -> Result<ActorRef<Msg>, BenchError> {
     Ok(actor)
 }
 
+/// `n` actors spawned, then all told to stop, then all waited for.
+pub async fn spawn_all_stop_all(n: u64) -> Result<Duration, BenchError> {
+    let start = Instant::now();
+    let mut actors = Vec::with_capacity(usize::try_from(n)?);
+    for _ in 0..n {
+        actors.push(Actor::spawn(None, Counter, ()).await.map_err(err)?);
+    }
+    for (actor, _) in &actors {
+        actor.stop(None);
+    }
+    for (_, join) in actors {
+        join.await.map_err(err)?;
+    }
+    Ok(start.elapsed())
+}
+
 async fn call(actor: &ActorRef<Msg>, msg: fn(RpcReplyPort<u64>) -> Msg) -> Result<u64, BenchError> {
     match actor.call(msg, None).await.map_err(err)? {
         CallResult::Success(v) => Ok(v),
@@ -183,6 +199,7 @@ mod tests {
             tell_n_to_n(3000).await.unwrap();
             ask(500).await.unwrap();
             spawn_stop(100).await.unwrap();
+            spawn_all_stop_all(300).await.unwrap();
         })
         .unwrap();
     }

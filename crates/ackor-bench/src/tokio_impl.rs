@@ -167,6 +167,19 @@ pub async fn spawn_stop(n: u64) -> Result<Duration, BenchError> {
     Ok(start.elapsed())
 }
 
+/// `n` counter tasks spawned, then all their senders dropped, then all awaited.
+pub async fn spawn_all_stop_all(n: u64) -> Result<Duration, BenchError> {
+    let start = Instant::now();
+    let mut joins = Vec::with_capacity(usize::try_from(n)?);
+    for _ in 0..n {
+        joins.push(spawn().join);
+    }
+    for join in joins {
+        join.await.map_err(err)?;
+    }
+    Ok(start.elapsed())
+}
+
 /// Live heap per idle counter task (see [`crate::ackor_impl::idle_memory`]).
 pub async fn idle_memory(n: usize) -> Result<MemoryReport, BenchError> {
     stop(spawn_started().await?).await?;
@@ -200,6 +213,7 @@ mod tests {
             ask(500).await.unwrap();
             ask_with_timeout(500).await.unwrap();
             spawn_stop(100).await.unwrap();
+            spawn_all_stop_all(300).await.unwrap();
         })
         .unwrap();
     }

@@ -2,7 +2,7 @@
 //! its time per element: a target for `perf stat` / `perf record`.
 //!
 //! `cargo run --release -p ackor-bench --bin probe -- OP FRAMEWORK [N] [REPEAT]` with OP
-//! one of `tell_1to1`, `tell_n_to_n`, `ask`, `spawn_stop` and FRAMEWORK one of `ackor`,
+//! one of `tell_1to1`, `tell_n_to_n`, `ask`, `spawn_stop`, `spawn_all_stop_all` and FRAMEWORK one of `ackor`,
 //! `kameo`, `ractor`, `actix`, `tokio`. `PROBE_WORKERS=1` runs the tokio-based ones on a
 //! 1-worker multi-thread runtime instead of the benches' 2 workers (sender and actor then
 //! share the thread).
@@ -24,6 +24,7 @@ fn run(op: &str, framework: &str, n: u64) -> Result<Duration, BenchError> {
                 "tell_n_to_n" => actix_impl::tell_n_to_n(&handles, n).await,
                 "ask" => actix_impl::ask(n).await,
                 "spawn_stop" => actix_impl::spawn_stop(n).await,
+                "spawn_all_stop_all" => actix_impl::spawn_all_stop_all(n).await,
                 _ => Err(format!("unknown operation {op}").into()),
             }
         });
@@ -51,6 +52,7 @@ fn run(op: &str, framework: &str, n: u64) -> Result<Duration, BenchError> {
                     "tell_n_to_n" => ackor_impl::tell_n_to_n(&node, n).await,
                     "ask" => ackor_impl::ask(&node, n).await,
                     "spawn_stop" => ackor_impl::spawn_stop(&node, n).await,
+                    "spawn_all_stop_all" => ackor_impl::spawn_all_stop_all(&node, n).await,
                     _ => Err(format!("unknown operation {op}").into()),
                 };
                 node.shutdown().await;
@@ -60,15 +62,18 @@ fn run(op: &str, framework: &str, n: u64) -> Result<Duration, BenchError> {
             ("kameo", "tell_n_to_n") => kameo_impl::tell_n_to_n(n).await,
             ("kameo", "ask") => kameo_impl::ask(n).await,
             ("kameo", "spawn_stop") => kameo_impl::spawn_stop(n).await,
+            ("kameo", "spawn_all_stop_all") => kameo_impl::spawn_all_stop_all(n).await,
             ("ractor", "tell_1to1") => ractor_impl::tell_1to1(n).await,
             ("ractor", "tell_n_to_n") => ractor_impl::tell_n_to_n(n).await,
             ("ractor", "ask") => ractor_impl::ask(n).await,
             ("ractor", "spawn_stop") => ractor_impl::spawn_stop(n).await,
+            ("ractor", "spawn_all_stop_all") => ractor_impl::spawn_all_stop_all(n).await,
             ("tokio", "tell_1to1") => tokio_impl::tell_1to1(n).await,
             ("tokio", "tell_n_to_n") => tokio_impl::tell_n_to_n(n).await,
             ("tokio", "ask") => tokio_impl::ask(n).await,
             ("tokio", "ask_with_timeout") => tokio_impl::ask_with_timeout(n).await,
             ("tokio", "spawn_stop") => tokio_impl::spawn_stop(n).await,
+            ("tokio", "spawn_all_stop_all") => tokio_impl::spawn_all_stop_all(n).await,
             _ => Err(format!("unknown operation or framework: {op} {framework}").into()),
         }
     })?

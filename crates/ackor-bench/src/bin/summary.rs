@@ -43,6 +43,11 @@ const GROUPS: [Group; 4] = [
         title: "spawn + stop (ns per actor, mean)",
         throughput: false,
     },
+    Group {
+        id: "spawn_all_stop_all",
+        title: "n spawned, then all stopped (ns per actor, mean)",
+        throughput: false,
+    },
 ];
 
 /// One criterion result: mean time per element, with the 95 % interval.

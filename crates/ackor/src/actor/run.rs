@@ -303,7 +303,10 @@ fn message_loop<'a, A: Actor>(
                 rx.rescan();
             }
             ctx.next_item();
-            let next = {
+            let next = if let Some(next) = ctx.requests.next_batched(rx, cell) {
+                // Working through a batch: nothing to wait for.
+                next
+            } else {
                 let idle = ctx.idle_timeout().filter(|_| ctx.requests.in_flight() == 0);
                 // Where an idle actor waits.
                 let requests = &mut ctx.requests;

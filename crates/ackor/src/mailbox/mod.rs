@@ -390,6 +390,17 @@ impl<U> Receiver<U> {
         self.scanned_user = 0;
     }
 
+    /// The next message of the batch already taken, if nothing may overtake it: the
+    /// user lane is not paused and no urgent item is queued. No lock, no waker: what
+    /// [`Receiver::poll_recv`] does first, for a caller that knows nothing else can
+    /// come before it.
+    pub(crate) fn pop_batched<S, R>(&mut self, mailbox: &Mailbox<S, U, R>) -> Option<U> {
+        if self.user_paused || mailbox.urgent.load(Ordering::Acquire) {
+            return None;
+        }
+        self.batch.pop_front()
+    }
+
     /// Takes the next item in priority order, `Pending` while there is none (the
     /// mailbox wakes the task when one comes). While the user lane is paused, the
     /// oldest held message that `admit` lets through is taken.

@@ -18,7 +18,7 @@ use super::request::Pending;
 use super::{Reentrancy, ReentrancyMode, RequestOptions};
 use crate::actor::{ActorCell, ActorItem, Envelope};
 use crate::identity::ChainId;
-use crate::mailbox::Receiver;
+use crate::mailbox::{Item, Receiver};
 use crate::{Actor, Error};
 
 /// The longest request timeout kept as a timer (tokio's timer wheel holds about two
@@ -260,6 +260,22 @@ impl<A: Actor> Requests<A> {
     }
 
     /// True while user messages must be held.
+    /// The next user message from the actor's batch, when nothing else can come
+    /// first: no request in flight (no timer to fire, nothing held back) and nothing
+    /// urgent queued. The loop's shortcut past [`Requests::poll_next`] while it works
+    /// through a batch.
+    pub(crate) fn next_batched(
+        &self,
+        rx: &mut Receiver<Box<dyn Envelope<A>>>,
+        cell: &ActorCell<A>,
+    ) -> Option<Next<A>> {
+        if self.table.is_some() {
+            return None;
+        }
+        rx.pop_batched(cell.mailbox())
+            .map(|env| Next::Item(Item::User(env)))
+    }
+
     pub(crate) fn holding(&self) -> bool {
         self.table.as_ref().is_some_and(|t| t.holding > 0)
     }

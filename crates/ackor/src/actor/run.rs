@@ -303,33 +303,35 @@ fn message_loop<'a, A: Actor>(
                 rx.rescan();
             }
             ctx.next_item();
-            let next = if let Some(next) = ctx.requests.next_batched(rx, cell) {
-                // Working through a batch: nothing to wait for.
-                next
+            let step = if let Some(env) = ctx.requests.next_batched(rx, cell) {
+                // Working through a batch: nothing to wait for, nothing to sort out.
+                Step::User(env)
             } else {
-                let idle = ctx.idle_timeout().filter(|_| ctx.requests.in_flight() == 0);
-                // Where an idle actor waits.
-                let requests = &mut ctx.requests;
-                let next = std::future::poll_fn(|cx| requests.poll_next(rx, cell, cx));
-                match idle {
-                    None => next.await,
-                    // Boxed: the idle timer's future stays out of this loop's state.
-                    Some(idle) => match Box::pin(next_or_idle(next, idle)).await {
-                        Some(next) => next,
-                        // Closed only if nothing came meanwhile, in one step: a message
-                        // accepted now would be acknowledged and never handled.
-                        None if supervised || cell.mailbox.close_if_empty() => {
-                            tracing::debug!(pid = %cell.core.pid(), ?idle, "actor idle: stopping (passivation)");
-                            metrics::counter!("ackor_actor_passivations_total").increment(1);
-                            return Ok(Ending::Stopped(ExitReason::Normal));
-                        }
-                        None => continue,
-                    },
+                let next = {
+                    let idle = ctx.idle_timeout().filter(|_| ctx.requests.in_flight() == 0);
+                    // Where an idle actor waits.
+                    let requests = &mut ctx.requests;
+                    let next = std::future::poll_fn(|cx| requests.poll_next(rx, cell, cx));
+                    match idle {
+                        None => next.await,
+                        // Boxed: the idle timer's future stays out of this loop's state.
+                        Some(idle) => match Box::pin(next_or_idle(next, idle)).await {
+                            Some(next) => next,
+                            // Closed only if nothing came meanwhile, in one step: a message
+                            // accepted now would be acknowledged and never handled.
+                            None if supervised || cell.mailbox.close_if_empty() => {
+                                tracing::debug!(pid = %cell.core.pid(), ?idle, "actor idle: stopping (passivation)");
+                                metrics::counter!("ackor_actor_passivations_total").increment(1);
+                                return Ok(Ending::Stopped(ExitReason::Normal));
+                            }
+                            None => continue,
+                        },
+                    }
+                };
+                match step(next, actor, ctx) {
+                    ControlFlow::Continue(step) => step,
+                    ControlFlow::Break(ended) => return ended,
                 }
-            };
-            let step = match step(next, actor, ctx) {
-                ControlFlow::Continue(step) => step,
-                ControlFlow::Break(ended) => return ended,
             };
             // A panic ends the instance at once (`crashed`). Nothing larger than a word
             // is carried out of an arm that waits: a value assigned from this match

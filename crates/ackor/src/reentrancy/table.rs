@@ -18,7 +18,7 @@ use super::request::Pending;
 use super::{Reentrancy, ReentrancyMode, RequestOptions};
 use crate::actor::{ActorCell, ActorItem, Envelope};
 use crate::identity::ChainId;
-use crate::mailbox::{Item, Receiver};
+use crate::mailbox::Receiver;
 use crate::{Actor, Error};
 
 /// The longest request timeout kept as a timer (tokio's timer wheel holds about two
@@ -268,12 +268,11 @@ impl<A: Actor> Requests<A> {
         &self,
         rx: &mut Receiver<Box<dyn Envelope<A>>>,
         cell: &ActorCell<A>,
-    ) -> Option<Next<A>> {
+    ) -> Option<Box<dyn Envelope<A>>> {
         if self.table.is_some() {
             return None;
         }
         rx.pop_batched(cell.mailbox())
-            .map(|env| Next::Item(Item::User(env)))
     }
 
     pub(crate) fn holding(&self) -> bool {

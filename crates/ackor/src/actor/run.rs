@@ -423,7 +423,7 @@ fn step<A: Actor>(
     let item = match next {
         Next::Item(item) => item,
         Next::Expired(entry) => {
-            let timed_out = AssertUnwindSafe(|| ctx.fail_request(entry, actor, Error::RequestTimeout));
+            let timed_out = AssertUnwindSafe(|| ctx.fail_request(*entry, actor, Error::RequestTimeout));
             let outcome = std::panic::catch_unwind(timed_out);
             return ran(ctx, outcome);
         }

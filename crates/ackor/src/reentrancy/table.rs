@@ -33,7 +33,9 @@ pub(crate) type WaitingChains = std::sync::Mutex<HashMap<ChainId, usize>>;
 pub(crate) enum Next<A: Actor> {
     Item(ActorItem<A>),
     /// A request timed out; it is out of the table, its continuation still to run.
-    Expired(Entry<A>),
+    /// (Boxed: this enum is returned and moved through the loop for every item the
+    /// actor waits for, and an entry is twice the size of any other variant.)
+    Expired(Box<Entry<A>>),
 }
 
 /// Whatever must live exactly as long as a request (the remote call to forget, the
@@ -308,7 +310,7 @@ impl<A: Actor> Requests<A> {
                 && let Poll::Ready(id) = table.timers.poll_expired(cx)
             {
                 match self.expire(id, cell) {
-                    Some(entry) => return Poll::Ready(Next::Expired(entry)),
+                    Some(entry) => return Poll::Ready(Next::Expired(Box::new(entry))),
                     None => continue,
                 }
             }

@@ -4,7 +4,10 @@
 //! `cargo run --release -p ackor-bench --bin remote_probe -- OP IMPL [N] [REPEAT]` with OP
 //! one of `tell_1to1`, `tell_n_to_n`, `call` and IMPL one of `ackor`, `ractor_cluster`,
 //! `tcp`; for `ackor` also the important-delivery operations of `benches/important.rs`:
-//! `important_w1024`, `call_w1024` (throughput, 1024 in flight), `important_seq`
+//! `important_w1024`, `call_w1024` (throughput, 1024 in flight), `important_w32` and
+//! `important_w64` (fewer in flight, oldest awaited first), `important_unordered_w32`,
+//! `_w64`, `_w1024` (the same through a `FuturesUnordered`), `important_s64` (64
+//! sender tasks, each awaiting every send; use an `N` divisible by 64), `important_seq`
 //! (throughput, one at a time), `important_latency`, `call_important_latency`. Both nodes (or both TCP ends) run on one 2-worker tokio runtime, as in
 //! `benches/remote.rs`; `ACKOR_LINKS=n` sets ackor's links per peer (default 2),
 //! `ACKOR_RECEIVER_MAILBOX=n` the user-lane capacity of ackor's receiving counter.
@@ -59,6 +62,18 @@ impl Impl {
             }
             (Impl::Ackor(x), "important_w1024") => Outcome::Throughput(x.important_window(n, 1024).await?),
             (Impl::Ackor(x), "important_w8192") => Outcome::Throughput(x.important_window(n, 8192).await?),
+            (Impl::Ackor(x), "important_w32") => Outcome::Throughput(x.important_window(n, 32).await?),
+            (Impl::Ackor(x), "important_w64") => Outcome::Throughput(x.important_window(n, 64).await?),
+            (Impl::Ackor(x), "important_unordered_w32") => {
+                Outcome::Throughput(x.important_unordered(n, 32).await?)
+            }
+            (Impl::Ackor(x), "important_unordered_w64") => {
+                Outcome::Throughput(x.important_unordered(n, 64).await?)
+            }
+            (Impl::Ackor(x), "important_unordered_w1024") => {
+                Outcome::Throughput(x.important_unordered(n, 1024).await?)
+            }
+            (Impl::Ackor(x), "important_s64") => Outcome::Throughput(x.important_senders(n, 64).await?),
             (Impl::Ackor(x), "call_w1024") => Outcome::Throughput(x.call_window(n, 1024).await?),
             (Impl::Ackor(x), "important_seq") => Outcome::Throughput(x.important_window(n, 1).await?),
             (Impl::Ackor(x), "important_latency") => {

@@ -14,6 +14,9 @@ use std::collections::VecDeque;
 use std::future::{Future, IntoFuture};
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+
 use ackor::{
     Actor, ActorRef, BoxError, Context, ExitReason, Handler, Message, Node, RemoteConfig, RemoteMessage,
     RemoteMessages, SpawnOptions,
@@ -245,6 +248,58 @@ impl AckorNodes {
         Ok(elapsed)
     }
 
+    /// [`AckorNodes::important_window`] awaited the usual Rust way: at most `window`
+    /// important sends in a `FuturesUnordered`, each acknowledgement taken as it comes
+    /// (polled eagerly), a new send started for each one taken.
+    pub async fn important_unordered(&self, n: u64, window: usize) -> Result<Duration, BenchError> {
+        let c = self.counter().await?;
+        let start = Instant::now();
+        let mut pending = FuturesUnordered::new();
+        for _ in 0..n {
+            if pending.len() >= window
+                && let Some(acked) = pending.next().await
+            {
+                acked?;
+            }
+            pending.push(c.there.send_important(Inc).into_future());
+        }
+        while let Some(acked) = pending.next().await {
+            acked?;
+        }
+        let got = c.there.call(Get).await?;
+        let elapsed = start.elapsed();
+        check_count("ackor remote important (unordered)", got, n)?;
+        c.stop().await?;
+        Ok(elapsed)
+    }
+
+    /// `senders` tasks on A, each sending `n / senders` important messages one at a
+    /// time (each awaited before the next) to one counter on B.
+    pub async fn important_senders(&self, n: u64, senders: u64) -> Result<Duration, BenchError> {
+        let c = self.counter().await?;
+        let each = n / senders;
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..senders)
+            .map(|_| {
+                let there = c.there.clone();
+                tokio::spawn(async move {
+                    for _ in 0..each {
+                        there.send_important(Inc).await?;
+                    }
+                    Ok::<(), ackor::Error>(())
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await??;
+        }
+        let got = c.there.call(Get).await?;
+        let elapsed = start.elapsed();
+        check_count("ackor remote important (senders)", got, each * senders)?;
+        c.stop().await?;
+        Ok(elapsed)
+    }
+
     /// Pipelined plain calls, the same shape as [`AckorNodes::important_window`]: at
     /// most `window` [`ActorRef::call`]s outstanding, each reply (the new count) awaited
     /// in order; the last must be `n`, and a final call must return `n`.
@@ -372,6 +427,8 @@ mod tests {
             // fail (count mismatch, or the final call refused with MailboxFull).
             nodes.important_window(5000, 1024).await.unwrap();
             nodes.important_window(200, 1).await.unwrap();
+            nodes.important_unordered(3000, 64).await.unwrap();
+            nodes.important_senders(640, 64).await.unwrap();
             nodes.call_window(5000, 1024).await.unwrap();
             for op in [
                 LatencyOp::SendImportant,

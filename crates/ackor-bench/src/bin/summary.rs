@@ -22,7 +22,7 @@ struct Group {
     throughput: bool,
 }
 
-const GROUPS: [Group; 4] = [
+const GROUPS: [Group; 5] = [
     Group {
         id: "tell_1to1",
         title: "tell 1→1 (M msg/s)",

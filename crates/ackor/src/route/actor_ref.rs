@@ -328,7 +328,16 @@ impl<A: Actor> ActorRef<A> {
         A: Handler<M>,
         M: Message,
     {
-        self.send_wait_from(None, msg).await
+        // The local case written out with its sender (none) in place: passed as an
+        // argument, it would be stored into this future and read back, which costs a
+        // store-forwarding stall on every send.
+        match &self.inner {
+            Inner::Local(cell) => match cell.mailbox.try_push_user(envelope(msg, None)) {
+                Err((env, Error::MailboxFull)) => cell.mailbox.push_user_wait(env).await,
+                other => other.map_err(|(_, e)| e),
+            },
+            _ => self.send_wait_from(None, msg).await,
+        }
     }
 
     pub(crate) async fn send_wait_from<M>(&self, sender: Option<Pid>, msg: M) -> Result<(), Error>

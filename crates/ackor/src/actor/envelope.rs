@@ -111,8 +111,10 @@ where
             path,
             meta: _,
         } = *self;
+        // Set before the future is made, not in it: its arguments would be stored in
+        // the future and read back on its first poll.
+        ctx.begin_message(sender, reply.map(ErasedReply::new), chain, path);
         Box::pin(async move {
-            ctx.begin_message(sender, reply.map(ErasedReply::new), chain, path);
             let out: Reply<M::Reply> = actor.handle(msg, ctx).await.into();
             // Counted before the reply leaves: a caller that has its answer sees it
             // counted (a handler that panics is counted by the run loop).

@@ -174,6 +174,10 @@ where
 }
 
 /// The envelope of a message sent without waiting for a reply.
+///
+/// Inlined: a sender passed in memory (a constant `None`, most often) and read back
+/// whole stalls the store buffer on every send.
+#[inline(always)]
 pub(super) fn envelope<A: Handler<M>, M: Message>(msg: M, sender: Option<Pid>) -> Box<dyn Envelope<A>> {
     Box::new(MsgEnvelope {
         msg,

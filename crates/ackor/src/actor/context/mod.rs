@@ -165,6 +165,9 @@ impl<A: Actor> Context<A> {
         *self.calls.get_mut() = 0;
     }
 
+    /// Inlined for the same reason as `route::call::envelope`: its arguments, written
+    /// in parts by the caller and read back whole, stall the store buffer.
+    #[inline(always)]
     pub(crate) fn begin_message(
         &mut self,
         sender: Option<Pid>,

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use ackor::{Actor, ActorRef, BoxError, Context, ExitReason, Handler, Message, Node};
 
 use crate::alloc_counter::{self, MemoryReport};
+use crate::remote::Latencies;
 use crate::{BenchError, MAILBOX, PAIRS, check_count};
 
 /// Counts the messages it gets.
@@ -163,6 +164,24 @@ pub async fn ask(node: &Node, n: u64) -> Result<Duration, BenchError> {
     check_count("ackor", last, n)?;
     stop(&actor).await?;
     Ok(elapsed)
+}
+
+/// [`ask`], timing each call: the spread (p50, p99) as well as the mean. (The clock
+/// reads add some tens of nanoseconds to each.)
+pub async fn ask_latency(node: &Node, n: u64) -> Result<(Duration, Latencies), BenchError> {
+    let actor = spawn_started(node).await?;
+    let mut latencies = Latencies::new();
+    let start = Instant::now();
+    let mut last = 0;
+    for _ in 0..n {
+        let t = Instant::now();
+        last = actor.call(Inc).await?;
+        latencies.record(t.elapsed());
+    }
+    let elapsed = start.elapsed();
+    check_count("ackor", last, n)?;
+    stop(&actor).await?;
+    Ok((elapsed, latencies))
 }
 
 /// `n` times: spawn, stop, wait until stopped.

@@ -20,6 +20,7 @@ use actix_rt::{Arbiter, ArbiterHandle};
 use tokio::sync::oneshot;
 
 use crate::alloc_counter::{self, MemoryReport};
+use crate::remote::Latencies;
 use crate::{BenchError, MAILBOX, PAIRS, check_count};
 
 /// Counts the messages it gets.
@@ -202,6 +203,25 @@ pub async fn ask(n: u64) -> Result<Duration, BenchError> {
     check_count("actix", last, n)?;
     stop(&actor, stopped).await?;
     Ok(elapsed)
+}
+
+/// [`ask`], timing each request (see `ackor_impl::ask_latency`).
+pub async fn ask_latency(n: u64) -> Result<(Duration, Latencies), BenchError> {
+    let (tx, stopped) = oneshot::channel();
+    let actor = spawn(Some(tx));
+    actor.send(Get).await.map_err(err)?;
+    let mut latencies = Latencies::new();
+    let start = Instant::now();
+    let mut last = 0;
+    for _ in 0..n {
+        let t = Instant::now();
+        last = actor.send(Inc).await.map_err(err)?;
+        latencies.record(t.elapsed());
+    }
+    let elapsed = start.elapsed();
+    check_count("actix", last, n)?;
+    stop(&actor, stopped).await?;
+    Ok((elapsed, latencies))
 }
 
 /// `n` times: start, stop, wait until `stopped` ran.

@@ -2,12 +2,15 @@
 //! its time per element: a target for `perf stat` / `perf record`.
 //!
 //! `cargo run --release -p ackor-bench --bin probe -- OP FRAMEWORK [N] [REPEAT]` with OP
-//! one of `tell_1to1`, `tell_n_to_n`, `ask`, `spawn_stop`, `spawn_all_stop_all` and FRAMEWORK one of `ackor`,
+//! one of `tell_1to1`, `tell_n_to_n`, `ask`, `spawn_stop`, `spawn_all_stop_all` (and
+//! `ask_latency` for `ackor` and `actix`: each call timed, p50/p99 printed) and FRAMEWORK one of `ackor`,
 //! `kameo`, `ractor`, `actix`, `tokio`. `PROBE_WORKERS=1` runs the tokio-based ones on a
 //! 1-worker multi-thread runtime instead of the benches' 2 workers (sender and actor then
 //! share the thread).
 
 use std::time::Duration;
+
+use ackor_bench::remote::Latencies;
 
 use ackor_bench::{
     BenchError, PAIRS, ackor_impl, actix_impl, kameo_impl, ractor_impl, run_on_worker, runtime, tokio_impl,
@@ -25,6 +28,7 @@ fn run(op: &str, framework: &str, n: u64) -> Result<Duration, BenchError> {
                 "ask" => actix_impl::ask(n).await,
                 "spawn_stop" => actix_impl::spawn_stop(n).await,
                 "spawn_all_stop_all" => actix_impl::spawn_all_stop_all(n).await,
+                "ask_latency" => actix_impl::ask_latency(n).await.map(print_latencies),
                 _ => Err(format!("unknown operation {op}").into()),
             }
         });
@@ -53,6 +57,7 @@ fn run(op: &str, framework: &str, n: u64) -> Result<Duration, BenchError> {
                     "ask" => ackor_impl::ask(&node, n).await,
                     "spawn_stop" => ackor_impl::spawn_stop(&node, n).await,
                     "spawn_all_stop_all" => ackor_impl::spawn_all_stop_all(&node, n).await,
+                    "ask_latency" => ackor_impl::ask_latency(&node, n).await.map(print_latencies),
                     _ => Err(format!("unknown operation {op}").into()),
                 };
                 node.shutdown().await;
@@ -77,6 +82,18 @@ fn run(op: &str, framework: &str, n: u64) -> Result<Duration, BenchError> {
             _ => Err(format!("unknown operation or framework: {op} {framework}").into()),
         }
     })?
+}
+
+/// Prints the spread of an `ask_latency` run; its total time goes on as usual.
+fn print_latencies((elapsed, latencies): (Duration, Latencies)) -> Duration {
+    println!(
+        "ask_latency: p50 {:.0} ns, p99 {:.0} ns, p99.9 {:.0} ns, mean {:.0} ns",
+        latencies.quantile_us(0.5) * 1000.0,
+        latencies.quantile_us(0.99) * 1000.0,
+        latencies.quantile_us(0.999) * 1000.0,
+        latencies.mean_us() * 1000.0,
+    );
+    elapsed
 }
 
 fn main() -> Result<(), BenchError> {

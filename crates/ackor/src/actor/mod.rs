@@ -469,8 +469,8 @@ impl<A: Actor> Process for ActorCell<A> {
         }
         // A reply handle dropped because this actor stopped reports `ProcessTerminated`
         // to the remote caller, as it does to a local one.
-        let mailbox_of = Arc::downgrade(&self);
         let reply = reply.map(|to| {
+            let mailbox_of = Arc::downgrade(&self);
             let send = to.send;
             RemoteReplyTo {
                 send: Box::new(move |outcome, ack| {

@@ -136,7 +136,8 @@ pub(crate) type DecodeReply = fn(&[u8]) -> Result<Box<dyn Any + Send>, Error>;
 /// }
 /// ```
 pub struct RemoteMessages<A: Actor> {
-    by_tag: FastMap<&'static str, DeliverFn<A>>,
+    /// By the tag's bytes: a received tag is looked up as it arrived.
+    by_tag: FastMap<&'static [u8], DeliverFn<A>>,
     by_type: FastMap<TypeId, (&'static str, EncodeFn, DecodeReply)>,
 }
 
@@ -166,7 +167,7 @@ impl<A: Actor> RemoteMessages<A> {
         A: Handler<M>,
         C: Codec,
     {
-        self.by_tag.insert(M::TAG, deliver::<A, M, C>);
+        self.by_tag.insert(M::TAG.as_bytes(), deliver::<A, M, C>);
         self.by_type.insert(
             TypeId::of::<M>(),
             (M::TAG, encode_any::<M, C>, decode_reply::<M, C>),
@@ -177,14 +178,17 @@ impl<A: Actor> RemoteMessages<A> {
     /// Builds the envelope for a received message.
     pub(crate) fn deliver(
         &self,
-        tag: &str,
+        tag: &[u8],
         payload: &[u8],
         from: Option<Pid>,
         reply: Option<RemoteReplyTo>,
     ) -> Result<Box<dyn Envelope<A>>, Undelivered> {
         match self.by_tag.get(tag) {
             Some(f) => f(payload, from, reply),
-            None => Err((Error::UnknownMessage(tag.to_string()), reply)),
+            None => Err((
+                Error::UnknownMessage(String::from_utf8_lossy(tag).into_owned()),
+                reply,
+            )),
         }
     }
 

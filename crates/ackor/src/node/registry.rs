@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use super::Process;
 use crate::error::Error;
 use crate::fasthash::{FastMap, FastSet};
-use crate::identity::Pid;
+use crate::identity::{NodeName, Pid};
 
 /// An alias, and the process it reaches.
 type Alias = (Pid, Arc<dyn Process>);
@@ -79,6 +79,17 @@ impl Registry {
         let aliases = lock(&self.aliases);
         let (alias, cell) = aliases.get(&pid.id())?;
         (alias == pid).then(|| cell.clone())
+    }
+
+    /// [`Registry::get`] for the pid `<node.id.creation>`, without making one.
+    pub(crate) fn get_on(&self, node: &NodeName, id: u64, creation: u32) -> Option<Arc<dyn Process>> {
+        let is = |pid: &Pid| pid.id() == id && pid.creation() == creation && pid.node() == node;
+        if let Some(cell) = lock(&self.processes).get(&id).map(|p| p.0.clone()) {
+            return is(cell.core().pid()).then_some(cell);
+        }
+        let aliases = lock(&self.aliases);
+        let (alias, cell) = aliases.get(&id)?;
+        is(alias).then(|| cell.clone())
     }
 
     /// Makes `alias` reach `cell`.

@@ -20,7 +20,7 @@ use super::wire::{
     Proof, ReasonKind, Spawn, Target, Whereis, WhereisReply, WireError, WirePid, WireReason,
     WireSpawnOptions, WireTrace,
 };
-use super::wire::{Outgoing, decode_frame, deliver_in_place};
+use super::wire::{DeliverRef, EncodedTarget, Outgoing, decode_frame, deliver_in_place};
 use super::{decode_frames_for_test, respond_for_test};
 use crate::error::Error;
 use crate::monitor::ExitReason;
@@ -424,7 +424,14 @@ proptest! {
         let Body::Deliver(whole) = b else { return Ok(()) };
         let frame = Frame::new(Body::Deliver(whole.clone()));
         let mut out = BytesMut::from(&b"before"[..]);
-        let encoded = Outgoing::Deliver(whole.as_ref()).encode(&mut out, max);
+        let encoded = Outgoing::Deliver { to: None, deliver: whole.as_ref() }.encode(&mut out, max);
+        // The same bytes with the target written beforehand.
+        let mut again = BytesMut::from(&b"before"[..]);
+        let to = whole.as_ref().to.map(EncodedTarget::new);
+        let apart = Outgoing::Deliver { to: to.as_ref(), deliver: DeliverRef { to: None, ..whole.as_ref() } };
+        let encoded_again = apart.encode(&mut again, max);
+        prop_assert_eq!(&out, &again);
+        prop_assert_eq!(encoded.is_ok(), encoded_again.is_ok());
         if frame.encoded_len() > max {
             prop_assert!(matches!(encoded, Err(Error::Codec(_))));
             prop_assert_eq!(&out[..], b"before");

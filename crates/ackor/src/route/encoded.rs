@@ -115,18 +115,21 @@ impl Node {
             .remote()
             .ok_or_else(|| Error::Config("this node has no network side (set a cookie)".into()))?;
         let peer = remote.peer_for(to.node())?;
-        let frame = Outgoing::Deliver(wire::DeliverRef {
-            to: Some(wire::TargetRef::Pid(wire::PidRef::from(to))),
-            from: sender.map(wire::PidRef::from),
-            tag: msg.tag.as_bytes(),
-            payload: &msg.payload,
-            call_id: 0,
-            ack: false,
-            chain: 0,
-            path: &[],
-            handled: false,
-            trace: crate::trace::current().map(wire::WireTrace::from),
-        });
+        let frame = Outgoing::Deliver {
+            to: None,
+            deliver: wire::DeliverRef {
+                to: Some(wire::TargetRef::Pid(wire::PidRef::from(to))),
+                from: sender.map(wire::PidRef::from),
+                tag: msg.tag.as_bytes(),
+                payload: &msg.payload,
+                call_id: 0,
+                ack: false,
+                chain: 0,
+                path: &[],
+                handled: false,
+                trace: crate::trace::current().map(wire::WireTrace::from),
+            },
+        };
         remote.send_on(&peer, pin(sender, to.id()), &frame, None, true, None)
     }
 }

@@ -17,14 +17,16 @@ use crate::remote::{ForgetCall, Peer, PendingCall, Remote, pin};
 
 /// An actor on another node, reached through this node's network side.
 pub(super) struct RemoteTarget<A: Actor> {
+    /// The actor's pid; a placeholder (id 0) for a name resolved on the remote node.
     pub(super) pid: Pid,
-    /// Set for a name resolved on the remote node (then `pid` is a placeholder).
-    name: Option<String>,
     pub(super) node: Node,
     /// How to encode the messages `A` accepts.
     table: Arc<RemoteMessages<A>>,
     /// The peer node, looked up on the first send.
     peer: OnceLock<Arc<Peer>>,
+    /// Where its messages go (the pid, or a name resolved on the remote node), as
+    /// written in each of them.
+    to: wire::EncodedTarget,
 }
 
 /// What a `Deliver` frame says besides the message: the call it belongs to, whether it
@@ -86,25 +88,24 @@ impl<A: Actor> RemoteTarget<A> {
             .table
             .sender_side::<M>()
             .ok_or_else(|| Error::UnknownMessage(std::any::type_name::<M>().to_string()))?;
-        let to = match &self.name {
-            Some(name) => wire::TargetRef::Name(name),
-            None => wire::TargetRef::Pid(wire::PidRef::from(&self.pid)),
-        };
         let trace = crate::trace::current().map(wire::WireTrace::from);
         with_payload_buffer(|payload| {
             encode(msg, payload)?;
-            let frame = Outgoing::Deliver(wire::DeliverRef {
-                to: Some(to),
-                from: sender.map(wire::PidRef::from),
-                tag: tag.as_bytes(),
-                payload,
-                call_id: head.call_id,
-                ack: head.ack,
-                chain: ChainId::to_wire(head.chain),
-                path: head.path,
-                handled: head.handled,
-                trace,
-            });
+            let frame = Outgoing::Deliver {
+                to: Some(&self.to),
+                deliver: wire::DeliverRef {
+                    to: None,
+                    from: sender.map(wire::PidRef::from),
+                    tag: tag.as_bytes(),
+                    payload,
+                    call_id: head.call_id,
+                    ack: head.ack,
+                    chain: ChainId::to_wire(head.chain),
+                    path: head.path,
+                    handled: head.handled,
+                    trace,
+                },
+            };
             send(&frame, decode)
         })
     }
@@ -173,8 +174,8 @@ impl<A: Actor> RemoteTarget<A> {
         RemoteTarget {
             table: table::<A>(),
             peer: OnceLock::new(),
+            to: wire::EncodedTarget::new(wire::TargetRef::Pid(wire::PidRef::from(&pid))),
             pid,
-            name: None,
             node,
         }
     }
@@ -185,8 +186,8 @@ impl<A: Actor> RemoteTarget<A> {
         RemoteTarget {
             table: table::<A>(),
             peer: OnceLock::new(),
+            to: wire::EncodedTarget::new(wire::TargetRef::Name(&id.name)),
             pid: placeholder,
-            name: Some(id.name.clone()),
             node,
         }
     }

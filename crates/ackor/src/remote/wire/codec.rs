@@ -12,8 +12,25 @@ pub(crate) enum Outgoing<'a> {
     Frame(&'a Frame),
     /// A [`Deliver`] frame, from its parts: written by hand, with no `Deliver` built
     /// (no name or tag copied or reference-counted), the payload (encoded by the
-    /// message codec into a reused buffer) copied once, into the link's queue.
-    Deliver(DeliverRef<'a>),
+    /// message codec into a reused buffer) copied once, into the link's queue. With
+    /// `to`, that is its target (and `deliver.to` is not written): a sender's handle
+    /// writes its target once, not per message.
+    Deliver {
+        to: Option<&'a EncodedTarget>,
+        deliver: DeliverRef<'a>,
+    },
+}
+
+/// The target field of a `Deliver` (key included), written once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EncodedTarget(Box<[u8]>);
+
+impl EncodedTarget {
+    pub(crate) fn new(to: TargetRef<'_>) -> Self {
+        let mut buf = bytes::BytesMut::new();
+        out::target(&mut buf, &to);
+        EncodedTarget(buf.to_vec().into_boxed_slice())
+    }
 }
 
 impl Outgoing<'_> {
@@ -32,10 +49,11 @@ impl Outgoing<'_> {
                 frame.encode_raw(out);
                 Ok(())
             }
-            Outgoing::Deliver(deliver) => {
+            Outgoing::Deliver { to, deliver } => {
                 // What `Frame::new(Body::Deliver(d))` encodes: the version, then the
                 // body (see `out::deliver` for its fields).
-                let body = out::deliver_len(deliver);
+                let to = to.map(|t| &t.0[..]);
+                let body = out::deliver_len(deliver, to);
                 let len = out::varint_field_len(PROTOCOL_VERSION.into()) + out::len_field_len(body);
                 let prefix = u32::try_from(len)
                     .ok()
@@ -47,7 +65,7 @@ impl Outgoing<'_> {
                 out::key(out, 2, out::LEN);
                 out::varint(out, body as u64);
                 let start = out.len();
-                out::deliver(out, deliver);
+                out::deliver(out, deliver, to);
                 debug_assert_eq!(out.len() - start, body);
                 Ok(())
             }
@@ -72,22 +90,29 @@ mod out {
     }
 
     /// Room [`varint`] needs beyond what it writes.
-    pub(super) const SLACK: usize = 10;
+    pub(super) const SLACK: usize = 8;
 
-    /// Writes all ten bytes of a buffer (a copy of known size, not a call) and takes
-    /// back those the value does not need: `out` must have [`SLACK`] bytes of room
-    /// beyond the varint.
-    pub(super) fn varint(out: &mut BytesMut, mut v: u64) {
-        let mut buf = [0u8; 10];
-        let mut n = 0;
-        while v >= 0x80 {
-            buf[n] = (v as u8) | 0x80;
-            v >>= 7;
+    /// A varint of up to 8 bytes (56 bits) is built in a register and written as one
+    /// 8-byte word, of which the bytes the value does not need are taken back: `out`
+    /// should have [`SLACK`] bytes of room beyond the varint (it grows if not).
+    pub(super) fn varint(out: &mut BytesMut, v: u64) {
+        if v < 0x80 {
+            out.extend_from_slice(&[v as u8]);
+            return;
+        }
+        if v >= 1 << 56 {
+            prost::encoding::encode_varint(v, out);
+            return;
+        }
+        let (mut rest, mut word, mut n) = (v, 0u64, 0);
+        while rest >= 0x80 {
+            word |= ((rest & 0x7f) | 0x80) << (8 * n);
+            rest >>= 7;
             n += 1;
         }
-        buf[n] = v as u8;
+        word |= rest << (8 * n);
         let end = out.len() + n + 1;
-        out.extend_from_slice(&buf);
+        out.extend_from_slice(&word.to_le_bytes());
         out.truncate(end);
     }
 
@@ -156,12 +181,29 @@ mod out {
         }
     }
 
+    fn target_len(to: &TargetRef<'_>) -> usize {
+        match to {
+            TargetRef::Pid(p) => len_field_len(pid_len(p)),
+            TargetRef::Name(n) => len_field_len(n.len()),
+        }
+    }
+
+    pub(super) fn target(out: &mut BytesMut, to: &TargetRef<'_>) {
+        match to {
+            TargetRef::Pid(p) => pid_field(out, 10, p),
+            TargetRef::Name(n) => {
+                key(out, 11, LEN);
+                varint(out, n.len() as u64);
+                out.extend_from_slice(n.as_bytes());
+            }
+        }
+    }
+
     /// The length of the body [`deliver`] writes.
-    pub(super) fn deliver_len(d: &DeliverRef<'_>) -> usize {
-        let to = match &d.to {
-            Some(TargetRef::Pid(p)) => len_field_len(pid_len(p)),
-            Some(TargetRef::Name(n)) => len_field_len(n.len()),
-            None => 0,
+    pub(super) fn deliver_len(d: &DeliverRef<'_>, encoded_to: Option<&[u8]>) -> usize {
+        let to = match encoded_to {
+            Some(to) => to.len(),
+            None => d.to.as_ref().map_or(0, target_len),
         };
         let from = d.from.as_ref().map_or(0, |p| len_field_len(pid_len(p)));
         let path = if d.path.is_empty() {
@@ -183,7 +225,8 @@ mod out {
 
     /// Writes the fields of `d` in prost's order (by field number), but the payload
     /// (4) last: protobuf fields may come in any order.
-    pub(super) fn deliver(out: &mut BytesMut, d: &DeliverRef<'_>) {
+    /// `encoded_to`, when given, is written as the target instead of `d.to`.
+    pub(super) fn deliver(out: &mut BytesMut, d: &DeliverRef<'_>, encoded_to: Option<&[u8]>) {
         if let Some(p) = &d.from {
             pid_field(out, 2, p);
         }
@@ -195,14 +238,10 @@ mod out {
             prost::encoding::uint64::encode_packed(8, d.path, out);
         }
         varint_field(out, 9, d.handled.into());
-        match &d.to {
-            Some(TargetRef::Pid(p)) => pid_field(out, 10, p),
-            Some(TargetRef::Name(n)) => {
-                key(out, 11, LEN);
-                varint(out, n.len() as u64);
-                out.extend_from_slice(n.as_bytes());
-            }
-            None => {}
+        match (encoded_to, &d.to) {
+            (Some(to), _) => out.extend_from_slice(to),
+            (None, Some(to)) => target(out, to),
+            (None, None) => {}
         }
         if let Some(t) = &d.trace {
             trace_field(out, 12, t);
@@ -562,4 +601,27 @@ fn too_large(len: usize, max: usize) -> Error {
     Error::Codec(format!(
         "a frame of {len} bytes exceeds the maximum frame size of {max} bytes"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn varints_are_prosts() {
+        let mut values: Vec<u64> = (0..64)
+            .flat_map(|b| [(1u64 << b) - 1, 1 << b, (1 << b) + 1])
+            .collect();
+        values.extend([
+            u64::MAX,
+            u64::MAX - 1,
+            0x00ff_ffff_ffff_ffff,
+            0x0100_0000_0000_0000,
+        ]);
+        for v in values {
+            let mut ours = bytes::BytesMut::new();
+            super::out::varint(&mut ours, v);
+            let mut theirs = Vec::new();
+            prost::encoding::encode_varint(v, &mut theirs);
+            assert_eq!(&ours[..], &theirs[..], "{v}");
+        }
+    }
 }

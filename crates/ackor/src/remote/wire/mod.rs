@@ -388,7 +388,9 @@ impl Frame {
 mod codec;
 mod convert;
 
-pub(crate) use codec::{DeliverRef, Outgoing, PidRef, TargetRef, decode_frame, deliver_in_place};
+pub(crate) use codec::{
+    DeliverRef, EncodedTarget, Outgoing, PidRef, TargetRef, decode_frame, deliver_in_place,
+};
 
 #[cfg(test)]
 mod tests {

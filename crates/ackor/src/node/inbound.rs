@@ -19,7 +19,7 @@ impl remote::Inbound for Node {
         &self,
         remote: &Arc<Remote>,
         peer: &Arc<Peer>,
-        deliver: wire::DeliverRef<'_>,
+        deliver: &wire::DeliverRef<'_>,
         back: &LinkQueue,
     ) {
         self.on_deliver(remote, peer, deliver, back);
@@ -106,7 +106,7 @@ impl Node {
         }
     }
 
-    fn on_deliver(&self, remote: &Arc<Remote>, peer: &Arc<Peer>, d: wire::DeliverRef<'_>, back: &LinkQueue) {
+    fn on_deliver(&self, remote: &Arc<Remote>, peer: &Arc<Peer>, d: &wire::DeliverRef<'_>, back: &LinkQueue) {
         // The tag as text, for logs and the node's own service (the process looks its
         // bytes up as they are).
         let text = || String::from_utf8_lossy(d.tag);

@@ -14,7 +14,7 @@ use crate::identity::Pid;
 pub(crate) trait Inbound: Send + Sync + 'static {
     /// A message for a process of this node, read from `peer` on the link whose
     /// outgoing queue is `back` (an acknowledgement goes back on that link).
-    fn deliver(&self, remote: &Arc<Remote>, peer: &Arc<Peer>, deliver: DeliverRef<'_>, back: &LinkQueue);
+    fn deliver(&self, remote: &Arc<Remote>, peer: &Arc<Peer>, deliver: &DeliverRef<'_>, back: &LinkQueue);
 
     /// A request of `peer` about this node's processes: `Whereis`, `Monitor`, `Link`,
     /// `Exit` or `Spawn`; or an important response (a `Reply` with an `ack_id`), which

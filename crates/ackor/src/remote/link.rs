@@ -500,7 +500,8 @@ async fn read_loop<R: AsyncRead + Unpin>(
             };
             frames += 1;
             // A plain `Deliver` (the bulk of the traffic) is read where it lies.
-            if let Some(deliver) = deliver_in_place(&buf[4..4 + len]) {
+            // (Borrowed where it was returned: not moved again.)
+            if let Some(deliver) = &deliver_in_place(&buf[4..4 + len]) {
                 if !answers.is_empty() {
                     peer.complete_calls(&mut answers);
                 }

@@ -606,7 +606,7 @@ impl Remote {
             return;
         };
         match body {
-            Body::Deliver(d) => inbound.deliver(self, peer, d.as_ref(), back),
+            Body::Deliver(d) => inbound.deliver(self, peer, &d.as_ref(), back),
             // An important response wants an answer of its own: the layer above's.
             Body::Reply(r) if r.ack_id != 0 => inbound.request(self, peer, Body::Reply(r)),
             Body::Reply(r) => {

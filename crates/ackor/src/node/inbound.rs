@@ -6,13 +6,14 @@
 
 use std::sync::Arc;
 
+use super::registry::Found;
 use super::{Delivery, Node, Process, RemoteReplyTo};
 use crate::error::Error;
 use crate::identity::{ChainId, NodeName, Pid, Ref};
 use crate::monitor::{ExitReason, SystemMsg, Watcher};
 use crate::reliable::{self, Arrival};
 use crate::remote::wire::{self, Body, Target, TargetRef, WirePid};
-use crate::remote::{self, LinkQueue, Peer, Remote, pin, untrusted, untrusted_text};
+use crate::remote::{self, LinkQueue, LinkState, Peer, Remote, pin, untrusted, untrusted_text};
 
 impl remote::Inbound for Node {
     fn deliver(
@@ -21,8 +22,21 @@ impl remote::Inbound for Node {
         peer: &Arc<Peer>,
         deliver: &wire::DeliverRef<'_>,
         back: &LinkQueue,
+        state: &mut LinkState,
     ) {
-        self.on_deliver(remote, peer, deliver, back);
+        // The link's state is the process its last message went to.
+        let found = match state {
+            Some(any) => any.downcast_mut::<Option<Found>>(),
+            None => None,
+        };
+        match found {
+            Some(found) => self.on_deliver(remote, peer, deliver, back, found),
+            None => {
+                let mut found = None;
+                self.on_deliver(remote, peer, deliver, back, &mut found);
+                *state = Some(Box::new(found));
+            }
+        }
     }
 
     fn request(&self, remote: &Arc<Remote>, peer: &Arc<Peer>, body: Body) {
@@ -98,15 +112,35 @@ impl Node {
 
     /// [`Node::process_at`], for a borrowed target.
     fn process_at_ref(&self, remote: &Remote, target: Option<TargetRef<'_>>) -> Option<Arc<dyn Process>> {
+        self.process_found(remote, target, &mut None)
+    }
+
+    /// [`Node::process_at_ref`], answered from `found` (the process the same caller
+    /// found last) while that is still the answer (see [`Registry::get_found`]).
+    fn process_found(
+        &self,
+        remote: &Remote,
+        target: Option<TargetRef<'_>>,
+        found: &mut Option<Found>,
+    ) -> Option<Arc<dyn Process>> {
         let local = remote.local_name();
         match target? {
-            TargetRef::Pid(p) if p.is_on(local) => self.registry().get_on(local, p.id, p.creation),
+            TargetRef::Pid(p) if p.is_on(local) => {
+                self.registry().get_found(found, local, p.id, p.creation).cloned()
+            }
             TargetRef::Pid(_) => None,
             TargetRef::Name(n) => self.registry().whereis(n),
         }
     }
 
-    fn on_deliver(&self, remote: &Arc<Remote>, peer: &Arc<Peer>, d: &wire::DeliverRef<'_>, back: &LinkQueue) {
+    fn on_deliver(
+        &self,
+        remote: &Arc<Remote>,
+        peer: &Arc<Peer>,
+        d: &wire::DeliverRef<'_>,
+        back: &LinkQueue,
+        found: &mut Option<Found>,
+    ) {
         // The tag as text, for logs and the node's own service (the process looks its
         // bytes up as they are).
         let text = || String::from_utf8_lossy(d.tag);
@@ -164,7 +198,7 @@ impl Node {
             (d.call_id != 0 && !d.ack)
                 .then(|| reply_route(remote, peer.name().clone(), d.call_id, from.clone(), d.to))
         };
-        let outcome = match self.process_at_ref(remote, d.to) {
+        let outcome = match self.process_found(remote, d.to, found) {
             Some(cell) => cell.deliver_remote(Delivery {
                 tag: d.tag,
                 payload: d.payload,

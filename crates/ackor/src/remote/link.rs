@@ -26,7 +26,7 @@ use super::stats;
 use super::transport::{self, Listening, Raw};
 use super::untrusted::{untrusted, untrusted_text};
 use super::wire::{Body, CallReply, Frame, Heartbeat, Outgoing, decode_frame, deliver_in_place};
-use super::{Remote, address_of, lifo};
+use super::{LinkState, Remote, address_of, lifo};
 use crate::error::Error;
 use crate::identity::NodeName;
 
@@ -482,6 +482,8 @@ async fn read_loop<R: AsyncRead + Unpin>(
     // Plain answers to calls and important sends, handed over together (one lock of
     // the peer for all of them) before any other frame and at the end of each read.
     let mut answers: Vec<Answer> = Vec::new();
+    // What the node keeps between the frames of this link.
+    let mut state: LinkState = None;
     loop {
         // Every whole frame in the buffer, while no newer link set can come up.
         let newest = match set {
@@ -505,7 +507,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
                 if !answers.is_empty() {
                     peer.complete_calls(&mut answers);
                 }
-                inbound.deliver(remote, peer, deliver, back);
+                inbound.deliver(remote, peer, deliver, back, &mut state);
                 buf.advance(4 + len);
                 continue;
             }

@@ -48,7 +48,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use config::RemoteConfig;
 pub(crate) use custody::{Custody, NewCustody};
-pub(crate) use inbound::Inbound;
+pub(crate) use inbound::{Inbound, LinkState};
 pub(crate) use link::LinkQueue;
 pub(crate) use peer::{OnDown, Peer, PendingCall, Waiting, Withdrawn};
 pub(crate) use stats::ImportantCounters;
@@ -606,7 +606,7 @@ impl Remote {
             return;
         };
         match body {
-            Body::Deliver(d) => inbound.deliver(self, peer, &d.as_ref(), back),
+            Body::Deliver(d) => inbound.deliver(self, peer, &d.as_ref(), back, &mut None),
             // An important response wants an answer of its own: the layer above's.
             Body::Reply(r) if r.ack_id != 0 => inbound.request(self, peer, Body::Reply(r)),
             Body::Reply(r) => {

@@ -17,8 +17,23 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// assert_eq!(name.as_str(), "a@127.0.0.1:4370");
 /// assert_eq!(name.to_string(), "a@127.0.0.1:4370");
 /// ```
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Eq, PartialOrd, Ord)]
 pub struct NodeName(Arc<str>);
+
+/// Two handles to one name are equal without comparing the text (a node's pids share
+/// its name).
+impl PartialEq for NodeName {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
+
+/// As the text hashes (equal names hash equal, shared or not).
+impl std::hash::Hash for NodeName {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
 
 impl NodeName {
     /// Creates a node name.

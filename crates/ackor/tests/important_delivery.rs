@@ -180,6 +180,30 @@ async fn success_means_the_message_is_in_the_mailbox() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_process_that_stopped_after_messages_reached_it_is_unknown() {
+    // The same handle (so the same link, whose reader remembers where its last
+    // message went) before and after the stop.
+    let (a, b) = (node().await, node().await);
+    let store = b.spawn::<Store>(()).unwrap();
+    let there = a.actor_ref::<Store>(store.pid()).unwrap();
+    for i in 0..3 {
+        assert_eq!(prompt(there.send_important(Put(i))).await, Ok(()));
+    }
+    store.stop().unwrap();
+    store.wait_for_stop().await;
+    assert_eq!(
+        prompt(there.send_important(Put(3))).await,
+        Err(Error::ProcessUnknown)
+    );
+    assert_eq!(
+        prompt(there.call_important(Items)).await,
+        Err(Error::ProcessUnknown)
+    );
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_important_to_unknown_remote_process_fails_fast() {
     let (a, b) = (node().await, node().await);
     let store = b.spawn::<Store>(()).unwrap();

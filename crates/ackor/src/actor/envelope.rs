@@ -28,13 +28,9 @@ pub(crate) trait Envelope<A: Actor>: Send {
     /// The message's type, for logs.
     fn type_name(&self) -> &'static str;
 
-    fn set_chain(&mut self, chain: Option<ChainId>);
-
     /// The tokens of the blocking calls this message is handled for (its wait-for
     /// path): the blocking call it is, and those its sender was handling.
     fn path(&self) -> &[u64];
-
-    fn set_path(&mut self, path: Vec<u64>);
 
     /// The message's type runs while user messages are held ([`Message::INTERLEAVE`]).
     fn interleaves(&self) -> bool;
@@ -42,12 +38,8 @@ pub(crate) trait Envelope<A: Actor>: Send {
     /// The trace the message was sent in, if any (see [`crate::trace`]).
     fn trace(&self) -> Option<TraceContext>;
 
-    fn set_trace(&mut self, trace: Option<TraceContext>);
-
     /// The ids it came with, for its handling's span (zero: none).
     fn ids(&self) -> Ids;
-
-    fn set_ids(&mut self, ids: Ids);
 }
 
 /// The ids a message came with, shown on the span of its handling: the call id of a
@@ -155,16 +147,8 @@ where
         self.chain
     }
 
-    fn set_chain(&mut self, chain: Option<ChainId>) {
-        self.chain = chain;
-    }
-
     fn path(&self) -> &[u64] {
         &self.path
-    }
-
-    fn set_path(&mut self, path: Vec<u64>) {
-        self.path = path.into_boxed_slice();
     }
 
     fn interleaves(&self) -> bool {
@@ -175,27 +159,7 @@ where
         self.meta.as_ref().and_then(|m| m.trace)
     }
 
-    fn set_trace(&mut self, trace: Option<TraceContext>) {
-        match (&mut self.meta, trace) {
-            (Some(meta), trace) => meta.trace = trace,
-            (None, None) => {}
-            (None, trace) => {
-                self.meta = Some(Box::new(Meta {
-                    trace,
-                    ..Meta::default()
-                }))
-            }
-        }
-    }
-
     fn ids(&self) -> Ids {
         self.meta.as_ref().map(|m| m.ids).unwrap_or_default()
-    }
-
-    fn set_ids(&mut self, ids: Ids) {
-        if ids == Ids::default() && self.meta.is_none() {
-            return;
-        }
-        self.meta.get_or_insert_with(Box::default).ids = ids;
     }
 }

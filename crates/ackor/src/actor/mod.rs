@@ -19,8 +19,8 @@ pub use reply::ReplyHandle;
 pub(crate) use reply::{Forward, ReplyReceiver, SenderGone, channel as reply_channel};
 
 pub(crate) use envelope::{Envelope, Ids, Meta, MsgEnvelope};
+pub(crate) use remote_messages::{Carried, DecodeReply, table};
 pub use remote_messages::{Codec, MessagePack, RemoteMessage, RemoteMessages};
-pub(crate) use remote_messages::{DecodeReply, table};
 #[doc(hidden)]
 pub use remote_messages::{Probe, ViaLocal, ViaRemote};
 pub(crate) use run::run;
@@ -469,8 +469,8 @@ impl<A: Actor> Process for ActorCell<A> {
         }
         // A reply handle dropped because this actor stopped reports `ProcessTerminated`
         // to the remote caller, as it does to a local one.
-        let mailbox_of = Arc::downgrade(&self);
         let reply = reply.map(|to| {
+            let mailbox_of = Arc::downgrade(&self);
             let send = to.send;
             RemoteReplyTo {
                 send: Box::new(move |outcome, ack| {
@@ -483,13 +483,10 @@ impl<A: Actor> Process for ActorCell<A> {
                 ack_timeout: to.ack_timeout,
             }
         });
-        let table = self.extras().remote_table.get_or_init(table::<A>);
-        let mut env = table.deliver(tag, payload, from, reply)?;
-        env.set_chain(chain);
-        env.set_path(path);
-        env.set_trace(trace);
-        if call_id != 0 && tracing::level_enabled!(tracing::Level::DEBUG) {
-            env.set_ids(if important {
+        // What `set_ids` would keep: the ids only while the handling's span can be
+        // listened to.
+        let ids = if call_id != 0 && tracing::level_enabled!(tracing::Level::DEBUG) {
+            if important {
                 Ids {
                     delivery: call_id,
                     ..Ids::default()
@@ -499,8 +496,19 @@ impl<A: Actor> Process for ActorCell<A> {
                     call: call_id,
                     ..Ids::default()
                 }
-            });
-        }
+            }
+        } else {
+            Ids::default()
+        };
+        let meta = (trace.is_some() || ids != Ids::default()).then(|| Box::new(Meta { trace, ids }));
+        let table = self.extras().remote_table.get_or_init(table::<A>);
+        let carried = Carried {
+            from,
+            chain,
+            path,
+            meta,
+        };
+        let env = table.deliver(tag, payload, carried, reply)?;
         if let Err((env, error)) = self.push_user(env) {
             env.fail(error.clone());
             return Err((error, None));

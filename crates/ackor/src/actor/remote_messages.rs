@@ -9,9 +9,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Actor, Envelope, Forward, Handler, Message, MsgEnvelope, ReplyHandle};
+use super::{Actor, Envelope, Forward, Handler, Message, Meta, MsgEnvelope, ReplyHandle};
 use crate::error::Error;
 use crate::fasthash::FastMap;
+use crate::identity::ChainId;
 use crate::identity::Pid;
 use crate::node::{RemoteReplyTo, Undelivered};
 
@@ -93,9 +94,17 @@ impl Codec for MessagePack {
     }
 }
 
+/// What a received message's envelope carries besides the message and its reply
+/// route.
+pub(crate) struct Carried {
+    pub(crate) from: Option<Pid>,
+    pub(crate) chain: Option<ChainId>,
+    pub(crate) path: Vec<u64>,
+    pub(crate) meta: Option<Box<Meta>>,
+}
+
 /// Turns received bytes into an envelope for actor `A`.
-type DeliverFn<A> =
-    fn(&[u8], Option<Pid>, Option<RemoteReplyTo>) -> Result<Box<dyn Envelope<A>>, Undelivered>;
+type DeliverFn<A> = fn(&[u8], Carried, Option<RemoteReplyTo>) -> Result<Box<dyn Envelope<A>>, Undelivered>;
 /// Encodes a message given as `&dyn Any` (the sender knows its type, not its serde
 /// bounds) at the end of a buffer.
 type EncodeFn = fn(&dyn Any, &mut Vec<u8>) -> Result<(), Error>;
@@ -136,7 +145,8 @@ pub(crate) type DecodeReply = fn(&[u8]) -> Result<Box<dyn Any + Send>, Error>;
 /// }
 /// ```
 pub struct RemoteMessages<A: Actor> {
-    by_tag: FastMap<&'static str, DeliverFn<A>>,
+    /// By the tag's bytes: a received tag is looked up as it arrived.
+    by_tag: FastMap<&'static [u8], DeliverFn<A>>,
     by_type: FastMap<TypeId, (&'static str, EncodeFn, DecodeReply)>,
 }
 
@@ -166,7 +176,7 @@ impl<A: Actor> RemoteMessages<A> {
         A: Handler<M>,
         C: Codec,
     {
-        self.by_tag.insert(M::TAG, deliver::<A, M, C>);
+        self.by_tag.insert(M::TAG.as_bytes(), deliver::<A, M, C>);
         self.by_type.insert(
             TypeId::of::<M>(),
             (M::TAG, encode_any::<M, C>, decode_reply::<M, C>),
@@ -177,14 +187,17 @@ impl<A: Actor> RemoteMessages<A> {
     /// Builds the envelope for a received message.
     pub(crate) fn deliver(
         &self,
-        tag: &str,
+        tag: &[u8],
         payload: &[u8],
-        from: Option<Pid>,
+        carried: Carried,
         reply: Option<RemoteReplyTo>,
     ) -> Result<Box<dyn Envelope<A>>, Undelivered> {
         match self.by_tag.get(tag) {
-            Some(f) => f(payload, from, reply),
-            None => Err((Error::UnknownMessage(tag.to_string()), reply)),
+            Some(f) => f(payload, carried, reply),
+            None => Err((
+                Error::UnknownMessage(String::from_utf8_lossy(tag).into_owned()),
+                reply,
+            )),
         }
     }
 
@@ -196,7 +209,7 @@ impl<A: Actor> RemoteMessages<A> {
 
 fn deliver<A, M, C>(
     payload: &[u8],
-    from: Option<Pid>,
+    carried: Carried,
     reply: Option<RemoteReplyTo>,
 ) -> Result<Box<dyn Envelope<A>>, Undelivered>
 where
@@ -219,11 +232,11 @@ where
     });
     Ok(Box::new(MsgEnvelope {
         msg,
-        sender: from,
+        sender: carried.from,
         reply,
-        chain: None,
-        path: Box::default(),
-        meta: None,
+        chain: carried.chain,
+        path: carried.path.into_boxed_slice(),
+        meta: carried.meta,
     }))
 }
 

@@ -6,17 +6,37 @@
 
 use std::sync::Arc;
 
+use super::registry::Found;
 use super::{Delivery, Node, Process, RemoteReplyTo};
 use crate::error::Error;
 use crate::identity::{ChainId, NodeName, Pid, Ref};
 use crate::monitor::{ExitReason, SystemMsg, Watcher};
 use crate::reliable::{self, Arrival};
-use crate::remote::wire::{self, Body, Target, WirePid};
-use crate::remote::{self, LinkQueue, Peer, Remote, pin, untrusted, untrusted_text};
+use crate::remote::wire::{self, Body, Target, TargetRef, WirePid};
+use crate::remote::{self, LinkQueue, LinkState, Peer, Remote, pin, untrusted, untrusted_text};
 
 impl remote::Inbound for Node {
-    fn deliver(&self, remote: &Arc<Remote>, peer: &Arc<Peer>, deliver: wire::Deliver, back: &LinkQueue) {
-        self.on_deliver(remote, peer, deliver, back);
+    fn deliver(
+        &self,
+        remote: &Arc<Remote>,
+        peer: &Arc<Peer>,
+        deliver: &wire::DeliverRef<'_>,
+        back: &LinkQueue,
+        state: &mut LinkState,
+    ) {
+        // The link's state is the process its last message went to.
+        let found = match state {
+            Some(any) => any.downcast_mut::<Option<Found>>(),
+            None => None,
+        };
+        match found {
+            Some(found) => self.on_deliver(remote, peer, deliver, back, found),
+            None => {
+                let mut found = None;
+                self.on_deliver(remote, peer, deliver, back, &mut found);
+                *state = Some(Box::new(found));
+            }
+        }
     }
 
     fn request(&self, remote: &Arc<Remote>, peer: &Arc<Peer>, body: Body) {
@@ -81,35 +101,63 @@ impl remote::Inbound for Node {
 impl Node {
     /// The local process a frame is addressed to.
     fn process_at(&self, remote: &Remote, target: Option<&Target>) -> Option<Arc<dyn Process>> {
+        self.process_at_ref(
+            remote,
+            target.map(|t| match t {
+                Target::Pid(p) => TargetRef::Pid(p.as_ref()),
+                Target::Name(n) => TargetRef::Name(n),
+            }),
+        )
+    }
+
+    /// [`Node::process_at`], for a borrowed target.
+    fn process_at_ref(&self, remote: &Remote, target: Option<TargetRef<'_>>) -> Option<Arc<dyn Process>> {
+        self.process_found(remote, target, &mut None)
+    }
+
+    /// [`Node::process_at_ref`], answered from `found` (the process the same caller
+    /// found last) while that is still the answer (see [`Registry::get_found`]).
+    fn process_found(
+        &self,
+        remote: &Remote,
+        target: Option<TargetRef<'_>>,
+        found: &mut Option<Found>,
+    ) -> Option<Arc<dyn Process>> {
         let local = remote.local_name();
         match target? {
-            Target::Pid(p) if p.is_on(local) => {
-                self.registry().get(&Pid::new(local.clone(), p.id, p.creation))
+            TargetRef::Pid(p) if p.is_on(local) => {
+                self.registry().get_found(found, local, p.id, p.creation).cloned()
             }
-            Target::Pid(_) => None,
-            Target::Name(n) => self.registry().whereis(n),
+            TargetRef::Pid(_) => None,
+            TargetRef::Name(n) => self.registry().whereis(n),
         }
     }
 
-    fn on_deliver(&self, remote: &Arc<Remote>, peer: &Arc<Peer>, mut d: wire::Deliver, back: &LinkQueue) {
-        let tag = match std::str::from_utf8(&d.tag) {
-            Ok(tag) => std::borrow::Cow::Borrowed(tag),
-            Err(_) => String::from_utf8_lossy(&d.tag),
-        };
+    fn on_deliver(
+        &self,
+        remote: &Arc<Remote>,
+        peer: &Arc<Peer>,
+        d: &wire::DeliverRef<'_>,
+        back: &LinkQueue,
+        found: &mut Option<Found>,
+    ) {
+        // The tag as text, for logs and the node's own service (the process looks its
+        // bytes up as they are).
+        let text = || String::from_utf8_lossy(d.tag);
         let span = tracing::trace_span!(
             "deliver",
             peer = %untrusted(peer.name()),
-            tag = %untrusted(&tag),
+            tag = %untrusted(&text()),
             call_id = d.call_id
         );
         let _enter = span.enter();
-        if let Some(Target::Name(name)) = &d.to
+        if let Some(TargetRef::Name(name)) = d.to
             && name == super::INSPECT
             && d.call_id != 0
             && !d.ack
         {
             // The node answers it itself (see `introspect::service`).
-            let reply = match super::introspect::answer(self, &tag, &d.payload) {
+            let reply = match super::introspect::answer(self, &text(), d.payload) {
                 Ok(payload) => wire::CallReply {
                     call_id: d.call_id,
                     payload: payload.into(),
@@ -124,7 +172,7 @@ impl Node {
             let _ = remote.send(peer.name(), d.call_id, Body::Reply(reply));
             return;
         }
-        let from = d.from.as_ref().map(|p| p.to_pid_on(peer.name()));
+        let from = d.from.map(|p| p.to_pid_on(peer.name()));
         if d.ack && matches!(reliable::arrived(remote, peer, back, d.call_id), Arrival::Repeat) {
             return;
         }
@@ -148,24 +196,20 @@ impl Node {
             })
         } else {
             (d.call_id != 0 && !d.ack)
-                .then(|| reply_route(remote, peer.name().clone(), d.call_id, from.clone(), &d.to))
+                .then(|| reply_route(remote, peer.name().clone(), d.call_id, from.clone(), d.to))
         };
-        let outcome = match self.process_at(remote, d.to.as_ref()) {
-            Some(cell) => {
-                let chain = ChainId::from_wire(d.chain);
-                let path = std::mem::take(&mut d.path);
-                cell.deliver_remote(Delivery {
-                    tag: &tag,
-                    payload: &d.payload,
-                    from: from.clone(),
-                    chain,
-                    path,
-                    reply,
-                    trace: d.trace.and_then(wire::WireTrace::to_trace),
-                    call_id: d.call_id,
-                    important: d.ack,
-                })
-            }
+        let outcome = match self.process_found(remote, d.to, found) {
+            Some(cell) => cell.deliver_remote(Delivery {
+                tag: d.tag,
+                payload: d.payload,
+                from: from.clone(),
+                chain: ChainId::from_wire(d.chain),
+                path: d.path.to_vec(),
+                reply,
+                trace: d.trace.and_then(wire::WireTrace::to_trace),
+                call_id: d.call_id,
+                important: d.ack,
+            }),
             None => Err((Error::ProcessUnknown, reply)),
         };
         match outcome {
@@ -176,9 +220,9 @@ impl Node {
             }
             Err((error, reply)) => {
                 metrics::counter!("ackor_remote_undelivered_total", "reason" => error.label()).increment(1);
-                let to = match &d.to {
-                    Some(Target::Pid(p)) => p.to_pid_on(remote.local_name()).to_string(),
-                    Some(Target::Name(n)) => n.clone(),
+                let to = match d.to {
+                    Some(TargetRef::Pid(p)) => p.to_pid_on(remote.local_name()).to_string(),
+                    Some(TargetRef::Name(n)) => n.to_string(),
                     None => String::new(),
                 };
                 let sender = from.as_ref().map(Pid::to_string).unwrap_or_default();
@@ -186,7 +230,7 @@ impl Node {
                     peer = %untrusted(peer.name()),
                     to = %untrusted(&to),
                     from = %untrusted(&sender),
-                    tag = %untrusted(&tag),
+                    tag = %untrusted(&text()),
                     error = %untrusted_text(&error),
                     important = d.ack,
                     "remote message not delivered"
@@ -292,12 +336,12 @@ fn reply_route(
     caller_node: NodeName,
     call_id: u64,
     caller: Option<Pid>,
-    to: &Option<Target>,
+    to: Option<TargetRef<'_>>,
 ) -> RemoteReplyTo {
     let ack_timeout = remote.config().important_timeout;
     let remote = remote.clone();
     let callee_id = match to {
-        Some(Target::Pid(p)) => p.id,
+        Some(TargetRef::Pid(p)) => p.id,
         _ => 0,
     };
     RemoteReplyTo {

@@ -29,8 +29,8 @@ pub(crate) type Undelivered = (Error, Option<RemoteReplyTo>);
 
 /// A message from another node, as the node's router hands it to a process.
 pub(crate) struct Delivery<'a> {
-    /// The message type's wire tag.
-    pub(crate) tag: &'a str,
+    /// The message type's wire tag (UTF-8 from a well-behaved sender).
+    pub(crate) tag: &'a [u8],
     pub(crate) payload: &'a [u8],
     pub(crate) from: Option<Pid>,
     pub(crate) chain: Option<ChainId>,

@@ -3,12 +3,13 @@
 use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::Process;
 use crate::error::Error;
 use crate::fasthash::{FastMap, FastSet};
-use crate::identity::Pid;
+use crate::identity::{NodeName, Pid};
 
 /// An alias, and the process it reaches.
 type Alias = (Pid, Arc<dyn Process>);
@@ -46,9 +47,25 @@ impl Borrow<u64> for ById {
     }
 }
 
+/// The process a pid was last found to be, kept by a caller that looks the same pid
+/// up again and again (a link's reader): valid while the registry's `removals` count
+/// is what it was then. (It holds the process's cell until the next lookup replaces
+/// it, as a handle would: a stopped process's cell is freed at its link's next
+/// message or end.)
+pub(crate) struct Found {
+    removals: u64,
+    id: u64,
+    creation: u32,
+    cell: Arc<dyn Process>,
+}
+
 /// Live processes by id, their aliases, and registered names.
 #[derive(Default)]
 pub(crate) struct Registry {
+    /// Bumped (under the lock of what changes) each time a process or an alias is
+    /// removed: until then, a pid found keeps being found as the same process (ids
+    /// are never reused, so an insert cannot change what a pid finds).
+    removals: AtomicU64,
     processes: Mutex<FastSet<ById>>,
     /// Extra pids of live processes (see `Context::create_alias`): the alias, and the
     /// process it reaches. Their ids come from the same counter as processes' ids.
@@ -66,7 +83,10 @@ impl Registry {
     }
 
     pub(crate) fn remove(&self, pid: &Pid) {
-        let removed = lock(&self.processes).take(&pid.id());
+        let mut processes = lock(&self.processes);
+        let removed = processes.take(&pid.id());
+        self.removals.fetch_add(1, Ordering::Release);
+        drop(processes);
         drop(removed);
     }
 
@@ -79,6 +99,43 @@ impl Registry {
         let aliases = lock(&self.aliases);
         let (alias, cell) = aliases.get(&pid.id())?;
         (alias == pid).then(|| cell.clone())
+    }
+
+    /// [`Registry::get`] for the pid `<node.id.creation>`, without making one.
+    pub(crate) fn get_on(&self, node: &NodeName, id: u64, creation: u32) -> Option<Arc<dyn Process>> {
+        let is = |pid: &Pid| pid.id() == id && pid.creation() == creation && pid.node() == node;
+        if let Some(cell) = lock(&self.processes).get(&id).map(|p| p.0.clone()) {
+            return is(cell.core().pid()).then_some(cell);
+        }
+        let aliases = lock(&self.aliases);
+        let (alias, cell) = aliases.get(&id)?;
+        is(alias).then(|| cell.clone())
+    }
+
+    /// [`Registry::get_on`], answered from `found` (kept by the caller from one call
+    /// to the next) while nothing was removed since it was found: the same answer
+    /// without the table's lock.
+    pub(crate) fn get_found<'f>(
+        &self,
+        found: &'f mut Option<Found>,
+        node: &NodeName,
+        id: u64,
+        creation: u32,
+    ) -> Option<&'f Arc<dyn Process>> {
+        let removals = self.removals.load(Ordering::Acquire);
+        let still = found
+            .as_ref()
+            .is_some_and(|f| f.removals == removals && f.id == id && f.creation == creation);
+        if !still {
+            // Read before the lookup: a removal after it makes `found` stale at once.
+            *found = self.get_on(node, id, creation).map(|cell| Found {
+                removals,
+                id,
+                creation,
+                cell,
+            });
+        }
+        found.as_ref().map(|f| &f.cell)
     }
 
     /// Makes `alias` reach `cell`.
@@ -94,6 +151,7 @@ impl Registry {
             .is_some_and(|(a, cell)| a == alias && cell.core().pid() == owner);
         if owned {
             aliases.remove(&alias.id());
+            self.removals.fetch_add(1, Ordering::Release);
         }
         owned
     }
@@ -103,6 +161,7 @@ impl Registry {
         let mut aliases = lock(&self.aliases);
         if !aliases.is_empty() {
             aliases.retain(|_, (_, cell)| cell.core().pid() != owner);
+            self.removals.fetch_add(1, Ordering::Release);
         }
     }
 

@@ -7,14 +7,26 @@ use std::sync::Arc;
 use super::Remote;
 use super::link::LinkQueue;
 use super::peer::Peer;
-use super::wire::{Body, Deliver};
+use super::wire::{Body, DeliverRef};
 use crate::identity::Pid;
+
+/// What the node keeps from one frame to the next of a link (a cache of its own),
+/// opaque to the network side; `None` when a link starts.
+pub(crate) type LinkState = Option<Box<dyn std::any::Any + Send>>;
 
 /// What the node does with what its peers send.
 pub(crate) trait Inbound: Send + Sync + 'static {
     /// A message for a process of this node, read from `peer` on the link whose
-    /// outgoing queue is `back` (an acknowledgement goes back on that link).
-    fn deliver(&self, remote: &Arc<Remote>, peer: &Arc<Peer>, deliver: Deliver, back: &LinkQueue);
+    /// outgoing queue is `back` (an acknowledgement goes back on that link), which
+    /// keeps `state` for the node.
+    fn deliver(
+        &self,
+        remote: &Arc<Remote>,
+        peer: &Arc<Peer>,
+        deliver: &DeliverRef<'_>,
+        back: &LinkQueue,
+        state: &mut LinkState,
+    );
 
     /// A request of `peer` about this node's processes: `Whereis`, `Monitor`, `Link`,
     /// `Exit` or `Spawn`; or an important response (a `Reply` with an `ack_id`), which

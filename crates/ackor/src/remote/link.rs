@@ -25,8 +25,8 @@ use super::peer::{Answer, Peer};
 use super::stats;
 use super::transport::{self, Listening, Raw};
 use super::untrusted::{untrusted, untrusted_text};
-use super::wire::{Body, CallReply, Decoded, Frame, Heartbeat, Outgoing, decode};
-use super::{Remote, address_of, lifo};
+use super::wire::{Body, CallReply, Frame, Heartbeat, Outgoing, decode_frame, deliver_in_place};
+use super::{LinkState, Remote, address_of, lifo};
 use crate::error::Error;
 use crate::identity::NodeName;
 
@@ -482,6 +482,8 @@ async fn read_loop<R: AsyncRead + Unpin>(
     // Plain answers to calls and important sends, handed over together (one lock of
     // the peer for all of them) before any other frame and at the end of each read.
     let mut answers: Vec<Answer> = Vec::new();
+    // What the node keeps between the frames of this link.
+    let mut state: LinkState = None;
     loop {
         // Every whole frame in the buffer, while no newer link set can come up.
         let newest = match set {
@@ -493,13 +495,25 @@ async fn read_loop<R: AsyncRead + Unpin>(
         };
         let mut frames = 0u64;
         loop {
-            let bytes = match next_frame(&mut buf, max) {
-                Ok(Some(bytes)) => bytes,
+            let len = match frame_len(&mut buf, max) {
+                Ok(Some(len)) => len,
                 Ok(None) => break,
                 Err(e) => return Closed::Violation(e),
             };
-            match decode(bytes) {
-                Ok(Decoded::Frame(Frame {
+            frames += 1;
+            // A plain `Deliver` (the bulk of the traffic) is read where it lies.
+            // (Borrowed where it was returned: not moved again.)
+            if let Some(deliver) = &deliver_in_place(&buf[4..4 + len]) {
+                if !answers.is_empty() {
+                    peer.complete_calls(&mut answers);
+                }
+                inbound.deliver(remote, peer, deliver, back, &mut state);
+                buf.advance(4 + len);
+                continue;
+            }
+            buf.advance(4);
+            match decode_frame(buf.split_to(len).freeze()) {
+                Ok(Frame {
                     body:
                         Some(Body::Reply(CallReply {
                             call_id,
@@ -508,19 +522,15 @@ async fn read_loop<R: AsyncRead + Unpin>(
                             ack_id: 0,
                         })),
                     ..
-                })) => answers.push((call_id, Ok(payload), None)),
-                Ok(decoded) => {
+                }) => answers.push((call_id, Ok(payload), None)),
+                Ok(frame) => {
                     if !answers.is_empty() {
                         peer.complete_calls(&mut answers);
                     }
-                    match decoded {
-                        Decoded::Deliver(deliver) => inbound.deliver(remote, peer, deliver, back),
-                        Decoded::Frame(frame) => remote.dispatch(&*inbound, peer, frame, back),
-                    }
+                    remote.dispatch(&*inbound, peer, frame, back);
                 }
                 Err(e) => return Closed::Violation(format!("undecodable envelope: {e}")),
             }
-            frames += 1;
         }
         if !answers.is_empty() {
             peer.complete_calls(&mut answers);
@@ -576,6 +586,17 @@ async fn read_loop<R: AsyncRead + Unpin>(
 /// `None` if `buf` does not hold one yet (then it has room reserved for the rest); a
 /// length over `max` is an error.
 pub(crate) fn next_frame(buf: &mut BytesMut, max: usize) -> Result<Option<Bytes>, String> {
+    let Some(len) = frame_len(buf, max)? else {
+        return Ok(None);
+    };
+    buf.advance(4);
+    Ok(Some(buf.split_to(len).freeze()))
+}
+
+/// The length of the whole frame at the front of `buf` (after its 4-byte length
+/// prefix), or `None` if `buf` does not hold one yet (then it has room reserved for
+/// the rest); a length over `max` is an error.
+fn frame_len(buf: &mut BytesMut, max: usize) -> Result<Option<usize>, String> {
     let Some(prefix) = buf.first_chunk::<4>() else {
         return Ok(None);
     };
@@ -589,8 +610,7 @@ pub(crate) fn next_frame(buf: &mut BytesMut, max: usize) -> Result<Option<Bytes>
         buf.reserve(4 + len - buf.len());
         return Ok(None);
     }
-    buf.advance(4);
-    Ok(Some(buf.split_to(len).freeze()))
+    Ok(Some(len))
 }
 
 /// A link ended. Only the links this node dialed carry its traffic to the peer, so only

@@ -48,7 +48,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use config::RemoteConfig;
 pub(crate) use custody::{Custody, NewCustody};
-pub(crate) use inbound::Inbound;
+pub(crate) use inbound::{Inbound, LinkState};
 pub(crate) use link::LinkQueue;
 pub(crate) use peer::{OnDown, Peer, PendingCall, Waiting, Withdrawn};
 pub(crate) use stats::ImportantCounters;
@@ -69,8 +69,6 @@ use wire::{Body, Frame, Outgoing, Target, WirePid, WireReason};
 /// A node's network side.
 pub(crate) struct Remote {
     local: NodeName,
-    /// `local` as bytes, shared by every pid of this node put on the wire.
-    local_wire: bytes::Bytes,
     creation: u32,
     config: RemoteConfig,
     addr: SocketAddr,
@@ -134,7 +132,6 @@ impl Remote {
         };
         let remote = Arc::new(Remote {
             local: name.clone(),
-            local_wire: bytes::Bytes::copy_from_slice(name.as_str().as_bytes()),
             creation,
             config,
             addr: bound,
@@ -214,19 +211,6 @@ impl Remote {
 
     pub(crate) fn existing_peer(&self, name: &NodeName) -> Option<Arc<Peer>> {
         lock(&self.peers).get(name).cloned()
-    }
-
-    /// `pid` as it travels; without copying the name for a pid of this node.
-    pub(crate) fn wire_pid(&self, pid: &Pid) -> WirePid {
-        if pid.node() == &self.local {
-            WirePid {
-                node: self.local_wire.clone(),
-                id: pid.id(),
-                creation: pid.creation(),
-            }
-        } else {
-            WirePid::from(pid)
-        }
     }
 
     pub(crate) fn next_link_set(&self) -> u64 {
@@ -622,7 +606,7 @@ impl Remote {
             return;
         };
         match body {
-            Body::Deliver(d) => inbound.deliver(self, peer, d, back),
+            Body::Deliver(d) => inbound.deliver(self, peer, &d.as_ref(), back, &mut None),
             // An important response wants an answer of its own: the layer above's.
             Body::Reply(r) if r.ack_id != 0 => inbound.request(self, peer, Body::Reply(r)),
             Body::Reply(r) => {

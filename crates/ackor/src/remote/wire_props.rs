@@ -20,7 +20,7 @@ use super::wire::{
     Proof, ReasonKind, Spawn, Target, Whereis, WhereisReply, WireError, WirePid, WireReason,
     WireSpawnOptions, WireTrace,
 };
-use super::wire::{Outgoing, decode_frame};
+use super::wire::{DeliverRef, EncodedTarget, Outgoing, decode_frame, deliver_in_place};
 use super::{decode_frames_for_test, respond_for_test};
 use crate::error::Error;
 use crate::monitor::ExitReason;
@@ -316,6 +316,17 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     RT.get_or_init(|| tokio::runtime::Builder::new_current_thread().build().unwrap())
 }
 
+/// What the link's reader reads in place (a `Deliver`) is what [`decode_frame`] decodes.
+fn in_place_agrees(bytes: &[u8]) -> bool {
+    match deliver_in_place(bytes) {
+        None => true,
+        Some(d) => matches!(
+            decode_frame(Bytes::copy_from_slice(bytes)),
+            Ok(Frame { body: Some(Body::Deliver(owned)), .. }) if owned.as_ref() == d
+        ),
+    }
+}
+
 /// Decodes `bytes` as every message type that arrives from the network, and the
 /// conversions of what decodes; none of it may panic.
 fn decode_everything(bytes: &[u8]) {
@@ -324,6 +335,7 @@ fn decode_everything(bytes: &[u8]) {
         decode_frame(Bytes::copy_from_slice(bytes)).ok(),
         Frame::decode(bytes).ok()
     );
+    assert!(in_place_agrees(bytes));
     if let Ok(f) = Frame::decode(bytes) {
         // What decodes re-encodes to something that decodes to the same frame.
         assert_eq!(Frame::decode(f.encode_to_vec().as_slice()).as_ref(), Ok(&f));
@@ -344,13 +356,6 @@ fn decode_everything(bytes: &[u8]) {
     let _ = Monitor::decode(bytes);
     let _ = Down::decode(bytes);
     let _ = ExitSignal::decode(bytes);
-}
-
-fn frame_payload(frame: &Frame) -> Bytes {
-    match &frame.body {
-        Some(Body::Deliver(d)) => d.payload.clone(),
-        _ => Bytes::new(),
-    }
 }
 
 proptest! {
@@ -412,15 +417,21 @@ proptest! {
     }
 
     #[test]
-    fn a_deliver_encoded_with_its_payload_apart_decodes_as_the_whole_frame(
+    fn a_deliver_encoded_by_hand_is_prosts_encoding_with_the_payload_last(
         b in body(),
         max in prop_oneof![Just(usize::MAX), 0usize..512],
     ) {
         let Body::Deliver(whole) = b else { return Ok(()) };
-        let apart = Deliver { payload: Bytes::new(), ..whole.clone() };
-        let frame = Frame::new(Body::Deliver(whole));
+        let frame = Frame::new(Body::Deliver(whole.clone()));
         let mut out = BytesMut::from(&b"before"[..]);
-        let encoded = Outgoing::Deliver { deliver: &apart, payload: &frame_payload(&frame) }.encode(&mut out, max);
+        let encoded = Outgoing::Deliver { to: None, deliver: whole.as_ref() }.encode(&mut out, max);
+        // The same bytes with the target written beforehand.
+        let mut again = BytesMut::from(&b"before"[..]);
+        let to = whole.as_ref().to.map(EncodedTarget::new);
+        let apart = Outgoing::Deliver { to: to.as_ref(), deliver: DeliverRef { to: None, ..whole.as_ref() } };
+        let encoded_again = apart.encode(&mut again, max);
+        prop_assert_eq!(&out, &again);
+        prop_assert_eq!(encoded.is_ok(), encoded_again.is_ok());
         if frame.encoded_len() > max {
             prop_assert!(matches!(encoded, Err(Error::Codec(_))));
             prop_assert_eq!(&out[..], b"before");
@@ -428,10 +439,23 @@ proptest! {
         }
         prop_assert!(encoded.is_ok());
         let _ = out.split_to(6);
+        // Byte for byte what prost writes for the frame without its payload, with the
+        // payload field appended to the body.
+        let mut body = Deliver { payload: Bytes::new(), ..whole.clone() }.encode_to_vec();
+        if !whole.payload.is_empty() {
+            prost::encoding::bytes::encode(4, &whole.payload, &mut body);
+        }
+        let mut expected = Vec::new();
+        prost::encoding::uint32::encode(1, &frame.version, &mut expected);
+        prost::encoding::encode_key(2, prost::encoding::WireType::LengthDelimited, &mut expected);
+        prost::encoding::encode_varint(body.len() as u64, &mut expected);
+        expected.extend_from_slice(&body);
+        prop_assert_eq!(&out[4..], &expected[..]);
         // The same length as prost's own encoding, and the same frame once decoded.
         prop_assert_eq!(out.len(), 4 + frame.encoded_len());
         let got = next_frame(&mut out, usize::MAX).unwrap().unwrap();
         prop_assert!(out.is_empty());
+        prop_assert!(in_place_agrees(&got));
         prop_assert_eq!(Frame::decode(got).unwrap(), frame);
     }
 
@@ -439,14 +463,17 @@ proptest! {
     fn the_links_decoder_agrees_with_prost(f in frame(), cut in any::<Index>(), flip in any::<(Index, u8)>()) {
         let bytes = Bytes::from(f.encode_to_vec());
         prop_assert_eq!(decode_frame(bytes.clone()), Ok(f));
+        prop_assert!(in_place_agrees(&bytes));
         // Cut short or with one byte changed: still the same outcome (Ok or an error).
         if !bytes.is_empty() {
             let short = bytes.slice(..cut.index(bytes.len()));
+            prop_assert!(in_place_agrees(&short));
             prop_assert_eq!(decode_frame(short.clone()).ok(), Frame::decode(short).ok());
             let mut changed = bytes.to_vec();
             let at = flip.0.index(changed.len());
             changed[at] ^= flip.1.max(1);
             let changed = Bytes::from(changed);
+            prop_assert!(in_place_agrees(&changed));
             prop_assert_eq!(decode_frame(changed.clone()).ok(), Frame::decode(changed).ok());
         }
     }

@@ -99,7 +99,7 @@ impl Node {
             let process = self.registry().get(to).ok_or(Error::ProcessUnknown)?;
             return process
                 .deliver_remote(Delivery {
-                    tag: &msg.tag,
+                    tag: msg.tag.as_bytes(),
                     payload: &msg.payload,
                     from: sender.cloned(),
                     chain: None::<ChainId>,
@@ -115,17 +115,20 @@ impl Node {
             .remote()
             .ok_or_else(|| Error::Config("this node has no network side (set a cookie)".into()))?;
         let peer = remote.peer_for(to.node())?;
-        let deliver = wire::Deliver {
-            to: Some(wire::Target::Pid(wire::WirePid::from(to))),
-            from: sender.map(|p| remote.wire_pid(p)),
-            tag: bytes::Bytes::copy_from_slice(msg.tag.as_bytes()),
-            payload: bytes::Bytes::new(),
-            trace: crate::trace::current().map(wire::WireTrace::from),
-            ..wire::Deliver::default()
-        };
         let frame = Outgoing::Deliver {
-            deliver: &deliver,
-            payload: &msg.payload,
+            to: None,
+            deliver: wire::DeliverRef {
+                to: Some(wire::TargetRef::Pid(wire::PidRef::from(to))),
+                from: sender.map(wire::PidRef::from),
+                tag: msg.tag.as_bytes(),
+                payload: &msg.payload,
+                call_id: 0,
+                ack: false,
+                chain: 0,
+                path: &[],
+                handled: false,
+                trace: crate::trace::current().map(wire::WireTrace::from),
+            },
         };
         remote.send_on(&peer, pin(sender, to.id()), &frame, None, true, None)
     }

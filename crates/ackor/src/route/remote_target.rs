@@ -17,16 +17,16 @@ use crate::remote::{ForgetCall, Peer, PendingCall, Remote, pin};
 
 /// An actor on another node, reached through this node's network side.
 pub(super) struct RemoteTarget<A: Actor> {
+    /// The actor's pid; a placeholder (id 0) for a name resolved on the remote node.
     pub(super) pid: Pid,
-    /// Set for a name resolved on the remote node (then `pid` is a placeholder).
-    name: Option<String>,
     pub(super) node: Node,
     /// How to encode the messages `A` accepts.
     table: Arc<RemoteMessages<A>>,
     /// The peer node, looked up on the first send.
     peer: OnceLock<Arc<Peer>>,
-    /// `pid` as it travels.
-    to: wire::WirePid,
+    /// Where its messages go (the pid, or a name resolved on the remote node), as
+    /// written in each of them.
+    to: wire::EncodedTarget,
 }
 
 /// What a `Deliver` frame says besides the message: the call it belongs to, whether it
@@ -79,7 +79,6 @@ impl<A: Actor> RemoteTarget<A> {
     /// message's type, to `send`.
     fn with_frame<M: Message, R>(
         &self,
-        remote: &Remote,
         sender: Option<&Pid>,
         msg: &M,
         head: Head<'_>,
@@ -89,27 +88,23 @@ impl<A: Actor> RemoteTarget<A> {
             .table
             .sender_side::<M>()
             .ok_or_else(|| Error::UnknownMessage(std::any::type_name::<M>().to_string()))?;
-        let to = match &self.name {
-            Some(name) => wire::Target::Name(name.clone()),
-            None => wire::Target::Pid(self.to.clone()),
-        };
-        let deliver = wire::Deliver {
-            to: Some(to),
-            from: sender.map(|p| remote.wire_pid(p)),
-            tag: bytes::Bytes::from_static(tag.as_bytes()),
-            payload: bytes::Bytes::new(),
-            call_id: head.call_id,
-            ack: head.ack,
-            chain: ChainId::to_wire(head.chain),
-            path: head.path.to_vec(),
-            handled: head.handled,
-            trace: crate::trace::current().map(wire::WireTrace::from),
-        };
+        let trace = crate::trace::current().map(wire::WireTrace::from);
         with_payload_buffer(|payload| {
             encode(msg, payload)?;
             let frame = Outgoing::Deliver {
-                deliver: &deliver,
-                payload,
+                to: Some(&self.to),
+                deliver: wire::DeliverRef {
+                    to: None,
+                    from: sender.map(wire::PidRef::from),
+                    tag: tag.as_bytes(),
+                    payload,
+                    call_id: head.call_id,
+                    ack: head.ack,
+                    chain: ChainId::to_wire(head.chain),
+                    path: head.path,
+                    handled: head.handled,
+                    trace,
+                },
             };
             send(&frame, decode)
         })
@@ -120,7 +115,7 @@ impl<A: Actor> RemoteTarget<A> {
         let remote = self.remote()?;
         let peer = self.peer(remote)?;
         let pin = pin(sender, self.pid.id());
-        self.with_frame(remote, sender, msg, Head::default(), |frame, _| {
+        self.with_frame(sender, msg, Head::default(), |frame, _| {
             remote.send_on(peer, pin, frame, None, true, None)
         })
     }
@@ -167,7 +162,7 @@ impl<A: Actor> RemoteTarget<A> {
             handled,
             ..Head::default()
         };
-        self.with_frame(remote, sender.as_ref(), &msg, head, |frame, _| {
+        self.with_frame(sender.as_ref(), &msg, head, |frame, _| {
             reliable::send(remote, peer, pin, id, frame, timeout)
         })
     }
@@ -179,9 +174,8 @@ impl<A: Actor> RemoteTarget<A> {
         RemoteTarget {
             table: table::<A>(),
             peer: OnceLock::new(),
-            to: wire::WirePid::from(&pid),
+            to: wire::EncodedTarget::new(wire::TargetRef::Pid(wire::PidRef::from(&pid))),
             pid,
-            name: None,
             node,
         }
     }
@@ -192,9 +186,8 @@ impl<A: Actor> RemoteTarget<A> {
         RemoteTarget {
             table: table::<A>(),
             peer: OnceLock::new(),
-            to: wire::WirePid::from(&placeholder),
+            to: wire::EncodedTarget::new(wire::TargetRef::Name(&id.name)),
             pid: placeholder,
-            name: Some(id.name.clone()),
             node,
         }
     }
@@ -214,7 +207,7 @@ pub(super) fn remote_call<A: Actor, M: Message>(
     let call_id = remote.next_call_id();
     let pin = pin(sender.as_ref(), r.pid.id());
     let head = Head { call_id, ..head };
-    r.with_frame(remote, sender.as_ref(), msg, head, |frame, decode| {
+    r.with_frame(sender.as_ref(), msg, head, |frame, decode| {
         let pending: PendingCall = Box::new(move |outcome| {
             let value = outcome.and_then(|bytes| decode(&bytes)).and_then(|any| {
                 any.downcast::<M::Reply>()

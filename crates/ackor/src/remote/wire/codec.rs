@@ -10,10 +10,27 @@ use crate::error::Error;
 pub(crate) enum Outgoing<'a> {
     /// Any frame.
     Frame(&'a Frame),
-    /// A [`Deliver`] frame whose payload is `payload` (`deliver.payload` is left
-    /// empty): the payload is encoded by the message codec into a reused buffer and
-    /// copied once, into the link's queue.
-    Deliver { deliver: &'a Deliver, payload: &'a [u8] },
+    /// A [`Deliver`] frame, from its parts: written by hand, with no `Deliver` built
+    /// (no name or tag copied or reference-counted), the payload (encoded by the
+    /// message codec into a reused buffer) copied once, into the link's queue. With
+    /// `to`, that is its target (and `deliver.to` is not written): a sender's handle
+    /// writes its target once, not per message.
+    Deliver {
+        to: Option<&'a EncodedTarget>,
+        deliver: DeliverRef<'a>,
+    },
+}
+
+/// The target field of a `Deliver` (key included), written once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EncodedTarget(Box<[u8]>);
+
+impl EncodedTarget {
+    pub(crate) fn new(to: TargetRef<'_>) -> Self {
+        let mut buf = bytes::BytesMut::new();
+        out::target(&mut buf, &to);
+        EncodedTarget(buf.to_vec().into_boxed_slice())
+    }
 }
 
 impl Outgoing<'_> {
@@ -32,36 +49,204 @@ impl Outgoing<'_> {
                 frame.encode_raw(out);
                 Ok(())
             }
-            Outgoing::Deliver { deliver, payload } => {
-                use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
-                // What `Frame::new(Body::Deliver(d))` encodes, with the payload field
-                // (4) written last from `payload` (protobuf fields may come in any order).
-                let payload_field = if payload.is_empty() {
-                    0
-                } else {
-                    key_len(4) + encoded_len_varint(payload.len() as u64) + payload.len()
-                };
-                let body = deliver.encoded_len() + payload_field;
-                let version = prost::encoding::uint32::encoded_len(1, &PROTOCOL_VERSION);
-                let len = version + key_len(2) + encoded_len_varint(body as u64) + body;
+            Outgoing::Deliver { to, deliver } => {
+                // What `Frame::new(Body::Deliver(d))` encodes: the version, then the
+                // body (see `out::deliver` for its fields).
+                let to = to.map(|t| &t.0[..]);
+                let body = out::deliver_len(deliver, to);
+                let len = out::varint_field_len(PROTOCOL_VERSION.into()) + out::len_field_len(body);
                 let prefix = u32::try_from(len)
                     .ok()
                     .filter(|_| len <= max)
                     .ok_or_else(|| too_large(len, max))?;
-                out.reserve(4 + len);
+                out.reserve(4 + len + out::SLACK);
                 out.extend_from_slice(&prefix.to_be_bytes());
-                prost::encoding::uint32::encode(1, &PROTOCOL_VERSION, out);
-                encode_key(2, WireType::LengthDelimited, out);
-                encode_varint(body as u64, out);
-                deliver.encode_raw(out);
-                if !payload.is_empty() {
-                    encode_key(4, WireType::LengthDelimited, out);
-                    encode_varint(payload.len() as u64, out);
-                    out.extend_from_slice(payload);
-                }
+                out::varint_field(out, 1, PROTOCOL_VERSION.into());
+                out::key(out, 2, out::LEN);
+                out::varint(out, body as u64);
+                let start = out.len();
+                out::deliver(out, deliver, to);
+                debug_assert_eq!(out.len() - start, body);
                 Ok(())
             }
         }
+    }
+}
+
+/// The hand-written writer behind [`Outgoing::Deliver`]: what prost writes for a
+/// `Deliver` (fields at their default left out, messages and oneof members always
+/// written), byte for byte, except that the payload comes last.
+mod out {
+    use bytes::BytesMut;
+
+    use super::{DeliverRef, PidRef, TargetRef, WireTrace};
+
+    const VARINT: u8 = 0;
+    const FIXED64: u8 = 1;
+    pub(super) const LEN: u8 = 2;
+
+    fn varint_len(v: u64) -> usize {
+        prost::encoding::encoded_len_varint(v)
+    }
+
+    /// Room [`varint`] needs beyond what it writes.
+    pub(super) const SLACK: usize = 8;
+
+    /// A varint of up to 8 bytes (56 bits) is built in a register and written as one
+    /// 8-byte word, of which the bytes the value does not need are taken back: `out`
+    /// should have [`SLACK`] bytes of room beyond the varint (it grows if not).
+    pub(super) fn varint(out: &mut BytesMut, v: u64) {
+        if v < 0x80 {
+            out.extend_from_slice(&[v as u8]);
+            return;
+        }
+        if v >= 1 << 56 {
+            prost::encoding::encode_varint(v, out);
+            return;
+        }
+        let (mut rest, mut word, mut n) = (v, 0u64, 0);
+        while rest >= 0x80 {
+            word |= ((rest & 0x7f) | 0x80) << (8 * n);
+            rest >>= 7;
+            n += 1;
+        }
+        word |= rest << (8 * n);
+        let end = out.len() + n + 1;
+        out.extend_from_slice(&word.to_le_bytes());
+        out.truncate(end);
+    }
+
+    /// Every field number used here is below 16: its key is one byte.
+    pub(super) fn key(out: &mut BytesMut, field: u8, wire_type: u8) {
+        out.extend_from_slice(&[(field << 3) | wire_type]);
+    }
+
+    /// A varint field, left out when 0 (the key is one byte).
+    pub(super) fn varint_field_len(v: u64) -> usize {
+        if v == 0 { 0 } else { 1 + varint_len(v) }
+    }
+
+    pub(super) fn varint_field(out: &mut BytesMut, field: u8, v: u64) {
+        if v != 0 {
+            key(out, field, VARINT);
+            varint(out, v);
+        }
+    }
+
+    /// A length-delimited field whose content is `len` bytes, always written.
+    pub(super) fn len_field_len(len: usize) -> usize {
+        1 + varint_len(len as u64) + len
+    }
+
+    /// A bytes or string field, left out when empty.
+    fn bytes_field_len(b: &[u8]) -> usize {
+        if b.is_empty() { 0 } else { len_field_len(b.len()) }
+    }
+
+    fn bytes_field(out: &mut BytesMut, field: u8, b: &[u8]) {
+        if !b.is_empty() {
+            key(out, field, LEN);
+            varint(out, b.len() as u64);
+            out.extend_from_slice(b);
+        }
+    }
+
+    fn pid_len(p: &PidRef<'_>) -> usize {
+        bytes_field_len(p.node) + varint_field_len(p.id) + varint_field_len(p.creation.into())
+    }
+
+    fn pid_field(out: &mut BytesMut, field: u8, p: &PidRef<'_>) {
+        key(out, field, LEN);
+        varint(out, pid_len(p) as u64);
+        bytes_field(out, 1, p.node);
+        varint_field(out, 2, p.id);
+        varint_field(out, 3, p.creation.into());
+    }
+
+    fn trace_len(t: &WireTrace) -> usize {
+        [t.trace_hi, t.trace_lo, t.span]
+            .iter()
+            .map(|&v| if v == 0 { 0 } else { 9 })
+            .sum()
+    }
+
+    fn trace_field(out: &mut BytesMut, field: u8, t: &WireTrace) {
+        key(out, field, LEN);
+        varint(out, trace_len(t) as u64);
+        for (field, v) in [(1, t.trace_hi), (2, t.trace_lo), (3, t.span)] {
+            if v != 0 {
+                key(out, field, FIXED64);
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+    }
+
+    fn target_len(to: &TargetRef<'_>) -> usize {
+        match to {
+            TargetRef::Pid(p) => len_field_len(pid_len(p)),
+            TargetRef::Name(n) => len_field_len(n.len()),
+        }
+    }
+
+    pub(super) fn target(out: &mut BytesMut, to: &TargetRef<'_>) {
+        match to {
+            TargetRef::Pid(p) => pid_field(out, 10, p),
+            TargetRef::Name(n) => {
+                key(out, 11, LEN);
+                varint(out, n.len() as u64);
+                out.extend_from_slice(n.as_bytes());
+            }
+        }
+    }
+
+    /// The length of the body [`deliver`] writes.
+    pub(super) fn deliver_len(d: &DeliverRef<'_>, encoded_to: Option<&[u8]>) -> usize {
+        let to = match encoded_to {
+            Some(to) => to.len(),
+            None => d.to.as_ref().map_or(0, target_len),
+        };
+        let from = d.from.as_ref().map_or(0, |p| len_field_len(pid_len(p)));
+        let path = if d.path.is_empty() {
+            0
+        } else {
+            prost::encoding::uint64::encoded_len_packed(8, d.path)
+        };
+        let trace = d.trace.as_ref().map_or(0, |t| len_field_len(trace_len(t)));
+        to + from
+            + bytes_field_len(d.tag)
+            + varint_field_len(d.call_id)
+            + varint_field_len(d.ack.into())
+            + varint_field_len(d.chain)
+            + path
+            + varint_field_len(d.handled.into())
+            + trace
+            + bytes_field_len(d.payload)
+    }
+
+    /// Writes the fields of `d` in prost's order (by field number), but the payload
+    /// (4) last: protobuf fields may come in any order.
+    /// `encoded_to`, when given, is written as the target instead of `d.to`.
+    pub(super) fn deliver(out: &mut BytesMut, d: &DeliverRef<'_>, encoded_to: Option<&[u8]>) {
+        if let Some(p) = &d.from {
+            pid_field(out, 2, p);
+        }
+        bytes_field(out, 3, d.tag);
+        varint_field(out, 5, d.call_id);
+        varint_field(out, 6, d.ack.into());
+        varint_field(out, 7, d.chain);
+        if !d.path.is_empty() {
+            prost::encoding::uint64::encode_packed(8, d.path, out);
+        }
+        varint_field(out, 9, d.handled.into());
+        match (encoded_to, &d.to) {
+            (Some(to), _) => out.extend_from_slice(to),
+            (None, Some(to)) => target(out, to),
+            (None, None) => {}
+        }
+        if let Some(t) = &d.trace {
+            trace_field(out, 12, t);
+        }
+        bytes_field(out, 4, d.payload);
     }
 }
 
@@ -81,22 +266,76 @@ pub(crate) fn decode_frame(bytes: bytes::Bytes) -> Result<Frame, prost::DecodeEr
     }
 }
 
-/// A frame as the link's reader takes it: a plain `Deliver` on its own (not wrapped
-/// in a [`Frame`], which would only be moved around), anything else whole.
-pub(crate) enum Decoded {
-    Deliver(Deliver),
-    Frame(Frame),
+/// The `Deliver` a frame (without its length prefix) holds, read in place, when
+/// [`decode_frame`] would take it on by hand: then it is the very `Deliver` that
+/// `decode_frame` returns, borrowed instead of owned (no reference counts, nothing
+/// moved). `None` for every other frame, which the caller decodes with
+/// [`decode_frame`].
+pub(crate) fn deliver_in_place(frame: &[u8]) -> Option<DeliverRef<'_>> {
+    match fast::head(frame)? {
+        (_, fast::Head::Deliver(range)) => fast::deliver(frame, range),
+        (_, fast::Head::Reply(_)) => None,
+    }
 }
 
-/// [`decode_frame`], for the link's reader.
-pub(crate) fn decode(bytes: bytes::Bytes) -> Result<Decoded, prost::DecodeError> {
-    match fast::frame(&bytes) {
-        Some((_, Body::Deliver(deliver))) => Ok(Decoded::Deliver(deliver)),
-        Some((version, body)) => Ok(Decoded::Frame(Frame {
-            version,
-            body: Some(body),
-        })),
-        None => Frame::decode(bytes).map(Decoded::Frame),
+/// A `Deliver` borrowed from the bytes it was read from, or from a decoded
+/// [`Deliver`] ([`Deliver::as_ref`]): what the node needs to route and queue it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct DeliverRef<'a> {
+    pub(crate) to: Option<TargetRef<'a>>,
+    pub(crate) from: Option<PidRef<'a>>,
+    pub(crate) tag: &'a [u8],
+    pub(crate) payload: &'a [u8],
+    pub(crate) call_id: u64,
+    pub(crate) ack: bool,
+    pub(crate) chain: u64,
+    pub(crate) path: &'a [u64],
+    pub(crate) handled: bool,
+    pub(crate) trace: Option<WireTrace>,
+}
+
+/// [`Target`], borrowed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum TargetRef<'a> {
+    Pid(PidRef<'a>),
+    Name(&'a str),
+}
+
+/// [`WirePid`], borrowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PidRef<'a> {
+    pub(crate) node: &'a [u8],
+    pub(crate) id: u64,
+    pub(crate) creation: u32,
+}
+
+impl WirePid {
+    pub(crate) fn as_ref(&self) -> PidRef<'_> {
+        PidRef {
+            node: &self.node,
+            id: self.id,
+            creation: self.creation,
+        }
+    }
+}
+
+impl Deliver {
+    pub(crate) fn as_ref(&self) -> DeliverRef<'_> {
+        DeliverRef {
+            to: self.to.as_ref().map(|to| match to {
+                Target::Pid(p) => TargetRef::Pid(p.as_ref()),
+                Target::Name(n) => TargetRef::Name(n),
+            }),
+            from: self.from.as_ref().map(WirePid::as_ref),
+            tag: &self.tag,
+            payload: &self.payload,
+            call_id: self.call_id,
+            ack: self.ack,
+            chain: self.chain,
+            path: &self.path,
+            handled: self.handled,
+            trace: self.trace,
+        }
     }
 }
 
@@ -107,7 +346,7 @@ pub(super) mod fast {
 
     use bytes::Bytes;
 
-    use super::{Body, CallReply, Deliver, Target, WirePid, WireTrace};
+    use super::{Body, CallReply, Deliver, DeliverRef, PidRef, Target, TargetRef, WirePid, WireTrace};
 
     const VARINT: u8 = 0;
     const FIXED64: u8 = 1;
@@ -181,12 +420,18 @@ pub(super) mod fast {
         }
     }
 
-    /// The version and the body of a frame.
-    pub(in crate::remote::wire) fn frame(bytes: &Bytes) -> Option<(u32, Body)> {
+    /// The body a frame holds, as far as the top level tells.
+    pub(super) enum Head {
+        Deliver(Range<usize>),
+        Reply(Range<usize>),
+    }
+
+    /// The version and where the body of a frame is.
+    pub(super) fn head(buf: &[u8]) -> Option<(u32, Head)> {
         let mut r = Reader {
-            buf: bytes,
+            buf,
             pos: 0,
-            end: bytes.len(),
+            end: buf.len(),
         };
         let (mut version, mut body) = (None, None);
         while !r.done() {
@@ -197,10 +442,53 @@ pub(super) mod fast {
             }
         }
         let body = match body? {
-            (2, range) => Body::Deliver(deliver(bytes, r.within(range))?),
-            (_, range) => Body::Reply(reply(bytes, r.within(range))?),
+            (2, range) => Head::Deliver(range),
+            (_, range) => Head::Reply(range),
         };
         Some((version.unwrap_or(0), body))
+    }
+
+    /// The version and the body of a frame.
+    pub(in crate::remote::wire) fn frame(bytes: &Bytes) -> Option<(u32, Body)> {
+        let (version, head) = head(bytes)?;
+        let body = match head {
+            Head::Deliver(range) => Body::Deliver(owned(bytes, deliver(bytes, range)?)),
+            Head::Reply(range) => {
+                let r = Reader {
+                    buf: bytes,
+                    pos: range.start,
+                    end: range.end,
+                };
+                Body::Reply(reply(bytes, r)?)
+            }
+        };
+        Some((version, body))
+    }
+
+    /// `d`, read from `bytes`, with its byte fields sliced out of `bytes`.
+    fn owned(bytes: &Bytes, d: DeliverRef<'_>) -> Deliver {
+        let pid = |p: PidRef<'_>| WirePid {
+            node: bytes.slice_ref(p.node),
+            id: p.id,
+            creation: p.creation,
+        };
+        // Every field of `Deliver`: one added there must be read here too (or make
+        // this fall back to prost), which this struct literal does not let anyone miss.
+        Deliver {
+            to: d.to.map(|to| match to {
+                TargetRef::Pid(p) => Target::Pid(pid(p)),
+                TargetRef::Name(n) => Target::Name(n.to_string()),
+            }),
+            from: d.from.map(pid),
+            tag: bytes.slice_ref(d.tag),
+            payload: bytes.slice_ref(d.payload),
+            call_id: d.call_id,
+            ack: d.ack,
+            chain: d.chain,
+            path: d.path.to_vec(),
+            handled: d.handled,
+            trace: d.trace,
+        }
     }
 
     fn reply(bytes: &Bytes, mut r: Reader<'_>) -> Option<CallReply> {
@@ -223,8 +511,14 @@ pub(super) mod fast {
         })
     }
 
+    /// The `Deliver` in `range` of `buf`.
     #[inline]
-    fn deliver(bytes: &Bytes, mut r: Reader<'_>) -> Option<Deliver> {
+    pub(super) fn deliver(buf: &[u8], range: Range<usize>) -> Option<DeliverRef<'_>> {
+        let mut r = Reader {
+            buf,
+            pos: range.start,
+            end: range.end,
+        };
         let (mut to, mut from, mut tag, mut payload, mut call_id, mut ack, mut chain, mut handled) =
             (None, None, None, None, None, None, None, None);
         let mut trace = None;
@@ -232,14 +526,14 @@ pub(super) mod fast {
             match r.key()? {
                 (10, LEN) => {
                     let range = r.len()?;
-                    once(&mut to, pid(bytes, r.within(range))?)?
+                    once(&mut to, pid(r.within(range))?)?
                 }
                 (2, LEN) => {
                     let range = r.len()?;
-                    once(&mut from, pid(bytes, r.within(range))?)?
+                    once(&mut from, pid(r.within(range))?)?
                 }
-                (3, LEN) => once(&mut tag, bytes.slice(r.len()?))?,
-                (4, LEN) => once(&mut payload, bytes.slice(r.len()?))?,
+                (3, LEN) => once(&mut tag, buf.get(r.len()?)?)?,
+                (4, LEN) => once(&mut payload, buf.get(r.len()?)?)?,
                 (5, VARINT) => once(&mut call_id, r.varint()?)?,
                 (6, VARINT) => once(&mut ack, r.varint()? != 0)?,
                 (7, VARINT) => once(&mut chain, r.varint()?)?,
@@ -251,10 +545,8 @@ pub(super) mod fast {
                 _ => return None,
             }
         }
-        // Every field of `Deliver`: one added there must be read here too (or make
-        // this fall back to prost), which this struct literal does not let anyone miss.
-        Some(Deliver {
-            to: Some(Target::Pid(to?)),
+        Some(DeliverRef {
+            to: Some(TargetRef::Pid(to?)),
             from,
             tag: tag.unwrap_or_default(),
             payload: payload.unwrap_or_default(),
@@ -262,7 +554,7 @@ pub(super) mod fast {
             ack: ack.unwrap_or(false),
             chain: chain.unwrap_or(0),
             // A path (field 8) is not taken on here: such frames go to prost.
-            path: Vec::new(),
+            path: &[],
             handled: handled.unwrap_or(false),
             trace,
         })
@@ -286,17 +578,18 @@ pub(super) mod fast {
         })
     }
 
-    fn pid(bytes: &Bytes, mut r: Reader<'_>) -> Option<WirePid> {
+    fn pid<'a>(mut r: Reader<'a>) -> Option<PidRef<'a>> {
+        let buf = r.buf;
         let (mut node, mut id, mut creation) = (None, None, None);
         while !r.done() {
             match r.key()? {
-                (1, LEN) => once(&mut node, bytes.slice(r.len()?))?,
+                (1, LEN) => once(&mut node, buf.get(r.len()?)?)?,
                 (2, VARINT) => once(&mut id, r.varint()?)?,
                 (3, VARINT) => once(&mut creation, r.varint()? as u32)?,
                 _ => return None,
             }
         }
-        Some(WirePid {
+        Some(PidRef {
             node: node.unwrap_or_default(),
             id: id.unwrap_or(0),
             creation: creation.unwrap_or(0),
@@ -308,4 +601,27 @@ fn too_large(len: usize, max: usize) -> Error {
     Error::Codec(format!(
         "a frame of {len} bytes exceeds the maximum frame size of {max} bytes"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn varints_are_prosts() {
+        let mut values: Vec<u64> = (0..64)
+            .flat_map(|b| [(1u64 << b) - 1, 1 << b, (1 << b) + 1])
+            .collect();
+        values.extend([
+            u64::MAX,
+            u64::MAX - 1,
+            0x00ff_ffff_ffff_ffff,
+            0x0100_0000_0000_0000,
+        ]);
+        for v in values {
+            let mut ours = bytes::BytesMut::new();
+            super::out::varint(&mut ours, v);
+            let mut theirs = Vec::new();
+            prost::encoding::encode_varint(v, &mut theirs);
+            assert_eq!(&ours[..], &theirs[..], "{v}");
+        }
+    }
 }

@@ -15,20 +15,37 @@ impl From<&Pid> for WirePid {
     }
 }
 
+impl<'a> From<&'a Pid> for PidRef<'a> {
+    fn from(pid: &'a Pid) -> Self {
+        PidRef {
+            node: pid.node().as_str().as_bytes(),
+            id: pid.id(),
+            creation: pid.creation(),
+        }
+    }
+}
+
 impl WirePid {
     /// The pid; a node name that is not UTF-8 gets replacement characters (and so
     /// names no node).
     pub(crate) fn to_pid(&self) -> Pid {
+        self.as_ref().to_pid()
+    }
+}
+
+impl PidRef<'_> {
+    /// See [`WirePid::to_pid`].
+    pub(crate) fn to_pid(self) -> Pid {
         Pid::new(
-            NodeName::new(String::from_utf8_lossy(&self.node)),
+            NodeName::new(String::from_utf8_lossy(self.node)),
             self.id,
             self.creation,
         )
     }
 
-    /// [`WirePid::to_pid`], sharing `known` when the pid is on that node (no copy of
+    /// [`PidRef::to_pid`], sharing `known` when the pid is on that node (no copy of
     /// the name).
-    pub(crate) fn to_pid_on(&self, known: &NodeName) -> Pid {
+    pub(crate) fn to_pid_on(self, known: &NodeName) -> Pid {
         if self.is_on(known) {
             Pid::new(known.clone(), self.id, self.creation)
         } else {
@@ -37,8 +54,8 @@ impl WirePid {
     }
 
     /// Whether the pid is on node `node`.
-    pub(crate) fn is_on(&self, node: &NodeName) -> bool {
-        self.node.as_ref() == node.as_str().as_bytes()
+    pub(crate) fn is_on(self, node: &NodeName) -> bool {
+        self.node == node.as_str().as_bytes()
     }
 }
 

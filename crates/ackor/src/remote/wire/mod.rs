@@ -388,7 +388,9 @@ impl Frame {
 mod codec;
 mod convert;
 
-pub(crate) use codec::{Decoded, Outgoing, decode, decode_frame};
+pub(crate) use codec::{
+    DeliverRef, EncodedTarget, Outgoing, PidRef, TargetRef, decode_frame, deliver_in_place,
+};
 
 #[cfg(test)]
 mod tests {
@@ -449,6 +451,10 @@ mod tests {
                 body: Some(body),
             });
             assert_eq!(fast.as_ref(), Some(&frame));
+            let Some(Body::Deliver(deliver)) = &frame.body else {
+                unreachable!()
+            };
+            assert_eq!(deliver_in_place(&bytes), Some(deliver.as_ref()));
             assert_eq!(decode_frame(bytes).ok(), Some(frame));
         }
         // An acknowledgement, and a reply.
@@ -460,6 +466,7 @@ mod tests {
             }));
             let bytes = bytes::Bytes::from(frame.encode_to_vec());
             assert!(fast::frame(&bytes).is_some());
+            assert_eq!(deliver_in_place(&bytes), None);
             assert_eq!(decode_frame(bytes).ok(), Some(frame));
         }
         // A body it does not take on goes to prost.

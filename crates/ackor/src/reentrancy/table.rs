@@ -261,7 +261,6 @@ impl<A: Actor> Requests<A> {
         Some(entry)
     }
 
-    /// True while user messages must be held.
     /// The next user message from the actor's batch, when nothing else can come
     /// first: no request in flight (no timer to fire, nothing held back) and nothing
     /// urgent queued. The loop's shortcut past [`Requests::poll_next`] while it works
@@ -277,6 +276,7 @@ impl<A: Actor> Requests<A> {
         rx.pop_batched(cell.mailbox())
     }
 
+    /// True while user messages must be held.
     pub(crate) fn holding(&self) -> bool {
         self.table.as_ref().is_some_and(|t| t.holding > 0)
     }

@@ -62,7 +62,7 @@ impl Outgoing<'_> {
                 out.reserve(4 + len + out::SLACK);
                 out.extend_from_slice(&prefix.to_be_bytes());
                 out::varint_field(out, 1, PROTOCOL_VERSION.into());
-                out::key(out, 2, out::LEN);
+                out::key(out, 2, LEN);
                 out::varint(out, body as u64);
                 let start = out.len();
                 out::deliver(out, deliver, to);
@@ -73,17 +73,18 @@ impl Outgoing<'_> {
     }
 }
 
+/// Protobuf wire types, for the hand-written writer ([`out`]) and reader ([`fast`]).
+const VARINT: u8 = 0;
+const FIXED64: u8 = 1;
+const LEN: u8 = 2;
+
 /// The hand-written writer behind [`Outgoing::Deliver`]: what prost writes for a
 /// `Deliver` (fields at their default left out, messages and oneof members always
 /// written), byte for byte, except that the payload comes last.
 mod out {
     use bytes::BytesMut;
 
-    use super::{DeliverRef, PidRef, TargetRef, WireTrace};
-
-    const VARINT: u8 = 0;
-    const FIXED64: u8 = 1;
-    pub(super) const LEN: u8 = 2;
+    use super::{DeliverRef, FIXED64, LEN, PidRef, TargetRef, VARINT, WireTrace};
 
     fn varint_len(v: u64) -> usize {
         prost::encoding::encoded_len_varint(v)
@@ -346,11 +347,10 @@ pub(super) mod fast {
 
     use bytes::Bytes;
 
-    use super::{Body, CallReply, Deliver, DeliverRef, PidRef, Target, TargetRef, WirePid, WireTrace};
-
-    const VARINT: u8 = 0;
-    const FIXED64: u8 = 1;
-    const LEN: u8 = 2;
+    use super::{
+        Body, CallReply, Deliver, DeliverRef, FIXED64, LEN, PidRef, Target, TargetRef, VARINT, WirePid,
+        WireTrace,
+    };
 
     struct Reader<'a> {
         buf: &'a [u8],

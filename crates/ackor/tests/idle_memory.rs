@@ -19,7 +19,7 @@ static ALLOC: dhat::Alloc = dhat::Alloc;
 /// actor was cut to 866 B, issue 16's ≤ 1 KB: see BENCHMARKS.md.)
 ///
 /// Where the 866 B go (debug build, as this test runs): the tokio task 512 B (the run
-/// future of this `Counter`, 384 B, plus tokio's 104 B, rounded up to 128: a future
+/// future of this `Counter`, under 400 B, plus tokio's 104 B, rounded up to 128: a future
 /// past 408 B takes a 640 B task, see the size test in `actor/run.rs`), the cell
 /// 296 B, the user lane's one-slot buffer 16 B, and the node's process table and
 /// tokio's run queue, 35 B and 8 B amortized over the 1000 actors. The margin is

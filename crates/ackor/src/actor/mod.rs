@@ -483,8 +483,7 @@ impl<A: Actor> Process for ActorCell<A> {
                 ack_timeout: to.ack_timeout,
             }
         });
-        // What `set_ids` would keep: the ids only while the handling's span can be
-        // listened to.
+        // The ids go on the handling's span: kept only while it can be listened to.
         let ids = if call_id != 0 && tracing::level_enabled!(tracing::Level::DEBUG) {
             if important {
                 Ids {

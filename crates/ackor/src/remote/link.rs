@@ -36,9 +36,9 @@ const READ_CHUNK: usize = 64 * 1024;
 /// The reader lets other tasks run after handing on this many frames.
 const YIELD_EVERY: u64 = 8 * 1024;
 
-/// A read that brought at least this many important sends makes the reader yield, so
-/// their acknowledgements go out before it reads on.
-const ACKS_BEFORE_YIELD: u64 = 64;
+/// A read that brought at least this many important sends gives the writer its turn,
+/// so their acknowledgements go out before the reader reads on.
+const ACKS_BEFORE_WRITING: u64 = 64;
 
 /// A writer's spare buffer above this capacity is given back after its write.
 const KEEP_CAPACITY: usize = 4 * 1024 * 1024;
@@ -425,16 +425,59 @@ where
     // and the socket closes. The writer is polled after the reader, so what the
     // reader queued on this link goes out in the same run of the task.
     let task = tokio::spawn(async move {
-        let why = tokio::select! {
-            biased;
-            why = read_loop(&remote, &peer, rd, set, &queue) => why,
-            why = write_loop(&remote, &peer, wr, &queue) => Closed::Ended(why),
-        };
+        let turn = WriterTurn::default();
+        let mut read = std::pin::pin!(read_loop(&remote, &peer, rd, set, &queue, &turn));
+        let mut write = std::pin::pin!(write_loop(&remote, &peer, wr, &queue));
+        let why = std::future::poll_fn(|cx| {
+            loop {
+                if let Poll::Ready(why) = read.as_mut().poll(cx) {
+                    return Poll::Ready(why);
+                }
+                if let Poll::Ready(why) = write.as_mut().poll(cx) {
+                    return Poll::Ready(Closed::Ended(why));
+                }
+                // The reader stepped aside for the writer only: its turn again, in
+                // this same run of the task.
+                if !turn.take() {
+                    return Poll::Pending;
+                }
+            }
+        })
+        .await;
         // Nothing more will be written: whoever waits for a flush need not wait on.
         queue.writing.store(false, Ordering::Release);
         link_closed(&remote, &peer, generation, &why, dialed);
     });
     task.abort_handle()
+}
+
+/// How the reader of a link lets its writer go first without leaving the task: it
+/// sets the flag and returns `Pending` once without arranging a wake-up; the link's
+/// task polls the writer and, seeing the flag, the reader again. (A `yield_now`
+/// would reschedule the task, and the wake-up of another worker that may bring
+/// costs more than the acknowledgements it lets out: 64 in flight ran slower than 32.)
+#[derive(Default)]
+struct WriterTurn(AtomicBool);
+
+impl WriterTurn {
+    /// Steps aside for the writer; see [`WriterTurn`].
+    async fn give(&self) {
+        self.0.store(true, Ordering::Relaxed);
+        let mut stepped_aside = false;
+        std::future::poll_fn(|_| {
+            if std::mem::replace(&mut stepped_aside, true) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await
+    }
+
+    /// Whether the reader asked for the writer's turn since this was last called.
+    fn take(&self) -> bool {
+        self.0.swap(false, Ordering::Relaxed)
+    }
 }
 
 /// Why a link ended.
@@ -465,6 +508,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
     mut rd: R,
     set: Option<(u32, u64)>,
     back: &LinkQueue,
+    turn: &WriterTurn,
 ) -> Closed {
     let max = remote.config().max_frame_size;
     let silence = remote.config().heartbeat_timeout;
@@ -543,15 +587,16 @@ async fn read_loop<R: AsyncRead + Unpin>(
             // more in the socket every time would otherwise keep its worker until the
             // task budget runs out (128 reads), and the mailboxes behind it would fill
             // up (and the heap with them) meanwhile.
-            // And when a read brought many important sends, let the writer (polled
-            // right after the reader returns) send their acknowledgements at once, so
-            // the sender can go on while the rest is read. (Not for a few: the reader
-            // returns soon anyway, and a yield would wake the other worker.)
             since_yield += frames;
-            let acked = back.from_reader.swap(0, Ordering::Relaxed) >= ACKS_BEFORE_YIELD;
-            if since_yield >= YIELD_EVERY || acked {
+            let acks = back.from_reader.swap(0, Ordering::Relaxed);
+            if since_yield >= YIELD_EVERY {
                 since_yield = 0;
                 tokio::task::yield_now().await;
+            } else if acks >= ACKS_BEFORE_WRITING {
+                // A read that brought many important sends: their acknowledgements go
+                // out at once, so the sender can go on while the rest is read. (Not for
+                // a few: the reader returns to the writer soon anyway.)
+                turn.give().await;
             }
         }
         if buf.capacity() - buf.len() < READ_CHUNK / 4 {

@@ -15,6 +15,16 @@ use crate::reliable::{self, Arrival};
 use crate::remote::wire::{self, Body, Target, TargetRef, WirePid};
 use crate::remote::{self, LinkQueue, LinkState, Peer, Remote, pin, untrusted, untrusted_text};
 
+/// What the node keeps from one frame to the next of a link (its
+/// [`LinkState`]).
+#[derive(Default)]
+struct LinkMemo {
+    /// The process the link's last message went to.
+    found: Option<Found>,
+    /// The important deliveries of the current read, acknowledged at its end.
+    acks: reliable::Acks,
+}
+
 impl remote::Inbound for Node {
     fn deliver(
         &self,
@@ -24,18 +34,19 @@ impl remote::Inbound for Node {
         back: &LinkQueue,
         state: &mut LinkState,
     ) {
-        // The link's state is the process its last message went to.
-        let found = match state {
-            Some(any) => any.downcast_mut::<Option<Found>>(),
-            None => None,
-        };
-        match found {
-            Some(found) => self.on_deliver(remote, peer, deliver, back, found),
+        match state.as_mut().and_then(|any| any.downcast_mut::<LinkMemo>()) {
+            Some(memo) => self.on_deliver(remote, peer, deliver, back, memo),
             None => {
-                let mut found = None;
-                self.on_deliver(remote, peer, deliver, back, &mut found);
-                *state = Some(Box::new(found));
+                let mut memo = LinkMemo::default();
+                self.on_deliver(remote, peer, deliver, back, &mut memo);
+                *state = Some(Box::new(memo));
             }
+        }
+    }
+
+    fn read_done(&self, remote: &Arc<Remote>, peer: &Arc<Peer>, back: &LinkQueue, state: &mut LinkState) {
+        if let Some(memo) = state.as_mut().and_then(|any| any.downcast_mut::<LinkMemo>()) {
+            memo.acks.done(remote, peer, back);
         }
     }
 
@@ -139,7 +150,7 @@ impl Node {
         peer: &Arc<Peer>,
         d: &wire::DeliverRef<'_>,
         back: &LinkQueue,
-        found: &mut Option<Found>,
+        memo: &mut LinkMemo,
     ) {
         // The tag as text, for logs and the node's own service (the process looks its
         // bytes up as they are).
@@ -198,7 +209,7 @@ impl Node {
             (d.call_id != 0 && !d.ack)
                 .then(|| reply_route(remote, peer.name().clone(), d.call_id, from.clone(), d.to))
         };
-        let outcome = match self.process_found(remote, d.to, found) {
+        let outcome = match self.process_found(remote, d.to, &mut memo.found) {
             Some(cell) => cell.deliver_remote(Delivery {
                 tag: d.tag,
                 payload: d.payload,
@@ -215,7 +226,7 @@ impl Node {
         match outcome {
             Ok(()) => {
                 if d.ack && !handled {
-                    reliable::settled(remote, peer, back, d.call_id, Ok(()));
+                    memo.acks.delivered(d.call_id);
                 }
             }
             Err((error, reply)) => {

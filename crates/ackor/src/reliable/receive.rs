@@ -45,8 +45,41 @@ pub(crate) fn arrived(remote: &Remote, peer: &Peer, back: &LinkQueue, id: u64) -
     }
 }
 
+/// The important deliveries from one peer put in their mailboxes during one read of
+/// one link, to acknowledge together once the read is handed on ([`Acks::done`]):
+/// one lock of the peer records them all for repeats, one lock of the link's queue
+/// queues all their acknowledgements, where each took both locks on its own. Until
+/// then a repeat finds them in progress and leaves the answer to this.
+#[derive(Default)]
+pub(crate) struct Acks(Vec<u64>);
+
+impl Acks {
+    /// Important delivery `id` (which [`arrived`] as new) is in the mailbox.
+    pub(crate) fn delivered(&mut self, id: u64) {
+        self.0.push(id);
+    }
+
+    /// Records and acknowledges, on `back`, every delivery since the last call.
+    pub(crate) fn done(&mut self, remote: &Remote, peer: &Peer, back: &LinkQueue) {
+        if self.0.is_empty() {
+            return;
+        }
+        peer.with_custody(|custody| {
+            if let Some(custody) = custody.as_any_mut().downcast_mut::<PeerCustody>() {
+                for &id in &self.0 {
+                    custody.seen.set(id, Seen::Done(None));
+                }
+            }
+        });
+        remote.important().acked(self.0.len() as u64);
+        back.push_acks_from_reader(&self.0);
+        self.0.clear();
+    }
+}
+
 /// Important delivery `id` from `peer` is in the mailbox (`Ok`) or was refused: records
-/// the outcome for repeats and acknowledges it on `back`.
+/// the outcome for repeats and acknowledges it on `back` (many in the mailbox are
+/// acknowledged together with [`Acks`]).
 pub(crate) fn settled(remote: &Remote, peer: &Peer, back: &LinkQueue, id: u64, outcome: Result<(), &Error>) {
     let error = record(remote, peer, id, outcome);
     acknowledge(remote, back, id, error);
@@ -111,7 +144,7 @@ fn record_for(
 fn wire_outcome(remote: &Remote, outcome: Result<(), &Error>) -> Option<WireError> {
     match outcome {
         Ok(()) => {
-            remote.important().acked();
+            remote.important().acked(1);
             None
         }
         Err(e) => Some(WireError::from(e)),

@@ -17,8 +17,8 @@ pub(crate) type LinkState = Option<Box<dyn std::any::Any + Send>>;
 /// What the node does with what its peers send.
 pub(crate) trait Inbound: Send + Sync + 'static {
     /// A message for a process of this node, read from `peer` on the link whose
-    /// outgoing queue is `back` (an acknowledgement goes back on that link), which
-    /// keeps `state` for the node.
+    /// outgoing queue is `back` (an acknowledgement goes back on that link, at the
+    /// latest in [`Inbound::read_done`]), which keeps `state` for the node.
     fn deliver(
         &self,
         remote: &Arc<Remote>,
@@ -27,6 +27,12 @@ pub(crate) trait Inbound: Send + Sync + 'static {
         back: &LinkQueue,
         state: &mut LinkState,
     );
+
+    /// The reader of the link whose queue is `back` handed on every frame of a read
+    /// (or ends the link): what the node deferred for this read must be done now,
+    /// before the writer runs (acknowledgements of important sends, see
+    /// `reliable::Acks`).
+    fn read_done(&self, remote: &Arc<Remote>, peer: &Arc<Peer>, back: &LinkQueue, state: &mut LinkState);
 
     /// A request of `peer` about this node's processes: `Whereis`, `Monitor`, `Link`,
     /// `Exit` or `Spawn`; or an important response (a `Reply` with an `ack_id`), which

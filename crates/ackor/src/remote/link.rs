@@ -25,7 +25,9 @@ use super::peer::{Answer, Peer};
 use super::stats;
 use super::transport::{self, Listening, Raw};
 use super::untrusted::{untrusted, untrusted_text};
-use super::wire::{Body, CallReply, Frame, Heartbeat, Outgoing, decode_frame, deliver_in_place};
+use super::wire::{
+    Body, CallReply, Frame, Heartbeat, InPlace, Outgoing, decode_frame, encode_ack, read_in_place,
+};
 use super::{LinkState, Remote, address_of, lifo};
 use crate::error::Error;
 use crate::identity::NodeName;
@@ -154,6 +156,20 @@ impl LinkQueue {
     pub(crate) fn is_flushed(&self) -> bool {
         let outbox = lock(&self.outbox);
         outbox.bytes.is_empty() && !self.writing.load(Ordering::Acquire)
+    }
+
+    /// Appends the acknowledgements of important sends `delivery_ids` under one lock,
+    /// whatever the outbox holds, without waking the writer (see
+    /// [`LinkQueue::push_from_reader`]).
+    pub(crate) fn push_acks_from_reader(&self, delivery_ids: &[u64]) {
+        let mut outbox = lock(&self.outbox);
+        for &id in delivery_ids {
+            encode_ack(&mut outbox.bytes, id);
+        }
+        outbox.frames += delivery_ids.len() as u64;
+        drop(outbox);
+        self.from_reader
+            .fetch_add(delivery_ids.len() as u64, Ordering::Relaxed);
     }
 
     /// Appends an already encoded frame, whatever the outbox holds.
@@ -538,22 +554,30 @@ async fn read_loop<R: AsyncRead + Unpin>(
             None => None,
         };
         let mut frames = 0u64;
-        loop {
+        let failed = loop {
             let len = match frame_len(&mut buf, max) {
                 Ok(Some(len)) => len,
-                Ok(None) => break,
-                Err(e) => return Closed::Violation(e),
+                Ok(None) => break None,
+                Err(e) => break Some(Closed::Violation(e)),
             };
             frames += 1;
-            // A plain `Deliver` (the bulk of the traffic) is read where it lies.
-            // (Borrowed where it was returned: not moved again.)
-            if let Some(deliver) = &deliver_in_place(&buf[4..4 + len]) {
-                if !answers.is_empty() {
-                    peer.complete_calls(&mut answers);
+            // A plain `Deliver` and an acknowledgement (the bulk of the traffic) are
+            // read where they lie. (Borrowed where it was returned: not moved again.)
+            match &read_in_place(&buf[4..4 + len]) {
+                Some(InPlace::Deliver(deliver)) => {
+                    if !answers.is_empty() {
+                        peer.complete_calls(&mut answers);
+                    }
+                    inbound.deliver(remote, peer, deliver, back, &mut state);
+                    buf.advance(4 + len);
+                    continue;
                 }
-                inbound.deliver(remote, peer, deliver, back, &mut state);
-                buf.advance(4 + len);
-                continue;
+                Some(InPlace::Answered(call_id)) => {
+                    answers.push((*call_id, Ok(Bytes::new()), None));
+                    buf.advance(4 + len);
+                    continue;
+                }
+                None => {}
             }
             buf.advance(4);
             match decode_frame(buf.split_to(len).freeze()) {
@@ -571,15 +595,20 @@ async fn read_loop<R: AsyncRead + Unpin>(
                     if !answers.is_empty() {
                         peer.complete_calls(&mut answers);
                     }
-                    remote.dispatch(&*inbound, peer, frame, back);
+                    remote.dispatch(&*inbound, peer, frame, back, &mut state);
                 }
-                Err(e) => return Closed::Violation(format!("undecodable envelope: {e}")),
+                Err(e) => break Some(Closed::Violation(format!("undecodable envelope: {e}"))),
             }
-        }
+        };
         if !answers.is_empty() {
             peer.complete_calls(&mut answers);
         }
+        // Before anything can end the task: what the node deferred must be done.
+        inbound.read_done(remote, peer, back, &mut state);
         drop(newest);
+        if let Some(why) = failed {
+            return why;
+        }
         if frames > 0 {
             metrics::counter!("ackor_remote_frames_received_total").increment(frames);
             peer.stats().frames_received.fetch_add(frames, Ordering::Relaxed);

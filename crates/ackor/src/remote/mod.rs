@@ -600,13 +600,20 @@ impl Remote {
     /// Handles a frame that arrived from `peer` on the link whose queue is `back`:
     /// answers to this node's calls here, everything addressed to its processes
     /// through the node's [`Inbound`].
-    fn dispatch(self: &Arc<Self>, inbound: &dyn Inbound, peer: &Arc<Peer>, frame: Frame, back: &LinkQueue) {
+    fn dispatch(
+        self: &Arc<Self>,
+        inbound: &dyn Inbound,
+        peer: &Arc<Peer>,
+        frame: Frame,
+        back: &LinkQueue,
+        state: &mut LinkState,
+    ) {
         let Some(body) = frame.body else {
             tracing::debug!(peer = %untrusted(peer.name()), "frame with an unknown body ignored");
             return;
         };
         match body {
-            Body::Deliver(d) => inbound.deliver(self, peer, &d.as_ref(), back, &mut None),
+            Body::Deliver(d) => inbound.deliver(self, peer, &d.as_ref(), back, state),
             // An important response wants an answer of its own: the layer above's.
             Body::Reply(r) if r.ack_id != 0 => inbound.request(self, peer, Body::Reply(r)),
             Body::Reply(r) => {

@@ -145,11 +145,11 @@ impl ImportantCounters {
         add(&self.sent, 1);
     }
 
-    /// This node put an important message in a mailbox (or had it handled) and
-    /// acknowledged it.
-    pub(crate) fn acked(&self) {
-        metrics::counter!("ackor_important_acked_total").increment(1);
-        add(&self.acked, 1);
+    /// This node put `n` important messages in a mailbox (or had them handled) and
+    /// acknowledged them.
+    pub(crate) fn acked(&self, n: u64) {
+        metrics::counter!("ackor_important_acked_total").increment(n);
+        add(&self.acked, n);
     }
 
     /// An important send of this node was answered with `error`.

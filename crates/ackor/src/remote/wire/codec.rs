@@ -73,6 +73,23 @@ impl Outgoing<'_> {
     }
 }
 
+/// Appends, with its length prefix, the frame acknowledging important send
+/// `delivery_id` (a `CallReply` with nothing but the id): what
+/// `Outgoing::Frame(&Frame::new(Body::Reply(..)))` writes, byte for byte, without
+/// building the frame. Far below any frame size limit.
+pub(crate) fn encode_ack(out: &mut bytes::BytesMut, delivery_id: u64) {
+    // Frame { version: 1, body: Reply (3) { call_id: 1 } }.
+    let body = out::varint_field_len(delivery_id);
+    let len = out::varint_field_len(PROTOCOL_VERSION.into()) + out::len_field_len(body);
+    out.reserve(4 + len + out::SLACK);
+    // At most 2 + 2 + 11 bytes.
+    out.extend_from_slice(&(len as u32).to_be_bytes());
+    out::varint_field(out, 1, PROTOCOL_VERSION.into());
+    out::key(out, 3, LEN);
+    out::varint(out, body as u64);
+    out::varint_field(out, 1, delivery_id);
+}
+
 /// Protobuf wire types, for the hand-written writer ([`out`]) and reader ([`fast`]).
 const VARINT: u8 = 0;
 const FIXED64: u8 = 1;
@@ -273,9 +290,30 @@ pub(crate) fn decode_frame(bytes: bytes::Bytes) -> Result<Frame, prost::DecodeEr
 /// moved). `None` for every other frame, which the caller decodes with
 /// [`decode_frame`].
 pub(crate) fn deliver_in_place(frame: &[u8]) -> Option<DeliverRef<'_>> {
+    match read_in_place(frame)? {
+        InPlace::Deliver(d) => Some(d),
+        InPlace::Answered(_) => None,
+    }
+}
+
+/// What a frame (without its length prefix) holds, read where it lies, when it is one
+/// of the two frames of the bulk of the traffic; `None` for every other frame, which
+/// the caller decodes with [`decode_frame`].
+pub(crate) enum InPlace<'a> {
+    /// What [`deliver_in_place`] returns.
+    Deliver(DeliverRef<'a>),
+    /// A `CallReply` holding nothing but this call id (no payload, no error, no
+    /// `ack_id`): the acknowledgement of an important send, or an empty reply. It is
+    /// the `CallReply { call_id, ..Default::default() }` that [`decode_frame`] returns.
+    Answered(u64),
+}
+
+/// See [`InPlace`].
+#[inline]
+pub(crate) fn read_in_place(frame: &[u8]) -> Option<InPlace<'_>> {
     match fast::head(frame)? {
-        (_, fast::Head::Deliver(range)) => fast::deliver(frame, range),
-        (_, fast::Head::Reply(_)) => None,
+        (_, fast::Head::Deliver(range)) => fast::deliver(frame, range).map(InPlace::Deliver),
+        (_, fast::Head::Reply(range)) => fast::answered(frame, range).map(InPlace::Answered),
     }
 }
 
@@ -509,6 +547,23 @@ pub(super) mod fast {
             error: None,
             ack_id: ack_id.unwrap_or(0),
         })
+    }
+
+    /// The call id of the `CallReply` in `range` of `buf`, if that is all it holds.
+    pub(super) fn answered(buf: &[u8], range: Range<usize>) -> Option<u64> {
+        let mut r = Reader {
+            buf,
+            pos: range.start,
+            end: range.end,
+        };
+        let mut call_id = None;
+        while !r.done() {
+            match r.key()? {
+                (1, VARINT) => once(&mut call_id, r.varint()?)?,
+                _ => return None,
+            }
+        }
+        Some(call_id.unwrap_or(0))
     }
 
     /// The `Deliver` in `range` of `buf`.

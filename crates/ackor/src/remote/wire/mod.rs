@@ -389,7 +389,8 @@ mod codec;
 mod convert;
 
 pub(crate) use codec::{
-    DeliverRef, EncodedTarget, Outgoing, PidRef, TargetRef, decode_frame, deliver_in_place,
+    DeliverRef, EncodedTarget, InPlace, Outgoing, PidRef, TargetRef, decode_frame, deliver_in_place,
+    encode_ack, read_in_place,
 };
 
 #[cfg(test)]
@@ -467,6 +468,8 @@ mod tests {
             let bytes = bytes::Bytes::from(frame.encode_to_vec());
             assert!(fast::frame(&bytes).is_some());
             assert_eq!(deliver_in_place(&bytes), None);
+            let answered = matches!(read_in_place(&bytes), Some(InPlace::Answered(12)));
+            assert_eq!(answered, payload.is_empty());
             assert_eq!(decode_frame(bytes).ok(), Some(frame));
         }
         // A body it does not take on goes to prost.

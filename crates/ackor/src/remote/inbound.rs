@@ -24,7 +24,7 @@ pub(crate) trait Inbound: Send + Sync + 'static {
         remote: &Arc<Remote>,
         peer: &Arc<Peer>,
         deliver: &DeliverRef<'_>,
-        back: &LinkQueue,
+        back: &Arc<LinkQueue>,
         state: &mut LinkState,
     );
 

@@ -172,6 +172,12 @@ impl LinkQueue {
             .fetch_add(delivery_ids.len() as u64, Ordering::Relaxed);
     }
 
+    /// Appends `frame`, whatever the outbox holds; fails only if it is larger than
+    /// `max` bytes.
+    pub(crate) fn push_frame(&self, frame: &Outgoing<'_>, max: usize) -> Result<(), Error> {
+        self.push(false, |out| frame.encode(out, max))
+    }
+
     /// Appends an already encoded frame, whatever the outbox holds.
     pub(crate) fn push_encoded(&self, frame: &[u8]) {
         let _ = self.push(false, |out| {
@@ -523,7 +529,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
     peer: &Arc<Peer>,
     mut rd: R,
     set: Option<(u32, u64)>,
-    back: &LinkQueue,
+    back: &Arc<LinkQueue>,
     turn: &WriterTurn,
 ) -> Closed {
     let max = remote.config().max_frame_size;
@@ -687,8 +693,10 @@ fn frame_len(buf: &mut BytesMut, max: usize) -> Result<Option<usize>, String> {
     Ok(Some(len))
 }
 
-/// A link ended. Only the links this node dialed carry its traffic to the peer, so only
-/// their loss takes the peer down here; a link the peer dialed is the peer's to mend
+/// A link ended. Only the links this node dialed carry its traffic to the peer (besides
+/// the answers to what came in on the peer's links: acknowledgements and call replies,
+/// which a lost link takes down on the peer's side), so only their loss takes the peer
+/// down here; a link the peer dialed is the peer's to mend
 /// (it notices, redials and resends), and failing on it too would also tear down the
 /// peer's fresh links after a reconnect. The end of a link the peer dialed is logged
 /// as a warning only when the peer broke the protocol on it (the peer's own log tells

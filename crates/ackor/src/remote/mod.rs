@@ -605,7 +605,7 @@ impl Remote {
         inbound: &dyn Inbound,
         peer: &Arc<Peer>,
         frame: Frame,
-        back: &LinkQueue,
+        back: &Arc<LinkQueue>,
         state: &mut LinkState,
     ) {
         let Some(body) = frame.body else {

@@ -278,6 +278,33 @@ async fn remote_send_and_call_reach_the_actor_on_the_other_node() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_calls_are_answered_on_the_callers_link_with_no_link_back() {
+    // A reply goes back on the link its call came in on (carrying the call's TCP
+    // acknowledgement): the callee's node needs no link of its own to answer.
+    let one = || config().links_per_peer(1);
+    let (a, b) = (node_with("a", one()).await, node_with("b", one()).await);
+    let bank = b.spawn::<Bank>(None).unwrap();
+    let there = remote_bank(&a, &bank);
+    for balance in 1..=20 {
+        assert_eq!(there.call(Deposit(1)).await, Ok(balance));
+    }
+    assert_eq!(
+        there.call(Withdraw(100)).await,
+        Err(Error::rejected("insufficient funds"))
+    );
+    let caller = b
+        .info()
+        .peers
+        .into_iter()
+        .find(|p| p.node == a.name().as_str())
+        .expect("b knows a");
+    assert_eq!(caller.links, 1, "only the link a dialed: {caller:?}");
+    assert!(caller.frames_sent >= 21, "{caller:?}");
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn remote_name_resolves_on_the_other_node() {
     let (a, b) = (node("a").await, node("b").await);
     let bank = b

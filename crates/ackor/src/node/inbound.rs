@@ -180,17 +180,20 @@ impl Node {
                     ..Default::default()
                 },
             };
-            let _ = remote.send(peer.name(), d.call_id, Body::Reply(reply));
+            // Back on the link the call came in on, as every call's reply.
+            let reply = wire::Frame::new(Body::Reply(reply));
+            let _ = back.push_frame(&wire::Outgoing::Frame(&reply), remote.config().max_frame_size);
             return;
         }
         let from = d.from.map(|p| p.to_pid_on(peer.name()));
         if d.ack && matches!(reliable::arrived(remote, peer, back, d.call_id), Arrival::Repeat) {
             return;
         }
-        // A call's reply comes from the handler; an important send's acknowledgement
-        // comes from this node as soon as the message is in the mailbox, on the link
-        // the message came in on, or, acknowledged after handling, from the handler
-        // through a reply route of its own.
+        // A call's reply comes from the handler, on the link the call came in on; an
+        // important send's acknowledgement comes from this node once the message is in
+        // the mailbox, on that link too, with the others of the same read (see
+        // `reliable::Acks`), or, acknowledged after handling, from the handler through
+        // a reply route of its own.
         let handled = d.ack && d.handled;
         let reply = if handled {
             let settle = reliable::settle_when_handled(remote, peer, d.call_id);
@@ -226,7 +229,7 @@ impl Node {
         match outcome {
             Ok(()) => {
                 if d.ack && !handled {
-                    memo.acks.delivered(d.call_id);
+                    memo.acks.delivered(peer, d.call_id);
                 }
             }
             Err((error, reply)) => {

@@ -11,7 +11,7 @@ use crate::remote::{LinkQueue, Peer, Remote, untrusted};
 
 /// What to do with an important delivery that just arrived.
 pub(crate) enum Arrival {
-    /// First seen: deliver it, then call [`settled`].
+    /// First seen: deliver it, then tell [`Acks::delivered`] or call [`settled`].
     New,
     /// A copy of one already delivered or being delivered (resent after a link flap):
     /// not delivered again; answered here if the first copy is settled.
@@ -51,29 +51,48 @@ pub(crate) fn arrived(remote: &Remote, peer: &Peer, back: &LinkQueue, id: u64) -
 /// queues all their acknowledgements, where each took both locks on its own. Until
 /// then a repeat finds them in progress and leaves the answer to this.
 #[derive(Default)]
-pub(crate) struct Acks(Vec<u64>);
+pub(crate) struct Acks {
+    ids: Vec<u64>,
+    /// The peer's incarnation when the first of them was delivered: if the peer
+    /// restarted since, they are neither recorded (the new incarnation's window is
+    /// its own) nor acknowledged.
+    creation: Option<u32>,
+}
 
 impl Acks {
-    /// Important delivery `id` (which [`arrived`] as new) is in the mailbox.
-    pub(crate) fn delivered(&mut self, id: u64) {
-        self.0.push(id);
+    /// Important delivery `id` from `peer` (which [`arrived`] as new) is in the mailbox.
+    pub(crate) fn delivered(&mut self, peer: &Peer, id: u64) {
+        if self.ids.is_empty() {
+            self.creation = peer.creation();
+        }
+        self.ids.push(id);
     }
 
     /// Records and acknowledges, on `back`, every delivery since the last call.
     pub(crate) fn done(&mut self, remote: &Remote, peer: &Peer, back: &LinkQueue) {
-        if self.0.is_empty() {
+        if self.ids.is_empty() {
             return;
         }
-        peer.with_custody(|custody| {
+        let recorded = peer.with_custody_of(self.creation, |custody| {
             if let Some(custody) = custody.as_any_mut().downcast_mut::<PeerCustody>() {
-                for &id in &self.0 {
+                for &id in &self.ids {
                     custody.seen.set(id, Seen::Done(None));
                 }
             }
         });
-        remote.important().acked(self.0.len() as u64);
-        back.push_acks_from_reader(&self.0);
-        self.0.clear();
+        if recorded.is_some() {
+            remote.important().acked(self.ids.len() as u64);
+            back.push_acks_from_reader(&self.ids);
+        } else {
+            tracing::debug!(peer = %untrusted(peer.name()), count = self.ids.len(), "sender restarted before its important sends were acknowledged: not acknowledged");
+        }
+        self.ids.clear();
+    }
+}
+
+impl Drop for Acks {
+    fn drop(&mut self) {
+        debug_assert!(self.ids.is_empty(), "important deliveries left unacknowledged");
     }
 }
 

@@ -75,17 +75,20 @@ impl Future for AckWait {
         // `FuturesUnordered` would otherwise use it up on the first 128 taken and
         // have every other one woken again to be polled once more (+17 % through
         // `FuturesUnordered` with 1024 in flight). Waiting still spends it.
+        // (A channel found closed by `try_recv` must not be polled again: tokio's
+        // oneshot panics then.)
         let ready = match this.rx.try_recv() {
-            Ok(outcome) => Poll::Ready(Ok(outcome)),
-            Err(_) => Pin::new(&mut this.rx).poll(cx),
+            Ok(outcome) => Poll::Ready(Some(outcome)),
+            Err(oneshot::error::TryRecvError::Closed) => Poll::Ready(None),
+            Err(oneshot::error::TryRecvError::Empty) => Pin::new(&mut this.rx).poll(cx).map(Result::ok),
         };
         let outcome = match ready {
-            Poll::Ready(Ok(outcome)) => {
+            Poll::Ready(Some(outcome)) => {
                 this.forget.answered();
                 outcome
             }
             // The pending entry was dropped unanswered: the node's network side shut down.
-            Poll::Ready(Err(_)) => Err(Error::NoConnection),
+            Poll::Ready(None) => Err(Error::NoConnection),
             Poll::Pending => {
                 let deadline = this.deadline;
                 let sleep = this

@@ -28,7 +28,7 @@ use super::untrusted::{untrusted, untrusted_text};
 use super::wire::{
     Body, CallReply, Frame, Heartbeat, InPlace, Outgoing, decode_frame, encode_ack, read_in_place,
 };
-use super::{LinkState, Remote, address_of, lifo};
+use super::{Inbound, LinkState, Remote, address_of, lifo};
 use crate::error::Error;
 use crate::identity::NodeName;
 
@@ -64,9 +64,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The outgoing bytes of one link this node dialed: length-prefixed frames, encoded by
-/// the senders, in the order they were sent. The link's writer takes everything at
-/// once.
+/// The outgoing bytes of one link: length-prefixed frames, encoded by the senders (on
+/// a link the peer dialed: the answers to what came in on it), in the order they were
+/// queued. The link's writer takes everything at once.
 pub(crate) struct LinkQueue {
     outbox: Mutex<Outbox>,
     /// Wakes the writer when the outbox stops being empty.
@@ -91,6 +91,9 @@ struct Outbox {
     refused: bool,
     /// Bounded sends refused since the writer last took the bytes (see `lifo`).
     refusals: u32,
+    /// The link's task ended: nothing queued now would leave (see
+    /// [`LinkQueue::push_frame`]).
+    closed: bool,
 }
 
 impl LinkQueue {
@@ -172,10 +175,33 @@ impl LinkQueue {
             .fetch_add(delivery_ids.len() as u64, Ordering::Relaxed);
     }
 
-    /// Appends `frame`, whatever the outbox holds; fails only if it is larger than
-    /// `max` bytes.
+    /// Appends `frame`, whatever the outbox holds, for a task other than the link's
+    /// own (a reply to a call that came in on it); fails if it is larger than `max`
+    /// bytes, and with [`Error::ConnectionLost`] once the link's task ended (the bytes
+    /// would never leave, and the queue is kept alive by whoever still holds it).
     pub(crate) fn push_frame(&self, frame: &Outgoing<'_>, max: usize) -> Result<(), Error> {
-        self.push(false, |out| frame.encode(out, max))
+        let mut outbox = lock(&self.outbox);
+        if outbox.closed {
+            return Err(Error::ConnectionLost);
+        }
+        let was_empty = outbox.bytes.is_empty();
+        frame.encode(&mut outbox.bytes, max)?;
+        outbox.frames += 1;
+        drop(outbox);
+        if was_empty {
+            self.ready.notify_one();
+        }
+        Ok(())
+    }
+
+    /// The link's task ended: frees what was queued and refuses
+    /// [`LinkQueue::push_frame`] from now on.
+    fn close(&self) {
+        let mut outbox = lock(&self.outbox);
+        outbox.closed = true;
+        outbox.bytes = BytesMut::new();
+        drop(outbox);
+        self.writing.store(false, Ordering::Release);
     }
 
     /// Appends an already encoded frame, whatever the outbox holds.
@@ -400,8 +426,8 @@ enum Role {
     /// This node dialed it: it carries this node's frames.
     Dialed(Arc<LinkQueue>),
     /// The peer dialed it, as part of the given (creation, link set) when the peer
-    /// told: it carries the peer's frames; only acknowledgements of important sends
-    /// and heartbeats go back.
+    /// told: it carries the peer's frames; only the answers to them go back
+    /// (acknowledgements of important sends, heartbeats, call replies).
     Incoming(Arc<LinkQueue>, Option<(u32, u64)>),
 }
 use Role::{Dialed, Incoming};
@@ -447,6 +473,8 @@ where
     // and the socket closes. The writer is polled after the reader, so what the
     // reader queued on this link goes out in the same run of the task.
     let task = tokio::spawn(async move {
+        // Closes the queue however the task ends, aborted included.
+        let _closing = Closing(queue.clone());
         let turn = WriterTurn::default();
         let mut read = std::pin::pin!(read_loop(&remote, &peer, rd, set, &queue, &turn));
         let mut write = std::pin::pin!(write_loop(&remote, &peer, wr, &queue));
@@ -466,8 +494,9 @@ where
             }
         })
         .await;
-        // Nothing more will be written: whoever waits for a flush need not wait on.
-        queue.writing.store(false, Ordering::Release);
+        // Nothing more will be written: whoever waits for a flush need not wait on, and
+        // what is queued is freed.
+        queue.close();
         link_closed(&remote, &peer, generation, &why, dialed);
     });
     task.abort_handle()
@@ -499,6 +528,41 @@ impl WriterTurn {
     /// Whether the reader asked for the writer's turn since this was last called.
     fn take(&self) -> bool {
         self.0.swap(false, Ordering::Relaxed)
+    }
+}
+
+/// What the node keeps between the frames of a link (see [`Inbound`]). Dropped however
+/// the reader ends (a panic in the middle of a read included, when its future is
+/// dropped), it finishes what the node deferred, as at the end of each read: no
+/// important delivery is left in progress for good.
+struct NodeState<'a> {
+    inbound: &'a dyn Inbound,
+    remote: &'a Arc<Remote>,
+    peer: &'a Arc<Peer>,
+    back: &'a Arc<LinkQueue>,
+    state: LinkState,
+}
+
+impl NodeState<'_> {
+    /// Every frame of a read was handed on (see [`Inbound::read_done`]).
+    fn read_done(&mut self) {
+        self.inbound
+            .read_done(self.remote, self.peer, self.back, &mut self.state);
+    }
+}
+
+impl Drop for NodeState<'_> {
+    fn drop(&mut self) {
+        self.read_done();
+    }
+}
+
+/// Closes a link's queue when dropped (see [`LinkQueue::close`]).
+struct Closing(Arc<LinkQueue>);
+
+impl Drop for Closing {
+    fn drop(&mut self) {
+        self.0.close();
     }
 }
 
@@ -549,7 +613,13 @@ async fn read_loop<R: AsyncRead + Unpin>(
     // the peer for all of them) before any other frame and at the end of each read.
     let mut answers: Vec<Answer> = Vec::new();
     // What the node keeps between the frames of this link.
-    let mut state: LinkState = None;
+    let mut node = NodeState {
+        inbound: &*inbound,
+        remote,
+        peer,
+        back,
+        state: None,
+    };
     loop {
         // Every whole frame in the buffer, while no newer link set can come up.
         let newest = match set {
@@ -574,7 +644,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
                     if !answers.is_empty() {
                         peer.complete_calls(&mut answers);
                     }
-                    inbound.deliver(remote, peer, deliver, back, &mut state);
+                    inbound.deliver(remote, peer, deliver, back, &mut node.state);
                     buf.advance(4 + len);
                     continue;
                 }
@@ -601,7 +671,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
                     if !answers.is_empty() {
                         peer.complete_calls(&mut answers);
                     }
-                    remote.dispatch(&*inbound, peer, frame, back, &mut state);
+                    remote.dispatch(&*inbound, peer, frame, back, &mut node.state);
                 }
                 Err(e) => break Some(Closed::Violation(format!("undecodable envelope: {e}"))),
             }
@@ -610,7 +680,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
             peer.complete_calls(&mut answers);
         }
         // Before anything can end the task: what the node deferred must be done.
-        inbound.read_done(remote, peer, back, &mut state);
+        node.read_done();
         drop(newest);
         if let Some(why) = failed {
             return why;
@@ -778,5 +848,29 @@ async fn write_loop<W: AsyncWrite + Unpin>(
         if spare.capacity() > KEEP_CAPACITY {
             spare = BytesMut::new();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reply_queued_after_its_link_ended_fails_with_connection_lost_and_nothing_is_kept() {
+        let queue = LinkQueue::new(Arc::new(Notify::new()), 1024);
+        let reply = Frame::new(Body::Reply(CallReply {
+            call_id: 7,
+            ..Default::default()
+        }));
+        assert_eq!(queue.push_frame(&Outgoing::Frame(&reply), 1 << 20), Ok(()));
+        assert!(!queue.is_empty());
+        // The link's task ends (however it ends, `Closing` closes its queue).
+        drop(Closing(queue.clone()));
+        assert!(queue.is_empty() && queue.is_flushed());
+        assert_eq!(
+            queue.push_frame(&Outgoing::Frame(&reply), 1 << 20),
+            Err(Error::ConnectionLost)
+        );
+        assert!(queue.is_empty());
     }
 }

@@ -284,23 +284,13 @@ pub(crate) fn decode_frame(bytes: bytes::Bytes) -> Result<Frame, prost::DecodeEr
     }
 }
 
-/// The `Deliver` a frame (without its length prefix) holds, read in place, when
-/// [`decode_frame`] would take it on by hand: then it is the very `Deliver` that
-/// `decode_frame` returns, borrowed instead of owned (no reference counts, nothing
-/// moved). `None` for every other frame, which the caller decodes with
-/// [`decode_frame`].
-pub(crate) fn deliver_in_place(frame: &[u8]) -> Option<DeliverRef<'_>> {
-    match read_in_place(frame)? {
-        InPlace::Deliver(d) => Some(d),
-        InPlace::Answered(_) => None,
-    }
-}
-
 /// What a frame (without its length prefix) holds, read where it lies, when it is one
 /// of the two frames of the bulk of the traffic; `None` for every other frame, which
 /// the caller decodes with [`decode_frame`].
 pub(crate) enum InPlace<'a> {
-    /// What [`deliver_in_place`] returns.
+    /// A `Deliver`, when [`decode_frame`] would take it on by hand: then it is the
+    /// very `Deliver` that `decode_frame` returns, borrowed instead of owned (no
+    /// reference counts, nothing moved).
     Deliver(DeliverRef<'a>),
     /// A `CallReply` holding nothing but this call id (no payload, no error, no
     /// `ack_id`): the acknowledgement of an important send, or an empty reply. It is

@@ -34,13 +34,13 @@ impl remote::Inbound for Node {
         back: &Arc<LinkQueue>,
         state: &mut LinkState,
     ) {
-        match state.as_mut().and_then(|any| any.downcast_mut::<LinkMemo>()) {
-            Some(memo) => self.on_deliver(remote, peer, deliver, back, memo),
-            None => {
-                let mut memo = LinkMemo::default();
-                self.on_deliver(remote, peer, deliver, back, &mut memo);
-                *state = Some(Box::new(memo));
-            }
+        let memo = match state {
+            Some(any) if any.is::<LinkMemo>() => any,
+            _ => state.insert(Box::new(LinkMemo::default())),
+        };
+        // (Always a `LinkMemo` now; one call of `on_deliver`, which is then inlined.)
+        if let Some(memo) = memo.downcast_mut::<LinkMemo>() {
+            self.on_deliver(remote, peer, deliver, back, memo);
         }
     }
 

@@ -26,7 +26,8 @@ use super::stats;
 use super::transport::{self, Listening, Raw};
 use super::untrusted::{untrusted, untrusted_text};
 use super::wire::{
-    Body, CallReply, Frame, Heartbeat, InPlace, Outgoing, decode_frame, encode_ack, read_in_place,
+    Body, CallReply, Frame, Heartbeat, Outgoing, answered_in_place, decode_frame, deliver_in_place,
+    encode_ack,
 };
 use super::{Inbound, LinkState, Remote, address_of, lifo};
 use crate::error::Error;
@@ -111,6 +112,7 @@ impl LinkQueue {
     /// Appends one frame written by `encode` (which writes nothing when it fails). A
     /// `bounded` send is refused with [`Error::MailboxFull`] while the outbox holds
     /// `limit` bytes or more.
+    #[inline(always)]
     pub(crate) fn push<R>(
         &self,
         bounded: bool,
@@ -639,21 +641,18 @@ async fn read_loop<R: AsyncRead + Unpin>(
             frames += 1;
             // A plain `Deliver` and an acknowledgement (the bulk of the traffic) are
             // read where they lie. (Borrowed where it was returned: not moved again.)
-            match &read_in_place(&buf[4..4 + len]) {
-                Some(InPlace::Deliver(deliver)) => {
-                    if !answers.is_empty() {
-                        peer.complete_calls(&mut answers);
-                    }
-                    inbound.deliver(remote, peer, deliver, back, &mut node.state);
-                    buf.advance(4 + len);
-                    continue;
+            if let Some(deliver) = &deliver_in_place(&buf[4..4 + len]) {
+                if !answers.is_empty() {
+                    peer.complete_calls(&mut answers);
                 }
-                Some(InPlace::Answered(call_id)) => {
-                    answers.push((*call_id, Ok(Bytes::new()), None));
-                    buf.advance(4 + len);
-                    continue;
-                }
-                None => {}
+                inbound.deliver(remote, peer, deliver, back, &mut node.state);
+                buf.advance(4 + len);
+                continue;
+            }
+            if let Some(call_id) = answered_in_place(&buf[4..4 + len]) {
+                answers.push((call_id, Ok(Bytes::new()), None));
+                buf.advance(4 + len);
+                continue;
             }
             buf.advance(4);
             match decode_frame(buf.split_to(len).freeze()) {

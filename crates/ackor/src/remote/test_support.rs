@@ -61,17 +61,14 @@ pub(crate) fn decode_frames_for_test(bytes: &[u8], max_frame_size: usize) -> usi
     let mut frames = 0;
     while let Ok(Some(frame)) = link::next_frame(&mut buf, max_frame_size) {
         // What the reader reads in place.
-        match wire::read_in_place(&frame) {
-            Some(wire::InPlace::Deliver(d)) => {
-                frames += 1;
-                let _ = d.from.map(wire::PidRef::to_pid);
-                continue;
-            }
-            Some(wire::InPlace::Answered(_)) => {
-                frames += 1;
-                continue;
-            }
-            None => {}
+        if let Some(d) = wire::deliver_in_place(&frame) {
+            frames += 1;
+            let _ = d.from.map(wire::PidRef::to_pid);
+            continue;
+        }
+        if wire::answered_in_place(&frame).is_some() {
+            frames += 1;
+            continue;
         }
         let Ok(frame) = wire::decode_frame(frame) else {
             break;

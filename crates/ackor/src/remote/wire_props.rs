@@ -20,7 +20,9 @@ use super::wire::{
     Proof, ReasonKind, Spawn, Target, Whereis, WhereisReply, WireError, WirePid, WireReason,
     WireSpawnOptions, WireTrace,
 };
-use super::wire::{DeliverRef, EncodedTarget, InPlace, Outgoing, decode_frame, encode_ack, read_in_place};
+use super::wire::{
+    DeliverRef, EncodedTarget, Outgoing, answered_in_place, decode_frame, deliver_in_place, encode_ack,
+};
 use super::{decode_frames_for_test, respond_for_test};
 use crate::error::Error;
 use crate::monitor::ExitReason;
@@ -320,18 +322,20 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 /// [`decode_frame`] decodes.
 fn in_place_agrees(bytes: &[u8]) -> bool {
     let decoded = decode_frame(Bytes::copy_from_slice(bytes));
-    match read_in_place(bytes) {
-        None => true,
-        Some(InPlace::Deliver(d)) => matches!(
-            decoded,
+    let deliver = deliver_in_place(bytes).is_none_or(|d| {
+        matches!(
+            &decoded,
             Ok(Frame { body: Some(Body::Deliver(owned)), .. }) if owned.as_ref() == d
-        ),
-        Some(InPlace::Answered(id)) => matches!(
-            decoded,
+        )
+    });
+    let answer = answered_in_place(bytes).is_none_or(|id| {
+        matches!(
+            &decoded,
             Ok(Frame { body: Some(Body::Reply(reply)), .. })
-                if reply == CallReply { call_id: id, ..Default::default() }
-        ),
-    }
+                if *reply == CallReply { call_id: id, ..Default::default() }
+        )
+    });
+    deliver && answer
 }
 
 /// Decodes `bytes` as every message type that arrives from the network, and the
@@ -476,11 +480,7 @@ proptest! {
         prop_assert_eq!(&by_hand, &by_prost);
         // (Ids of 2^63 and more, which no counter reaches, need a ten-byte varint,
         // which the in-place reader leaves to prost.)
-        let read = match read_in_place(&by_hand[4..]) {
-            Some(InPlace::Answered(read)) => Some(read),
-            _ => None,
-        };
-        prop_assert_eq!(read, (id < 1 << 63).then_some(id));
+        prop_assert_eq!(answered_in_place(&by_hand[4..]), (id < 1 << 63).then_some(id));
         prop_assert!(in_place_agrees(&by_hand[4..]));
     }
 

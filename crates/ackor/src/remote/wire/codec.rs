@@ -36,6 +36,7 @@ impl EncodedTarget {
 impl Outgoing<'_> {
     /// Appends the frame with its length prefix to `out`; writes nothing and fails with
     /// [`Error::Codec`] if it is larger than `max` bytes.
+    #[inline(always)]
     pub(crate) fn encode(&self, out: &mut bytes::BytesMut, max: usize) -> Result<(), Error> {
         match self {
             Outgoing::Frame(frame) => {
@@ -284,26 +285,30 @@ pub(crate) fn decode_frame(bytes: bytes::Bytes) -> Result<Frame, prost::DecodeEr
     }
 }
 
-/// What a frame (without its length prefix) holds, read where it lies, when it is one
-/// of the two frames of the bulk of the traffic; `None` for every other frame, which
-/// the caller decodes with [`decode_frame`].
-pub(crate) enum InPlace<'a> {
-    /// A `Deliver`, when [`decode_frame`] would take it on by hand: then it is the
-    /// very `Deliver` that `decode_frame` returns, borrowed instead of owned (no
-    /// reference counts, nothing moved).
-    Deliver(DeliverRef<'a>),
-    /// A `CallReply` holding nothing but this call id (no payload, no error, no
-    /// `ack_id`): the acknowledgement of an important send, or an empty reply. It is
-    /// the `CallReply { call_id, ..Default::default() }` that [`decode_frame`] returns.
-    Answered(u64),
+/// The `Deliver` a frame (without its length prefix) holds, read in place, when
+/// [`decode_frame`] would take it on by hand: then it is the very `Deliver` that
+/// `decode_frame` returns, borrowed instead of owned (no reference counts, nothing
+/// moved). `None` for every other frame, which the caller decodes with
+/// [`decode_frame`] (or reads with [`answered_in_place`]).
+///
+/// (Returned as is, not wrapped in an enum with [`answered_in_place`]'s answer: the
+/// bigger value moved once more cost plain remote sends ≈ 5 % of their CPU.)
+#[inline]
+pub(crate) fn deliver_in_place(frame: &[u8]) -> Option<DeliverRef<'_>> {
+    match fast::head(frame)? {
+        (_, fast::Head::Deliver(range)) => fast::deliver(frame, range),
+        (_, fast::Head::Reply(_)) => None,
+    }
 }
 
-/// See [`InPlace`].
-#[inline]
-pub(crate) fn read_in_place(frame: &[u8]) -> Option<InPlace<'_>> {
+/// The call id of a frame (without its length prefix) that is a `CallReply` holding
+/// nothing but that id (no payload, no error, no `ack_id`): the acknowledgement of an
+/// important send, or an empty reply. It is the `CallReply { call_id,
+/// ..Default::default() }` that [`decode_frame`] returns; `None` for every other frame.
+pub(crate) fn answered_in_place(frame: &[u8]) -> Option<u64> {
     match fast::head(frame)? {
-        (_, fast::Head::Deliver(range)) => fast::deliver(frame, range).map(InPlace::Deliver),
-        (_, fast::Head::Reply(range)) => fast::answered(frame, range).map(InPlace::Answered),
+        (_, fast::Head::Reply(range)) => fast::answered(frame, range),
+        (_, fast::Head::Deliver(_)) => None,
     }
 }
 

@@ -389,7 +389,8 @@ mod codec;
 mod convert;
 
 pub(crate) use codec::{
-    DeliverRef, EncodedTarget, InPlace, Outgoing, PidRef, TargetRef, decode_frame, encode_ack, read_in_place,
+    DeliverRef, EncodedTarget, Outgoing, PidRef, TargetRef, answered_in_place, decode_frame,
+    deliver_in_place, encode_ack,
 };
 
 #[cfg(test)]
@@ -454,11 +455,8 @@ mod tests {
             let Some(Body::Deliver(deliver)) = &frame.body else {
                 unreachable!()
             };
-            let in_place = match read_in_place(&bytes) {
-                Some(InPlace::Deliver(d)) => Some(d),
-                _ => None,
-            };
-            assert_eq!(in_place, Some(deliver.as_ref()));
+            assert_eq!(deliver_in_place(&bytes), Some(deliver.as_ref()));
+            assert_eq!(answered_in_place(&bytes), None);
             assert_eq!(decode_frame(bytes).ok(), Some(frame));
         }
         // An acknowledgement, and a reply.
@@ -470,8 +468,9 @@ mod tests {
             }));
             let bytes = bytes::Bytes::from(frame.encode_to_vec());
             assert!(fast::frame(&bytes).is_some());
-            let answered = matches!(read_in_place(&bytes), Some(InPlace::Answered(12)));
-            assert_eq!(answered, payload.is_empty());
+            assert_eq!(deliver_in_place(&bytes), None);
+            let answered = answered_in_place(&bytes);
+            assert_eq!(answered, payload.is_empty().then_some(12));
             assert_eq!(decode_frame(bytes).ok(), Some(frame));
         }
         // A body it does not take on goes to prost.

@@ -381,10 +381,11 @@ fn reply_route(
             }));
             // On the link the call came in on, like an acknowledgement: it carries the
             // TCP acknowledgement of the call with it (on a link of its own, each call
-            // cost one more segment, a pure ACK, and about 3 µs more round trip). A
+            // cost one more segment, a pure ACK, and about 2 µs more round trip). A
             // reply has no order to keep with anything else this node sends (it goes
             // to the caller's response lane). If that link is gone, the caller's node
-            // lost it too and has failed the call with `ConnectionLost`.
+            // lost it too and has failed the call with `ConnectionLost` (and
+            // `push_frame` refuses it).
             if let Err(e) = back.push_frame(&wire::Outgoing::Frame(&reply), remote.config().max_frame_size) {
                 tracing::debug!(to = %untrusted(&caller_node), %e, "reply not sent");
             }

@@ -39,8 +39,9 @@ use criterion::{
 /// Most important sends (or calls) awaiting their acknowledgement at once.
 const WINDOW: usize = 1024;
 
-const OPS: [(&str, LatencyOp); 3] = [
+const OPS: [(&str, LatencyOp); 4] = [
     ("send_important", LatencyOp::SendImportant),
+    ("send_important_after_handling", LatencyOp::SendImportantHandled),
     ("call", LatencyOp::Call),
     ("call_important", LatencyOp::CallImportant),
 ];

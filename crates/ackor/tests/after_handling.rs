@@ -267,3 +267,39 @@ async fn a_receiving_node_that_dies_mid_handling_never_acknowledges() {
     assert_eq!(shared.done.load(Ordering::SeqCst), 0);
     a.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acknowledgement_after_handling_goes_back_on_the_sends_link_and_outlives_it() {
+    let one = || config().links_per_peer(1);
+    let b = start_node("ah-b", one()).await;
+    let shared = Shared::new(false);
+    let worker = b.spawn::<Worker>(shared.clone()).unwrap();
+    let a = start_node("ah-a", one()).await;
+    let there = a.actor_ref::<Worker>(worker.pid()).unwrap();
+    // Each acknowledgement comes back on the link its send came in on: b needs no link
+    // of its own to a.
+    shared.gate.add_permits(3);
+    for _ in 0..3 {
+        let acked = within(PROMPT, there.send_important(Job).after_handling()).await;
+        assert_eq!(acked, Some(Ok(())));
+    }
+    let sender = b
+        .info()
+        .peers
+        .into_iter()
+        .find(|p| p.node == a.name().as_str())
+        .expect("b knows a");
+    assert_eq!(sender.links, 1, "only the link a dialed: {sender:?}");
+    // A send held at the gate while its link is cut: a resends it on a new link (b
+    // delivers it once); when the handler finishes, the link it came in on is gone, and
+    // the acknowledgement goes on b's own link instead of being lost.
+    let mut acked = there.send_important(Job).after_handling().into_future();
+    assert!(within(Duration::from_millis(200), &mut acked).await.is_none());
+    ackor::testing::sever_links(&a, b.name());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    shared.gate.add_permits(1);
+    assert_eq!(within(PROMPT, acked).await, Some(Ok(())));
+    assert_eq!(shared.done.load(Ordering::SeqCst), 4, "handled once");
+    a.shutdown().await;
+    b.shutdown().await;
+}

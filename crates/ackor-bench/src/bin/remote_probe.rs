@@ -80,6 +80,10 @@ impl Impl {
                 let (d, l) = x.op_latency(LatencyOp::SendImportant, n).await?;
                 Outcome::Calls(d, l)
             }
+            (Impl::Ackor(x), "important_handled_latency") => {
+                let (d, l) = x.op_latency(LatencyOp::SendImportantHandled, n).await?;
+                Outcome::Calls(d, l)
+            }
             (Impl::Ackor(x), "call_important_latency") => {
                 let (d, l) = x.op_latency(LatencyOp::CallImportant, n).await?;
                 Outcome::Calls(d, l)

@@ -43,6 +43,10 @@ pub enum LatencyOp {
     Call,
     /// [`ActorRef::call_important`], awaited.
     CallImportant,
+    /// [`ActorRef::send_important`] acknowledged after handling
+    /// ([`SendImportant::after_handling`](ackor::SendImportant::after_handling)),
+    /// awaited.
+    SendImportantHandled,
 }
 
 /// Counts the messages it gets.
@@ -333,6 +337,7 @@ impl AckorNodes {
                 LatencyOp::CallImportant => {
                     c.there.call_important(Inc).await?;
                 }
+                LatencyOp::SendImportantHandled => c.there.send_important(Inc).after_handling().await?,
             }
             lat.record(t.elapsed());
         }

@@ -196,7 +196,7 @@ impl Node {
         // a reply route of its own.
         let handled = d.ack && d.handled;
         let reply = if handled {
-            let settle = reliable::settle_when_handled(remote, peer, d.call_id);
+            let settle = reliable::settle_when_handled(remote, peer, back, d.call_id);
             Some(RemoteReplyTo {
                 send: Box::new(move |outcome, confirm| {
                     let sent = settle(outcome.as_ref().map(drop));

@@ -108,13 +108,17 @@ pub(crate) fn settled(remote: &Remote, peer: &Peer, back: &LinkQueue, id: u64, o
 /// by the handler's outcome (its reply, or why there is none: a panic, a stop, a
 /// [`ReplyHandle::fail`](crate::ReplyHandle::fail)); returns whether the
 /// acknowledgement could be queued. Unlike [`settled`] it answers from the actor's
-/// task, so on any link to the peer, not on the reader's queue.
+/// task: on `back`, the link the send came in on, while that link lasts (the
+/// acknowledgement then carries the TCP acknowledgement of the send, one segment fewer),
+/// and else on the node's own links (the sender resent it on a new link meanwhile and
+/// still waits).
 pub(crate) fn settle_when_handled(
     remote: &Arc<Remote>,
     peer: &Arc<Peer>,
+    back: &Arc<LinkQueue>,
     id: u64,
 ) -> impl FnOnce(Result<(), &Error>) -> Result<(), Error> + Send + Sync + 'static {
-    let (remote, peer) = (remote.clone(), peer.clone());
+    let (remote, peer, back) = (remote.clone(), peer.clone(), back.clone());
     // The incarnation that sent it: if the sender restarts before the handler is done,
     // the outcome is not recorded in (nor sent to) the new one, whose ids and dedup
     // window are its own.
@@ -129,8 +133,12 @@ pub(crate) fn settle_when_handled(
             error,
             ..Default::default()
         });
-        // Pinned by the delivery id: acknowledgements need no order among themselves.
-        let sent = remote.send(peer.name(), id, ack);
+        let frame = Frame::new(ack.clone());
+        let sent = match back.push_frame(&Outgoing::Frame(&frame), remote.config().max_frame_size) {
+            // Pinned by the delivery id: acknowledgements need no order among themselves.
+            Err(Error::ConnectionLost) => remote.send(peer.name(), id, ack),
+            pushed => pushed,
+        };
         if let Err(e) = &sent {
             tracing::debug!(peer = %untrusted(peer.name()), delivery_id = id, error = %e, "acknowledgement after handling not sent");
         }

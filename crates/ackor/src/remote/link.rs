@@ -178,7 +178,8 @@ impl LinkQueue {
     }
 
     /// Appends `frame`, whatever the outbox holds, for a task other than the link's
-    /// own (a reply to a call that came in on it); fails if it is larger than `max`
+    /// own (an answer to what came in on it: a call's reply, an acknowledgement after
+    /// handling); fails if it is larger than `max`
     /// bytes, and with [`Error::ConnectionLost`] once the link's task ended (the bytes
     /// would never leave, and the queue is kept alive by whoever still holds it).
     pub(crate) fn push_frame(&self, frame: &Outgoing<'_>, max: usize) -> Result<(), Error> {

@@ -9,8 +9,9 @@
 //! pair: the pair is pinned to one of the `links_per_peer` outgoing links. (The
 //! exception: the answers to what came in on a link the peer dialed go back on that
 //! link: acknowledgements of important sends and heartbeats, written by that link's
-//! own task, and call replies, queued by the callee's task. A reply keeps no order
-//! with the callee's other messages: it goes to the caller's response lane.) Each set
+//! own task, and call replies and acknowledgements after handling, queued by the
+//! callee's task. A reply keeps no order with the callee's other messages: it goes to
+//! the caller's response lane.) Each set
 //! of links a node dials is numbered in the handshake; once a newer set is up, the receiver delivers nothing
 //! more from the older ones, so nothing in flight on them can arrive after what the
 //! sender sends on the new ones (plain messages in flight are lost then). Any link

@@ -131,7 +131,7 @@ fn report_latencies(all: &[Latencies]) {
         "\nimportant_latency per-operation latency (µs; every operation of the group, warm-up included)"
     );
     println!(
-        "{:<16} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8}",
+        "{:<29} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8}",
         "operation", "ops", "min", "p50", "p90", "p99", "p99.9", "max", "mean"
     );
     let mut tsv = format!("{LATENCY_HEADER}\n");
@@ -140,7 +140,7 @@ fn report_latencies(all: &[Latencies]) {
             continue;
         }
         println!(
-            "{name:<16} {:>9} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>9.1} {:>8.1}",
+            "{name:<29} {:>9} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>9.1} {:>8.1}",
             l.count(),
             l.min_us(),
             l.quantile_us(0.50),

@@ -253,7 +253,7 @@ impl Node {
                     // Acknowledged after handling, the route (if the process took it)
                     // has already answered.
                     if !handled || reply.is_some() {
-                        reliable::settled(remote, peer, back, d.call_id, Err(&error));
+                        reliable::refused(remote, peer, back, d.call_id, &error);
                     }
                 } else if let Some(route) = reply {
                     (route.send)(Err(error), None);

@@ -45,7 +45,7 @@ mod response;
 mod send;
 mod store;
 
-pub(crate) use receive::{Acks, Arrival, arrived, settle_when_handled, settled};
+pub(crate) use receive::{Acks, Arrival, arrived, refused, settle_when_handled};
 pub(crate) use response::{AckSender, confirm_response, send_response};
 pub(crate) use send::{AckWait, delivery_id, send};
 pub(crate) use store::new_custody;

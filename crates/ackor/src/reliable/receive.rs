@@ -11,7 +11,7 @@ use crate::remote::{LinkQueue, Peer, Remote, untrusted};
 
 /// What to do with an important delivery that just arrived.
 pub(crate) enum Arrival {
-    /// First seen: deliver it, then tell [`Acks::delivered`] or call [`settled`].
+    /// First seen: deliver it, then tell [`Acks::delivered`] or call [`refused`].
     New,
     /// A copy of one already delivered or being delivered (resent after a link flap):
     /// not delivered again; answered here if the first copy is settled.
@@ -96,22 +96,22 @@ impl Drop for Acks {
     }
 }
 
-/// Important delivery `id` from `peer` is in the mailbox (`Ok`) or was refused: records
-/// the outcome for repeats and acknowledges it on `back` (many in the mailbox are
-/// acknowledged together with [`Acks`]).
-pub(crate) fn settled(remote: &Remote, peer: &Peer, back: &LinkQueue, id: u64, outcome: Result<(), &Error>) {
-    let error = record(remote, peer, id, outcome);
+/// Important delivery `id` from `peer` was refused with `error`: records it for repeats
+/// and answers it on `back` (those put in the mailbox are acknowledged with [`Acks`]).
+pub(crate) fn refused(remote: &Remote, peer: &Peer, back: &LinkQueue, id: u64, error: &Error) {
+    let error = wire_outcome(remote, Err(error));
+    peer.with_custody(|custody| remember(custody, id, &error));
     acknowledge(remote, back, id, error);
 }
 
 /// How important delivery `id` from `peer`, acknowledged after handling, is settled
 /// by the handler's outcome (its reply, or why there is none: a panic, a stop, a
 /// [`ReplyHandle::fail`](crate::ReplyHandle::fail)); returns whether the
-/// acknowledgement could be queued. Unlike [`settled`] it answers from the actor's
-/// task: on `back`, the link the send came in on, while that link lasts (the
-/// acknowledgement then carries the TCP acknowledgement of the send, one segment fewer),
-/// and else on the node's own links (the sender resent it on a new link meanwhile and
-/// still waits).
+/// acknowledgement could be queued. Unlike [`Acks`] and [`refused`] it answers from
+/// the actor's task: on `back`, the link the send came in on, while that link lasts
+/// (the acknowledgement then carries the TCP acknowledgement of the send, one segment
+/// fewer), and else on the node's own links (the sender resent it on a new link
+/// meanwhile and still waits).
 pub(crate) fn settle_when_handled(
     remote: &Arc<Remote>,
     peer: &Arc<Peer>,
@@ -146,15 +146,8 @@ pub(crate) fn settle_when_handled(
     }
 }
 
-/// Counts the outcome of delivery `id` and records it for repeats; the wire error to
-/// answer with.
-fn record(remote: &Remote, peer: &Peer, id: u64, outcome: Result<(), &Error>) -> Option<WireError> {
-    let error = wire_outcome(remote, outcome);
-    peer.with_custody(|custody| remember(custody, id, &error));
-    error
-}
-
-/// [`record`] while the peer is still incarnation `creation`; `None` (nothing
+/// Counts the outcome of delivery `id` and records it for repeats, while the peer is
+/// still incarnation `creation`: the wire error to answer with; `None` (nothing
 /// recorded) once it restarted.
 fn record_for(
     remote: &Remote,

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
 mod common;
-use common::{PROMPT, mortal_node, start_node};
+use common::{PROMPT, mortal_node, peer_info, start_node};
 
 const COOKIE: &str = "after-handling";
 
@@ -283,12 +283,7 @@ async fn an_acknowledgement_after_handling_goes_back_on_the_sends_link_and_outli
         let acked = within(PROMPT, there.send_important(Job).after_handling()).await;
         assert_eq!(acked, Some(Ok(())));
     }
-    let sender = b
-        .info()
-        .peers
-        .into_iter()
-        .find(|p| p.node == a.name().as_str())
-        .expect("b knows a");
+    let sender = peer_info(&b, &a);
     assert_eq!(sender.links, 1, "only the link a dialed: {sender:?}");
     // A send held at the gate while its link is cut: a resends it on a new link (b
     // delivers it once); when the handler finishes, the link it came in on is gone, and

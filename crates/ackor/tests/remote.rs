@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 mod common;
-use common::{PROMPT, start_node};
+use common::{PROMPT, peer_info, start_node};
 
 const COOKIE: &str = "test-cookie";
 
@@ -292,12 +292,7 @@ async fn remote_calls_are_answered_on_the_callers_link_with_no_link_back() {
         there.call(Withdraw(100)).await,
         Err(Error::rejected("insufficient funds"))
     );
-    let caller = b
-        .info()
-        .peers
-        .into_iter()
-        .find(|p| p.node == a.name().as_str())
-        .expect("b knows a");
+    let caller = peer_info(&b, &a);
     assert_eq!(caller.links, 1, "only the link a dialed: {caller:?}");
     assert!(caller.frames_sent >= 21, "{caller:?}");
     a.shutdown().await;

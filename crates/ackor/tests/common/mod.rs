@@ -6,6 +6,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use ackor::inspect::PeerInfo;
 use ackor::{Node, RemoteConfig};
 
 pub mod recorder;
@@ -30,6 +31,15 @@ pub async fn start_node(prefix: &str, remote: RemoteConfig) -> Node {
         .start()
         .await
         .expect("node starts")
+}
+
+/// What `node` reports of its peer `other` (its links, frames, ...).
+pub fn peer_info(node: &Node, other: &Node) -> PeerInfo {
+    node.info()
+        .peers
+        .into_iter()
+        .find(|p| p.node == other.name().as_str())
+        .expect("the node knows its peer")
 }
 
 /// A node that can die abruptly: it runs on a tokio runtime of its own, on its own

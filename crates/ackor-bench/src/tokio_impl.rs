@@ -9,6 +9,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::alloc_counter::{self, MemoryReport};
+use crate::remote::Latencies;
 use crate::{BenchError, MAILBOX, PAIRS, check_count};
 
 /// The messages of the counter task.
@@ -135,6 +136,24 @@ pub async fn ask(n: u64) -> Result<Duration, BenchError> {
     check_count("tokio", last, n)?;
     stop(task).await?;
     Ok(elapsed)
+}
+
+/// [`ask`], timing each request: the spread (p50, p99) of the floor, for ackor's and
+/// actix's `ask_latency`. (The clock reads add some tens of nanoseconds to each.)
+pub async fn ask_latency(n: u64) -> Result<(Duration, Latencies), BenchError> {
+    let task = spawn_started().await?;
+    let mut latencies = Latencies::new();
+    let start = Instant::now();
+    let mut last = 0;
+    for _ in 0..n {
+        let t = Instant::now();
+        last = call(&task.tx, Msg::IncAsk).await?;
+        latencies.record(t.elapsed());
+    }
+    let elapsed = start.elapsed();
+    check_count("tokio", last, n)?;
+    stop(task).await?;
+    Ok((elapsed, latencies))
 }
 
 /// Like [`ask`], but each wait for the reply is wrapped in `tokio::time::timeout(5 s)`,

@@ -3,7 +3,7 @@
 //!
 //! `cargo run --release -p ackor-bench --bin probe -- OP FRAMEWORK [N] [REPEAT]` with OP
 //! one of `tell_1to1`, `tell_n_to_n`, `ask`, `spawn_stop`, `spawn_all_stop_all` (and
-//! `ask_latency` for `ackor` and `actix`: each call timed, p50/p99 printed) and FRAMEWORK one of `ackor`,
+//! `ask_latency` for `ackor`, `actix` and `tokio`: each call timed, p50/p99 printed) and FRAMEWORK one of `ackor`,
 //! `kameo`, `ractor`, `actix`, `tokio`. `PROBE_WORKERS=1` runs the tokio-based ones on a
 //! 1-worker multi-thread runtime instead of the benches' 2 workers (sender and actor then
 //! share the thread).
@@ -77,6 +77,7 @@ fn run(op: &str, framework: &str, n: u64) -> Result<Duration, BenchError> {
             ("tokio", "tell_n_to_n") => tokio_impl::tell_n_to_n(n).await,
             ("tokio", "ask") => tokio_impl::ask(n).await,
             ("tokio", "ask_with_timeout") => tokio_impl::ask_with_timeout(n).await,
+            ("tokio", "ask_latency") => tokio_impl::ask_latency(n).await.map(print_latencies),
             ("tokio", "spawn_stop") => tokio_impl::spawn_stop(n).await,
             ("tokio", "spawn_all_stop_all") => tokio_impl::spawn_all_stop_all(n).await,
             _ => Err(format!("unknown operation or framework: {op} {framework}").into()),

@@ -7,23 +7,37 @@
 
 use std::time::{Duration, Instant};
 
-use ackor::{Actor, ActorRef, BoxError, Context, ExitReason, Handler, Message, Node};
+use ackor::{Actor, ActorRef, BoxError, Context, ExitReason, Message, Node};
 
 use crate::alloc_counter::{self, MemoryReport};
 use crate::remote::Latencies;
 use crate::{BenchError, MAILBOX, PAIRS, check_count};
 
-/// Counts the messages it gets.
+/// Counts the messages it gets. Its handlers never wait, so they are written as
+/// plain `fn`s under `#[ackor::actor]`, as a user would: each message is handled at
+/// once, with no future made for it (`Handler::handle_now`).
 #[derive(Debug)]
 pub struct Counter {
     n: u64,
 }
 
+#[ackor::actor]
 impl Actor for Counter {
     type Args = ();
 
     async fn init(_: (), _ctx: &mut Context<Self>) -> Result<Self, BoxError> {
         Ok(Counter { n: 0 })
+    }
+
+    #[handler]
+    fn inc(&mut self, _: Inc) -> u64 {
+        self.n += 1;
+        self.n
+    }
+
+    #[handler]
+    fn get(&mut self, _: Get) -> u64 {
+        self.n
     }
 }
 
@@ -41,23 +55,6 @@ pub struct Get;
 
 impl Message for Get {
     type Reply = u64;
-}
-
-impl Handler<Inc> for Counter {
-    type Return = u64;
-
-    async fn handle(&mut self, _msg: Inc, _ctx: &mut Context<Self>) -> u64 {
-        self.n += 1;
-        self.n
-    }
-}
-
-impl Handler<Get> for Counter {
-    type Return = u64;
-
-    async fn handle(&mut self, _msg: Get, _ctx: &mut Context<Self>) -> u64 {
-        self.n
-    }
 }
 
 /// Starts the node the benches use (call inside the runtime).

@@ -22,6 +22,8 @@ struct HandlerFn {
     /// `ctx: &mut Context<Self>`, when written.
     context: Option<PatType>,
     output: ReturnType,
+    /// Written `async fn`; a plain `fn` handles its message at once (`handle_now`).
+    asyncness: bool,
     /// The method's name: `handle` gets its span.
     ident: Ident,
     body: syn::Block,
@@ -190,6 +192,7 @@ fn parse_handler(f: ImplItemFn) -> syn::Result<HandlerFn> {
         message,
         context,
         output: sig.output,
+        asyncness: sig.asyncness.is_some(),
         ident: sig.ident,
         body: f.block,
     })
@@ -214,12 +217,51 @@ fn handler_impl(item: &ItemImpl, h: &HandlerFn) -> TokenStream {
     let header = quote_spanned! {msg_ty.span()=>
         impl #impl_generics ::ackor::Handler<#msg_ty> for #self_ty #where_clause
     };
+    if h.asyncness {
+        return quote! {
+            #(#cfgs)*
+            #header {
+                type Return = #return_ty;
+                #(#attrs)*
+                async fn #handle(#receiver, #message, #context) #output #body
+            }
+        };
+    }
+    // A plain `fn`: its body goes into a method of the actor's own, which `handle_now`
+    // calls (the message is handled with no future) and `handle` too (never reached,
+    // as `handle_now` takes every message, but required; calling the method rather
+    // than copying the body keeps each error in it reported once).
+    let method = Ident::new(&format!("__ackor_handle_{}", h.ident), h.ident.span());
+    let (ctx_param, ctx_arg) = match &h.context {
+        Some(_) => (quote!(ctx), quote!(, ctx)),
+        None => (quote!(_ctx), quote!()),
+    };
+    let own_context = h.context.as_ref().map(|c| quote!(, #c));
     quote! {
+        #(#cfgs)*
+        impl #impl_generics #self_ty #where_clause {
+            #(#attrs)*
+            #[doc(hidden)]
+            fn #method(#receiver, #message #own_context) #output #body
+        }
+
         #(#cfgs)*
         #header {
             type Return = #return_ty;
-            #(#attrs)*
-            async fn #handle(#receiver, #message, #context) #output #body
+            async fn #handle(
+                &mut self,
+                msg: #msg_ty,
+                #ctx_param: &mut ::ackor::Context<Self>,
+            ) -> #return_ty {
+                self.#method(msg #ctx_arg)
+            }
+            fn handle_now(
+                &mut self,
+                msg: #msg_ty,
+                #ctx_param: &mut ::ackor::Context<Self>,
+            ) -> ::core::result::Result<#return_ty, #msg_ty> {
+                ::core::result::Result::Ok(self.#method(msg #ctx_arg))
+            }
         }
     }
 }

@@ -123,8 +123,9 @@ pub fn derive_remote_message(input: TokenStream) -> TokenStream {
 ///   context (`ctx: &mut Context<Self>`; omit it when the handler does not use it);
 /// - the return type is `Handler::Return`: the reply (`M::Reply`) or a
 ///   `Reply<M::Reply>`; no return type means `()`;
-/// - `async fn` or plain `fn` (its body then runs when the message is handled, as an
-///   `async fn` without awaits would);
+/// - `async fn`, or plain `fn` for a handler that never waits: the macro then writes
+///   `Handler::handle_now` too, and the message is handled at once, with no future
+///   made for it (the faster way; a plain `fn` cannot `.await`);
 /// - the method's attributes and docs go with it (`#[cfg]` on the whole impl).
 ///
 /// The macro also writes `Actor::remote_messages`: it registers every handled message

@@ -10,4 +10,5 @@ fn ui() {
     t.compile_fail("tests/ui/remote_not_serializable.rs");
     t.compile_fail("tests/ui/handler_without_message.rs");
     t.compile_fail("tests/ui/codec_on_local_message.rs");
+    t.compile_fail("tests/ui/plain_fn_handler_awaits.rs");
 }

@@ -12,12 +12,22 @@ use crate::trace::TraceContext;
 
 /// One user message for an actor of type `A`, whatever its message type.
 pub(crate) trait Envelope<A: Actor>: Send {
-    /// Runs the handler for the message, then answers the caller if there is one.
+    /// Runs the handler for the message, then answers the caller if there is one: all
+    /// of it in the future returned.
     fn handle<'a>(
         self: Box<Self>,
         actor: &'a mut A,
         ctx: &'a mut Context<A>,
     ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
+    /// [`Envelope::handle`], with what needs no waiting done now: a message that
+    /// [`Handler::handle_now`] takes is handled and answered before this returns
+    /// (`None`). The future returned, if any, does the rest.
+    fn handle_now<'a>(
+        self: Box<Self>,
+        actor: &'a mut A,
+        ctx: &'a mut Context<A>,
+    ) -> Option<Pin<Box<dyn Future<Output = ()> + Send + 'a>>>;
 
     /// The message could not be queued: tell its caller why, if there is one.
     fn fail(self: Box<Self>, error: crate::Error);
@@ -73,6 +83,59 @@ impl Meta {
     }
 }
 
+impl<M: Message> MsgEnvelope<M> {
+    /// Hands the context what it keeps while the message is handled, and gives the
+    /// message out.
+    ///
+    /// Set before the handler's future is made, not in it: its arguments would be
+    /// stored in the future and read back on its first poll.
+    #[inline(always)]
+    fn begin<A: Actor>(self, ctx: &mut Context<A>) -> M {
+        let MsgEnvelope {
+            msg,
+            sender,
+            reply,
+            chain,
+            path,
+            meta: _,
+        } = self;
+        ctx.begin_message(sender, reply.map(ErasedReply::new), chain, path);
+        msg
+    }
+}
+
+/// Once the handler returned: counts the message and answers its caller, if it has
+/// one. An important reply is given back with its handle, to [`confirm`].
+///
+/// Counted before the reply leaves: a caller that has its answer sees it counted (a
+/// handler that panics is counted by the run loop).
+#[inline(always)]
+fn answer<A: Actor, M: Message>(
+    ctx: &mut Context<A>,
+    out: Reply<M::Reply>,
+) -> Option<(ReplyHandle<M::Reply>, M::Reply)> {
+    ctx.cell.core.stats().handled_one();
+    let handle = ctx.end_message()?.downcast::<M::Reply>().ok()?;
+    match out {
+        Reply::Value(v) if ctx.important_delivery() => return Some((handle, v)),
+        Reply::Value(v) => handle.reply(v),
+        Reply::Error(e) => handle.fail(e),
+        // Dropping the handle tells the caller nobody will answer.
+        Reply::Deferred => drop(handle),
+    }
+    None
+}
+
+/// Sends an important reply and waits until the caller's node has it.
+async fn confirm<A: Actor, T: Send + 'static>(ctx: &mut Context<A>, handle: ReplyHandle<T>, value: T) {
+    if let Err(e) = handle.reply_important(value).await {
+        ctx.node().count_ignored_response();
+        // The error may be one the caller's node sent.
+        let error = untrusted_text(&e);
+        tracing::warn!(pid = %ctx.pid(), %error, "important response not confirmed");
+    }
+}
+
 /// A message, who sent it, and where the answer goes (for a call).
 pub(crate) struct MsgEnvelope<M: Message> {
     pub(crate) msg: M,
@@ -95,42 +158,36 @@ where
         actor: &'a mut A,
         ctx: &'a mut Context<A>,
     ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
-        let MsgEnvelope {
-            msg,
-            sender,
-            reply,
-            chain,
-            path,
-            meta: _,
-        } = *self;
-        // Set before the future is made, not in it: its arguments would be stored in
-        // the future and read back on its first poll.
-        ctx.begin_message(sender, reply.map(ErasedReply::new), chain, path);
+        let msg = (*self).begin(ctx);
         Box::pin(async move {
-            let out: Reply<M::Reply> = actor.handle(msg, ctx).await.into();
-            // Counted before the reply leaves: a caller that has its answer sees it
-            // counted (a handler that panics is counted by the run loop).
-            ctx.cell.core.stats().handled_one();
-            let pending = ctx.end_message();
-            let Some(pending) = pending else { return };
-            let Ok(handle) = pending.downcast::<M::Reply>() else {
-                return;
+            let out = match actor.handle_now(msg, ctx) {
+                Ok(out) => out,
+                Err(msg) => actor.handle(msg, ctx).await,
             };
-            match out {
-                Reply::Value(v) if ctx.important_delivery() => {
-                    if let Err(e) = handle.reply_important(v).await {
-                        ctx.node().count_ignored_response();
-                        // The error may be one the caller's node sent.
-                        let error = untrusted_text(&e);
-                        tracing::warn!(pid = %ctx.pid(), %error, "important response not confirmed");
-                    }
-                }
-                Reply::Value(v) => handle.reply(v),
-                Reply::Error(e) => handle.fail(e),
-                // Dropping the handle tells the caller nobody will answer.
-                Reply::Deferred => drop(handle),
+            if let Some((handle, value)) = answer::<A, M>(ctx, out.into()) {
+                confirm(ctx, handle, value).await;
             }
         })
+    }
+
+    fn handle_now<'a>(
+        self: Box<Self>,
+        actor: &'a mut A,
+        ctx: &'a mut Context<A>,
+    ) -> Option<Pin<Box<dyn Future<Output = ()> + Send + 'a>>> {
+        let msg = (*self).begin(ctx);
+        match actor.handle_now(msg, ctx) {
+            Ok(out) => {
+                let (handle, value) = answer::<A, M>(ctx, out.into())?;
+                Some(Box::pin(confirm(ctx, handle, value)))
+            }
+            Err(msg) => Some(Box::pin(async move {
+                let out = actor.handle(msg, ctx).await;
+                if let Some((handle, value)) = answer::<A, M>(ctx, out.into()) {
+                    confirm(ctx, handle, value).await;
+                }
+            })),
+        }
     }
 
     fn fail(self: Box<Self>, error: crate::Error) {

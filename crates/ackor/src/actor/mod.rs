@@ -231,6 +231,48 @@ pub trait Handler<M: Message>: Actor {
     /// Handles one message. The returned value answers the caller of a `call`; for a
     /// `send` it is dropped.
     fn handle(&mut self, msg: M, ctx: &mut Context<Self>) -> impl Future<Output = Self::Return> + Send;
+
+    /// Handles the message at once, without making a future, or gives it back for
+    /// [`Handler::handle`]. Tried first for every message; by default it gives every
+    /// message back.
+    ///
+    /// A handler that never waits can answer here and skip what a future costs (it is
+    /// boxed, once per message: about a third of the time of a local send to an actor
+    /// whose handler does nothing). `#[ackor::actor]` writes this method for a handler
+    /// written as a plain `fn`. A handler may also answer some messages here and give
+    /// the others back: a cache hit now, a miss fetched in `handle`. The context is the
+    /// one `handle` gets (sender, reply, call chain); what this method did to the
+    /// actor's state before it gave the message back stays done.
+    ///
+    /// ```
+    /// use ackor::{Actor, BoxError, Context, Handler, Message};
+    ///
+    /// struct Counter { n: u64 }
+    /// # impl Actor for Counter {
+    /// #     type Args = ();
+    /// #     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, BoxError> { Ok(Counter { n: 0 }) }
+    /// # }
+    /// struct Inc;
+    /// impl Message for Inc { type Reply = u64; }
+    ///
+    /// impl Handler<Inc> for Counter {
+    ///     type Return = u64;
+    ///     async fn handle(&mut self, msg: Inc, ctx: &mut Context<Self>) -> u64 {
+    ///         match self.handle_now(msg, ctx) {
+    ///             Ok(n) => n,
+    ///             Err(Inc) => self.n, // never: `handle_now` takes every `Inc`
+    ///         }
+    ///     }
+    ///     fn handle_now(&mut self, _: Inc, _ctx: &mut Context<Self>) -> Result<u64, Inc> {
+    ///         self.n += 1;
+    ///         Ok(self.n)
+    ///     }
+    /// }
+    /// ```
+    fn handle_now(&mut self, msg: M, ctx: &mut Context<Self>) -> Result<Self::Return, M> {
+        let _ = ctx;
+        Err(msg)
+    }
 }
 
 /// The answer of a handler that may reject a call or answer it later.

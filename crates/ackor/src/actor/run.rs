@@ -339,13 +339,28 @@ fn message_loop<'a, A: Actor>(
             match step {
                 Step::User(env) => {
                     let message = env.type_name();
-                    let mut running = start_handling(cell, actor, ctx, env).catch_unwind();
-                    if let Err(panic) = (&mut running).await {
-                        // Handled, if not to the end (one that returns is counted in
-                        // its envelope, before its reply leaves).
-                        cell.core.stats().handled_one();
-                        let reason = ExitReason::from_panic(&*panic);
-                        tracing::warn!(pid = %cell.core.pid(), %reason, message, "handler panicked: the message is lost");
+                    // What needs no waiting runs now; `running` is the rest, if any.
+                    // (Nothing but `message` and `running` is kept across the await:
+                    // this is the loop's state.)
+                    let mut running = None;
+                    if let Err(panic) = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        running = start_handling(cell, actor, ctx, env)
+                            .map(|rest| AssertUnwindSafe(rest).catch_unwind());
+                    })) {
+                        drop(running); // none: the handler panicked before it made a future
+                        let reason = lost(cell, message, &*panic);
+                        if supervised {
+                            let reply = ctx.end_message();
+                            while_failing(&reason.to_string(), || drop(reply));
+                        } else {
+                            drop(cell.mailbox.close());
+                        }
+                        return Ok(crashed(cell, reason));
+                    }
+                    if let Some(rest) = running.as_mut()
+                        && let Err(panic) = rest.await
+                    {
+                        let reason = lost(cell, message, &*panic);
                         if supervised {
                             // Its caller (and any reply the handler held) is told the
                             // actor failed; the mailbox stays open for the next instance.
@@ -453,29 +468,42 @@ fn ran<A: Actor>(
     }
 }
 
+/// A handler panicked: the message is lost. It counts as handled, if not to the end
+/// (one that returns is counted in its envelope, before its reply leaves). Returns the
+/// exit reason.
+fn lost<A: Actor>(cell: &ActorCell<A>, message: &str, panic: &(dyn std::any::Any + Send)) -> ExitReason {
+    cell.core.stats().handled_one();
+    let reason = ExitReason::from_panic(panic);
+    tracing::warn!(pid = %cell.core.pid(), %reason, message, "handler panicked: the message is lost");
+    reason
+}
+
 /// The instance failed: a handler, continuation or callback panicked with `reason`.
 fn crashed<A: Actor>(cell: &ActorCell<A>, reason: ExitReason) -> Ending {
     tracing::warn!(pid = %cell.core.pid(), %reason, "actor crashed");
     Ending::Failed(reason)
 }
 
-/// The future that handles a user message. Untraced, not followed, not timed and
-/// nothing listening at DEBUG (two relaxed loads): the handler's own future, with no
-/// span and no trace to carry. Otherwise it runs decorated, boxed: what the decoration
-/// needs stays out of the loop's state (and so out of every idle actor's).
+/// Starts handling a user message; returns the future that finishes it, if there is
+/// more to do. Untraced, not followed, not timed and nothing listening at DEBUG (two
+/// relaxed loads): a handler that takes the message at once
+/// ([`Handler::handle_now`](super::Handler::handle_now)) runs and answers here, with
+/// no future; another runs in its own future, with no span and no trace to carry.
+/// Otherwise it runs decorated, boxed (all of it, inside its span and trace): what the
+/// decoration needs stays out of the loop's state (and so out of every idle actor's).
 fn start_handling<'a, A: Actor>(
     cell: &'a ActorCell<A>,
     actor: &'a mut A,
     ctx: &'a mut Context<A>,
     env: Box<dyn super::Envelope<A>>,
-) -> AssertUnwindSafe<Pin<Box<dyn Future<Output = ()> + Send + 'a>>> {
+) -> Option<Pin<Box<dyn Future<Output = ()> + Send + 'a>>> {
     let came_with = env.trace();
     let timing = ctx.handler_histogram();
     let stats = cell.core.stats();
     let followed = stats.followed();
     if came_with.is_none() && !followed && timing.is_none() && !tracing::level_enabled!(tracing::Level::DEBUG)
     {
-        return AssertUnwindSafe(env.handle(actor, ctx));
+        return env.handle_now(actor, ctx);
     }
     let message = env.type_name();
     let span = tracing::debug_span!(
@@ -507,7 +535,7 @@ fn start_handling<'a, A: Actor>(
         follow: followed.then_some((stats, message)),
         timing: timing.map(|h| (h, std::time::Instant::now())),
     };
-    AssertUnwindSafe(Box::pin(decorated.instrument(span)))
+    Some(Box::pin(decorated.instrument(span)))
 }
 
 /// The next item, or `None` when none came for `idle`. The timer is armed only when

@@ -85,6 +85,10 @@
 //! # Ok(()) }
 //! ```
 //!
+//! A handler that never waits, as this one, can skip the future made for each message:
+//! write it as a plain `fn` under [`#[ackor::actor]`](#messages-and-actors-with-the-macros),
+//! or give `Handler` a [`handle_now`](Handler::handle_now) too.
+//!
 //! ## Failures are seen, not guessed
 //!
 //! Errors say what happened: [`Error::MailboxFull`] and [`Error::ProcessTerminated`]

@@ -18,8 +18,7 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 
 use ackor::{
-    Actor, ActorRef, BoxError, Context, ExitReason, Handler, Message, Node, RemoteConfig, RemoteMessage,
-    RemoteMessages, SpawnOptions,
+    Actor, ActorRef, BoxError, Context, ExitReason, Message, Node, RemoteConfig, RemoteMessage, SpawnOptions,
 };
 use serde::{Deserialize, Serialize};
 
@@ -49,12 +48,15 @@ pub enum LatencyOp {
     SendImportantHandled,
 }
 
-/// Counts the messages it gets.
+/// Counts the messages it gets. Its handlers never wait: plain `fn`s under
+/// `#[ackor::actor]` (handled at once, no future per message), which also registers
+/// both messages for remote senders.
 #[derive(Debug)]
 pub struct Counter {
     n: u64,
 }
 
+#[ackor::actor]
 impl Actor for Counter {
     type Args = ();
 
@@ -62,8 +64,15 @@ impl Actor for Counter {
         Ok(Counter { n: 0 })
     }
 
-    fn remote_messages(m: &mut RemoteMessages<Self>) {
-        m.add::<Inc>().add::<Get>();
+    #[handler]
+    fn inc(&mut self, _: Inc) -> u64 {
+        self.n += 1;
+        self.n
+    }
+
+    #[handler]
+    fn get(&mut self, _: Get) -> u64 {
+        self.n
     }
 }
 
@@ -89,23 +98,6 @@ impl Message for Get {
 
 impl RemoteMessage for Get {
     const TAG: &'static str = "bench.get";
-}
-
-impl Handler<Inc> for Counter {
-    type Return = u64;
-
-    async fn handle(&mut self, _msg: Inc, _ctx: &mut Context<Self>) -> u64 {
-        self.n += 1;
-        self.n
-    }
-}
-
-impl Handler<Get> for Counter {
-    type Return = u64;
-
-    async fn handle(&mut self, _msg: Get, _ctx: &mut Context<Self>) -> u64 {
-        self.n
-    }
 }
 
 /// Two connected nodes on the current runtime.

@@ -31,8 +31,9 @@ pub(crate) struct Forward<T> {
 
 pub(crate) struct Slot<T> {
     state: Mutex<SlotState<T>>,
-    /// Set for the reply of a remote call: the outcome is forwarded, not stored.
-    forward: Mutex<Option<Forward<T>>>,
+    /// For the reply of a remote call: the outcome is forwarded, not stored. `None`
+    /// for a local call, which then takes no lock for it.
+    forward: Option<Mutex<Option<Forward<T>>>>,
 }
 
 impl<T> Slot<T> {
@@ -41,7 +42,8 @@ impl<T> Slot<T> {
     }
 
     fn take_forward(&self) -> Option<Forward<T>> {
-        self.forward.lock().unwrap_or_else(|p| p.into_inner()).take()
+        let forward = self.forward.as_ref()?;
+        forward.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
     /// Stores the outcome unless the receiver is gone.
@@ -124,7 +126,7 @@ impl<T: Send + 'static> AnySlot for Slot<T> {
 pub(crate) fn channel<T: Send + 'static>() -> (ReplyHandle<T>, ReplyReceiver<T>) {
     let slot = Arc::new(Slot {
         state: Mutex::new(SlotState::Waiting(None)),
-        forward: Mutex::new(None),
+        forward: None,
     });
     (
         ReplyHandle {
@@ -193,7 +195,7 @@ impl<T: Send + 'static> ReplyHandle<T> {
         ReplyHandle {
             slot: Some(Arc::new(Slot {
                 state: Mutex::new(SlotState::Waiting(None)),
-                forward: Mutex::new(Some(forward)),
+                forward: Some(Mutex::new(Some(forward))),
             })),
         }
     }
@@ -322,16 +324,19 @@ impl ErasedReply {
         let Some(slot) = self.slot.take() else {
             return Ok(ReplyHandle { slot: None });
         };
-        let any: Arc<dyn Any + Send + Sync> = slot.clone();
+        // Checked on a reference first: the `Arc` moves into the typed handle whole,
+        // with no count taken and given back.
+        let is_t = (&*slot as &dyn Any).is::<Slot<T>>();
+        if !is_t {
+            self.slot = Some(slot);
+            return Err(self);
+        }
+        let any: Arc<dyn Any + Send + Sync> = slot;
         match any.downcast::<Slot<T>>() {
-            Ok(typed) => {
-                drop(slot);
-                Ok(ReplyHandle { slot: Some(typed) })
-            }
-            Err(_) => {
-                self.slot = Some(slot);
-                Err(self)
-            }
+            Ok(typed) => Ok(ReplyHandle { slot: Some(typed) }),
+            // Not reached: the same type check passed above. (Were it reached, the
+            // caller would wait for its timeout.)
+            Err(_) => Ok(ReplyHandle { slot: None }),
         }
     }
 }

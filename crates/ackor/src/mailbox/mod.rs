@@ -34,6 +34,16 @@ use tokio::sync::Notify;
 
 use crate::error::Error;
 
+/// A system message that may be held as a flag. The most common one (an actor asked
+/// to stop, for no particular reason) is often the only one an actor ever gets: kept
+/// as a flag while the system lane is empty, it allocates no lane.
+pub(crate) trait Flaggable {
+    /// Whether this message is the one the flag stands for.
+    fn is_flag(&self) -> bool;
+    /// The message the flag stands for.
+    fn from_flag() -> Self;
+}
+
 /// One item taken from the mailbox, in priority order.
 pub(crate) enum Item<S, U, R> {
     System(S),
@@ -55,6 +65,9 @@ struct Lanes<S, U, R> {
     /// between, so this never undercounts). Counted against the capacity.
     taken: usize,
     closed: bool,
+    /// The system message held as a flag ([`Flaggable`]): raised only while the system
+    /// lane is empty, so it is older than anything queued there, and taken first.
+    flagged: bool,
     /// The receiver's waker while it waits for a message.
     parked: Option<Waker>,
 }
@@ -92,16 +105,21 @@ impl<S, U, R> Lanes<S, U, R> {
     }
 
     fn system_len(&self) -> usize {
-        self.urgent.as_ref().map_or(0, |u| u.system.len())
+        self.urgent.as_ref().map_or(0, |u| u.system.len()) + usize::from(self.flagged)
+    }
+
+    /// True when an item that overtakes the user lane is queued.
+    fn any_urgent(&self) -> bool {
+        self.flagged
+            || self
+                .urgent
+                .as_ref()
+                .is_some_and(|u| !u.first.is_empty() || !u.system.is_empty() || !u.response.is_empty())
     }
 
     /// True when no lane holds anything.
     fn is_empty(&self) -> bool {
-        self.user.is_empty()
-            && self
-                .urgent
-                .as_ref()
-                .is_none_or(|u| u.first.is_empty() && u.system.is_empty() && u.response.is_empty())
+        self.user.is_empty() && !self.any_urgent()
     }
 }
 
@@ -150,6 +168,7 @@ impl<S, U, R> Mailbox<S, U, R> {
                 urgent: None,
                 taken: 0,
                 closed: false,
+                flagged: false,
                 parked: None,
             }),
             urgent: AtomicBool::new(false),
@@ -232,9 +251,29 @@ impl<S, U, R> Mailbox<S, U, R> {
         }
     }
 
-    /// Pushes onto the system lane; gives the message back if the mailbox is closed.
-    pub(crate) fn push_system(&self, msg: S) -> Result<(), S> {
-        self.push_urgent(msg, |urgent, msg| urgent.system.push_back(msg))
+    /// Pushes onto the system lane (as a flag, if it can be one: see [`Flaggable`]);
+    /// gives the message back if the mailbox is closed.
+    pub(crate) fn push_system(&self, msg: S) -> Result<(), S>
+    where
+        S: Flaggable,
+    {
+        let mut lanes = self.lock();
+        if lanes.closed {
+            return Err(msg);
+        }
+        let lane_empty = lanes.urgent.as_ref().is_none_or(|u| u.system.is_empty());
+        if lane_empty && !lanes.flagged && msg.is_flag() {
+            lanes.flagged = true;
+        } else {
+            lanes.urgent_mut().system.push_back(msg);
+        }
+        self.urgent.store(true, Ordering::Release);
+        let waker = lanes.parked.take();
+        drop(lanes);
+        if let Some(w) = waker {
+            w.wake();
+        }
+        Ok(())
     }
 
     /// Pushes onto the response lane (never bounded by the user capacity); gives the
@@ -289,9 +328,7 @@ impl<S, U, R> Mailbox<S, U, R> {
         };
         let mut taken = std::mem::take(&mut urgent.first);
         taken.append(&mut urgent.response);
-        if urgent.system.is_empty() {
-            self.urgent.store(false, Ordering::Release);
-        }
+        self.urgent.store(lanes.any_urgent(), Ordering::Release);
         taken
     }
 
@@ -316,6 +353,7 @@ impl<S, U, R> Mailbox<S, U, R> {
     pub(crate) fn close(&self) -> Drained<S, U, R> {
         let mut lanes = self.lock();
         lanes.closed = true;
+        lanes.flagged = false;
         let drained = Drained {
             urgent: lanes.urgent.take(),
             _user: std::mem::take(&mut lanes.user),
@@ -409,7 +447,10 @@ impl<U> Receiver<U> {
         mailbox: &Mailbox<S, U, R>,
         admit: Admit<'_, U>,
         cx: &mut Context<'_>,
-    ) -> Poll<Item<S, U, R>> {
+    ) -> Poll<Item<S, U, R>>
+    where
+        S: Flaggable,
+    {
         if !self.user_paused
             && !mailbox.urgent.load(Ordering::Acquire)
             && let Some(msg) = self.batch.pop_front()
@@ -455,14 +496,22 @@ impl<U> Receiver<U> {
         lanes: &mut Lanes<S, U, R>,
         mailbox: &Mailbox<S, U, R>,
         admit: Admit<'_, U>,
-    ) -> Option<Item<S, U, R>> {
+    ) -> Option<Item<S, U, R>>
+    where
+        S: Flaggable,
+    {
+        if let Some(urgent) = lanes.urgent.as_mut()
+            && let Some(msg) = urgent.first.pop_front()
+        {
+            mailbox.urgent.store(lanes.any_urgent(), Ordering::Release);
+            return Some(Item::Response(msg));
+        }
+        if lanes.flagged {
+            lanes.flagged = false;
+            mailbox.urgent.store(lanes.any_urgent(), Ordering::Release);
+            return Some(Item::System(S::from_flag()));
+        }
         if let Some(urgent) = lanes.urgent.as_mut() {
-            if let Some(msg) = urgent.first.pop_front() {
-                if urgent.first.is_empty() && urgent.system.is_empty() && urgent.response.is_empty() {
-                    mailbox.urgent.store(false, Ordering::Release);
-                }
-                return Some(Item::Response(msg));
-            }
             if let Some(msg) = urgent.system.pop_front() {
                 if urgent.system.is_empty() && urgent.response.is_empty() {
                     mailbox.urgent.store(false, Ordering::Release);
@@ -521,6 +570,16 @@ mod tests {
     #[derive(Debug)]
     enum Sys {
         Stop,
+        Other(u32),
+    }
+
+    impl Flaggable for Sys {
+        fn is_flag(&self) -> bool {
+            matches!(self, Sys::Stop)
+        }
+        fn from_flag() -> Self {
+            Sys::Stop
+        }
     }
 
     fn recv_now<R>(rx: &mut Receiver<u32>, mb: &Mailbox<Sys, u32, R>) -> Option<Item<Sys, u32, R>> {
@@ -688,5 +747,51 @@ mod tests {
         assert!(mb.push_response(()).is_err());
         let mut rx = Receiver::new();
         assert!(matches!(recv_now(&mut rx, &mb), Some(Item::Closed)));
+    }
+
+    #[test]
+    fn a_stop_alone_is_held_as_a_flag_with_no_lane_allocated() {
+        let mb: Mailbox<Sys, u32, ()> = Mailbox::new(8);
+        let mut rx = Receiver::new();
+        mb.try_push_user(1).ok();
+        assert!(mb.push_system(Sys::Stop).is_ok());
+        assert_eq!(mb.system_len(), 1);
+        assert!(mb.lock().urgent.is_none(), "no urgent lanes for a lone stop");
+        // It overtakes the user lane, as a queued system message does.
+        assert!(matches!(recv_now(&mut rx, &mb), Some(Item::System(Sys::Stop))));
+        assert_eq!(mb.system_len(), 0);
+        assert!(matches!(recv_now(&mut rx, &mb), Some(Item::User(1))));
+        assert!(recv_now(&mut rx, &mb).is_none());
+        // Dropped when the mailbox closes, as a queued one is.
+        assert!(mb.push_system(Sys::Stop).is_ok());
+        drop(mb.close());
+        assert!(!mb.lock().flagged);
+        assert!(matches!(mb.push_system(Sys::Stop), Err(Sys::Stop)));
+    }
+
+    #[test]
+    fn a_flagged_stop_keeps_its_place_among_system_messages() {
+        let mb: Mailbox<Sys, u32, ()> = Mailbox::new(8);
+        let mut rx = Receiver::new();
+        // A stop first: the flag; what follows queues behind it, a second stop too.
+        for msg in [Sys::Stop, Sys::Other(1), Sys::Stop, Sys::Other(2)] {
+            assert!(mb.push_system(msg).is_ok());
+        }
+        assert_eq!(mb.system_len(), 4);
+        let mut got = Vec::new();
+        while let Some(Item::System(msg)) = recv_now(&mut rx, &mb) {
+            got.push(format!("{msg:?}"));
+        }
+        assert_eq!(got, ["Stop", "Other(1)", "Stop", "Other(2)"]);
+        // Another message first: the stop queues behind it, not as the flag.
+        assert!(mb.push_system(Sys::Other(3)).is_ok());
+        assert!(mb.push_system(Sys::Stop).is_ok());
+        assert!(!mb.lock().flagged);
+        assert!(matches!(
+            recv_now(&mut rx, &mb),
+            Some(Item::System(Sys::Other(3)))
+        ));
+        assert!(matches!(recv_now(&mut rx, &mb), Some(Item::System(Sys::Stop))));
+        assert!(recv_now(&mut rx, &mb).is_none());
     }
 }

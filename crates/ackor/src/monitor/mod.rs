@@ -124,6 +124,17 @@ pub(crate) enum SystemMsg {
     Exit(Box<Exit>),
 }
 
+/// A stop for no particular reason is held as a flag while nothing else is queued on
+/// the system lane: the only system message most actors ever get allocates no lane.
+impl crate::mailbox::Flaggable for SystemMsg {
+    fn is_flag(&self) -> bool {
+        matches!(self, SystemMsg::Stop(ExitReason::Normal))
+    }
+    fn from_flag() -> Self {
+        SystemMsg::Stop(ExitReason::Normal)
+    }
+}
+
 /// The type-erased view of a running process that monitors, links, names and the node
 /// table hold.
 pub(crate) trait ProcessCell: std::any::Any + Send + Sync {

@@ -533,6 +533,11 @@ impl<U> Receiver<U> {
             return self.take_admitted(&mut lanes.user, admit).map(Item::User);
         }
         if self.batch.is_empty() {
+            // One message (an actor called one call at a time): taken from the lane
+            // itself. Swapping the two queues would move both whole, for nothing.
+            if lanes.user.len() <= 1 {
+                return lanes.user.pop_front().map(Item::User);
+            }
             std::mem::swap(&mut self.batch, &mut lanes.user);
         }
         self.batch.pop_front().map(Item::User)

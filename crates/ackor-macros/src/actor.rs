@@ -208,6 +208,7 @@ fn handler_impl(item: &ItemImpl, h: &HandlerFn) -> TokenStream {
         ReturnType::Type(_, ty) => ty.to_token_stream(),
     };
     let handle = Ident::new("handle", h.ident.span());
+    let handle_now = Ident::new("handle_now", h.ident.span());
     let (cfgs, attrs, receiver, message, output, body) =
         (&h.cfgs, &h.attrs, &h.receiver, &h.message, &h.output, &h.body);
     let context = match &h.context {
@@ -227,40 +228,34 @@ fn handler_impl(item: &ItemImpl, h: &HandlerFn) -> TokenStream {
             }
         };
     }
-    // A plain `fn`: its body goes into a method of the actor's own, which `handle_now`
-    // calls (the message is handled with no future) and `handle` too (never reached,
-    // as `handle_now` takes every message, but required; calling the method rather
-    // than copying the body keeps each error in it reported once).
-    let method = Ident::new(&format!("__ackor_handle_{}", h.ident), h.ident.span());
-    let (ctx_param, ctx_arg) = match &h.context {
-        Some(_) => (quote!(ctx), quote!(, ctx)),
-        None => (quote!(_ctx), quote!()),
-    };
-    let own_context = h.context.as_ref().map(|c| quote!(, #c));
+    // A plain `fn`: its body becomes `handle_now` (the message is handled with no future
+    // made for it), run as a closure so that a `return` in it returns the reply. The
+    // required `handle` calls it. (Not a method of the actor's own holding the body: two
+    // handlers may share a name, and an `impl Actor` for a type of another crate, such
+    // as a `Box`, allows no inherent methods.)
     quote! {
-        #(#cfgs)*
-        impl #impl_generics #self_ty #where_clause {
-            #(#attrs)*
-            #[doc(hidden)]
-            fn #method(#receiver, #message #own_context) #output #body
-        }
-
         #(#cfgs)*
         #header {
             type Return = #return_ty;
             async fn #handle(
                 &mut self,
                 msg: #msg_ty,
-                #ctx_param: &mut ::ackor::Context<Self>,
+                ctx: &mut ::ackor::Context<Self>,
             ) -> #return_ty {
-                self.#method(msg #ctx_arg)
+                match <Self as ::ackor::Handler<#msg_ty>>::handle_now(self, msg, ctx) {
+                    ::core::result::Result::Ok(reply) => reply,
+                    ::core::result::Result::Err(_) => {
+                        ::core::unreachable!("a plain `fn` handler takes every message at once")
+                    }
+                }
             }
-            fn handle_now(
-                &mut self,
-                msg: #msg_ty,
-                #ctx_param: &mut ::ackor::Context<Self>,
+            #(#attrs)*
+            fn #handle_now(
+                #receiver,
+                #message,
+                #context,
             ) -> ::core::result::Result<#return_ty, #msg_ty> {
-                ::core::result::Result::Ok(self.#method(msg #ctx_arg))
+                ::core::result::Result::Ok((move || #output #body)())
             }
         }
     }

@@ -124,9 +124,11 @@ pub fn derive_remote_message(input: TokenStream) -> TokenStream {
 /// - the return type is `Handler::Return`: the reply (`M::Reply`) or a
 ///   `Reply<M::Reply>`; no return type means `()`;
 /// - `async fn`, or plain `fn` for a handler that never waits: the macro then writes
-///   `Handler::handle_now` too, and the message is handled at once, with no future
-///   made for it (the faster way; a plain `fn` cannot `.await`);
-/// - the method's attributes and docs go with it (`#[cfg]` on the whole impl).
+///   `Handler::handle_now` from it, and the message is handled at once, with no future
+///   made for it unless the handling is traced, followed or timed (the faster way; a
+///   plain `fn` cannot `.await`);
+/// - the method's attributes and docs go with it (`#[cfg]` on the whole impl): onto
+///   `handle` for an `async fn`, onto `handle_now` for a plain `fn`.
 ///
 /// The macro also writes `Actor::remote_messages`: it registers every handled message
 /// type that implements `RemoteMessage` (with `RemoteMessages::add`, MessagePack

@@ -85,7 +85,8 @@
 //! # Ok(()) }
 //! ```
 //!
-//! A handler that never waits, as this one, can skip the future made for each message:
+//! A handler that never waits, as this one, can skip the future made for each message
+//! (unless its handling is traced or timed):
 //! write it as a plain `fn` under [`#[ackor::actor]`](#messages-and-actors-with-the-macros),
 //! or give `Handler` a [`handle_now`](Handler::handle_now) too.
 //!

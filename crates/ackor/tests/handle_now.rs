@@ -24,6 +24,17 @@ async fn node() -> Node {
         .unwrap()
 }
 
+/// A node whose handlers are timed (detailed metrics): every message is handled on the
+/// decorated path, in one future that tries `handle_now` first.
+async fn timed_node() -> Node {
+    Node::builder()
+        .name(format!("handle-now-timed{}@local", unique()))
+        .detailed_metrics(std::time::Duration::from_secs(60))
+        .start()
+        .await
+        .unwrap()
+}
+
 // ------------------------------------------------------------------ a panic, at once or later
 
 #[derive(Message)]
@@ -82,22 +93,25 @@ where
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plain_fn_handler_that_panics_ends_its_actor_as_an_async_one_does() {
-    let node = node().await;
-    let (now, now_reason) = call_that_panics(&node, Boom).await;
-    let (later, later_reason) = call_that_panics(&node, BoomLater).await;
-    assert_eq!(now_reason, ExitReason::Panic("boom".into()));
-    assert_eq!(now_reason, later_reason);
-    // The mailbox closed before the reply was dropped: the caller learns the actor
-    // is gone, not that nobody answered.
-    assert_eq!(now, Err(Error::ProcessTerminated));
-    assert_eq!(
-        now, later,
-        "the same answer whether the handler panicked at once or later"
-    );
-    // The node goes on.
-    let fresh = node.spawn::<Fragile>(()).unwrap();
-    assert_eq!(fresh.call(Count).await, Ok(1));
-    node.shutdown().await;
+    for node in [node().await, timed_node().await] {
+        let (now, now_reason) = call_that_panics(&node, Boom).await;
+        let (later, later_reason) = call_that_panics(&node, BoomLater).await;
+        assert_eq!(now_reason, ExitReason::Panic("boom".into()));
+        assert_eq!(now_reason, later_reason);
+        // What the caller is told, the same either way. (That the mailbox closes before
+        // the reply is dropped is what makes it `ProcessTerminated`, not `ReplyDropped`;
+        // the caller also looks at the mailbox when it is polled, so this does not pin
+        // the order down on its own.)
+        assert_eq!(now, Err(Error::ProcessTerminated));
+        assert_eq!(
+            now, later,
+            "the same answer whether the handler panicked at once or later"
+        );
+        // The node goes on.
+        let fresh = node.spawn::<Fragile>(()).unwrap();
+        assert_eq!(fresh.call(Count).await, Ok(1));
+        node.shutdown().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -178,7 +192,13 @@ impl Handler<Log> for Cache {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handle_now_answers_some_messages_at_once_and_gives_the_others_to_handle() {
-    let node = node().await;
+    for node in [node().await, timed_node().await] {
+        handled_at_once_or_later(&node).await;
+        node.shutdown().await;
+    }
+}
+
+async fn handled_at_once_or_later(node: &Node) {
     let cache = node.spawn::<Cache>(()).unwrap();
     assert_eq!(cache.call(Lookup(1)).await, Ok((10, "fetched")));
     assert_eq!(cache.call(Lookup(1)).await, Ok((10, "cached")));
@@ -198,5 +218,4 @@ async fn handle_now_answers_some_messages_at_once_and_gives_the_others_to_handle
             (1, "cached"),
         ]
     );
-    node.shutdown().await;
 }

@@ -66,4 +66,56 @@ where
     }
 }
 
+// Plain `fn` handlers that share a name, or have a raw one, on an actor type that is a
+// `Box` (no inherent methods allowed on it here); `return` and `?` answer the reply.
+#[derive(Message)]
+#[message(reply = Result<u32, String>)]
+struct Parse(String);
+
+#[derive(Message)]
+#[message(reply = u32)]
+struct Len(String);
+
+struct Parser;
+
+#[ackor::actor]
+impl Actor for Box<Parser> {
+    type Args = ();
+
+    async fn init(_: (), _ctx: &mut Context<Self>) -> Result<Self, BoxError> {
+        Ok(Box::new(Parser))
+    }
+
+    #[handler]
+    fn on(&mut self, Parse(text): Parse) -> Result<u32, String> {
+        if text.is_empty() {
+            return Err("empty".into());
+        }
+        let n = text.parse::<u32>().map_err(|e| e.to_string())?;
+        Ok(n)
+    }
+
+    #[handler]
+    fn on(&mut self, Len(text): Len, _ctx: &mut Context<Self>) -> u32 {
+        text.len() as u32
+    }
+}
+
+struct Keywords;
+
+#[derive(Message)]
+struct Type;
+
+#[ackor::actor]
+impl Actor for Keywords {
+    type Args = ();
+
+    async fn init(_: (), _ctx: &mut Context<Self>) -> Result<Self, BoxError> {
+        Ok(Keywords)
+    }
+
+    #[handler]
+    fn r#type(&mut self, _: Type) {}
+}
+
 fn main() {}

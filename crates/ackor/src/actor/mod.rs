@@ -240,9 +240,14 @@ pub trait Handler<M: Message>: Actor {
     /// boxed, once per message: about a third of the time of a local send to an actor
     /// whose handler does nothing). `#[ackor::actor]` writes this method for a handler
     /// written as a plain `fn`. A handler may also answer some messages here and give
-    /// the others back: a cache hit now, a miss fetched in `handle`. The context is the
-    /// one `handle` gets (sender, reply, call chain); what this method did to the
-    /// actor's state before it gave the message back stays done.
+    /// the others back: a cache hit now, a miss fetched in `handle`. (While the
+    /// handling is traced, followed or timed, both run inside one future.)
+    ///
+    /// The context is the one `handle` gets (sender, reply, call chain). What this
+    /// method did before it gave the message back stays done, to the actor's state and
+    /// through the context alike (messages sent, a stop asked for): so take the reply
+    /// ([`Context::defer_reply`]) only when answering here, or `handle` finds none and
+    /// its return value goes nowhere.
     ///
     /// ```
     /// use ackor::{Actor, BoxError, Context, Handler, Message};

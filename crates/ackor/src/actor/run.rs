@@ -362,8 +362,11 @@ fn message_loop<'a, A: Actor>(
                     {
                         let reason = lost(cell, message, &*panic);
                         if supervised {
-                            // Its caller (and any reply the handler held) is told the
-                            // actor failed; the mailbox stays open for the next instance.
+                            // Its caller (and any reply the future still holds) is told
+                            // the actor failed; the mailbox stays open for the next
+                            // instance. (A reply handle in a local of the handler was
+                            // dropped as the panic unwound, before this: its caller gets
+                            // `ReplyDropped`.)
                             let why = reason.to_string();
                             while_failing(&why, || drop(running));
                             let reply = ctx.end_message();

@@ -775,6 +775,27 @@ mod tests {
     }
 
     #[test]
+    fn a_flagged_stop_overtakes_a_batch_and_counts_as_queued() {
+        let mb: Mailbox<Sys, u32, &str> = Mailbox::new(8);
+        let mut rx = Receiver::new();
+        for i in 0..4 {
+            mb.try_push_user(i).ok();
+        }
+        assert!(matches!(recv_now(&mut rx, &mb), Some(Item::User(0))));
+        assert!(mb.push_system(Sys::Stop).is_ok());
+        // The batch already taken does not hide it: the receiver's lock-free path sees
+        // the urgent bit.
+        assert!(rx.pop_batched(&mb).is_none());
+        // Taking the responses leaves it queued and urgent; the mailbox is not empty.
+        mb.push_response("r").ok();
+        assert_eq!(mb.take_responses(), ["r"]);
+        assert!(rx.pop_batched(&mb).is_none());
+        assert!(!mb.close_if_empty());
+        assert!(matches!(recv_now(&mut rx, &mb), Some(Item::System(Sys::Stop))));
+        assert!(matches!(rx.pop_batched(&mb), Some(1)));
+    }
+
+    #[test]
     fn a_flagged_stop_keeps_its_place_among_system_messages() {
         let mb: Mailbox<Sys, u32, ()> = Mailbox::new(8);
         let mut rx = Receiver::new();

@@ -11,10 +11,16 @@
 use std::collections::HashMap;
 
 use ackor::supervision::{ChildSpec, Strategy, Supervisor, SupervisorSpec, WhichChildren};
-use ackor::{Actor, BoxError, Context, Error, ExitReason, Handler, Message, Node};
+use std::time::Duration;
+
+use ackor::{
+    Actor, ActorRef, BoxError, Context, Error, ExitReason, Handler, Message, Node, RemoteConfig,
+    RemoteMessage,
+};
+use serde::{Deserialize, Serialize};
 
 mod common;
-use common::{PROMPT, unique};
+use common::{PROMPT, start_node, unique};
 
 async fn node() -> Node {
     Node::builder()
@@ -218,4 +224,74 @@ async fn handled_at_once_or_later(node: &Node) {
             (1, "cached"),
         ]
     );
+}
+
+// ------------------------------------------------------------------ important replies, at once
+
+/// Answers `n + 1`, at once.
+#[derive(Message, RemoteMessage, Serialize, Deserialize)]
+#[message(reply = u64)]
+#[remote(tag = "test.handle_now.ask.v1")]
+struct Ask(u64);
+
+/// Keeps the actor busy for this many milliseconds (an `async fn`).
+#[derive(Message, RemoteMessage, Serialize, Deserialize)]
+#[remote(tag = "test.handle_now.hold.v1")]
+struct Hold(u64);
+
+/// Every reply it sends is important: confirmed by the caller's node.
+struct Confirming;
+
+#[ackor::actor]
+impl Actor for Confirming {
+    type Args = ();
+    async fn init(_: (), ctx: &mut Context<Self>) -> Result<Self, BoxError> {
+        ctx.set_important_delivery(true);
+        Ok(Confirming)
+    }
+
+    #[handler]
+    fn ask(&mut self, Ask(n): Ask) -> u64 {
+        n + 1
+    }
+
+    #[handler]
+    async fn hold(&mut self, Hold(ms): Hold) {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+}
+
+async fn responses_ignored(node: &Node) -> u64 {
+    node.inspect(node.name())
+        .node()
+        .await
+        .unwrap()
+        .important
+        .responses_ignored
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_important_reply_from_a_plain_fn_handler_is_confirmed_or_counted_ignored() {
+    let config = || RemoteConfig::new("handle-now-cookie");
+    let (a, b) = (
+        start_node("hn-a", config()).await,
+        start_node("hn-b", config()).await,
+    );
+    let here = b.spawn::<Confirming>(()).unwrap();
+    let there: ActorRef<Confirming> = a.actor_ref(here.pid()).unwrap();
+    // Answered at once, the reply confirmed by A's node.
+    assert_eq!(there.call(Ask(1)).await, Ok(2));
+    assert_eq!(responses_ignored(&b).await, 0);
+    // A caller that gave up before the reply: B learns its reply was not taken.
+    there.send(Hold(300)).unwrap();
+    let late = there.call(Ask(2)).timeout(Duration::from_millis(50)).await;
+    assert_eq!(late, Err(Error::Timeout));
+    let waited = tokio::time::Instant::now();
+    while responses_ignored(&b).await == 0 {
+        assert!(waited.elapsed() < PROMPT, "the ignored reply is counted");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(there.call(Ask(3)).await, Ok(4), "the actor goes on");
+    a.shutdown().await;
+    b.shutdown().await;
 }

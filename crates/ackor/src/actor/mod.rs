@@ -249,30 +249,43 @@ pub trait Handler<M: Message>: Actor {
     /// ([`Context::defer_reply`]) only when answering here, or `handle` finds none and
     /// its return value goes nowhere.
     ///
+    /// A cache: a hit is answered at once, a miss is given back to `handle`, which
+    /// waits for the value and keeps it.
+    ///
     /// ```
-    /// use ackor::{Actor, BoxError, Context, Handler, Message};
+    /// use std::collections::HashMap;
+    /// use ackor::{Actor, BoxError, Context, Handler, Message, Node};
     ///
-    /// struct Counter { n: u64 }
-    /// # impl Actor for Counter {
+    /// struct Cache { values: HashMap<u32, String> }
+    /// # impl Actor for Cache {
     /// #     type Args = ();
-    /// #     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, BoxError> { Ok(Counter { n: 0 }) }
+    /// #     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, BoxError> {
+    /// #         Ok(Cache { values: HashMap::new() })
+    /// #     }
     /// # }
-    /// struct Inc;
-    /// impl Message for Inc { type Reply = u64; }
+    /// struct Get(u32);
+    /// impl Message for Get { type Reply = String; }
     ///
-    /// impl Handler<Inc> for Counter {
-    ///     type Return = u64;
-    ///     async fn handle(&mut self, msg: Inc, ctx: &mut Context<Self>) -> u64 {
-    ///         match self.handle_now(msg, ctx) {
-    ///             Ok(n) => n,
-    ///             Err(Inc) => self.n, // never: `handle_now` takes every `Inc`
-    ///         }
+    /// impl Handler<Get> for Cache {
+    ///     type Return = String;
+    ///     fn handle_now(&mut self, msg: Get, _ctx: &mut Context<Self>) -> Result<String, Get> {
+    ///         self.values.get(&msg.0).cloned().ok_or(msg)
     ///     }
-    ///     fn handle_now(&mut self, _: Inc, _ctx: &mut Context<Self>) -> Result<u64, Inc> {
-    ///         self.n += 1;
-    ///         Ok(self.n)
+    ///     async fn handle(&mut self, Get(key): Get, _ctx: &mut Context<Self>) -> String {
+    ///         let value = fetch(key).await;
+    ///         self.values.insert(key, value.clone());
+    ///         value
     ///     }
     /// }
+    /// # async fn fetch(key: u32) -> String { tokio::task::yield_now().await; format!("value {key}") }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), ackor::Error> {
+    /// let node = Node::builder().name("cache@local").start().await?;
+    /// let cache = node.spawn::<Cache>(())?;
+    /// assert_eq!(cache.call(Get(7)).await?, "value 7"); // fetched
+    /// assert_eq!(cache.call(Get(7)).await?, "value 7"); // at once
+    /// node.shutdown().await;
+    /// # Ok(()) }
     /// ```
     fn handle_now(&mut self, msg: M, ctx: &mut Context<Self>) -> Result<Self::Return, M> {
         let _ = ctx;

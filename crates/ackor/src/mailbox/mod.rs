@@ -257,35 +257,26 @@ impl<S, U, R> Mailbox<S, U, R> {
     where
         S: Flaggable,
     {
-        let mut lanes = self.lock();
-        if lanes.closed {
-            return Err(msg);
-        }
-        let lane_empty = lanes.urgent.as_ref().is_none_or(|u| u.system.is_empty());
-        if lane_empty && !lanes.flagged && msg.is_flag() {
-            lanes.flagged = true;
-        } else {
-            lanes.urgent_mut().system.push_back(msg);
-        }
-        self.urgent.store(true, Ordering::Release);
-        let waker = lanes.parked.take();
-        drop(lanes);
-        if let Some(w) = waker {
-            w.wake();
-        }
-        Ok(())
+        self.push_urgent(msg, |lanes, msg| {
+            let lane_empty = lanes.urgent.as_ref().is_none_or(|u| u.system.is_empty());
+            if lane_empty && !lanes.flagged && msg.is_flag() {
+                lanes.flagged = true;
+            } else {
+                lanes.urgent_mut().system.push_back(msg);
+            }
+        })
     }
 
     /// Pushes onto the response lane (never bounded by the user capacity); gives the
     /// item back if the mailbox is closed.
     pub(crate) fn push_response(&self, msg: R) -> Result<(), R> {
-        self.push_urgent(msg, |urgent, msg| urgent.response.push_back(msg))
+        self.push_urgent(msg, |lanes, msg| lanes.urgent_mut().response.push_back(msg))
     }
 
     /// Pushes onto the lane taken before all others (after what it already holds): the
     /// actor takes it before any other item.
     pub(crate) fn push_first(&self, msg: R) -> Result<(), R> {
-        self.push_urgent(msg, |urgent, msg| urgent.first.push_back(msg))
+        self.push_urgent(msg, |lanes, msg| lanes.urgent_mut().first.push_back(msg))
     }
 
     /// Pushes onto the user lane even when it is full (a message the actor waits for).
@@ -303,13 +294,14 @@ impl<S, U, R> Mailbox<S, U, R> {
         Ok(())
     }
 
-    /// Pushes onto a lane that overtakes the user lane, and wakes the actor.
-    fn push_urgent<T>(&self, msg: T, push: impl FnOnce(&mut Urgent<S, R>, T)) -> Result<(), T> {
+    /// Pushes onto a lane that overtakes the user lane (or raises the flag), and wakes
+    /// the actor.
+    fn push_urgent<T>(&self, msg: T, push: impl FnOnce(&mut Lanes<S, U, R>, T)) -> Result<(), T> {
         let mut lanes = self.lock();
         if lanes.closed {
             return Err(msg);
         }
-        push(lanes.urgent_mut(), msg);
+        push(&mut lanes, msg);
         self.urgent.store(true, Ordering::Release);
         let waker = lanes.parked.take();
         drop(lanes);

@@ -126,6 +126,22 @@ fn answer<A: Actor, M: Message>(
     None
 }
 
+/// The rest of a message's handling, after [`Handler::handle_now`]: `handle` for a
+/// message it gave back, then the answer (confirmed, if important).
+async fn finish<A: Handler<M>, M: Message>(
+    actor: &mut A,
+    ctx: &mut Context<A>,
+    now: Result<<A as Handler<M>>::Return, M>,
+) {
+    let out = match now {
+        Ok(out) => out,
+        Err(msg) => actor.handle(msg, ctx).await,
+    };
+    if let Some((handle, value)) = answer::<A, M>(ctx, out.into()) {
+        confirm(ctx, handle, value).await;
+    }
+}
+
 /// Sends an important reply and waits until the caller's node has it.
 async fn confirm<A: Actor, T: Send + 'static>(ctx: &mut Context<A>, handle: ReplyHandle<T>, value: T) {
     if let Err(e) = handle.reply_important(value).await {
@@ -160,13 +176,8 @@ where
     ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
         let msg = (*self).begin(ctx);
         Box::pin(async move {
-            let out = match actor.handle_now(msg, ctx) {
-                Ok(out) => out,
-                Err(msg) => actor.handle(msg, ctx).await,
-            };
-            if let Some((handle, value)) = answer::<A, M>(ctx, out.into()) {
-                confirm(ctx, handle, value).await;
-            }
+            let now = actor.handle_now(msg, ctx);
+            finish::<A, M>(actor, ctx, now).await;
         })
     }
 
@@ -181,12 +192,7 @@ where
                 let (handle, value) = answer::<A, M>(ctx, out.into())?;
                 Some(Box::pin(confirm(ctx, handle, value)))
             }
-            Err(msg) => Some(Box::pin(async move {
-                let out = actor.handle(msg, ctx).await;
-                if let Some((handle, value)) = answer::<A, M>(ctx, out.into()) {
-                    confirm(ctx, handle, value).await;
-                }
-            })),
+            Err(msg) => Some(Box::pin(finish::<A, M>(actor, ctx, Err(msg)))),
         }
     }
 

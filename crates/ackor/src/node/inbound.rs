@@ -181,8 +181,7 @@ impl Node {
                 },
             };
             // Back on the link the call came in on, as every call's reply.
-            let reply = wire::Frame::new(Body::Reply(reply));
-            let _ = back.push_frame(&wire::Outgoing::Frame(&reply), remote.config().max_frame_size);
+            let _ = remote.answer_on(back, Body::Reply(reply));
             return;
         }
         let from = d.from.map(|p| p.to_pid_on(peer.name()));
@@ -373,12 +372,12 @@ fn reply_route(
                 reliable::send_response(&remote, &caller_node, pin, call_id, (payload, error), tx);
                 return;
             }
-            let reply = wire::Frame::new(Body::Reply(wire::CallReply {
+            let reply = Body::Reply(wire::CallReply {
                 call_id,
                 payload,
                 error,
                 ack_id: 0,
-            }));
+            });
             // On the link the call came in on, like an acknowledgement: it carries the
             // TCP acknowledgement of the call with it (on a link of its own, each call
             // cost one more segment, a pure ACK, and about 2 µs more round trip). A
@@ -386,7 +385,7 @@ fn reply_route(
             // to the caller's response lane). If that link is gone, the caller's node
             // lost it too and has failed the call with `ConnectionLost` (and
             // `push_frame` refuses it).
-            if let Err(e) = back.push_frame(&wire::Outgoing::Frame(&reply), remote.config().max_frame_size) {
+            if let Err(e) = remote.answer_on(&back, reply) {
                 tracing::debug!(to = %untrusted(&caller_node), %e, "reply not sent");
             }
         }),

@@ -133,8 +133,7 @@ pub(crate) fn settle_when_handled(
             error,
             ..Default::default()
         });
-        let frame = Frame::new(ack.clone());
-        let sent = match back.push_frame(&Outgoing::Frame(&frame), remote.config().max_frame_size) {
+        let sent = match remote.answer_on(&back, ack.clone()) {
             // Pinned by the delivery id: acknowledgements need no order among themselves.
             Err(Error::ConnectionLost) => remote.send(peer.name(), id, ack),
             pushed => pushed,

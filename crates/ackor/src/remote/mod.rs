@@ -224,6 +224,12 @@ impl Remote {
         self.next_call.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// Queues `body` on `back`, the queue of the link a frame came in on, as an answer
+    /// to it (see [`LinkQueue::push_frame`]: `ConnectionLost` once that link is gone).
+    pub(crate) fn answer_on(&self, back: &LinkQueue, body: Body) -> Result<(), Error> {
+        back.push_frame(&Outgoing::Frame(&Frame::new(body)), self.config.max_frame_size)
+    }
+
     /// Queues a frame for `to`, dialing if needed. Fails with `NoConnection` at once
     /// while the peer is known to be unreachable (in reconnect backoff).
     pub(crate) fn send(self: &Arc<Self>, to: &NodeName, pin: u64, body: Body) -> Result<(), Error> {

@@ -29,6 +29,26 @@ pub fn heartbeat_frame() -> Vec<u8> {
     crate::remote::heartbeat_bytes()
 }
 
+/// An encoded, length-prefixed frame carrying an important send to `to` of the message
+/// with tag `tag` and encoded bytes `payload` (as [`crate::Codec::encode`] gives them),
+/// under `delivery_id`: the receiving node acknowledges it on the same link.
+///
+/// ```
+/// let to = ackor::Pid::new(ackor::NodeName::new("b@127.0.0.1:1"), 1, 1);
+/// let frame = ackor::testing::important_send_frame(&to, "demo.put", &[0xc0], 7);
+/// assert_eq!(u32::from_be_bytes(frame[..4].try_into().unwrap()) as usize, frame.len() - 4);
+/// ```
+pub fn important_send_frame(to: &crate::Pid, tag: &str, payload: &[u8], delivery_id: u64) -> Vec<u8> {
+    crate::remote::important_send_bytes(to, tag, payload, delivery_id)
+}
+
+/// The delivery ids acknowledged by the whole frames at the front of `bytes` (other
+/// frames are skipped), and how many bytes those frames take: what to drop from the
+/// front before reading on.
+pub fn acknowledgements(bytes: &[u8]) -> (Vec<u64>, usize) {
+    crate::remote::acknowledgements_for_test(bytes)
+}
+
 /// Runs the link's frame decoder (length prefix with `max_frame_size`, then the
 /// protobuf envelope and its conversions) over `bytes`, as a reader would; returns
 /// how many frames decoded. For fuzzing: it must never panic.

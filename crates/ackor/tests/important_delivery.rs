@@ -494,6 +494,65 @@ async fn plain_and_important_messages_from_one_sender_arrive_in_send_order() {
     b.shutdown().await;
 }
 
+/// A thousand important sends written at once, so that the receiving node reads far
+/// more of them at a time than its reader hands on before letting their
+/// acknowledgements out: it goes on with the rest of what it read (not with the
+/// socket, which holds nothing more), acknowledges each send once and in order, and
+/// puts every message in the mailbox in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_of_a_thousand_important_sends_acknowledges_each_once_in_order() {
+    use ackor::Codec as _;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const SENDS: u64 = 1_000;
+    // The reader checks for silence every quarter of this: were it to wait for the
+    // socket with frames still in its buffer, that would be well past `prompt`'s bound.
+    let b = node_with(config().heartbeat_timeout(Duration::from_secs(60))).await;
+    let store = b
+        .spawn_with::<Store>((), SpawnOptions::default().mailbox_capacity(4_096))
+        .unwrap();
+    let raw = format!("raw{}@127.0.0.1:1", common::unique());
+    let addr = b.local_addr().unwrap().to_string();
+    let mut link = ackor::testing::handshaken_stream(&addr, &raw, COOKIE, b.name().as_str())
+        .await
+        .expect("handshake");
+    let mut burst = Vec::new();
+    for i in 0..SENDS {
+        let payload = ackor::MessagePack::encode(&Put(i)).unwrap();
+        burst.extend(ackor::testing::important_send_frame(
+            store.pid(),
+            Put::TAG,
+            &payload,
+            i + 1,
+        ));
+    }
+    assert!(burst.len() > 16 * 1024, "a burst of {} bytes", burst.len());
+    link.write_all(&burst).await.unwrap();
+    let mut acked = Vec::new();
+    let mut unread = Vec::new();
+    prompt(async {
+        while (acked.len() as u64) < SENDS {
+            let mut chunk = [0u8; 4096];
+            let n = link.read(&mut chunk).await.unwrap();
+            assert!(
+                n > 0,
+                "the node closed the link after {} acknowledgements",
+                acked.len()
+            );
+            unread.extend_from_slice(&chunk[..n]);
+            let (ids, used) = ackor::testing::acknowledgements(&unread);
+            acked.extend(ids);
+            unread.drain(..used);
+        }
+    })
+    .await;
+    assert_eq!(acked, (1..=SENDS).collect::<Vec<_>>());
+    assert_eq!(
+        prompt(store.call(Items)).await.unwrap(),
+        (0..SENDS).collect::<Vec<_>>()
+    );
+    b.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixty_four_senders_get_exactly_64000_oks_and_no_false_errors() {
     let (a, b) = (node().await, node().await);

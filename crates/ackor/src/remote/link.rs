@@ -36,6 +36,13 @@ use crate::identity::NodeName;
 /// What the reader asks of the socket at least per read.
 const READ_CHUNK: usize = 64 * 1024;
 
+/// The reader hands on at most this many important sends before it lets their
+/// acknowledgements out, even in the middle of what one read brought: the sender then
+/// gets the first acknowledgements of a big read (64 KiB holds about 1 400 small sends)
+/// while the receiver still delivers the rest, so both nodes work at once instead of
+/// in turns (1024 in flight: 1.9 → 2.8–3.0 M msg/s; 128 to 512 measured alike).
+const IMPORTANT_PER_TURN: u64 = 256;
+
 /// The reader lets other tasks run after handing on this many frames.
 const YIELD_EVERY: u64 = 8 * 1024;
 
@@ -633,7 +640,15 @@ async fn read_loop<R: AsyncRead + Unpin>(
             None => None,
         };
         let mut frames = 0u64;
+        // Set when the reader stops early to let acknowledgements out: the frames left
+        // in the buffer are handed on before the socket is read again.
+        let mut more = false;
+        let mut important = 0u64;
         let failed = loop {
+            if important >= IMPORTANT_PER_TURN {
+                more = true;
+                break None;
+            }
             let len = match frame_len(&mut buf, max) {
                 Ok(Some(len)) => len,
                 Ok(None) => break None,
@@ -646,6 +661,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
                 if !answers.is_empty() {
                     peer.complete_calls(&mut answers);
                 }
+                important += u64::from(deliver.ack);
                 inbound.deliver(remote, peer, deliver, back, &mut node.state);
                 buf.advance(4 + len);
                 continue;
@@ -703,6 +719,9 @@ async fn read_loop<R: AsyncRead + Unpin>(
                 // a few: the reader returns to the writer soon anyway.)
                 turn.give().await;
             }
+        }
+        if more {
+            continue;
         }
         if buf.capacity() - buf.len() < READ_CHUNK / 4 {
             buf.reserve(READ_CHUNK);

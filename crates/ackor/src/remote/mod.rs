@@ -57,7 +57,8 @@ pub(crate) use peer::{OnDown, Peer, PendingCall, Waiting, Withdrawn};
 pub(crate) use stats::ImportantCounters;
 pub use stats::{ImportantStats, PeerInfo};
 pub(crate) use test_support::{
-    decode_frames_for_test, handshake_raw, heartbeat_bytes, respond_for_test, respond_raw, sever,
+    acknowledgements_for_test, decode_frames_for_test, handshake_raw, heartbeat_bytes, important_send_bytes,
+    respond_for_test, respond_raw, sever,
 };
 pub use tls::TlsConfig;
 pub use transport::{BoxFuture, Connection, Listener, Transport};

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::wire::{self, Body, Frame, WirePid};
 use super::{Remote, handshake, link};
 use crate::error::Error;
-use crate::identity::NodeName;
+use crate::identity::{NodeName, Pid};
 use crate::monitor::ExitReason;
 
 /// Cuts every link between this node and `peer` as a network fault would (for tests).
@@ -53,6 +53,34 @@ pub(crate) fn heartbeat_bytes() -> Vec<u8> {
     let mut buf = bytes::BytesMut::new();
     Frame::new(Body::Heartbeat(wire::Heartbeat::default())).encode_into(&mut buf);
     buf.to_vec()
+}
+
+/// A length-prefixed frame carrying an important send to `to`: message `tag` with the
+/// encoded `payload`, under `delivery_id` (for wire-level tests).
+pub(crate) fn important_send_bytes(to: &Pid, tag: &str, payload: &[u8], delivery_id: u64) -> Vec<u8> {
+    let deliver = wire::Deliver {
+        to: Some(wire::Target::Pid(WirePid::from(to))),
+        tag: bytes::Bytes::copy_from_slice(tag.as_bytes()),
+        payload: bytes::Bytes::copy_from_slice(payload),
+        call_id: delivery_id,
+        ack: true,
+        ..wire::Deliver::default()
+    };
+    let mut buf = bytes::BytesMut::new();
+    Frame::new(Body::Deliver(deliver)).encode_into(&mut buf);
+    buf.to_vec()
+}
+
+/// The delivery ids that the whole frames at the front of `bytes` acknowledge (bare
+/// acknowledgements; other frames are skipped), and how many bytes those frames take
+/// (for wire-level tests).
+pub(crate) fn acknowledgements_for_test(bytes: &[u8]) -> (Vec<u64>, usize) {
+    let mut buf = bytes::BytesMut::from(bytes);
+    let mut acked = Vec::new();
+    while let Ok(Some(frame)) = link::next_frame(&mut buf, usize::MAX) {
+        acked.extend(wire::answered_in_place(&frame));
+    }
+    (acked, bytes.len() - buf.len())
 }
 
 /// Decodes frames as a link reader does (for fuzzing through `testing`).

@@ -640,15 +640,8 @@ async fn read_loop<R: AsyncRead + Unpin>(
             None => None,
         };
         let mut frames = 0u64;
-        // Set when the reader stops early to let acknowledgements out: the frames left
-        // in the buffer are handed on before the socket is read again.
-        let mut more = false;
         let mut important = 0u64;
         let failed = loop {
-            if important >= IMPORTANT_PER_TURN {
-                more = true;
-                break None;
-            }
             let len = match frame_len(&mut buf, max) {
                 Ok(Some(len)) => len,
                 Ok(None) => break None,
@@ -661,9 +654,15 @@ async fn read_loop<R: AsyncRead + Unpin>(
                 if !answers.is_empty() {
                     peer.complete_calls(&mut answers);
                 }
-                important += u64::from(deliver.ack);
+                let ack = deliver.ack;
                 inbound.deliver(remote, peer, deliver, back, &mut node.state);
                 buf.advance(4 + len);
+                if ack {
+                    important += 1;
+                    if important == IMPORTANT_PER_TURN {
+                        break None;
+                    }
+                }
                 continue;
             }
             if let Some(call_id) = answered_in_place(&buf[4..4 + len]) {
@@ -692,6 +691,9 @@ async fn read_loop<R: AsyncRead + Unpin>(
                 Err(e) => break Some(Closed::Violation(format!("undecodable envelope: {e}"))),
             }
         };
+        // The reader stopped early to let acknowledgements out: the frames left in the
+        // buffer are handed on before the socket is read again.
+        let more = important == IMPORTANT_PER_TURN;
         if !answers.is_empty() {
             peer.complete_calls(&mut answers);
         }

@@ -40,7 +40,7 @@ const READ_CHUNK: usize = 64 * 1024;
 /// acknowledgements out, even in the middle of what one read brought: the sender then
 /// gets the first acknowledgements of a big read (64 KiB holds about 1 400 small sends)
 /// while the receiver still delivers the rest, so both nodes work at once instead of
-/// in turns (1024 in flight: 1.9 → 2.8–3.0 M msg/s; 128 to 512 measured alike).
+/// in turns (1024 in flight: 1.9 → 2.7–3.0 M msg/s; 64 to 512 measured alike).
 const IMPORTANT_PER_TURN: u64 = 256;
 
 /// The reader lets other tasks run after handing on this many frames.

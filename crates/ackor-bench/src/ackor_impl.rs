@@ -167,16 +167,10 @@ pub async fn ask(node: &Node, n: u64) -> Result<Duration, BenchError> {
 /// reads add some tens of nanoseconds to each.)
 pub async fn ask_latency(node: &Node, n: u64) -> Result<(Duration, Latencies), BenchError> {
     let actor = spawn_started(node).await?;
-    let mut latencies = Latencies::new();
-    let start = Instant::now();
-    let mut last = 0;
-    for _ in 0..n {
-        let t = Instant::now();
-        last = actor.call(Inc).await?;
-        latencies.record(t.elapsed());
-    }
-    let elapsed = start.elapsed();
-    check_count("ackor", last, n)?;
+    let to = &actor;
+    let (elapsed, latencies, last) =
+        Latencies::time_each(n, move || async move { Ok(to.call(Inc).await?) }).await?;
+    check_count("ackor", last.unwrap_or(0), n)?;
     stop(&actor).await?;
     Ok((elapsed, latencies))
 }

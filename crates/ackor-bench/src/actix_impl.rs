@@ -210,16 +210,9 @@ pub async fn ask_latency(n: u64) -> Result<(Duration, Latencies), BenchError> {
     let (tx, stopped) = oneshot::channel();
     let actor = spawn(Some(tx));
     actor.send(Get).await.map_err(err)?;
-    let mut latencies = Latencies::new();
-    let start = Instant::now();
-    let mut last = 0;
-    for _ in 0..n {
-        let t = Instant::now();
-        last = actor.send(Inc).await.map_err(err)?;
-        latencies.record(t.elapsed());
-    }
-    let elapsed = start.elapsed();
-    check_count("actix", last, n)?;
+    let (elapsed, latencies, last) =
+        Latencies::time_each(n, || async { actor.send(Inc).await.map_err(err) }).await?;
+    check_count("actix", last.unwrap_or(0), n)?;
     stop(&actor, stopped).await?;
     Ok((elapsed, latencies))
 }

@@ -142,16 +142,8 @@ pub async fn ask(n: u64) -> Result<Duration, BenchError> {
 /// actix's `ask_latency`. (The clock reads add some tens of nanoseconds to each.)
 pub async fn ask_latency(n: u64) -> Result<(Duration, Latencies), BenchError> {
     let task = spawn_started().await?;
-    let mut latencies = Latencies::new();
-    let start = Instant::now();
-    let mut last = 0;
-    for _ in 0..n {
-        let t = Instant::now();
-        last = call(&task.tx, Msg::IncAsk).await?;
-        latencies.record(t.elapsed());
-    }
-    let elapsed = start.elapsed();
-    check_count("tokio", last, n)?;
+    let (elapsed, latencies, last) = Latencies::time_each(n, || call(&task.tx, Msg::IncAsk)).await?;
+    check_count("tokio", last.unwrap_or(0), n)?;
     stop(task).await?;
     Ok((elapsed, latencies))
 }

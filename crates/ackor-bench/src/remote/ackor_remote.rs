@@ -214,16 +214,10 @@ impl AckorNodes {
     /// call's time. The last reply must be `n`.
     pub async fn call_latency(&self, n: u64) -> Result<(Duration, Latencies), BenchError> {
         let c = self.counter().await?;
-        let mut lat = Latencies::new();
-        let mut last = 0;
-        let start = Instant::now();
-        for _ in 0..n {
-            let t = Instant::now();
-            last = c.there.call(Inc).await?;
-            lat.record(t.elapsed());
-        }
-        let elapsed = start.elapsed();
-        check_count("ackor remote", last, n)?;
+        let there = &c.there;
+        let (elapsed, lat, last) =
+            Latencies::time_each(n, move || async move { Ok(there.call(Inc).await?) }).await?;
+        check_count("ackor remote", last.unwrap_or(0), n)?;
         c.stop().await?;
         Ok((elapsed, lat))
     }
@@ -317,23 +311,21 @@ impl AckorNodes {
     /// the total time and each operation's time. A final call must return `n`.
     pub async fn op_latency(&self, op: LatencyOp, n: u64) -> Result<(Duration, Latencies), BenchError> {
         let c = self.counter().await?;
-        let mut lat = Latencies::new();
-        let start = Instant::now();
-        for _ in 0..n {
-            let t = Instant::now();
+        let there = &c.there;
+        let (elapsed, lat, _) = Latencies::time_each(n, move || async move {
             match op {
-                LatencyOp::SendImportant => c.there.send_important(Inc).await?,
+                LatencyOp::SendImportant => there.send_important(Inc).await?,
                 LatencyOp::Call => {
-                    c.there.call(Inc).await?;
+                    there.call(Inc).await?;
                 }
                 LatencyOp::CallImportant => {
-                    c.there.call_important(Inc).await?;
+                    there.call_important(Inc).await?;
                 }
-                LatencyOp::SendImportantHandled => c.there.send_important(Inc).after_handling().await?,
+                LatencyOp::SendImportantHandled => there.send_important(Inc).after_handling().await?,
             }
-            lat.record(t.elapsed());
-        }
-        let elapsed = start.elapsed();
+            Ok(())
+        })
+        .await?;
         let got = c.there.call(Get).await?;
         check_count("ackor remote latency", got, n)?;
         c.stop().await?;

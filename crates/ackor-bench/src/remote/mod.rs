@@ -28,7 +28,7 @@ pub mod ackor_stream;
 pub mod ractor_cluster_remote;
 pub mod tcp_baseline;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
@@ -56,6 +56,29 @@ impl Latencies {
             Ok(hist) => Latencies { hist },
             Err(e) => panic!("hdrhistogram refused its bounds: {e:?}"),
         }
+    }
+
+    /// Runs `op` `n` times, one after another, each timed into a new histogram: the
+    /// total time, the histogram, and the last output (`None` for no run). Every
+    /// `*_latency` operation of every framework times its calls this one way.
+    /// (`op` makes each run's future: an `AsyncFnMut` would be simpler to pass, but
+    /// the futures it makes are not known to be `Send`, and these run in spawned tasks.)
+    pub async fn time_each<T, F>(
+        n: u64,
+        mut op: impl FnMut() -> F,
+    ) -> Result<(Duration, Latencies, Option<T>), BenchError>
+    where
+        F: Future<Output = Result<T, BenchError>>,
+    {
+        let mut latencies = Latencies::new();
+        let mut last = None;
+        let start = Instant::now();
+        for _ in 0..n {
+            let t = Instant::now();
+            last = Some(op().await?);
+            latencies.record(t.elapsed());
+        }
+        Ok((start.elapsed(), latencies, last))
     }
 
     /// Records one call's time (saturating at the upper bound).

@@ -213,16 +213,8 @@ impl RactorNodes {
     /// `n` sequential calls over the connection; the total time and each call's time.
     pub async fn call_latency(&self, n: u64) -> Result<(Duration, Latencies), BenchError> {
         let c = self.counter().await?;
-        let mut lat = Latencies::new();
-        let mut last = 0;
-        let start = Instant::now();
-        for _ in 0..n {
-            let t = Instant::now();
-            last = call(&c.there, Msg::IncAsk).await?;
-            lat.record(t.elapsed());
-        }
-        let elapsed = start.elapsed();
-        check_count("ractor_cluster", last, n)?;
+        let (elapsed, lat, last) = Latencies::time_each(n, || call(&c.there, Msg::IncAsk)).await?;
+        check_count("ractor_cluster", last.unwrap_or(0), n)?;
         c.stop().await?;
         Ok((elapsed, lat))
     }

@@ -48,11 +48,16 @@ pub(crate) async fn respond_raw(
     handshake::respond(stream, &local).await.map(|_| ())
 }
 
+/// The length-prefixed frame of `body`.
+fn frame_bytes(body: Body) -> Vec<u8> {
+    let mut buf = bytes::BytesMut::new();
+    Frame::new(body).encode_into(&mut buf);
+    buf.to_vec()
+}
+
 /// A length-prefixed heartbeat frame (for wire-level tests).
 pub(crate) fn heartbeat_bytes() -> Vec<u8> {
-    let mut buf = bytes::BytesMut::new();
-    Frame::new(Body::Heartbeat(wire::Heartbeat::default())).encode_into(&mut buf);
-    buf.to_vec()
+    frame_bytes(Body::Heartbeat(wire::Heartbeat::default()))
 }
 
 /// A length-prefixed frame carrying an important send to `to`: message `tag` with the
@@ -66,9 +71,7 @@ pub(crate) fn important_send_bytes(to: &Pid, tag: &str, payload: &[u8], delivery
         ack: true,
         ..wire::Deliver::default()
     };
-    let mut buf = bytes::BytesMut::new();
-    Frame::new(Body::Deliver(deliver)).encode_into(&mut buf);
-    buf.to_vec()
+    frame_bytes(Body::Deliver(deliver))
 }
 
 /// The delivery ids that the whole frames at the front of `bytes` acknowledge (bare

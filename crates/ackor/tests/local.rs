@@ -396,6 +396,48 @@ async fn stop_runs_on_stop_with_reason_and_kill_skips_it() {
     node.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_waiter_gets_the_exit_reason_however_it_waits() {
+    let node = node().await;
+    let (a, mut ev) = probe(&node);
+    assert_eq!(next(&mut ev).await, Event::Started);
+    // Tasks waiting from the start, and one that waits again and again with a short
+    // timeout (each wait of that task must not be kept as one more waiter).
+    let waiting: Vec<_> = (0..8).map(|_| tokio::spawn(a.wait_for_stop())).collect();
+    let patient = tokio::spawn({
+        let a = a.clone();
+        async move {
+            loop {
+                if let Ok(reason) = tokio::time::timeout(Duration::from_millis(1), a.wait_for_stop()).await {
+                    return reason;
+                }
+            }
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let done = ExitReason::Error("done".into());
+    a.send(StopSelf).expect("send");
+    for w in waiting {
+        assert_eq!(tokio::time::timeout(PROMPT, w).await.unwrap().unwrap(), done);
+    }
+    assert_eq!(
+        tokio::time::timeout(PROMPT, patient).await.unwrap().unwrap(),
+        done
+    );
+    // A wait that starts after the end answers at once, with the same reason.
+    assert_eq!(
+        tokio::time::timeout(PROMPT, a.wait_for_stop()).await.unwrap(),
+        done
+    );
+    assert_eq!(
+        tokio::time::timeout(PROMPT, node.wait_for_exit(a.pid()))
+            .await
+            .unwrap(),
+        ExitReason::NoProcess
+    );
+    node.shutdown().await;
+}
+
 // ---------------------------------------------------------------- send and call
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

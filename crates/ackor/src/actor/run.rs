@@ -254,9 +254,8 @@ async fn retire<A: Actor>(
     {
         reason = panic;
     }
-    let stopped = AssertUnwindSafe(Box::pin(actor.on_stop(ctx, &reason)))
-        .catch_unwind()
-        .await;
+    // Not boxed: this future is (it runs once, at the end).
+    let stopped = AssertUnwindSafe(actor.on_stop(ctx, &reason)).catch_unwind().await;
     let reason = match stopped {
         Ok(()) => reason,
         Err(panic) => ExitReason::from_panic(&*panic),

@@ -9,13 +9,14 @@ use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use tokio::sync::oneshot;
 use tokio::task::AbortHandle;
 
 use crate::error::Error;
 use crate::identity::{Pid, Ref};
 
+mod exit_wait;
 mod stats;
+pub(crate) use exit_wait::wait_for_exit;
 pub use stats::HandledMessage;
 pub(crate) use stats::{ProcessStats, StatsSnapshot};
 
@@ -241,7 +242,7 @@ struct Relations {
     monitors: Vec<(MonitorRef, Watcher)>,
     /// Linked processes; `None` for one on another node.
     links: Vec<(Pid, Option<Weak<dyn ProcessCell>>)>,
-    waiters: Vec<oneshot::Sender<ExitReason>>,
+    waiters: exit_wait::Waiters,
     /// The tokens of the blocking calls this process waits in (a handler may await
     /// several at once).
     blocked_by: Vec<u64>,
@@ -254,7 +255,7 @@ pub(crate) struct Obituary {
     monitors: Vec<(MonitorRef, Watcher)>,
     /// Linked processes; `None` for one on another node.
     links: Vec<(Pid, Option<Weak<dyn ProcessCell>>)>,
-    waiters: Vec<oneshot::Sender<ExitReason>>,
+    waiters: exit_wait::Waiters,
 }
 
 impl ProcessCore {
@@ -404,27 +405,6 @@ impl ProcessCore {
         self.lock().exit.is_some()
     }
 
-    /// A future that resolves with the exit reason once the process has stopped.
-    pub(crate) fn wait_for_exit(&self) -> impl Future<Output = ExitReason> + Send + 'static {
-        let mut st = self.lock();
-        let ready = st.exit.clone();
-        let rx = if ready.is_none() {
-            let (tx, rx) = oneshot::channel();
-            st.relations_mut().waiters.push(tx);
-            Some(rx)
-        } else {
-            None
-        };
-        drop(st);
-        async move {
-            match (ready, rx) {
-                (Some(reason), _) => reason,
-                (None, Some(rx)) => rx.await.unwrap_or(ExitReason::Killed),
-                (None, None) => ExitReason::Killed,
-            }
-        }
-    }
-
     /// Marks the process dead and takes everything that must hear about it.
     pub(crate) fn terminate(&self, reason: &ExitReason) -> Option<Obituary> {
         let mut st = self.lock();
@@ -478,9 +458,7 @@ impl Obituary {
                 }
             }
         }
-        for w in self.waiters {
-            let _ = w.send(reason.clone());
-        }
+        self.waiters.wake_all();
     }
 }
 

@@ -467,7 +467,7 @@ impl Node {
     /// is not a live process of this node).
     pub async fn wait_for_exit(&self, pid: &Pid) -> ExitReason {
         match self.inner.registry.get(pid) {
-            Some(cell) => cell.core().wait_for_exit().await,
+            Some(cell) => crate::monitor::wait_for_exit(cell).await,
             None => ExitReason::NoProcess,
         }
     }
@@ -490,7 +490,7 @@ impl Node {
             let mut exits = Vec::with_capacity(cells.len());
             for cell in &cells {
                 let _ = cell.push_system(SystemMsg::Stop(ExitReason::Shutdown));
-                exits.push(cell.core().wait_for_exit());
+                exits.push(crate::monitor::wait_for_exit(cell.clone()));
             }
             let all = futures_util::future::join_all(exits);
             if tokio::time::timeout_at(deadline, all).await.is_err() {
@@ -499,7 +499,8 @@ impl Node {
                     tracing::warn!(pid = %cell.core().pid(), "killed at shutdown: on_stop took too long");
                     cell.kill();
                 }
-                futures_util::future::join_all(late.iter().map(|c| c.core().wait_for_exit())).await;
+                futures_util::future::join_all(late.iter().map(|c| crate::monitor::wait_for_exit(c.clone())))
+                    .await;
             }
         }
         if let Some(remote) = &self.inner.remote {

@@ -12,7 +12,7 @@ use super::remote_target::{Head, RemoteTarget, remote_call};
 use crate::actor::{Actor, ActorCell, Forward, Handler, Message, MsgEnvelope, ReplyHandle};
 use crate::error::Error;
 use crate::identity::{ChainId, Pid, ProcessId};
-use crate::monitor::{ExitReason, ProcessCell, SystemMsg};
+use crate::monitor::{ExitReason, ProcessCell, SystemMsg, wait_for_exit};
 use crate::node::Node;
 use crate::reentrancy::Guard;
 
@@ -515,8 +515,8 @@ impl<A: Actor> ActorRef<A> {
     /// [`ExitReason::NoConnection`] if its node is lost first.
     pub fn wait_for_stop(&self) -> impl Future<Output = ExitReason> + Send + 'static {
         let (local, remote) = match &self.inner {
-            Inner::Local(cell) => (Some(cell.core.wait_for_exit()), None),
-            Inner::Alias(a) => (Some(a.cell.core.wait_for_exit()), None),
+            Inner::Local(cell) => (Some(wait_for_exit(cell.clone())), None),
+            Inner::Alias(a) => (Some(wait_for_exit(a.cell.clone())), None),
             Inner::Remote(r) => {
                 let (tx, rx) = tokio::sync::oneshot::channel();
                 match r.remote() {

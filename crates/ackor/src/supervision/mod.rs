@@ -285,7 +285,7 @@ impl Supervisor {
     async fn forget_process(&self, key: u64) {
         let process = self.group.lock().child(key).and_then(|c| c.process.clone());
         if let Some(process) = process {
-            process.core().wait_for_exit().await;
+            crate::monitor::wait_for_exit(process.clone()).await;
         }
         self.group.update(|st| {
             if let Some(child) = st.child(key) {
@@ -329,7 +329,7 @@ impl Supervisor {
             let ended = self
                 .group
                 .until(|st| st.child(key).is_none_or(|c| c.ended.is_some()));
-            let exited = process.core().wait_for_exit();
+            let exited = crate::monitor::wait_for_exit(process.clone());
             let in_time = tokio::time::timeout(shutdown, async {
                 tokio::select! {
                     () = ended => {}
@@ -532,7 +532,7 @@ impl Supervisor {
                 None => {
                     // It did not end its instance in time: killed, started afresh below.
                     process.kill();
-                    process.core().wait_for_exit().await;
+                    crate::monitor::wait_for_exit(process.clone()).await;
                 }
             }
         }

@@ -114,14 +114,16 @@ mod out {
 
     /// A varint of up to 8 bytes (56 bits) is built in a register and written as one
     /// 8-byte word, of which the bytes the value does not need are taken back: `out`
-    /// should have [`SLACK`] bytes of room beyond the varint (it grows if not).
+    /// should have [`SLACK`] bytes of room beyond the varint (it grows if not). One of
+    /// 9 bytes (the call and delivery ids: they start at random below 2^62) is eight
+    /// groups built at once and a last byte.
     pub(super) fn varint(out: &mut BytesMut, v: u64) {
         if v < 0x80 {
             out.extend_from_slice(&[v as u8]);
             return;
         }
         if v >= 1 << 56 {
-            prost::encoding::encode_varint(v, out);
+            long_varint(out, v);
             return;
         }
         let (mut rest, mut word, mut n) = (v, 0u64, 0);
@@ -134,6 +136,22 @@ mod out {
         let end = out.len() + n + 1;
         out.extend_from_slice(&word.to_le_bytes());
         out.truncate(end);
+    }
+
+    /// A varint of 9 bytes or more (kept out of [`varint`], which is inlined where
+    /// small values are written).
+    #[inline(never)]
+    fn long_varint(out: &mut BytesMut, v: u64) {
+        if v >= 1 << 63 {
+            prost::encoding::encode_varint(v, out);
+            return;
+        }
+        let mut bytes = [0u8; 9];
+        for (i, b) in bytes.iter_mut().take(8).enumerate() {
+            *b = ((v >> (7 * i)) & 0x7f) as u8 | 0x80;
+        }
+        bytes[8] = (v >> 56) as u8;
+        out.extend_from_slice(&bytes);
     }
 
     /// Every field number used here is below 16: its key is one byte.
@@ -397,19 +415,19 @@ pub(super) mod fast {
             self.pos >= self.end
         }
 
-        /// A canonical varint of at most 9 bytes (63 bits).
+        /// A canonical varint of at most 9 bytes (63 bits). (Most are one byte: keys,
+        /// lengths, small ids; the call and delivery ids are nine.)
+        #[inline]
         fn varint(&mut self) -> Option<u64> {
-            let mut value = 0u64;
-            for shift in (0..63).step_by(7) {
-                let byte = *self.buf[..self.end].get(self.pos)?;
+            let rest = self.buf.get(self.pos..self.end)?;
+            let &first = rest.first()?;
+            if first < 0x80 {
                 self.pos += 1;
-                value |= u64::from(byte & 0x7f) << shift;
-                if byte & 0x80 == 0 {
-                    // A trailing zero byte would be a non-canonical encoding.
-                    return (byte != 0 || shift == 0).then_some(value);
-                }
+                return Some(u64::from(first));
             }
-            None
+            let (value, len) = long_varint(rest)?;
+            self.pos += len;
+            Some(value)
         }
 
         /// Eight little-endian bytes.
@@ -441,6 +459,60 @@ pub(super) mod fast {
                 end: range.end,
             }
         }
+    }
+
+    /// The value and length of the varint at the start of `bytes` (see `Reader::varint`).
+    #[cfg(test)]
+    pub(super) fn read_varint(bytes: &[u8]) -> Option<(u64, usize)> {
+        let mut r = Reader {
+            buf: bytes,
+            pos: 0,
+            end: bytes.len(),
+        };
+        let value = r.varint()?;
+        Some((value, r.pos))
+    }
+
+    /// The value and length of the canonical varint of 2 to 9 bytes at the start of
+    /// `rest` (whose first byte has its continuation bit set). Eight bytes are looked at
+    /// at once where there are eight: where the first byte without a continuation bit
+    /// is, then the 7-bit groups up to it. (Not inlined, as [`out::long_varint`].)
+    #[inline(never)]
+    fn long_varint(rest: &[u8]) -> Option<(u64, usize)> {
+        const CONTINUES: u64 = 0x8080_8080_8080_8080;
+        let groups = |word: u64| (0..8).fold(0u64, |v, i| v | (((word >> (8 * i)) & 0x7f) << (7 * i)));
+        let Some(word) = rest.first_chunk::<8>().map(|w| u64::from_le_bytes(*w)) else {
+            // Fewer than eight bytes left: one by one.
+            let mut value = 0u64;
+            for (i, &byte) in rest.iter().enumerate() {
+                value |= u64::from(byte & 0x7f) << (7 * i);
+                if byte & 0x80 == 0 {
+                    // A trailing zero byte would be a non-canonical encoding.
+                    return (byte != 0).then_some((value, i + 1));
+                }
+            }
+            return None;
+        };
+        let ends = !word & CONTINUES;
+        if ends == 0 {
+            // Eight bytes that all continue: the ninth is the last (at most 63 bits).
+            let &last = rest.get(8)?;
+            if last & 0x80 != 0 || last == 0 {
+                return None;
+            }
+            return Some((groups(word) | (u64::from(last) << 56), 9));
+        }
+        let len = ends.trailing_zeros() as usize / 8 + 1;
+        let last = (word >> (8 * (len - 1))) as u8;
+        if last == 0 {
+            return None;
+        }
+        let word = if len == 8 {
+            word
+        } else {
+            word & ((1 << (8 * len)) - 1)
+        };
+        Some((groups(word), len))
     }
 
     /// Sets a field that may appear only once.
@@ -673,6 +745,49 @@ mod tests {
             let mut theirs = Vec::new();
             prost::encoding::encode_varint(v, &mut theirs);
             assert_eq!(&ours[..], &theirs[..], "{v}");
+        }
+    }
+
+    /// Reads a varint at the start of `bytes` with the in-place reader.
+    fn read(bytes: &[u8]) -> Option<(u64, usize)> {
+        super::fast::read_varint(bytes)
+    }
+
+    #[test]
+    fn the_varint_reader_takes_every_canonical_varint_of_up_to_63_bits_whatever_follows() {
+        let values = (0..63).flat_map(|b| [(1u64 << b) - 1, 1 << b, (1 << b) + 1]);
+        for v in values.chain([(1 << 63) - 1]) {
+            let mut bytes = Vec::new();
+            prost::encoding::encode_varint(v, &mut bytes);
+            let len = bytes.len();
+            // Alone (fewer than eight bytes left for the short ones), and followed by
+            // bytes with and without their continuation bit.
+            for tail in [&[][..], &[0x80; 12][..], &[0x01; 12][..]] {
+                let mut framed = bytes.clone();
+                framed.extend_from_slice(tail);
+                assert_eq!(read(&framed), Some((v, len)), "{v} followed by {tail:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_varint_reader_refuses_what_is_not_a_canonical_varint_of_up_to_nine_bytes() {
+        // Cut short, at every length up to nine bytes.
+        for n in 0..=9 {
+            assert_eq!(read(&vec![0x80; n]), None, "{n} bytes that all continue");
+        }
+        // Ten bytes (64 bits): left to prost.
+        let mut ten = Vec::new();
+        prost::encoding::encode_varint(u64::MAX, &mut ten);
+        assert_eq!(read(&ten), None);
+        // A trailing zero byte, at every length from two to nine bytes, with eight or
+        // more bytes to look at and with fewer.
+        for n in 1..=8 {
+            let mut padded = vec![0x81; n];
+            padded.push(0);
+            assert_eq!(read(&padded), None, "{padded:?}");
+            padded.extend_from_slice(&[0; 8]);
+            assert_eq!(read(&padded), None, "{padded:?}");
         }
     }
 }

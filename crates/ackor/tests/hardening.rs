@@ -580,6 +580,13 @@ async fn hung_peer_answers_no_connection_every_time() {
     tokio::time::sleep(Duration::from_millis(20)).await;
     let long = probe.call(Ready).timeout(Duration::from_secs(3)).await;
     assert_eq!(long, Err(Error::NoConnection));
+    // The same for an important send whose deadline comes before the handshake's.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let short = probe
+        .send_important(Ping(99))
+        .timeout(Duration::from_millis(50))
+        .await;
+    assert_eq!(short, Err(Error::NoConnection));
     let resolved = a
         .resolve::<Probe>(&ackor::ProcessId::new("probe", ackor::NodeName::new(&hung)))
         .await;

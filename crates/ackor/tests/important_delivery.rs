@@ -359,6 +359,69 @@ async fn peer_that_never_acknowledges_gives_timeout_at_the_configured_value() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_important_send_times_out_at_its_own_deadline_whatever_waits_before_it() {
+    // The deadlines of a peer's important sends are swept by one task, which sleeps
+    // until the soonest: a send with a short timeout behind many with the node's long
+    // one must still end at its own, and so must a later one with a shorter timeout
+    // still, and the sends given up free their place in the window.
+    let a = node_with(
+        config()
+            .important_timeout(Duration::from_secs(60))
+            .important_window(64)
+            .heartbeat_timeout(Duration::from_secs(60)),
+    )
+    .await;
+    let (mute, task) = ackor::testing::mute_peer("mute", COOKIE).await.unwrap();
+    let pid = ackor::Pid::new(ackor::NodeName::new(&mute), 1, 1);
+    let there = a.actor_ref::<Store>(&pid).unwrap();
+    let waiting: Vec<_> = (0..32)
+        .map(|i| there.send_important(Put(i)).into_future())
+        .collect();
+    let started = tokio::time::Instant::now();
+    let quick = there.send_important(Put(100)).timeout(Duration::from_millis(300));
+    let quicker = there.send_important(Put(101)).timeout(Duration::from_millis(100));
+    let (quick, quicker) = tokio::join!(
+        async {
+            let outcome = prompt(quick).await;
+            (outcome, started.elapsed())
+        },
+        async {
+            let outcome = prompt(quicker).await;
+            (outcome, started.elapsed())
+        }
+    );
+    assert_eq!(quicker.0, Err(Error::Timeout));
+    assert!(
+        quicker.1 >= Duration::from_millis(100) && quicker.1 < Duration::from_millis(290),
+        "100 ms send ended after {:?}",
+        quicker.1
+    );
+    assert_eq!(quick.0, Err(Error::Timeout));
+    assert!(
+        quick.1 >= Duration::from_millis(300),
+        "300 ms send ended after {:?}",
+        quick.1
+    );
+    // The 32 long sends still wait; given up, they leave the window.
+    assert_eq!(waiting.len(), 32);
+    drop(waiting);
+    let again: Vec<_> = (0..64).map(|i| there.send_important(Put(200 + i))).collect();
+    let outcomes = await_all(
+        again
+            .into_iter()
+            .map(|s| s.timeout(Duration::from_millis(50)).into_future())
+            .collect(),
+    )
+    .await;
+    assert!(
+        outcomes.iter().all(|o| *o == Err(Error::Timeout)),
+        "a window freed by the sends given up: {outcomes:?}"
+    );
+    task.abort();
+    a.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn call_important_returns_the_reply_without_an_extra_round_trip() {
     let (a, b) = (node().await, node().await);
     let store = b.spawn::<Store>(()).unwrap();

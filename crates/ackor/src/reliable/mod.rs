@@ -12,7 +12,9 @@
 //! frames), in the same step, so a reconnect can never resend a frame that was not
 //! queued yet. At most `important_window` frames per peer wait for their
 //! acknowledgement; beyond it the send fails at once with [`Error::MailboxFull`]. The
-//! sender waits on [`AckWait`], whose deadline runs from the send.
+//! sender waits on [`AckWait`], whose deadline runs from the send; the deadline is kept
+//! with the peer's pending calls, whose one sweeper task ends the sends that reach it
+//! (no timer per send).
 //!
 //! **Acknowledging** ([`receive`]). The receiving node puts the message in the mailbox
 //! (or learns why it cannot) and answers on the link the frame came in on, with the

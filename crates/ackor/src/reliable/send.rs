@@ -8,11 +8,11 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
-use tokio::time::{Instant, Sleep};
+use tokio::time::Instant;
 
 use crate::error::Error;
 use crate::remote::wire::Outgoing;
-use crate::remote::{ForgetCall, ImportantCounters, Peer, Remote, Waiting, Withdrawn, untrusted_text};
+use crate::remote::{ForgetCall, ImportantCounters, Peer, Remote, Waiting, untrusted_text};
 
 /// Counts an important send and gives it a fresh delivery id, to put in its frame
 /// before the frame is handed to [`send`].
@@ -38,28 +38,24 @@ pub(crate) fn send(
 ) -> Result<AckWait, Error> {
     let (tx, rx) = oneshot::channel();
     let window = remote.config().important_window;
-    let forget = remote.call_on(peer, pin, id, frame, Waiting::Done(tx), Some(window))?;
+    let deadline = Instant::now() + timeout;
+    let forget = remote.call_on(peer, pin, id, frame, Waiting::Done(tx, deadline), Some(window))?;
     Ok(AckWait {
         rx,
         forget,
-        deadline: Instant::now() + timeout,
-        sleep: None,
         delivery_id: id,
         counters: remote.important().clone(),
     })
 }
 
-/// Waits for the acknowledgement of one important send. A pipelined send is often
-/// acknowledged by the time it is awaited: no timer is set up then; otherwise a timer
-/// for the deadline set at the send.
+/// Waits for the acknowledgement of one important send. It sets up no timer: the
+/// deadline, set at the send, is the peer's to keep, and its sweeper ends the wait
+/// with [`Error::Timeout`] (or [`Error::NoConnection`] if the frame never left)
+/// through the same channel as the acknowledgement.
 pub(crate) struct AckWait {
     rx: oneshot::Receiver<Result<(), Error>>,
     /// Forgets the pending entry (and the kept copy) if the sender gives up.
     forget: ForgetCall,
-    /// The timeout runs from the send, not from the first wait: pipelined sends awaited
-    /// one after another each get their full time and no more.
-    deadline: Instant,
-    sleep: Option<Pin<Box<Sleep>>>,
     delivery_id: u64,
     /// The node's counters, told of a nack.
     counters: Arc<ImportantCounters>,
@@ -78,33 +74,20 @@ impl Future for AckWait {
         // (A channel found closed by `try_recv` must not be polled again: tokio's
         // oneshot panics then.)
         let ready = match this.rx.try_recv() {
-            Ok(outcome) => Poll::Ready(Some(outcome)),
-            Err(oneshot::error::TryRecvError::Closed) => Poll::Ready(None),
-            Err(oneshot::error::TryRecvError::Empty) => Pin::new(&mut this.rx).poll(cx).map(Result::ok),
+            Ok(outcome) => Some(outcome),
+            Err(oneshot::error::TryRecvError::Closed) => None,
+            Err(oneshot::error::TryRecvError::Empty) => match Pin::new(&mut this.rx).poll(cx) {
+                Poll::Ready(outcome) => outcome.ok(),
+                Poll::Pending => return Poll::Pending,
+            },
         };
         let outcome = match ready {
-            Poll::Ready(Some(outcome)) => {
+            Some(outcome) => {
                 this.forget.answered();
                 outcome
             }
             // The pending entry was dropped unanswered: the node's network side shut down.
-            Poll::Ready(None) => Err(Error::NoConnection),
-            Poll::Pending => {
-                let deadline = this.deadline;
-                let sleep = this
-                    .sleep
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-                match sleep.as_mut().poll(cx) {
-                    Poll::Ready(()) => match this.forget.withdraw() {
-                        // Still queued while the links come up: it never leaves now.
-                        Withdrawn::NeverLeft => Err(Error::NoConnection),
-                        Withdrawn::Left => Err(Error::Timeout),
-                        // The outcome is being handed over: `rx` wakes this future.
-                        Withdrawn::Settled => return Poll::Pending,
-                    },
-                    Poll::Pending => return Poll::Pending,
-                }
-            }
+            None => Err(Error::NoConnection),
         };
         match &outcome {
             Ok(()) => tracing::trace!(delivery_id = this.delivery_id, "acknowledged"),

@@ -3,6 +3,7 @@
 
 use bytes::Bytes;
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 use super::Peer;
 use crate::error::Error;
@@ -17,8 +18,9 @@ pub(crate) enum Waiting {
     /// A call: the closure takes the outcome.
     Call(PendingCall),
     /// Its sender waits on the channel only for whether it succeeded (the
-    /// acknowledgement of an important send).
-    Done(oneshot::Sender<Result<(), Error>>),
+    /// acknowledgement of an important send), until the deadline: then the peer's
+    /// sweeper ends it (see `deadlines`).
+    Done(oneshot::Sender<Result<(), Error>>, Instant),
 }
 
 impl Waiting {
@@ -26,7 +28,7 @@ impl Waiting {
     pub(super) fn complete(self, outcome: Result<Bytes, Error>) -> Result<(), Error> {
         match self {
             Waiting::Call(call) => call(outcome),
-            Waiting::Done(tx) => tx.send(outcome.map(|_| ())).map_err(|_| Error::ResponseIgnored),
+            Waiting::Done(tx, _) => tx.send(outcome.map(|_| ())).map_err(|_| Error::ResponseIgnored),
         }
     }
 }
@@ -78,19 +80,12 @@ impl Peer {
     /// answer is exact.
     pub(crate) fn withdraw_call(&self, id: u64) -> Withdrawn {
         let mut st = self.lock();
-        let at = match st.calls.get(&id) {
+        match st.calls.get(&id) {
             None => return Withdrawn::Settled,
             Some(Pending { queued: None, .. }) => return Withdrawn::Left,
-            Some(Pending { queued: Some(at), .. }) => *at,
-        };
-        let removed = st.calls.remove(&id);
-        st.custody.release(id);
-        let mut freed = 0;
-        if let Some(q) = st.queue.get_mut(at) {
-            q.kept = None;
-            freed = std::mem::take(&mut q.frame).len();
+            Some(Pending { queued: Some(_), .. }) => {}
         }
-        st.queued_bytes = st.queued_bytes.saturating_sub(freed);
+        let removed = st.withdraw(id);
         drop(st);
         drop(removed);
         Withdrawn::NeverLeft
@@ -100,6 +95,7 @@ impl Peer {
         let mut st = self.lock();
         st.custody.release(id);
         let removed = st.calls.remove(&id);
+        st.prune_deadlines();
         drop(st);
         drop(removed);
     }
@@ -109,7 +105,9 @@ impl Peer {
         let call = {
             let mut st = self.lock();
             st.custody.release(id);
-            st.calls.remove(&id).map(|p| p.waiting)
+            let call = st.calls.remove(&id).map(|p| p.waiting);
+            st.prune_deadlines();
+            call
         };
         self.hand_over(id, outcome, call)
     }
@@ -123,6 +121,7 @@ impl Peer {
                 st.custody.release(*id);
                 *waiting = st.calls.remove(id).map(|p| p.waiting);
             }
+            st.prune_deadlines();
         }
         for (id, outcome, waiting) in answers.drain(..) {
             let _ = self.hand_over(id, outcome, waiting);

@@ -2,6 +2,7 @@
 //! hear about it going down. The calls waiting for its answers are in [`calls`].
 
 mod calls;
+mod deadlines;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
@@ -66,6 +67,8 @@ struct State {
     /// Frames kept for the layer above until it releases them (the copies of
     /// important sends): resent first after a reconnect to the same incarnation.
     custody: Box<dyn Custody>,
+    /// The deadlines of the calls waiting only for done-ness ([`Waiting::Done`]).
+    deadlines: deadlines::Deadlines,
 }
 
 /// A frame queued while the links come up.
@@ -79,25 +82,46 @@ struct Queued {
 
 impl State {
     /// Registers the call waiting for an answer to the frame just handed to a link.
-    fn expect_sent(&mut self, call: Option<(u64, Waiting)>) {
-        if let Some((id, waiting)) = call {
-            self.calls.insert(
-                id,
-                Pending {
-                    waiting,
-                    queued: None,
-                },
-            );
-        }
+    /// True if the peer's sweeper must be woken for the call's deadline.
+    fn expect_sent(&mut self, call: Option<(u64, Waiting)>) -> bool {
+        self.expect(call, None)
     }
 
     /// Registers the call waiting for an answer to the frame just queued while the
-    /// links come up (the last in `queue`).
-    fn expect_queued(&mut self, call: Option<(u64, Waiting)>) {
-        if let Some((id, waiting)) = call {
-            let queued = Some(self.queue.len().saturating_sub(1));
-            self.calls.insert(id, Pending { waiting, queued });
+    /// links come up (the last in `queue`). True as for [`State::expect_sent`].
+    fn expect_queued(&mut self, call: Option<(u64, Waiting)>) -> bool {
+        let queued = Some(self.queue.len().saturating_sub(1));
+        self.expect(call, queued)
+    }
+
+    fn expect(&mut self, call: Option<(u64, Waiting)>, queued: Option<usize>) -> bool {
+        let Some((id, waiting)) = call else {
+            return false;
+        };
+        let wake = match &waiting {
+            Waiting::Done(_, deadline) => self.deadlines.add(id, *deadline, &self.calls),
+            Waiting::Call(_) => false,
+        };
+        self.calls.insert(id, Pending { waiting, queued });
+        wake
+    }
+
+    /// Drops the deadlines of settled calls on top of the heap (see `deadlines`).
+    fn prune_deadlines(&mut self) {
+        self.deadlines.prune(&self.calls);
+    }
+
+    /// Takes call `id` out, with its kept copy, and its frame if it is still queued
+    /// while the links come up (so it never leaves).
+    fn withdraw(&mut self, id: u64) -> Option<Pending> {
+        let pending = self.calls.remove(&id)?;
+        self.custody.release(id);
+        if let Some(q) = pending.queued.and_then(|at| self.queue.get_mut(at)) {
+            q.kept = None;
+            let freed = std::mem::take(&mut q.frame).len();
+            self.queued_bytes = self.queued_bytes.saturating_sub(freed);
         }
+        Some(pending)
     }
 }
 
@@ -115,6 +139,18 @@ pub(crate) struct Peer {
     incoming: RwLock<(u32, u64)>,
     /// Bytes, frames and round trips, for introspection.
     stats: PeerStats,
+    /// Wakes the peer's sweeper of deadlines (see `deadlines`), started by the first
+    /// call with one.
+    sweep: Arc<Notify>,
+    /// Set once its sweeper is started.
+    sweeping: std::sync::atomic::AtomicBool,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        // Its sweeper, if any, finds the peer gone and ends.
+        self.sweep.notify_one();
+    }
 }
 
 /// What a peer going down owes to local processes, delivered outside the lock.
@@ -146,10 +182,13 @@ impl Peer {
                 links: Vec::new(),
                 backoff: None,
                 custody,
+                deadlines: deadlines::Deadlines::default(),
             }),
             room: Arc::new(Notify::new()),
             incoming: RwLock::new((0, 0)),
             stats: PeerStats::default(),
+            sweep: Arc::new(Notify::new()),
+            sweeping: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -244,24 +283,44 @@ impl Peer {
                     st.custody.keep(id, pin, copy);
                 }
                 // On a link: the peer may get it from now on.
-                st.expect_sent(call);
+                let sweep = st.expect_sent(call);
+                drop(st);
+                self.wake_sweeper(remote, sweep);
                 Ok(())
             }
             Status::Connecting => {
                 self.enqueue(&mut st, remote, pin, frame, keep, bounded)?;
-                st.expect_queued(call);
+                let sweep = st.expect_queued(call);
+                drop(st);
+                self.wake_sweeper(remote, sweep);
                 Ok(())
             }
             Status::Backoff(until) if Instant::now() < until => Err(Error::NoConnection),
             Status::Idle | Status::Backoff(_) => {
                 self.enqueue(&mut st, remote, pin, frame, keep, bounded)?;
-                st.expect_queued(call);
+                let sweep = st.expect_queued(call);
                 st.status = Status::Connecting;
                 drop(st);
+                self.wake_sweeper(remote, sweep);
                 remote.dial(self.clone());
                 Ok(())
             }
         }
+    }
+
+    /// With `wake`, wakes the sweeper of deadlines (a call's is sooner than it looks
+    /// next), starting it if it does not run yet.
+    fn wake_sweeper(self: &Arc<Self>, remote: &Remote, wake: bool) {
+        if !wake {
+            return;
+        }
+        if self.sweeping.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            self.sweep.notify_one();
+            return;
+        }
+        let idle = remote.config().important_timeout;
+        let sweeper = deadlines::sweep(Arc::downgrade(self), self.sweep.clone(), idle);
+        remote.runtime().spawn(sweeper);
     }
 
     /// Queues a frame until the links are up.

@@ -438,6 +438,33 @@ async fn every_waiter_gets_the_exit_reason_however_it_waits() {
     node.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_a_wait_for_stop_returns_the_actor_is_gone_and_its_name_free() {
+    let node = node().await;
+    // Many actors told to stop at once end on both workers while this task waits for
+    // each in turn: some waits start while their actor is half-way through its end.
+    // Each must still return only once the end is complete.
+    for round in 0..4 {
+        let actors: Vec<_> = (0..500)
+            .map(|i| {
+                let name = format!("gone{round}-{i}");
+                let (a, ev) = probe_with(&node, SpawnOptions::default().name(&name), false);
+                (a, ev, name)
+            })
+            .collect();
+        for (a, _, _) in &actors {
+            a.stop().expect("stop");
+        }
+        for (a, _, name) in &actors {
+            assert_eq!(a.wait_for_stop().await, ExitReason::Normal);
+            assert!(!node.is_alive(a.pid()), "{name}: still in the process table");
+            assert_eq!(node.whereis(name), None, "{name}: its name is still taken");
+        }
+        assert_eq!(node.process_count(), 0, "round {round}");
+    }
+    node.shutdown().await;
+}
+
 // ---------------------------------------------------------------- send and call
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -602,6 +602,7 @@ impl<A: Actor> ExitGuard<A> {
         tracing::debug!(%pid, reason = %untrusted_text(reason), "actor stopped");
         let remote = node.remote().map(|r| r as &dyn RemoteSignals);
         obituary.deliver(&pid, reason, remote);
+        cell.core.gone();
     }
 }
 

@@ -39,9 +39,13 @@ impl Waiters {
 
 /// Resolves with the exit reason once the process `cell` has ended (at once if it has).
 ///
-/// The future keeps the process's cell alive while it waits: the process ends by its
-/// task's exit guard, which sets the reason and wakes the waiters under the lock this
+/// It returns once the end is complete: the process is out of the process table and
+/// its name is free, its monitors and links are told (see [`ProcessCore::gone`]). The
+/// future keeps the process's cell alive while it waits: the process ends by its
+/// task's exit guard, which marks it gone and wakes the waiters under the lock this
 /// future looks under, so a waiter sees the end whenever it comes.
+///
+/// [`ProcessCore::gone`]: super::ProcessCore::gone
 pub(crate) fn wait_for_exit(cell: Arc<dyn ProcessCell>) -> ExitWait {
     ExitWait { cell }
 }
@@ -55,8 +59,11 @@ impl Future for ExitWait {
     type Output = ExitReason;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<ExitReason> {
-        let mut st = self.cell.core().lock();
-        if let Some(reason) = &st.exit {
+        let core = self.cell.core();
+        let mut st = core.lock();
+        if core.gone.load(std::sync::atomic::Ordering::Relaxed)
+            && let Some(reason) = &st.exit
+        {
             return Poll::Ready(reason.clone());
         }
         st.relations_mut().waiters.register(cx.waker());

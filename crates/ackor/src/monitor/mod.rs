@@ -6,7 +6,7 @@
 //! it dead (and gets `Down` at once with [`ExitReason::NoProcess`]); never neither.
 
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use tokio::task::AbortHandle;
@@ -211,7 +211,12 @@ pub(crate) struct ProcessCore {
     state: Mutex<ProcState>,
     /// How many blocking calls the process waits in (their tokens are in its
     /// state), to skip the lock when there are none.
-    blocked_calls: AtomicUsize,
+    blocked_calls: AtomicU32,
+    /// Set once everything the process's end owed is done (names and the process
+    /// table cleaned, monitors and links told): only then do its waiters return.
+    /// Written and read under the state's lock (an atomic only to sit beside
+    /// `blocked_calls` in the 8 bytes it took alone: every live process has this).
+    gone: AtomicBool,
     /// What it publishes for introspection.
     stats: ProcessStats,
 }
@@ -255,7 +260,6 @@ pub(crate) struct Obituary {
     monitors: Vec<(MonitorRef, Watcher)>,
     /// Linked processes; `None` for one on another node.
     links: Vec<(Pid, Option<Weak<dyn ProcessCell>>)>,
-    waiters: exit_wait::Waiters,
 }
 
 impl ProcessCore {
@@ -263,7 +267,8 @@ impl ProcessCore {
         ProcessCore {
             pid,
             state: Mutex::new(ProcState::default()),
-            blocked_calls: AtomicUsize::new(0),
+            blocked_calls: AtomicU32::new(0),
+            gone: AtomicBool::new(false),
             stats: ProcessStats::default(),
         }
     }
@@ -405,6 +410,20 @@ impl ProcessCore {
         self.lock().exit.is_some()
     }
 
+    /// Everything the process's end owed is done (after [`ProcessCore::terminate`] and
+    /// the delivery of its obituary): wakes those waiting for it to end (see
+    /// [`wait_for_exit`]), who return only from now on.
+    pub(crate) fn gone(&self) {
+        let waiters = {
+            let mut st = self.lock();
+            self.gone.store(true, Ordering::Relaxed);
+            st.relations.as_mut().map(|rel| std::mem::take(&mut rel.waiters))
+        };
+        if let Some(waiters) = waiters {
+            waiters.wake_all();
+        }
+    }
+
     /// Marks the process dead and takes everything that must hear about it.
     pub(crate) fn terminate(&self, reason: &ExitReason) -> Option<Obituary> {
         let mut st = self.lock();
@@ -419,13 +438,12 @@ impl ProcessCore {
             name: rel.name.take(),
             monitors: std::mem::take(&mut rel.monitors),
             links: std::mem::take(&mut rel.links),
-            waiters: std::mem::take(&mut rel.waiters),
         })
     }
 }
 
 impl Obituary {
-    /// Tells monitors, linked processes and waiters that `pid` stopped with `reason`;
+    /// Tells monitors and linked processes that `pid` stopped with `reason`;
     /// those on other nodes through `remote` (dropped on a node without a network side).
     pub(crate) fn deliver(self, pid: &Pid, reason: &ExitReason, remote: Option<&dyn RemoteSignals>) {
         for (mref, watcher) in self.monitors {
@@ -458,7 +476,6 @@ impl Obituary {
                 }
             }
         }
-        self.waiters.wake_all();
     }
 }
 

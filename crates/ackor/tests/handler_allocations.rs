@@ -9,7 +9,9 @@
 #![cfg(feature = "macros")]
 #![allow(clippy::expect_used, clippy::unwrap_used)] // tests fail loudly by design
 
-use ackor::{Actor, BoxError, Context, Message, Node};
+mod common;
+
+use ackor::{Actor, BoxError, Context, Message};
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
@@ -67,13 +69,7 @@ where
 
 #[test]
 fn a_send_to_a_handler_that_never_waits_allocates_only_its_envelope() {
-    let _profiler = dhat::Profiler::builder().testing().build();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let node = Node::builder().name("alloc@local").start().await.unwrap();
+    common::heap::counting("alloc@local", |node| async move {
         let actor = node.spawn::<Counter>(()).unwrap();
         // Warm-up: the lane's buffers grow once.
         blocks_per_message(&actor, 1000, || Inc).await;
@@ -92,6 +88,5 @@ fn a_send_to_a_handler_that_never_waits_allocates_only_its_envelope() {
         assert!(later > now + 0.99, "plain fn {now:.3}, async fn {later:.3}");
         actor.stop().unwrap();
         actor.wait_for_stop().await;
-        node.shutdown().await;
     });
 }

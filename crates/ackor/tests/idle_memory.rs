@@ -7,7 +7,9 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // tests fail loudly by design
 
-use ackor::{Actor, BoxError, Context, Handler, Message, Node};
+mod common;
+
+use ackor::{Actor, BoxError, Context, Handler, Message};
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
@@ -53,13 +55,7 @@ impl Handler<Get> for Counter {
 
 #[test]
 fn an_idle_actor_keeps_no_more_heap_than_documented() {
-    let _profiler = dhat::Profiler::builder().testing().build();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let node = Node::builder().name("idle@local").start().await.unwrap();
+    common::heap::counting("idle@local", |node| async move {
         // Warm-up: what the runtime and the node allocate once, lazily.
         let warm = node.spawn::<Counter>(()).unwrap();
         warm.call(Get).await.unwrap();
@@ -97,6 +93,5 @@ fn an_idle_actor_keeps_no_more_heap_than_documented() {
         for actor in &actors {
             actor.stop().unwrap();
         }
-        node.shutdown().await;
     });
 }

@@ -154,6 +154,14 @@ fn remote(a: &Node, store: &ActorRef<Store>) -> ActorRef<Store> {
     a.actor_ref::<Store>(store.pid()).unwrap()
 }
 
+/// A `Store` on a peer that takes frames and never answers (nor sends heartbeats), and
+/// the task that plays the peer.
+async fn mute_store(a: &Node) -> (ActorRef<Store>, tokio::task::JoinHandle<()>) {
+    let (mute, task) = ackor::testing::mute_peer("mute", COOKIE).await.unwrap();
+    let pid = ackor::Pid::new(ackor::NodeName::new(&mute), 1, 1);
+    (a.actor_ref::<Store>(&pid).unwrap(), task)
+}
+
 async fn prompt<F: std::future::IntoFuture>(f: F) -> F::Output {
     tokio::time::timeout(PROMPT, f.into_future())
         .await
@@ -323,9 +331,7 @@ async fn peer_that_never_acknowledges_gives_timeout_at_the_configured_value() {
             .heartbeat_timeout(Duration::from_secs(30)),
     )
     .await;
-    let (mute, task) = ackor::testing::mute_peer("mute", COOKIE).await.unwrap();
-    let pid = ackor::Pid::new(ackor::NodeName::new(&mute), 1, 1);
-    let there = a.actor_ref::<Store>(&pid).unwrap();
+    let (there, task) = mute_store(&a).await;
     let started = tokio::time::Instant::now();
     assert_eq!(prompt(there.send_important(Put(1))).await, Err(Error::Timeout));
     let waited = started.elapsed();
@@ -371,9 +377,7 @@ async fn each_important_send_times_out_at_its_own_deadline_whatever_waits_before
             .heartbeat_timeout(Duration::from_secs(60)),
     )
     .await;
-    let (mute, task) = ackor::testing::mute_peer("mute", COOKIE).await.unwrap();
-    let pid = ackor::Pid::new(ackor::NodeName::new(&mute), 1, 1);
-    let there = a.actor_ref::<Store>(&pid).unwrap();
+    let (there, task) = mute_store(&a).await;
     let waiting: Vec<_> = (0..32)
         .map(|i| there.send_important(Put(i)).into_future())
         .collect();
@@ -820,9 +824,7 @@ async fn full_window_of_unacknowledged_sends_fails_at_once_with_mailbox_full() {
             .heartbeat_timeout(Duration::from_secs(30)),
     )
     .await;
-    let (mute, task) = ackor::testing::mute_peer("mute", COOKIE).await.unwrap();
-    let pid = ackor::Pid::new(ackor::NodeName::new(&mute), 1, 1);
-    let there = a.actor_ref::<Store>(&pid).unwrap();
+    let (there, task) = mute_store(&a).await;
     let in_flight: Vec<_> = (0..4)
         .map(|i| there.send_important(Put(i)).into_future())
         .collect();
@@ -985,10 +987,7 @@ async fn process_flag_makes_plain_send_call_and_responses_important() {
     open.send(()).unwrap();
 
     // A peer that never acknowledges: Timeout, and the actor waited for it.
-    let (mute, task) = ackor::testing::mute_peer("mute", COOKIE).await.unwrap();
-    let silent = a
-        .actor_ref::<Store>(&ackor::Pid::new(ackor::NodeName::new(&mute), 1, 1))
-        .unwrap();
+    let (silent, task) = mute_store(&a).await;
     flagged.call(FlagSend(silent, 3)).await.unwrap().unwrap();
     flagged.send(FlagPing).unwrap();
     assert_eq!(next().await, format!("undelivered: {}", Error::Timeout));

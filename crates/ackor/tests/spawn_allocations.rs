@@ -9,6 +9,8 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // tests fail loudly by design
 
+mod common;
+
 use ackor::{Actor, BoxError, Context, ExitReason, Node};
 
 #[global_allocator]
@@ -38,13 +40,7 @@ async fn blocks_per_actor(node: &Node, n: u64) -> f64 {
 
 #[test]
 fn spawning_stopping_and_waiting_for_an_actor_allocates_five_blocks() {
-    let _profiler = dhat::Profiler::builder().testing().build();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let node = Node::builder().name("spawn-alloc@local").start().await.unwrap();
+    common::heap::counting("spawn-alloc@local", |node| async move {
         // Warm-up: the process table grows once.
         blocks_per_actor(&node, 1000).await;
         let blocks = blocks_per_actor(&node, 10_000).await;
@@ -54,6 +50,5 @@ fn spawning_stopping_and_waiting_for_an_actor_allocates_five_blocks() {
             blocks < 5.01,
             "an actor's life allocates {blocks:.3} blocks, more than the five documented"
         );
-        node.shutdown().await;
     });
 }

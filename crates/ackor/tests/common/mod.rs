@@ -9,6 +9,7 @@ use std::time::Duration;
 use ackor::inspect::PeerInfo;
 use ackor::{Node, RemoteConfig};
 
+pub mod heap;
 pub mod recorder;
 
 /// Bounds every "at once" answer, far below the nodes' 30 s call timeout.

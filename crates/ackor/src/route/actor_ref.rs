@@ -511,7 +511,9 @@ impl<A: Actor> ActorRef<A> {
         }
     }
 
-    /// Waits until the actor has stopped and returns why. For a remote actor,
+    /// Waits until the actor has stopped and returns why. For a local actor the end is
+    /// complete by then: it is out of the node's process table, its name is free, and
+    /// its monitors and links have been told. For a remote actor,
     /// [`ExitReason::NoConnection`] if its node is lost first.
     pub fn wait_for_stop(&self) -> impl Future<Output = ExitReason> + Send + 'static {
         let (local, remote) = match &self.inner {

@@ -74,7 +74,8 @@ pub(crate) enum Withdrawn {
 }
 
 impl Peer {
-    /// The caller of call `id` (or important send) reached its deadline: if its frame
+    /// The caller of call `id` reached its deadline (an important send's is kept by the
+    /// peer's sweeper, which does the same, see `deadlines`): if its frame
     /// has not left yet, takes it back so it never does (see [`Withdrawn`]). A frame
     /// leaves only as a whole queue is handed to the links, under this lock, so the
     /// answer is exact.

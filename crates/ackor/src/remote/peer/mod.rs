@@ -106,7 +106,7 @@ impl State {
         wake
     }
 
-    /// Drops the deadlines of settled calls on top of the heap (see `deadlines`).
+    /// Drops the deadlines of settled calls at the front (see `deadlines`).
     fn prune_deadlines(&mut self) {
         self.deadlines.prune(&self.calls);
     }
@@ -318,7 +318,9 @@ impl Peer {
             self.sweep.notify_one();
             return;
         }
-        let idle = remote.config().important_timeout;
+        // It looks at least this often with nothing due (not less than a second, so a
+        // zero timeout cannot make it spin).
+        let idle = remote.config().important_timeout.max(Duration::from_secs(1));
         let sweeper = deadlines::sweep(Arc::downgrade(self), self.sweep.clone(), idle);
         remote.runtime().spawn(sweeper);
     }

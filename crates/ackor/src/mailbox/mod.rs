@@ -503,19 +503,13 @@ impl<U> Receiver<U> {
             mailbox.urgent.store(lanes.any_urgent(), Ordering::Release);
             return Some(Item::System(S::from_flag()));
         }
-        if let Some(urgent) = lanes.urgent.as_mut() {
-            if let Some(msg) = urgent.system.pop_front() {
-                if urgent.system.is_empty() && urgent.response.is_empty() {
-                    mailbox.urgent.store(false, Ordering::Release);
-                }
-                return Some(Item::System(msg));
-            }
-            if let Some(msg) = urgent.response.pop_front() {
-                if urgent.response.is_empty() {
-                    mailbox.urgent.store(false, Ordering::Release);
-                }
-                return Some(Item::Response(msg));
-            }
+        if let Some(msg) = lanes.urgent.as_mut().and_then(|u| u.system.pop_front()) {
+            mailbox.urgent.store(lanes.any_urgent(), Ordering::Release);
+            return Some(Item::System(msg));
+        }
+        if let Some(msg) = lanes.urgent.as_mut().and_then(|u| u.response.pop_front()) {
+            mailbox.urgent.store(lanes.any_urgent(), Ordering::Release);
+            return Some(Item::Response(msg));
         }
         mailbox.urgent.store(false, Ordering::Release);
         if lanes.closed {

@@ -84,14 +84,11 @@ impl Deadlines {
 
     /// The soonest deadline kept, taken out if it is due by `now`.
     fn pop_due(&mut self, now: Instant) -> Option<u64> {
-        let first = self.in_order.front().map(|&(at, _)| at);
-        let sooner = self.sooner.peek().map(|Reverse((at, _))| *at);
-        match (first, sooner) {
-            (Some(a), s) if a <= now && s.is_none_or(|s| a <= s) => {
-                self.in_order.pop_front().map(|(_, id)| id)
-            }
-            (_, Some(s)) if s <= now => self.sooner.pop().map(|Reverse((_, id))| id),
-            _ => None,
+        let at = self.soonest().filter(|&at| at <= now)?;
+        if self.in_order.front().is_some_and(|&(first, _)| first == at) {
+            self.in_order.pop_front().map(|(_, id)| id)
+        } else {
+            self.sooner.pop().map(|Reverse((_, id))| id)
         }
     }
 
